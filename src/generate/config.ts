@@ -1,0 +1,25 @@
+import { z } from 'zod';
+
+/** The `generate` config group: sampling and output of synthetic patients. */
+export const generateConfigSchema = z
+  .object({
+    n_samples: z.number().int().positive().default(1000),
+    // rows sampled together in one call of sampler.onnx
+    batch_size: z.number().int().positive().default(64),
+    // 1 samples the model's distribution; lower is greedier
+    temperature: z.number().positive().default(1.0),
+    // 0 keeps every token
+    top_k: z.number().int().min(0).default(0),
+    // 1 keeps every token
+    top_p: z.number().gt(0).max(1).default(1.0),
+    seed: z.number().int().default(1234),
+    // condition each sample on the covariates and labels of a real training patient
+    fix_covars: z.boolean().default(false),
+    // output formats written beside each other
+    formats: z.array(z.enum(['parquet', 'csv', 'arrow'])).default(['parquet']),
+    // null = data/synthetic/<run_name>
+    out_dir: z.string().nullable().default(null),
+  })
+  .strict();
+
+export type GenerateConfig = z.infer<typeof generateConfigSchema>;

@@ -1,0 +1,75 @@
+import { z } from 'zod';
+
+/**
+ * The `data` config group: what a data set holds and how to load it. Loaders (src/sources/) and the
+ * tokenizer read it, so a new data set is a new YAML file under configs/data/ plus, at most, a loader.
+ */
+export const covariateSpecSchema = z
+  .object({
+    name: z.string().min(1),
+    // numeric covariates are binned by the tokenizer; categorical ones get one token per value
+    type: z.enum(['numeric', 'categorical']),
+    unit: z.string().optional(),
+    // plausible range [lo, hi]; values outside it are input errors unless data.tolerate says otherwise
+    range: z.tuple([z.number(), z.number()]).optional(),
+    // allowed values of a categorical covariate, as strings
+    values: z.array(z.string()).optional(),
+  })
+  .strict();
+
+export const variableSpecSchema = z
+  .object({
+    name: z.string().min(1),
+    type: z.enum(['continuous', 'categorical']),
+    unit: z.string().optional(),
+    range: z.tuple([z.number(), z.number()]).optional(),
+    values: z.array(z.string()).optional(),
+  })
+  .strict();
+
+export const labelSpecSchema = z
+  .object({
+    name: z.string().min(1),
+    // the label the split is stratified by and utility is measured on
+    main: z.boolean().default(false),
+    // labels are small integers (0/1 for binary outcomes)
+    values: z.array(z.number()).optional(),
+  })
+  .strict();
+
+export const splitSchema = z
+  .object({
+    // ratios by patient; they must add up to 1
+    train: z.number().min(0).max(1).default(0.8),
+    val: z.number().min(0).max(1).default(0.1),
+    test: z.number().min(0).max(1).default(0.1),
+    // a fixed seed makes the split reproducible across machines
+    seed: z.number().int().default(42),
+  })
+  .strict();
+
+export const dataConfigSchema = z
+  .object({
+    // the option's name; also the folder under data/processed/ and tokenizer/
+    name: z.string().min(1),
+    // which loader in src/sources/ reads the raw files
+    loader: z.enum(['physionet2012', 'mimic3', 'synthea', 'long']),
+    // where the raw files are; relative paths are resolved against the project root
+    root: z.string(),
+    // where `synehr prepare` writes the four tables, the split and the summary
+    processed_dir: z.string().default('data/processed/${data.name}'),
+    split: splitSchema.default({ train: 0.8, val: 0.1, test: 0.1, seed: 42 }),
+    covariates: z.array(covariateSpecSchema).default([]),
+    labels: z.array(labelSpecSchema).default([]),
+    // code systems a code prefix may name, e.g. ["ICD9", "ICD10"]; an unknown prefix is an error
+    code_systems: z.array(z.string()).default([]),
+    variables: z.array(variableSpecSchema).default([]),
+    // loader-specific options (file names, item maps, GEM mapping, tolerance of bad rows)
+    options: z.record(z.string(), z.unknown()).default({}),
+  })
+  .strict();
+
+export type CovariateSpec = z.infer<typeof covariateSpecSchema>;
+export type VariableSpec = z.infer<typeof variableSpecSchema>;
+export type LabelSpec = z.infer<typeof labelSpecSchema>;
+export type DataConfig = z.infer<typeof dataConfigSchema>;

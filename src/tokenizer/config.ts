@@ -1,0 +1,27 @@
+import { z } from 'zod';
+
+/** The `tokenizer` config group (DESIGN.md, "Tokenizer and grammar"). */
+export const tokenizerConfigSchema = z
+  .object({
+    // SynEHRgy's bin_type; quantile_ueq puts edges at min, p2, p5, p10, p25, p50, p75, p90, p95, p98, max
+    bin_type: z.enum(['uniform', 'quantile', 'quantile_ueq']).default('quantile'),
+    // null = SynEHRgy's default per variable: min(10, floor(n_unique / 5))
+    n_bins: z.number().int().positive().nullable().default(null),
+    // trim a far-out tail before binning (above p97.5 when (max - p97.5) / (p97.5 - median) > 3)
+    trim_tails: z.boolean().default(true),
+    // age covariate bin edges (years): 18, 20, 25, ..., 90
+    age_edges: z.array(z.number()).default([18, 20, 25, 30, 35, 40, 45, 50, 55, 60, 65, 70, 75, 80, 85, 90]),
+    // time-gap bin edges in hours: the 15 HALO edges SynEHRgy used
+    gap_edges: z
+      .array(z.number())
+      .default([0, 0.5, 1.5, 2.5, 3.5, 6.5, 10.5, 16.5, 26.5, 48, 48.1, 60.1, 80.1, 110.1, 150.1, 200.1]),
+    // codes seen fewer times than this in the training split are dropped from the vocabulary
+    code_min_count: z.number().int().min(1).default(1),
+    // joint: one token per (variable, bin); var+quant: a variable token then a shared bin token
+    strategy: z.enum(['joint', 'var+quant']).default('joint'),
+    // within-bin quantiles kept per bin so decoding draws values better than uniformly
+    within_bin_quantiles: z.number().int().min(2).default(9),
+  })
+  .strict();
+
+export type TokenizerConfig = z.infer<typeof tokenizerConfigSchema>;

@@ -1,0 +1,39 @@
+import { z } from 'zod';
+
+/** The `train` config group: optimisation and the run's bookkeeping. */
+export const trainConfigSchema = z
+  .object({
+    // cpu, or cuda where a CUDA-enabled ONNX Runtime is installed
+    device: z.enum(['cpu', 'cuda']).default('cpu'),
+    // intra-op threads for ONNX Runtime; 0 = one per core
+    threads: z.number().int().min(0).default(0),
+    // packed windows of n_ctx tokens per step (SynEHRgy's mini_batch)
+    batch_size: z.number().int().positive().default(8),
+    // steps whose gradients are summed before one optimizer update
+    grad_accum: z.number().int().positive().default(1),
+    lr: z.number().positive().default(1e-3),
+    // the schedule decays to this fraction of lr
+    min_lr_ratio: z.number().min(0).max(1).default(0.1),
+    warmup_steps: z.number().int().min(0).default(100),
+    schedule: z.enum(['cosine', 'linear', 'constant']).default('cosine'),
+    // optimizer updates in all; the schedule spans them
+    max_steps: z.number().int().positive().default(2000),
+    weight_decay: z.number().min(0).default(0.1),
+    // GPT practice: no weight decay on biases, LayerNorm and embeddings unless asked
+    decay_embeddings: z.boolean().default(false),
+    beta1: z.number().min(0).max(1).default(0.9),
+    beta2: z.number().min(0).max(1).default(0.95),
+    eps: z.number().positive().default(1e-8),
+    // global-norm gradient clipping; 0 turns it off
+    clip_norm: z.number().min(0).default(1.0),
+    // validation loss every N updates, over this many batches
+    eval_every: z.number().int().positive().default(100),
+    eval_batches: z.number().int().positive().default(20),
+    // stop after this many evaluations without improvement; 0 turns early stopping off
+    patience: z.number().int().min(0).default(5),
+    checkpoint_every: z.number().int().positive().default(200),
+    log_every: z.number().int().positive().default(10),
+  })
+  .strict();
+
+export type TrainConfig = z.infer<typeof trainConfigSchema>;
