@@ -194,7 +194,9 @@ export class WandbSink {
     this.disabled = true;
     this.pending = [];
     const cause = e instanceof Error ? (e.cause instanceof Error ? `${e.message} (${e.cause.message})` : e.message) : String(e);
-    const scrubbed = cause.split(this.opts.apiKey).join('***');
+    // a server may echo the key or the Authorization header back in an error body
+    let scrubbed = cause;
+    for (const secret of [this.opts.apiKey, this.auth.slice('Basic '.length)]) scrubbed = scrubbed.split(secret).join('***');
     this.opts.warn(
       `Weights & Biases unreachable at ${this.opts.baseUrl} (${scrubbed}); logging locally only. ` +
         `Upload later with: wandb sync --sync-tensorboard <run dir>`,
