@@ -1,0 +1,192 @@
+/**
+ * The GPT, defined once (`gptForward`) and emitted as ONNX graphs:
+ *  - the training graph: loss and the gradient of every parameter (reverse-mode autodiff),
+ *  - the evaluation graph: loss only,
+ *  - the KV-cache inference graph in Hugging Face GPT-2 layout (inputs input_ids, attention_mask,
+ *    position_ids, past_key_values.{i}.key|value; outputs logits, present.{i}.key|value).
+ *
+ * Notation: B = batch, T = time (context), C = n_embd, H = n_head, D = C / H (head size),
+ * V = vocab size, N = B·T tokens, L = n_layer, P = past length.
+ */
+import { Graph, grad, serializeModel, type DType, type Tensor } from '../graph/index.ts';
+import type { ModelConfig } from './config.ts';
+import { gptParamSpecs, type ParamSpec } from './params.ts';
+
+/** Large negative score for blocked attention: exp() of it underflows to 0 in float32 and float64. */
+const MASKED = -1e9;
+const LN_EPS = 1e-5;
+
+export interface TrainingGraphOptions {
+  vocabSize: number;
+  /** B: packed windows per step */
+  batch: number;
+  /** T: tokens per window (≤ cfg.n_ctx) */
+  ctx: number;
+  /** float64 only for gradient checks: ORT's float64 kernels are slower and lack LayerNormalization */
+  dtype?: 'float32' | 'float64';
+  /** LayerNorm written out in primitive ops (always so in float64) */
+  primitiveLayerNorm?: boolean;
+}
+
+export interface BuiltGraph {
+  model: Uint8Array;
+  params: ParamSpec[];
+  inputNames: string[];
+  outputNames: string[];
+}
+
+/** The data inputs of the training and evaluation graphs, in order; parameters follow them. */
+export const TRAINING_DATA_INPUTS = ['input_ids', 'position_ids', 'doc_ids', 'targets'] as const;
+
+export const gradName = (param: string): string => `grad.${param}`;
+
+interface ForwardOptions {
+  B: number;
+  T: number;
+  primitiveLayerNorm: boolean;
+}
+
+/** Parameters as graph tensors, by their Hugging Face names. */
+type Params = Record<string, Tensor>;
+
+/**
+ * Linear layer on token rows: x [N, in] · W [in, out] + b (Conv1D layout, as GPT-2 stores it).
+ * One Gemm: its gradients are single Gemms too (dW = xᵀ dy, dx = dy Wᵀ, db = Σ dy).
+ */
+function linear(g: Graph, x: Tensor, w: Tensor, b: Tensor): Tensor {
+  return g.gemm(x, w, b);
+}
+
+/**
+ * The additive attention bias [B, 1, T, T]: 0 where query i may see key j (j ≤ i and the same
+ * doc_id: packed patients never see each other), MASKED elsewhere.
+ */
+function documentCausalBias(g: Graph, docIds: Tensor, T: number, dtype: DType): Tensor {
+  const causal = new Uint8Array(T * T);
+  for (let i = 0; i < T; i++) for (let j = 0; j <= i; j++) causal[i * T + j] = 1;
+  const causalT = g.constant(causal, 'bool', [T, T], 'causal'); // [T, T]
+  const same = g.equal(g.unsqueeze(docIds, [1, 3]), g.unsqueeze(docIds, [1, 2])); // [B, 1, T, T]
+  const allowed = g.and(same, causalT);
+  return g.where(allowed, g.scalar(0, dtype), g.scalar(MASKED, dtype));
+}
+
+/**
+ * The forward pass to the final LayerNorm's output, x [N, C]. ids and positions are [B, T];
+ * `bias` is the additive attention mask [B, 1, T, T] (or broadcastable to it).
+ */
+export function gptHidden(g: Graph, cfg: ModelConfig, p: Params, ids: Tensor, positions: Tensor, bias: Tensor, o: ForwardOptions): Tensor {
+  const { B, T } = o;
+  const C = cfg.n_embd;
+  const H = cfg.n_head;
+  const D = C / H;
+  const N = B * T;
+  const ln = (x: Tensor, name: string) => g.layerNorm(x, p[`${name}.weight`]!, p[`${name}.bias`]!, { epsilon: LN_EPS, primitive: o.primitiveLayerNorm });
+
+  const tok = g.gather(p['transformer.wte.weight']!, ids); // [B, T, C]
+  const pos = g.gather(p['transformer.wpe.weight']!, positions); // [B, T, C]
+  let x = g.reshape(g.add(tok, pos), [N, C]); // [N, C]
+  for (let l = 0; l < cfg.n_layer; l++) {
+    const h = `transformer.h.${l}`;
+    const qkv = linear(g, ln(x, `${h}.ln_1`), p[`${h}.attn.c_attn.weight`]!, p[`${h}.attn.c_attn.bias`]!); // [N, 3C]
+    const [q, k, v] = g.split(qkv, [C, C, C], 1);
+    // the 1/√D scale on q ([N, C]) is cheaper than on the scores ([B, H, T, T])
+    const qh = g.transpose(g.reshape(g.mul(q!, 1 / Math.sqrt(D)), [B, T, H, D]), [0, 2, 1, 3]); // [B, H, T, D]
+    const kt = g.transpose(g.reshape(k!, [B, T, H, D]), [0, 2, 3, 1]); // [B, H, D, T]
+    const vh = g.transpose(g.reshape(v!, [B, T, H, D]), [0, 2, 1, 3]); // [B, H, T, D]
+    const scores = g.add(g.matMul(qh, kt), bias); // [B, H, T, T]
+    const att = g.softmax(scores, -1);
+    const y = g.reshape(g.transpose(g.matMul(att, vh), [0, 2, 1, 3]), [N, C]); // [N, C]
+    x = g.add(x, linear(g, y, p[`${h}.attn.c_proj.weight`]!, p[`${h}.attn.c_proj.bias`]!));
+    const f = linear(g, ln(x, `${h}.ln_2`), p[`${h}.mlp.c_fc.weight`]!, p[`${h}.mlp.c_fc.bias`]!); // [N, 4C]
+    x = g.add(x, linear(g, g.gelu(f), p[`${h}.mlp.c_proj.weight`]!, p[`${h}.mlp.c_proj.bias`]!));
+  }
+  return ln(x, 'transformer.ln_f'); // [N, C]
+}
+
+/**
+ * Mean cross-entropy over the targets that are not −1. logits [N, V], targets [B, T].
+ * GatherElements picks the target log-probabilities (a OneHot over N × V is far slower).
+ */
+function maskedCrossEntropy(g: Graph, logits: Tensor, targets: Tensor, N: number): Tensor {
+  const logp = g.logSoftmax(logits, -1); // [N, V]
+  const tgt = g.reshape(targets, [N, 1]);
+  const valid = g.greaterOrEqual(tgt, g.scalar(0, 'int64')); // [N, 1]
+  const safe = g.where(valid, tgt, g.scalar(0, 'int64'));
+  const lp = g.gatherElements(logp, safe, 1); // [N, 1]
+  const w = g.cast(valid, logits.dtype);
+  const count = g.max(g.reduceSum(w, undefined, false), 1); // all-padding batches give loss 0, not NaN
+  return g.neg(g.div(g.reduceSum(g.mul(lp, w), undefined, false), count)); // []
+}
+
+interface LossGraph {
+  g: Graph;
+  loss: Tensor;
+  params: ParamSpec[];
+  paramTensors: Tensor[];
+}
+
+function buildLoss(cfg: ModelConfig, opts: TrainingGraphOptions, name: string): LossGraph {
+  const { vocabSize, batch: B, ctx: T } = opts;
+  const dtype = opts.dtype ?? 'float32';
+  if (!Number.isInteger(B) || B < 1) throw new RangeError(`buildTrainingGraph: batch must be a positive integer, got ${B}`);
+  if (!Number.isInteger(T) || T < 1 || T > cfg.n_ctx) {
+    throw new RangeError(`buildTrainingGraph: ctx must be an integer in [1, n_ctx = ${cfg.n_ctx}], got ${T}`);
+  }
+  const primitiveLayerNorm = opts.primitiveLayerNorm ?? dtype === 'float64';
+  if (dtype === 'float64' && !primitiveLayerNorm) {
+    throw new RangeError('buildTrainingGraph: float64 needs primitiveLayerNorm (ORT has no float64 LayerNormalization)');
+  }
+  const g = new Graph(name);
+  const ids = g.input('input_ids', 'int64', [B, T]);
+  const positions = g.input('position_ids', 'int64', [B, T]);
+  const docs = g.input('doc_ids', 'int64', [B, T]);
+  const targets = g.input('targets', 'int64', [B, T]);
+  const params = gptParamSpecs(cfg, vocabSize);
+  const p: Params = {};
+  const paramTensors = params.map((s) => (p[s.name] = g.input(s.name, dtype, s.shape)));
+  const bias = documentCausalBias(g, docs, T, dtype);
+  const xf = gptHidden(g, cfg, p, ids, positions, bias, { B, T, primitiveLayerNorm });
+  const logits = g.gemm(xf, p['transformer.wte.weight']!, null, { transB: true }); // tied head: [N, V]
+  const loss = maskedCrossEntropy(g, logits, targets, B * T);
+  return { g, loss, params, paramTensors };
+}
+
+/**
+ * The training graph. Inputs: input_ids, position_ids, doc_ids, targets (int64 [B, T]; target −1
+ * = ignored), then every parameter by its Hugging Face name in gptParamSpecs order. Outputs: loss
+ * (scalar, mean over non-ignored targets) then grad.<name> for every parameter, same order.
+ */
+export function buildTrainingGraph(cfg: ModelConfig, opts: TrainingGraphOptions): BuiltGraph {
+  const { g, loss, params, paramTensors } = buildLoss(cfg, opts, 'gpt_train');
+  g.output(loss, 'loss');
+  const grads = grad(loss, paramTensors);
+  grads.forEach((d, i) => g.output(d, gradName(params[i]!.name)));
+  return finish(g, params);
+}
+
+/** The evaluation graph: the training graph's inputs, and the loss as its only output. */
+export function buildEvalGraph(cfg: ModelConfig, opts: TrainingGraphOptions): BuiltGraph {
+  const { g, loss, params } = buildLoss(cfg, opts, 'gpt_eval');
+  g.output(loss, 'loss');
+  return finish(g, params);
+}
+
+function finish(g: Graph, params: ParamSpec[]): BuiltGraph {
+  return {
+    model: serializeModel(g),
+    params,
+    inputNames: g.inputs.map((t) => t.name),
+    outputNames: g.outputs.map((o) => o.name),
+  };
+}
+
+/**
+ * Floating-point operations of one training step (forward + backward ≈ 3 × forward), counting
+ * the matrix products only: 2 per multiply-add, the attention at its full T × T (the graph
+ * computes the masked half too).
+ */
+export function trainingStepFlops(cfg: ModelConfig, vocabSize: number, batch: number, ctx: number): number {
+  const C = cfg.n_embd;
+  const perToken = 2 * (cfg.n_layer * 12 * C * C + vocabSize * C) + cfg.n_layer * 2 * 2 * ctx * C;
+  return 3 * perToken * batch * ctx;
+}

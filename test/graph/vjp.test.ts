@@ -1,0 +1,148 @@
+/**
+ * Every vector-Jacobian rule against central finite differences in float64. Shapes are drawn from
+ * a seeded RNG, with broadcasting on either side for the binary ops.
+ */
+import { describe, expect, it } from 'vitest';
+import type { Graph, Tensor } from '../../src/graph/index.ts';
+import { Rng } from '../../src/util/rng.ts';
+import { gradCheck, type CheckInput } from './gradcheck.ts';
+
+const TOL = 1e-6;
+const pos = (r: Rng) => 0.5 + 2 * r.float();
+
+/** Two shapes that broadcast: one of them loses leading axes and/or has 1s. */
+function broadcastPair(rng: Rng): [number[], number[]] {
+  const rank = 1 + rng.int(3);
+  const full = Array.from({ length: rank }, () => 1 + rng.int(3));
+  const other = full.slice(rng.int(rank)).map((d) => (rng.float() < 0.4 ? 1 : d));
+  return rng.float() < 0.5 ? [full, other] : [other, full];
+}
+
+async function expectGrad(inputs: CheckInput[], f: (g: Graph, xs: Tensor[]) => Tensor, seed = 1, eps = 1e-6, tol = TOL) {
+  const r = await gradCheck(inputs, f, seed, eps);
+  expect(r.checked).toBeGreaterThan(0);
+  expect(r.maxRelErr, r.worst).toBeLessThan(tol);
+}
+
+describe('VJP rules against finite differences (float64)', () => {
+  const binary: [string, (g: Graph, a: Tensor, b: Tensor) => Tensor, boolean][] = [
+    ['Add', (g, a, b) => g.add(a, b), false],
+    ['Sub', (g, a, b) => g.sub(a, b), false],
+    ['Mul', (g, a, b) => g.mul(a, b), false],
+    ['Div', (g, a, b) => g.div(a, b), true],
+  ];
+  for (const [name, op, positiveB] of binary) {
+    it(`${name} with broadcasting (4 random shape pairs)`, async () => {
+      const rng = new Rng(name.length * 7);
+      for (let k = 0; k < 4; k++) {
+        const [sa, sb] = broadcastPair(rng);
+        await expectGrad([{ shape: sa }, { shape: sb, init: positiveB ? pos : undefined }], (g, [a, b]) => op(g, a!, b!), k);
+      }
+    });
+  }
+
+  it('MatMul 2-D, batched 4-D, broadcast batch, and [B,T,K]·[K,N]', async () => {
+    await expectGrad([{ shape: [3, 4] }, { shape: [4, 2] }], (g, [a, b]) => g.matMul(a!, b!));
+    await expectGrad([{ shape: [2, 2, 3, 4] }, { shape: [2, 2, 4, 3] }], (g, [a, b]) => g.matMul(a!, b!));
+    await expectGrad([{ shape: [2, 3, 4] }, { shape: [1, 4, 2] }], (g, [a, b]) => g.matMul(a!, b!));
+    await expectGrad([{ shape: [2, 3, 4] }, { shape: [4, 5] }], (g, [a, b]) => g.matMul(a!, b!));
+  });
+
+  it('Gemm with every transA/transB, alpha, beta and a broadcast bias', async () => {
+    for (const transA of [false, true]) {
+      for (const transB of [false, true]) {
+        const sa = transA ? [4, 3] : [3, 4];
+        const sb = transB ? [2, 4] : [4, 2];
+        await expectGrad([{ shape: sa }, { shape: sb }, { shape: [2] }], (g, [a, b, c]) =>
+          g.gemm(a!, b!, c!, { transA, transB, alpha: 0.7, beta: 1.3 }),
+        );
+      }
+    }
+  });
+
+  it('Neg, Exp, Log, Sqrt, Tanh, Reciprocal, Pow', async () => {
+    await expectGrad([{ shape: [2, 3] }], (g, [x]) => g.neg(x!));
+    await expectGrad([{ shape: [2, 3] }], (g, [x]) => g.exp(x!));
+    await expectGrad([{ shape: [2, 3], init: pos }], (g, [x]) => g.log(x!));
+    await expectGrad([{ shape: [2, 3], init: pos }], (g, [x]) => g.sqrt(x!));
+    await expectGrad([{ shape: [2, 3] }], (g, [x]) => g.tanh(x!));
+    await expectGrad([{ shape: [2, 3], init: pos }], (g, [x]) => g.reciprocal(x!));
+    await expectGrad([{ shape: [2, 3], init: pos }], (g, [x]) => g.pow(x!, 2.5));
+  });
+
+  it('GELU (tanh form)', async () => {
+    await expectGrad([{ shape: [3, 5], init: (r) => 3 * r.normal() }], (g, [x]) => g.gelu(x!));
+  });
+
+  it('Reshape, Transpose, Unsqueeze, Squeeze, Expand, Identity, Cast', async () => {
+    await expectGrad([{ shape: [2, 3, 4] }], (g, [x]) => g.reshape(x!, [4, -1]));
+    await expectGrad([{ shape: [2, 3, 4] }], (g, [x]) => g.transpose(x!, [2, 0, 1]));
+    await expectGrad([{ shape: [2, 3] }], (g, [x]) => g.unsqueeze(x!, [0, 2]));
+    await expectGrad([{ shape: [2, 1, 3] }], (g, [x]) => g.squeeze(x!, [1]));
+    await expectGrad([{ shape: [3, 1] }], (g, [x]) => g.expand(x!, [2, 3, 4]));
+    await expectGrad([{ shape: [3] }], (g, [x]) => g.identity(x!));
+    // a float32 round trip is linear: a wide step keeps float32 rounding out of the difference
+    await expectGrad([{ shape: [3] }], (g, [x]) => g.cast(g.cast(x!, 'float32'), 'float64'), 1, 0.25, 1e-5);
+  });
+
+  it('Split (one output unused), Concat, Slice', async () => {
+    await expectGrad([{ shape: [2, 6] }], (g, [x]) => {
+      const [a, , c] = g.split(x!, [1, 2, 3], 1);
+      return g.concat([c!, g.mul(a!, a!)], 1);
+    });
+    await expectGrad([{ shape: [2, 3] }, { shape: [4, 3] }], (g, [a, b]) => g.concat([a!, b!], 0));
+    await expectGrad([{ shape: [4, 5] }], (g, [x]) => g.slice(x!, [1, -3], [3, 100], [0, 1]));
+  });
+
+  it('Gather rows (embedding, repeated ids) and GatherElements', async () => {
+    await expectGrad([{ shape: [5, 3] }], (g, [x]) => g.gather(x!, g.constant([0, 2, 2, 4, 0, 1], 'int64', [2, 3])));
+    await expectGrad([{ shape: [3, 4] }], (g, [x]) => g.gatherElements(x!, g.constant([1, 1, 3], 'int64', [3, 1]), 1));
+  });
+
+  it('ScatterElements with add (gradient to data and updates)', async () => {
+    await expectGrad([{ shape: [3, 4] }, { shape: [3, 1] }], (g, [d, u]) =>
+      g.scatterElements(d!, g.constant([2, 0, 2], 'int64', [3, 1]), u!, 1, 'add'),
+    );
+  });
+
+  it('Softmax and LogSoftmax over the last and a middle axis', async () => {
+    await expectGrad([{ shape: [2, 3, 4] }], (g, [x]) => g.softmax(x!, -1));
+    await expectGrad([{ shape: [2, 3, 4] }], (g, [x]) => g.softmax(x!, 1));
+    await expectGrad([{ shape: [2, 5] }], (g, [x]) => g.logSoftmax(x!, -1));
+  });
+
+  it('LayerNormalization in primitive-op form (float64), through its own rule and through the primitives', async () => {
+    await expectGrad([{ shape: [3, 6] }, { shape: [6] }, { shape: [6] }], (g, [x, w, b]) => g.layerNorm(x!, w!, b!, { primitive: true }));
+    // the same function built from taped primitives, so ReduceMean/Sub/Sqrt/Reciprocal rules compose
+    await expectGrad([{ shape: [2, 2, 5] }, { shape: [5] }, { shape: [5] }], (g, [x, w, b]) => {
+      const mean = g.reduceMean(x!, [-1]);
+      const xc = g.sub(x!, mean);
+      const inv = g.reciprocal(g.sqrt(g.add(g.reduceMean(g.mul(xc, xc), [-1]), 1e-5)));
+      return g.add(g.mul(g.mul(xc, inv), w!), b!);
+    });
+  });
+
+  it('ReduceSum and ReduceMean with and without keepdims', async () => {
+    await expectGrad([{ shape: [2, 3, 4] }], (g, [x]) => g.reduceSum(x!, [1], false));
+    await expectGrad([{ shape: [2, 3, 4] }], (g, [x]) => g.reduceSum(x!, [0, 2], true));
+    await expectGrad([{ shape: [2, 3, 4] }], (g, [x]) => g.reduceMean(x!, [-1], false));
+    await expectGrad([{ shape: [2, 3, 4] }], (g, [x]) => g.reduceMean(x!, [0, 1], true));
+  });
+
+  it('Where with a mask, both branches broadcast', async () => {
+    await expectGrad([{ shape: [3, 4] }, { shape: [4] }], (g, [a, b]) => {
+      const mask = g.constant([1, 0, 0, 1, 1, 1, 0, 0, 0, 1, 0, 1], 'bool', [3, 4]);
+      return g.where(mask, a!, b!);
+    });
+  });
+
+  it('cross-entropy through LogSoftmax + GatherElements with ignored targets', async () => {
+    await expectGrad([{ shape: [4, 5] }], (g, [logits]) => {
+      const tgt = g.constant([3, -1, 0, 4], 'int64', [4, 1]);
+      const valid = g.greaterOrEqual(tgt, 0);
+      const safe = g.where(valid, tgt, g.scalar(0, 'int64'));
+      const lp = g.gatherElements(g.logSoftmax(logits!, -1), safe, 1);
+      return g.where(valid, lp, 0);
+    });
+  });
+});

@@ -1,0 +1,137 @@
+/**
+ * The GPT's graphs: the float32 loss against the plain-JS reference, the float64 gradients against
+ * finite differences, the float32 gradients (LayerNormalization op) against the float64 ones, and
+ * packing: no attention across documents.
+ */
+import { describe, expect, it } from 'vitest';
+import { scalarValue } from '../../src/graph/runtime.ts';
+import { buildEvalGraph, buildTrainingGraph, gradName, TRAINING_DATA_INPUTS } from '../../src/model/gpt.ts';
+import { referenceLoss, referenceTokenLosses } from '../../src/model/reference.ts';
+import { Rng } from '../../src/util/rng.ts';
+import { TINY, TINY_V, feedsFor, packedBatch, randomParams, session } from './gptfixture.ts';
+
+const opts = { vocabSize: TINY_V, batch: 2, ctx: 8 };
+
+describe('GPT training graph', () => {
+  it('names its inputs and outputs as documented', () => {
+    const built = buildTrainingGraph(TINY, opts);
+    expect(built.inputNames).toEqual([...TRAINING_DATA_INPUTS, ...built.params.map((p) => p.name)]);
+    expect(built.outputNames).toEqual(['loss', ...built.params.map((p) => gradName(p.name))]);
+  });
+
+  it('float32 loss equals the plain-JS float64 reference forward pass', async () => {
+    const { specs, values } = randomParams(TINY, TINY_V, 3);
+    const batch = packedBatch(TINY_V, 4);
+    const s = await session(buildTrainingGraph(TINY, opts).model);
+    const out = await s.run(feedsFor(batch, specs, values, 'float32'), ['loss']);
+    const ref = referenceLoss(TINY, TINY_V, values, batch);
+    expect(ref).toBeGreaterThan(0.5);
+    expect(Math.abs(scalarValue(out.loss!) - ref) / ref).toBeLessThan(1e-5);
+    const e = await session(buildEvalGraph(TINY, opts).model);
+    const ev = await e.run(feedsFor(batch, specs, values, 'float32'));
+    expect(Object.keys(ev)).toEqual(['loss']);
+    expect(scalarValue(ev.loss!)).toBeCloseTo(scalarValue(out.loss!), 6);
+  });
+
+  it('float64 gradients match central finite differences (coordinates and a random direction)', async () => {
+    const { specs, values } = randomParams(TINY, TINY_V, 5);
+    const batch = packedBatch(TINY_V, 6);
+    const s = await session(buildTrainingGraph(TINY, { ...opts, dtype: 'float64' }).model);
+    const out = await s.run(feedsFor(batch, specs, values, 'float64'));
+    const loss = async () => scalarValue((await s.run(feedsFor(batch, specs, values, 'float64'), ['loss'])).loss!);
+    expect(scalarValue(out.loss!)).toBeCloseTo(referenceLoss(TINY, TINY_V, values, batch), 10);
+    const rng = new Rng(7);
+    const eps = 1e-6;
+    let worst = 0;
+    let where = '';
+    for (const spec of specs) {
+      const p = values[spec.name]!;
+      const an = out[gradName(spec.name)]!.data as Float64Array;
+      for (let k = 0; k < 3; k++) {
+        const i = rng.int(p.length);
+        const o = p[i]!;
+        p[i] = o + eps;
+        const lp = await loss();
+        p[i] = o - eps;
+        const lm = await loss();
+        p[i] = o;
+        const fd = (lp - lm) / (2 * eps);
+        const err = Math.abs(fd - an[i]!) / Math.max(1e-4, Math.abs(fd) + Math.abs(an[i]!));
+        if (err > worst) [worst, where] = [err, `${spec.name}[${i}] analytic ${an[i]} fd ${fd}`];
+      }
+    }
+    expect(worst, where).toBeLessThan(1e-5);
+    // the whole gradient along one random direction
+    const dir = specs.map((sp) => Float64Array.from({ length: values[sp.name]!.length }, () => rng.normal()));
+    let analytic = 0;
+    specs.forEach((sp, k) => (out[gradName(sp.name)]!.data as Float64Array).forEach((gv, i) => (analytic += gv * dir[k]![i]!)));
+    const shift = async (h: number) => {
+      const saved = specs.map((sp) => Float64Array.from(values[sp.name]!));
+      specs.forEach((sp, k) => values[sp.name]!.forEach((v, i, a) => (a[i] = v + h * dir[k]![i]!)));
+      const l = await loss();
+      specs.forEach((sp, k) => values[sp.name]!.set(saved[k]!));
+      return l;
+    };
+    const fd = ((await shift(eps)) - (await shift(-eps))) / (2 * eps);
+    expect(Math.abs(fd - analytic) / Math.abs(fd)).toBeLessThan(1e-6);
+  });
+
+  it('float32 gradients (LayerNormalization op) agree with the float64 ones', async () => {
+    const { specs, values } = randomParams(TINY, TINY_V, 8);
+    const batch = packedBatch(TINY_V, 9);
+    const s32 = await session(buildTrainingGraph(TINY, opts).model);
+    const s64 = await session(buildTrainingGraph(TINY, { ...opts, dtype: 'float64' }).model);
+    const o32 = await s32.run(feedsFor(batch, specs, values, 'float32'));
+    const o64 = await s64.run(feedsFor(batch, specs, values, 'float64'));
+    for (const spec of specs) {
+      const a = o32[gradName(spec.name)]!.data as Float32Array;
+      const b = o64[gradName(spec.name)]!.data as Float64Array;
+      let diff = 0;
+      let norm = 0;
+      b.forEach((v, i) => ((diff = Math.max(diff, Math.abs(v - a[i]!))), (norm = Math.max(norm, Math.abs(v)))));
+      expect(diff / norm, spec.name).toBeLessThan(1e-4);
+    }
+  });
+
+  it('packing: a document is unaffected by the document packed before it', async () => {
+    const { specs, values } = randomParams(TINY, TINY_V, 10);
+    const s = await session(buildTrainingGraph(TINY, opts).model);
+    const base = packedBatch(TINY_V, 11);
+    // only doc 1 (row 0, tokens 3..7) has targets
+    const onlyDoc1 = { ...base, targets: Array.from(base.targets, (t, i) => (base.docIds[i] === 1 ? t : -1)) };
+    const changed = { ...onlyDoc1, inputIds: Array.from(onlyDoc1.inputIds, (t, i) => (base.docIds[i] === 0 ? (t + 5) % TINY_V : t)) };
+    const a = await s.run(feedsFor(onlyDoc1, specs, values, 'float32'));
+    const b = await s.run(feedsFor(changed, specs, values, 'float32'));
+    expect(scalarValue(b.loss!)).toBe(scalarValue(a.loss!));
+    for (const spec of specs) {
+      expect(Array.from(b[gradName(spec.name)]!.data as Float32Array), spec.name).toEqual(Array.from(a[gradName(spec.name)]!.data as Float32Array));
+    }
+    // doc 1 alone at the start of a row (padding after) gives the same token losses
+    const alone = {
+      ...base,
+      inputIds: [...Array.from(base.inputIds).slice(3, 8), 0, 0, 0, ...Array.from(base.inputIds).slice(8)],
+      positionIds: [0, 1, 2, 3, 4, 0, 0, 0, ...Array.from(base.positionIds).slice(8)],
+      docIds: [1, 1, 1, 1, 1, 9, 9, 9, ...Array.from(base.docIds).slice(8)],
+      targets: [...Array.from(onlyDoc1.targets).slice(3, 8), -1, -1, -1, ...Array.from(onlyDoc1.targets).slice(8)],
+    };
+    const c = await s.run(feedsFor(alone, specs, values, 'float32'), ['loss']);
+    expect(scalarValue(c.loss!)).toBeCloseTo(scalarValue(a.loss!), 5);
+    const refPacked = referenceTokenLosses(TINY, TINY_V, values, onlyDoc1).slice(3, 7);
+    const refAlone = referenceTokenLosses(TINY, TINY_V, values, alone).slice(0, 4);
+    refPacked.forEach((v, i) => expect(v).toBeCloseTo(refAlone[i]!, 10));
+  });
+
+  it('all-ignored targets give loss 0 and zero gradients, not NaN', async () => {
+    const { specs, values } = randomParams(TINY, TINY_V, 12);
+    const batch = { ...packedBatch(TINY_V, 13), targets: new Array(16).fill(-1) };
+    const s = await session(buildTrainingGraph(TINY, opts).model);
+    const out = await s.run(feedsFor(batch, specs, values, 'float32'));
+    expect(scalarValue(out.loss!)).toBe(0);
+    expect(Array.from(out[gradName('transformer.wte.weight')]!.data as Float32Array).every((v) => v === 0)).toBe(true);
+  });
+
+  it('BAD CALL - ctx beyond n_ctx, float64 with the LayerNormalization op', () => {
+    expect(() => buildTrainingGraph(TINY, { ...opts, ctx: 17 })).toThrow(/ctx must be an integer in \[1, n_ctx = 16\], got 17/);
+    expect(() => buildTrainingGraph(TINY, { ...opts, dtype: 'float64', primitiveLayerNorm: false })).toThrow(/primitiveLayerNorm/);
+  });
+});
