@@ -1,0 +1,123 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { openSyntheticDir, recordsFromTables } from '../../src/load/synthetic.ts';
+import { loadSyntheticDir } from '../../src/load/loadSynthetic.ts';
+import { openPGlite } from '../../src/load/database.ts';
+import { fixturePatients, fixtureTables, writeParquetTable, writeSyntheticDir } from './fixtures.ts';
+import { recordsFromDatabase, sortById, tempDir } from './helpers.ts';
+import { tableFromArrays, vectorFromArray, Utf8, Float64, Table } from 'apache-arrow';
+
+let tmp: Awaited<ReturnType<typeof tempDir>>;
+beforeAll(async () => {
+  tmp = await tempDir('input');
+});
+afterAll(async () => tmp.cleanup());
+
+async function freshDir(name: string): Promise<string> {
+  return writeSyntheticDir(join(tmp.dir, name), fixturePatients());
+}
+
+describe('reading a synthetic directory', () => {
+  it('round trip: Parquet tables -> records equals the records written', async () => {
+    const src = await openSyntheticDir(await freshDir('roundtrip'));
+    expect(sortById(recordsFromTables(src))).toEqual(sortById(fixturePatients()));
+  });
+
+  it('without manifest.json the tables are still read, labels told apart by name', async () => {
+    const dir = await freshDir('nomanifest');
+    await rm(join(dir, 'manifest.json'));
+    const src = await openSyntheticDir(dir);
+    expect(src.manifest).toBeNull();
+    expect(sortById(recordsFromTables(src))).toEqual(sortById(fixturePatients()));
+  });
+
+  it('EXPECTED FAILURE - manifest.json that is not JSON is refused with the file named', async () => {
+    const dir = await freshDir('badjson');
+    await writeFile(join(dir, 'manifest.json'), '{"counts": {');
+    await expect(openSyntheticDir(dir)).rejects.toMatchObject({ code: 'E_MANIFEST', message: expect.stringMatching(/manifest\.json: not valid JSON/) });
+  });
+
+  it('EXPECTED FAILURE - manifest.json without counts is refused naming the key', async () => {
+    const dir = await freshDir('nocounts');
+    await writeFile(join(dir, 'manifest.json'), JSON.stringify({ model: 'x', seed: 1 }));
+    await expect(openSyntheticDir(dir)).rejects.toMatchObject({ code: 'E_MANIFEST', message: expect.stringMatching(/manifest\.json: counts: /) });
+  });
+
+  it('EXPECTED FAILURE - counts that disagree with the tables are refused with both numbers', async () => {
+    const dir = await freshDir('badcounts');
+    const m = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8'));
+    m.counts.events = 10;
+    await writeFile(join(dir, 'manifest.json'), JSON.stringify(m));
+    await expect(openSyntheticDir(dir)).rejects.toMatchObject({
+      code: 'E_MANIFEST',
+      message: expect.stringContaining('events: manifest says 10, events.parquet has 9'),
+    });
+  });
+
+  it('EXPECTED FAILURE - events of an admission that does not exist fail the foreign-key check', async () => {
+    const dir = await freshDir('orphan');
+    const t = fixtureTables(fixturePatients());
+    const ids = t.events.getChild('admission_id')!.toArray() as string[];
+    ids[4] = 'ghost-admission';
+    const events = new Table({
+      admission_id: vectorFromArray(ids, new Utf8()),
+      hours: t.events.getChild('hours')!,
+      variable: t.events.getChild('variable')!,
+      value_num: vectorFromArray(t.events.getChild('value_num')!.toArray() as unknown as number[], new Float64()),
+      value_text: t.events.getChild('value_text')!,
+    });
+    await writeParquetTable(join(dir, 'events.parquet'), events);
+    await expect(openSyntheticDir(dir)).rejects.toMatchObject({
+      code: 'E_INTEGRITY',
+      message: expect.stringMatching(/events\.parquet: foreign key events\.admission_id -> admissions\.admission_id fails in 1 rows .*row 4: admission_id = "ghost-admission"/),
+    });
+  });
+
+  it('EXPECTED FAILURE - a duplicated patient id fails the primary-key check', async () => {
+    const dir = await freshDir('dup');
+    const patients = fixturePatients();
+    patients[2] = { ...patients[2]!, id: 'p1' };
+    const t = fixtureTables(patients);
+    await writeParquetTable(join(dir, 'patients.parquet'), t.patients);
+    await expect(openSyntheticDir(dir)).rejects.toMatchObject({
+      code: 'E_INTEGRITY',
+      message: expect.stringMatching(/patients\.parquet: primary key \(patient_id\) violated in 1 rows: row 2: patient_id = "p1" appears twice/),
+    });
+  });
+
+  it('EXPECTED FAILURE - a table without a required column is refused naming it', async () => {
+    const dir = await freshDir('nocol');
+    await writeParquetTable(join(dir, 'codes.parquet'), tableFromArrays({ admission_id: ['p1-a1'], code: ['ICD9:4019'] }));
+    await expect(openSyntheticDir(dir)).rejects.toMatchObject({ code: 'E_INPUT', message: expect.stringMatching(/codes\.parquet: missing column "seq"/) });
+  });
+
+  it('EXPECTED FAILURE - a missing table is refused', async () => {
+    const dir = await freshDir('notable');
+    await rm(join(dir, 'codes.parquet'));
+    await expect(openSyntheticDir(dir)).rejects.toMatchObject({ code: 'E_INPUT', message: expect.stringMatching(/missing codes\.parquet/) });
+  });
+});
+
+describe('loadSyntheticDir', () => {
+  it('with no url loads into an embedded PGlite database in <dir>/pglite that persists', async () => {
+    const dir = await freshDir('embedded');
+    const report = await loadSyntheticDir({ dir, url: null });
+    expect(report.where).toBe(join(dir, 'pglite'));
+    expect(existsSync(join(dir, 'pglite', 'PG_VERSION'))).toBe(true);
+    const session = await openPGlite(join(dir, 'pglite'));
+    try {
+      expect(sortById(await recordsFromDatabase(session, 'synehr'))).toEqual(sortById(fixturePatients()));
+    } finally {
+      await session.close();
+    }
+  }, 90_000);
+
+  it('EXPECTED FAILURE - a refused directory never touches the database', async () => {
+    const dir = await freshDir('refused');
+    await writeFile(join(dir, 'manifest.json'), 'not json');
+    await expect(loadSyntheticDir({ dir, url: null })).rejects.toMatchObject({ code: 'E_MANIFEST' });
+    expect(existsSync(join(dir, 'pglite'))).toBe(false);
+  });
+});
