@@ -1,0 +1,25 @@
+/**
+ * Global-norm gradient clipping over the flat gradient array (all parameters at once, as
+ * torch.nn.utils.clip_grad_norm_ does). The sum of squares runs in float64 so the norm does not
+ * depend on summation order effects of float32 at millions of terms.
+ */
+export function globalNorm(grad: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < grad.length; i++) s += grad[i]! * grad[i]!;
+  return Math.sqrt(s);
+}
+
+/**
+ * Scale `grad` in place so its global L2 norm is at most `maxNorm` (0 = no clipping). Returns the
+ * norm before clipping, which is what is logged as grad_norm.
+ */
+export function clipGradNorm(grad: Float32Array, maxNorm: number): number {
+  const norm = globalNorm(grad);
+  if (maxNorm > 0 && norm > maxNorm) {
+    // the 1e-6 is PyTorch's: keeps the scale finite when the norm is tiny (it cannot be here, but
+    // matching the reference keeps the two implementations comparable)
+    const scale = maxNorm / (norm + 1e-6);
+    for (let i = 0; i < grad.length; i++) grad[i]! *= scale;
+  }
+  return norm;
+}

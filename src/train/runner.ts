@@ -1,0 +1,106 @@
+import type { ParamLayout } from '../model/init.ts';
+import { paramViews } from '../model/init.ts';
+import type { ParamSpec } from '../model/params.ts';
+import { createSession, float32Tensor, int64Tensor, scalarValue, type HostTensor, type Session, type SessionOptions } from '../graph/runtime.ts';
+import type { PackedBatch } from './batches.ts';
+
+/**
+ * What the trainer needs from a model: its loss and gradients on a packed batch, and its loss
+ * alone. The GPT's ONNX graphs implement it (createGraphRunner); tests also use small JS models.
+ */
+export interface ModelRunner {
+  /**
+   * The mean loss over the batch's counted targets (targets != -1), and its gradient with respect
+   * to the flat parameters, scaled by `scale`: written into `grad` (accumulate = false) or added
+   * to it (accumulate = true). `grad` has the layout of the parameters; padding stays untouched.
+   */
+  lossAndGrad(batch: PackedBatch, params: Float32Array, grad: Float32Array, scale: number, accumulate: boolean): Promise<number>;
+  /** The mean loss alone (validation). */
+  loss(batch: PackedBatch, params: Float32Array): Promise<number>;
+  release(): Promise<void>;
+}
+
+/** Builds a runner for one model shape and batch shape; `params` is the flat array training will update in place. */
+export type RunnerFactory = (args: {
+  layout: ParamLayout;
+  params: Float32Array;
+  /** windows per batch */
+  B: number;
+  /** tokens per window */
+  T: number;
+  vocabSize: number;
+}) => Promise<ModelRunner>;
+
+/** A built ONNX graph: its bytes and the names of its inputs and outputs. */
+export interface GraphBytes {
+  model: Uint8Array;
+  inputNames: readonly string[];
+  outputNames: readonly string[];
+}
+
+/**
+ * A runner over ONNX graphs with inputs input_ids, position_ids, doc_ids, targets ([B, T] int64)
+ * then every parameter by name, and outputs `loss` then `grad.<name>` (training graph) or `loss`
+ * alone (eval graph).
+ *
+ * The parameter tensors wrap views of the flat array once, at creation: ONNX Runtime reads inputs
+ * without copying, so every run sees the weights AdamW just updated in place.
+ */
+export async function createGraphRunner(opts: {
+  train: GraphBytes;
+  /** a loss-only graph for validation; without it validation runs the training graph and drops the gradients */
+  eval?: GraphBytes;
+  layout: ParamLayout;
+  params: Float32Array;
+  B: number;
+  T: number;
+  session?: SessionOptions;
+}): Promise<ModelRunner> {
+  const { layout, B, T } = opts;
+  const specs = layout.specs;
+  const views = paramViews(layout, opts.params);
+  const paramFeeds: Record<string, HostTensor> = {};
+  specs.forEach((s: ParamSpec, i) => {
+    paramFeeds[s.name] = float32Tensor(views[i]!, s.shape);
+  });
+  const gradNames = specs.map((s) => `grad.${s.name}`);
+  for (const name of ['loss', ...gradNames]) {
+    if (!opts.train.outputNames.includes(name)) throw new Error(`training graph has no output '${name}' (outputs: ${opts.train.outputNames.slice(0, 4).join(', ')}, ...)`);
+  }
+  const trainSession = await createSession(opts.train.model, opts.session);
+  const evalSession: Session = opts.eval ? await createSession(opts.eval.model, opts.session) : trainSession;
+  const fetchTrain = ['loss', ...gradNames];
+
+  const feeds = (batch: PackedBatch): Record<string, HostTensor> => {
+    if (batch.B !== B || batch.T !== T) throw new RangeError(`batch is [${batch.B}, ${batch.T}], the graph was built for [${B}, ${T}]`);
+    return {
+      input_ids: int64Tensor(batch.inputIds, [B, T]),
+      position_ids: int64Tensor(batch.positionIds, [B, T]),
+      doc_ids: int64Tensor(batch.docIds, [B, T]),
+      targets: int64Tensor(batch.targets, [B, T]),
+      ...paramFeeds,
+    };
+  };
+
+  return {
+    async lossAndGrad(batch, _params, grad, scale, accumulate) {
+      const out = await trainSession.run(feeds(batch), fetchTrain);
+      specs.forEach((_, i) => {
+        const g = out[gradNames[i]!]!.data as Float32Array;
+        const o = layout.offsets[i]!;
+        if (!accumulate && scale === 1) grad.set(g, o);
+        else if (!accumulate) for (let j = 0; j < g.length; j++) grad[o + j] = scale * g[j]!;
+        else for (let j = 0; j < g.length; j++) grad[o + j]! += scale * g[j]!;
+      });
+      return scalarValue(out.loss!);
+    },
+    async loss(batch) {
+      const out = await evalSession.run(feeds(batch), ['loss']);
+      return scalarValue(out.loss!);
+    },
+    async release() {
+      await trainSession.release();
+      if (evalSession !== trainSession) await evalSession.release();
+    },
+  };
+}

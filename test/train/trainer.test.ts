@@ -1,0 +1,169 @@
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { modelConfigSchema } from '../../src/model/config.ts';
+import { decodeSafetensors } from '../../src/model/safetensors.ts';
+import { trainConfigSchema, type TrainConfig } from '../../src/train/config.ts';
+import { trainModel, type TrainModelOptions } from '../../src/train/trainer.ts';
+import { listCheckpointSteps, loadLatestCheckpoint, checkpointFileName } from '../../src/train/checkpoint.ts';
+import { readMetricsJsonl } from '../../src/tracking/metricsJsonl.ts';
+import type { RunnerFactory } from '../../src/train/runner.ts';
+import { bigramRunner, bigramSpecs, syntheticShard } from './bigramRunner.ts';
+
+const V = 16;
+const trainShard = syntheticShard(1, 120, V, 3, 20);
+const valShard = syntheticShard(2, 30, V, 3, 20);
+const model = modelConfigSchema.parse({ name: 'bigram', n_layer: 1, n_embd: 8, n_head: 1, n_ctx: 32 });
+
+const tmp = () => mkdtemp(join(tmpdir(), 'synehr-train-'));
+
+function options(runDir: string, train: Partial<TrainConfig>, extra: Partial<TrainModelOptions> = {}): TrainModelOptions {
+  return {
+    runDir,
+    model,
+    train: trainConfigSchema.parse({ batch_size: 2, lr: 0.05, warmup_steps: 3, max_steps: 30, eval_every: 5, eval_batches: 4, checkpoint_every: 7, log_every: 5, patience: 0, ...train }),
+    seed: 1234,
+    trainShard,
+    valShard,
+    vocabSize: V,
+    padId: 0,
+    specs: bigramSpecs(V),
+    createRunner: bigramRunner,
+    log: () => {},
+    progress: false,
+    ...extra,
+  };
+}
+
+describe('trainModel (bigram stand-in model)', () => {
+  it('trains, logs metrics.jsonl, keeps the best weights and a final checkpoint', async () => {
+    const dir = await tmp();
+    const tok = join(dir, 'tok.json');
+    await writeFile(tok, '{"vocab":[]}');
+    const r = await trainModel(options(join(dir, 'run'), {}, { tokenizerJsonPath: tok }));
+    expect(r.stoppedBy).toBe('max_steps');
+    expect(r.steps).toBe(30);
+    expect(r.bestValLoss!).toBeLessThan(r.initialValLoss! - 0.5);
+    expect(r.initialValLoss!).toBeCloseTo(Math.log(V), 1);
+    const rows = readMetricsJsonl(join(dir, 'run', 'metrics.jsonl'));
+    expect(rows[0]).toMatchObject({ step: 0, 'val/loss': r.initialValLoss });
+    const trainRows = rows.filter((x) => 'train/loss' in x);
+    expect(trainRows.map((x) => x.step)).toEqual([5, 10, 15, 20, 25, 30]);
+    for (const k of ['lr', 'tokens_per_s', 'grad_norm']) expect(trainRows.every((x) => typeof x[k] === 'number')).toBe(true);
+    expect(rows.filter((x) => 'val/loss' in x).map((x) => x.step)).toEqual([0, 5, 10, 15, 20, 25, 30]);
+    const st = decodeSafetensors(new Uint8Array(await readFile(join(dir, 'run', 'model.safetensors'))));
+    expect(st.tensors.map((t) => [t.name, t.shape])).toEqual([['bigram.weight', [V, V]], ['bigram.bias', [V]]]);
+    expect(st.metadata.step).toBe(String(r.bestStep));
+    expect(await readFile(join(dir, 'run', 'tokenizer.json'), 'utf8')).toBe('{"vocab":[]}');
+    expect(await listCheckpointSteps(join(dir, 'run', 'checkpoints'))).toEqual([28, 30]);
+  });
+
+  it('resume=true after an interruption ends with bit-identical weights to an uninterrupted run', async () => {
+    const dir = await tmp();
+    const cfg = { grad_accum: 2 };
+    const a = await trainModel(options(join(dir, 'a'), cfg));
+
+    const ac = new AbortController();
+    const first = await trainModel(options(join(dir, 'b'), cfg, { signal: ac.signal, onStep: (s) => s === 13 && ac.abort() }));
+    expect(first.stoppedBy).toBe('interrupted');
+    expect(first.steps).toBe(13);
+    const second = await trainModel(options(join(dir, 'b'), cfg, { resume: true }));
+    expect(second.stoppedBy).toBe('max_steps');
+    expect(second.bestValLoss).toBe(a.bestValLoss);
+
+    const ca = await loadLatestCheckpoint(join(dir, 'a', 'checkpoints'));
+    const cb = await loadLatestCheckpoint(join(dir, 'b', 'checkpoints'));
+    expect(cb!.checkpoint.header.step).toBe(30);
+    for (const k of ['params', 'm', 'v'] as const) {
+      expect(Buffer.from(cb!.checkpoint[k].buffer).equals(Buffer.from(ca!.checkpoint[k].buffer))).toBe(true);
+    }
+    expect(cb!.checkpoint.header.dataOrder).toEqual(ca!.checkpoint.header.dataOrder);
+    const best = (d: string) => readFile(join(dir, d, 'model.safetensors'));
+    expect((await best('b')).equals(await best('a'))).toBe(true);
+
+    // resuming a finished run does nothing
+    const third = await trainModel(options(join(dir, 'b'), cfg, { resume: true }));
+    expect(third.steps).toBe(30);
+  });
+
+  it('stops early after `patience` evaluations without improvement and keeps the best step', async () => {
+    const dir = await tmp();
+    // a model whose validation loss is scripted: 3.0 at step 0, best 2.0 at step 5, then worse
+    const script = [3.0, 2.0, 2.5, 2.4, 2.6, 1.0];
+    let evals = 0;
+    const scripted: RunnerFactory = async (args) => {
+      const inner = await bigramRunner(args);
+      return {
+        ...inner,
+        // every batch of evaluation k (counted by the metrics sink below) gets script[k]
+        async loss() {
+          return script[Math.min(evals, script.length - 1)]!;
+        },
+      };
+    };
+    const r = await trainModel(
+      options(join(dir, 'r'), { patience: 3, eval_batches: 1 }, {
+        createRunner: scripted,
+        metrics: {
+          log: (_s, x) => {
+            if ('val/loss' in x) evals++;
+          },
+          text: () => {},
+          close: async () => {},
+        },
+      }),
+    );
+    expect(r.stoppedBy).toBe('early_stopping');
+    expect(r.steps).toBe(20);
+    expect(r.bestStep).toBe(5);
+    expect(r.bestValLoss).toBe(2.0);
+    const st = decodeSafetensors(new Uint8Array(await readFile(join(dir, 'r', 'model.safetensors'))));
+    expect(st.metadata.step).toBe('5');
+  });
+
+  describe('EXPECTED FAILURE - checkpoints', () => {
+    async function interruptedRun(): Promise<{ dir: string; path: string }> {
+      const dir = join(await tmp(), 'r');
+      const ac = new AbortController();
+      await trainModel(options(dir, {}, { signal: ac.signal, onStep: (s) => s === 4 && ac.abort() }));
+      return { dir, path: join(dir, 'checkpoints', checkpointFileName(4)) };
+    }
+
+    it('a flipped byte in the data is caught by the CRC', async () => {
+      const { dir, path } = await interruptedRun();
+      const b = await readFile(path);
+      b[b.length - 100] ^= 0x40;
+      await writeFile(path, b);
+      await expect(trainModel(options(dir, {}, { resume: true }))).rejects.toThrowError(/step-00000004\.ckpt: corrupt data: CRC-32/);
+    });
+
+    it('a truncated file', async () => {
+      const { dir, path } = await interruptedRun();
+      const b = await readFile(path);
+      await writeFile(path, b.subarray(0, b.length - 10));
+      await expect(trainModel(options(dir, {}, { resume: true }))).rejects.toThrowError(/truncated: the data section has \d+ bytes, the header promises \d+/);
+    });
+
+    it('not a checkpoint at all', async () => {
+      const { dir, path } = await interruptedRun();
+      await writeFile(path, await readFile(join(dir, 'model.safetensors')));
+      await expect(trainModel(options(dir, {}, { resume: true }))).rejects.toThrowError(/not a synehr checkpoint/);
+    });
+
+    it('a checkpoint of another model', async () => {
+      const { dir } = await interruptedRun();
+      const other = { ...options(dir, {}, { resume: true }), specs: bigramSpecs(V).map((s, i) => (i === 1 ? { ...s, name: 'bigram.b' } : s)) };
+      await expect(trainModel(other)).rejects.toThrowError(
+        /checkpoint does not match this run: parameter 1 is 'bigram.bias' \[16\] in the checkpoint, 'bigram.b' \[16\] in the model/,
+      );
+    });
+
+    it('another batch size', async () => {
+      const { dir } = await interruptedRun();
+      await expect(trainModel(options(dir, { batch_size: 3 }, { resume: true }))).rejects.toThrowError(
+        /train\.batch_size is 2 in the checkpoint, 3 in the config/,
+      );
+    });
+  });
+});
