@@ -1,0 +1,303 @@
+import type { PatientRecord } from '../records/types.ts';
+import type { Rng } from '../util/rng.ts';
+import type { Matrix } from './features.ts';
+import { takeRows } from './features.ts';
+import { distancesFromRow, kNearest, kthColumn, smallestK } from './neighbours.ts';
+import { auroc, quantile, rocCurve, type RocCurve } from './stats.ts';
+
+/**
+ * The metrics that live in feature space and need nearest neighbours: PRDC (fidelity and
+ * diversity) and the distance-based privacy metrics. They share the expensive pair scans
+ * (candidate × real, candidate × holdout), so one function computes them all.
+ * Notation: R = real training rows, C = candidate rows (synthetic or a reference), H = holdout rows.
+ */
+
+export interface Prdc {
+  precision: number;
+  recall: number;
+  density: number;
+  coverage: number;
+}
+
+export interface ProximityResult {
+  prdc: Prdc;
+  /** per candidate row, Euclidean distance to the closest training row, [C] */
+  dcrTrain: Float64Array;
+  /** per candidate row, distance to the closest holdout row, [C] */
+  dcrHoldout: Float64Array;
+  dcrTrainMedian: number;
+  dcrHoldoutMedian: number;
+  /** share of candidate rows strictly closer to a training row than to any holdout row (training subsampled to |H|) */
+  shareCloserToTrain: number;
+  /** SDMetrics' DCROverfittingProtection: min(2·(1 − share), 1) */
+  dcrOverfittingProtection: number;
+  /** mean over candidate rows of d(1st nearest train) / d(2nd nearest train) */
+  nndrMean: number;
+  /** AUROC of "member" by the score −d(record, closest candidate), train (subsampled to |H|) vs holdout */
+  miaAuroc: number;
+  miaRoc: RocCurve;
+}
+
+/**
+ * PRDC (Naeem et al. 2020, "Reliable Fidelity and Diversity Metrics for Generative Models"), with
+ * r_i the distance from real row i to its k-th nearest other real row and B(x, r) the open ball:
+ *   precision = 1/M Σ_j 1[∃i: C_j ∈ B(R_i, r_i)]      recall = 1/N Σ_i 1[∃j: R_i ∈ B(C_j, r'_j)]
+ *   density   = 1/(kM) Σ_j Σ_i 1[C_j ∈ B(R_i, r_i)]   coverage = 1/N Σ_i 1[∃j: C_j ∈ B(R_i, r_i)]
+ * (r'_j: the candidate set's own k-th neighbour radius). Strict "<" as in the authors' code.
+ *
+ * Privacy, on the same distances:
+ * - DCR, distance to closest record, candidate → train and candidate → holdout; the share closer to
+ *   train and SDMetrics' DCROverfittingProtection, score = min(2·(1 − share), 1)
+ *   (https://docs.sdv.dev/sdmetrics/metrics/privacy-and-fairness-metrics/dcroverfittingprotection).
+ *   SDMetrics compares against the whole training set and only warns when it is much larger than
+ *   the holdout; here training is subsampled to the holdout's size so that a generator that never
+ *   saw either set scores 0.5, not |R| / (|R| + |H|).
+ * - NNDR, nearest-neighbour distance ratio: d1 / d2 to the two closest training rows (0 for a copy).
+ * - kNN membership inference as in SynEHRgy: an attacker holding a real record calls it a member
+ *   when a candidate record lies close to it; AUROC of −d(record, nearest candidate) over members
+ *   (training rows) against non-members (holdout rows) in equal numbers; 0.5 is no leakage.
+ */
+export function proximity(real: Matrix, cand: Matrix, holdout: Matrix, k: number, rng: Rng, realRadii?: Float64Array): ProximityResult {
+  if (real.n <= k || cand.n <= k) {
+    throw new RangeError(`PRDC needs more than k = ${k} rows in each set, got ${real.n} real and ${cand.n} candidate`);
+  }
+  if (holdout.n === 0) throw new RangeError('proximity: the holdout set is empty');
+  const rR2 = realRadii ?? kthColumn(kNearest(real, real, k, true), k);
+  const rC2 = kthColumn(kNearest(cand, cand, k, true), k);
+  const N = real.n;
+  const M = cand.n;
+
+  // a training subsample the size of the holdout, for the balanced DCR share and the attack
+  const memberIdx = rng.shuffle(Array.from({ length: N }, (_, i) => i)).slice(0, Math.min(N, holdout.n));
+  const isMember = new Uint8Array(N);
+  for (const i of memberIdx) isMember[i] = 1;
+
+  const colMin = new Float64Array(N).fill(Infinity);
+  const recallHit = new Uint8Array(N);
+  const dcrTrain = new Float64Array(M);
+  const dcrTrainSub = new Float64Array(M);
+  const nndr = new Float64Array(M);
+  const row = new Float64Array(N);
+  const two = new Float64Array(2);
+  let precisionHits = 0;
+  let densityHits = 0;
+  for (let j = 0; j < M; j++) {
+    distancesFromRow(row, cand, j, real);
+    const rj = rC2[j]!;
+    let inAny = false;
+    let subMin = Infinity;
+    for (let i = 0; i < N; i++) {
+      const d = row[i]!;
+      if (d < rR2[i]!) {
+        densityHits++;
+        inAny = true;
+      }
+      if (d < colMin[i]!) colMin[i] = d;
+      if (d < rj) recallHit[i] = 1;
+      if (isMember[i] && d < subMin) subMin = d;
+    }
+    if (inAny) precisionHits++;
+    smallestK(two, row, Math.min(2, N));
+    dcrTrain[j] = Math.sqrt(two[0]!);
+    dcrTrainSub[j] = Math.sqrt(subMin);
+    const d2 = N > 1 ? Math.sqrt(two[1]!) : Infinity;
+    nndr[j] = dcrTrain[j] === 0 ? 0 : dcrTrain[j]! / d2;
+  }
+  let covered = 0;
+  let recalled = 0;
+  for (let i = 0; i < N; i++) {
+    if (colMin[i]! < rR2[i]!) covered++;
+    recalled += recallHit[i]!;
+  }
+
+  const H = holdout.n;
+  const colMinH = new Float64Array(H).fill(Infinity);
+  const dcrHoldout = new Float64Array(M);
+  const rowH = new Float64Array(H);
+  let closerToTrain = 0;
+  for (let j = 0; j < M; j++) {
+    distancesFromRow(rowH, cand, j, holdout);
+    let m = Infinity;
+    for (let h = 0; h < H; h++) {
+      const d = rowH[h]!;
+      if (d < m) m = d;
+      if (d < colMinH[h]!) colMinH[h] = d;
+    }
+    dcrHoldout[j] = Math.sqrt(m);
+    if (dcrTrainSub[j]! < dcrHoldout[j]!) closerToTrain++;
+  }
+  const share = closerToTrain / M;
+
+  const scores: number[] = [];
+  const labels: number[] = [];
+  for (const i of memberIdx) {
+    scores.push(-Math.sqrt(colMin[i]!));
+    labels.push(1);
+  }
+  for (let h = 0; h < H; h++) {
+    scores.push(-Math.sqrt(colMinH[h]!));
+    labels.push(0);
+  }
+  let nndrSum = 0;
+  for (let j = 0; j < M; j++) nndrSum += nndr[j]!;
+  return {
+    prdc: {
+      precision: precisionHits / M,
+      recall: recalled / N,
+      density: densityHits / (k * M),
+      coverage: covered / N,
+    },
+    dcrTrain,
+    dcrHoldout,
+    dcrTrainMedian: quantile(dcrTrain, 0.5),
+    dcrHoldoutMedian: quantile(dcrHoldout, 0.5),
+    shareCloserToTrain: share,
+    dcrOverfittingProtection: Math.min(2 * (1 - share), 1),
+    nndrMean: nndrSum / M,
+    miaAuroc: auroc(scores, labels),
+    miaRoc: rocCurve(scores, labels),
+  };
+}
+
+/**
+ * Nearest-neighbour adversarial accuracy (Yale et al. 2020, "Generation and evaluation of privacy
+ * preserving synthetic health data"), on equal-size sets T (real) and S (candidate):
+ *   AA_TS = ½ ( 1/n Σ_i 1[d_TS(i) > d_TT(i)] + 1/n Σ_i 1[d_ST(i) > d_SS(i)] )
+ * where d_TS(i) is the distance from T_i to its nearest S row and d_TT(i) to its nearest other T
+ * row. 0.5 means a nearest-neighbour classifier cannot tell the sets apart; near 0 means copies.
+ */
+export function adversarialAccuracy(t: Matrix, s: Matrix): number {
+  const dTT = kthColumn(kNearest(t, t, 1, true), 1);
+  const dSS = kthColumn(kNearest(s, s, 1, true), 1);
+  const dTS = kthColumn(kNearest(t, s, 1), 1);
+  const dST = kthColumn(kNearest(s, t, 1), 1);
+  let a = 0;
+  for (let i = 0; i < t.n; i++) if (dTS[i]! > dTT[i]!) a++;
+  let b = 0;
+  for (let i = 0; i < s.n; i++) if (dST[i]! > dSS[i]!) b++;
+  return 0.5 * (a / t.n + b / s.n);
+}
+
+export interface Nnaa {
+  /** AA between training rows and candidate rows */
+  aaTrain: number;
+  /** AA between holdout rows and candidate rows */
+  aaHoldout: number;
+  /** privacy loss AA_holdout − AA_train (Yale et al.): near 0 when the generator did not memorize */
+  privacyLoss: number;
+}
+
+/** NNAA on equal-size random subsamples (of size min(|R|, |C|, |H|)) so that the two AAs compare. */
+export function nnaa(real: Matrix, cand: Matrix, holdout: Matrix, rng: Rng): Nnaa {
+  const m = Math.min(real.n, cand.n, holdout.n);
+  if (m < 2) throw new RangeError(`NNAA needs at least 2 rows in each set, got ${m}`);
+  const sub = (x: Matrix) => takeRows(x, rng.shuffle(Array.from({ length: x.n }, (_, i) => i)).slice(0, m));
+  const s = sub(cand);
+  const aaTrain = adversarialAccuracy(sub(real), s);
+  const aaHoldout = adversarialAccuracy(sub(holdout), s);
+  return { aaTrain, aaHoldout, privacyLoss: aaHoldout - aaTrain };
+}
+
+/**
+ * The share of candidate records identical to some training record in every field but the ids
+ * (covariates, labels, codes, measurements with their times): copies a generator memorized.
+ */
+export function exactCopyRate(cand: readonly PatientRecord[], train: readonly PatientRecord[]): number {
+  if (cand.length === 0) return NaN;
+  const seen = new Set(train.map(recordKey));
+  let copies = 0;
+  for (const r of cand) if (seen.has(recordKey(r))) copies++;
+  return copies / cand.length;
+}
+
+/** A canonical string of a record's content, ids left out and object keys sorted. */
+export function recordKey(r: PatientRecord): string {
+  const sorted = (o: Record<string, unknown>) => Object.keys(o).sort().map((k) => [k, o[k] ?? null]);
+  return JSON.stringify([
+    sorted(r.covariates),
+    sorted(r.labels),
+    r.admissions.map((a) => [a.codes, a.events.map((e) => [e.hours, e.variable, e.value])]),
+  ]);
+}
+
+export interface AttributeInference {
+  /** the covariate the attacker infers */
+  attribute: string;
+  kind: 'categorical' | 'numeric';
+  /** accuracy (categorical) or mean absolute error (numeric) on training records */
+  train: number;
+  /** the same on holdout records; train − holdout (accuracy) is what the candidate set leaks */
+  holdout: number;
+  /** accuracy of always guessing the candidate set's most common value, or MAE of its mean */
+  baseline: number;
+}
+
+/**
+ * Attribute inference: an attacker knows every field of a real record but one covariate and
+ * predicts it from the k nearest candidate records (majority vote, or mean for a numeric one), in a
+ * feature space with that covariate's columns removed. Success on training records beyond success
+ * on holdout records is leakage; both beyond the baseline is what the data teaches anyway.
+ */
+export function attributeInference(
+  attribute: string,
+  candX: Matrix,
+  candY: readonly (string | number)[],
+  trainX: Matrix,
+  trainY: readonly (string | number)[],
+  holdX: Matrix,
+  holdY: readonly (string | number)[],
+  k: number,
+): AttributeInference {
+  const kind = candY.every((v) => typeof v === 'number') && trainY.every((v) => typeof v === 'number') ? 'numeric' : 'categorical';
+  const kk = Math.min(k, candX.n);
+  const row = new Float64Array(candX.n);
+  const idx = new Int32Array(kk);
+  const predict = (x: Matrix, i: number): string | number => {
+    distancesFromRow(row, x, i, candX);
+    nearestIndices(idx, row, kk);
+    if (kind === 'numeric') {
+      let s = 0;
+      for (const j of idx) s += candY[j] as number;
+      return s / kk;
+    }
+    const votes = new Map<string, number>();
+    for (const j of idx) votes.set(String(candY[j]), (votes.get(String(candY[j])) ?? 0) + 1);
+    return [...votes].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))[0]![0];
+  };
+  const score = (x: Matrix, y: readonly (string | number)[]) => {
+    let s = 0;
+    for (let i = 0; i < x.n; i++) {
+      const p = predict(x, i);
+      s += kind === 'numeric' ? Math.abs((p as number) - (y[i] as number)) : p === String(y[i]) ? 1 : 0;
+    }
+    return s / Math.max(1, x.n);
+  };
+  let baseline: number;
+  if (kind === 'numeric') {
+    const mu = candY.reduce<number>((a, v) => a + (v as number), 0) / Math.max(1, candY.length);
+    baseline = holdY.reduce<number>((a, v) => a + Math.abs((v as number) - mu), 0) / Math.max(1, holdY.length);
+  } else {
+    const c = new Map<string, number>();
+    for (const v of candY) c.set(String(v), (c.get(String(v)) ?? 0) + 1);
+    const mode = [...c].sort((a, b) => b[1] - a[1])[0]?.[0];
+    baseline = holdY.filter((v) => String(v) === mode).length / Math.max(1, holdY.length);
+  }
+  return { attribute, kind, train: score(trainX, trainY), holdout: score(holdX, holdY), baseline };
+}
+
+function nearestIndices(out: Int32Array, row: Float64Array, k: number): void {
+  const best = new Float64Array(k).fill(Infinity);
+  out.fill(-1);
+  for (let j = 0; j < row.length; j++) {
+    const v = row[j]!;
+    if (v >= best[k - 1]!) continue;
+    let p = k - 1;
+    while (p > 0 && best[p - 1]! > v) {
+      best[p] = best[p - 1]!;
+      out[p] = out[p - 1]!;
+      p--;
+    }
+    best[p] = v;
+    out[p] = j;
+  }
+}
