@@ -1,0 +1,110 @@
+import type { GroupName } from '../config/schema.ts';
+
+/**
+ * What each subcommand is, for dispatch and help. A stage's code lives in
+ * src/cli/commands/<name>.ts and exports `run(ctx: CommandContext): Promise<void | number>`.
+ *
+ * `run` says what ctx.runDir() gives and how `model=` is read:
+ *   train    trains a model: saved_models/<run_name>/ (created; a name in use is refused)
+ *   consume  reads a trained run: `model=<run>` names saved_models/<run>/, whose config.yaml is the
+ *            base the other overrides apply to; ctx.runDir() is that folder
+ *   outputs  no model: outputs/<date>/<time>/
+ */
+export interface CommandSpec {
+  name: string;
+  summary: string;
+  usage: string;
+  /** the config groups it reads; help lists their keys */
+  groups: readonly GroupName[];
+  run: 'train' | 'consume' | 'outputs';
+  /** flags it takes besides overrides, passed through as ctx.args / ctx.flags */
+  flags?: readonly { name: string; text: string }[];
+}
+
+export const COMMANDS: readonly CommandSpec[] = [
+  {
+    name: 'prepare',
+    summary: 'Load a raw data set into the four record tables under data/processed/<data>/, with the split and a summary.',
+    usage: 'synehr prepare [data=<option>] [overrides...]',
+    groups: ['data'],
+    run: 'outputs',
+  },
+  {
+    name: 'tokenize',
+    summary: 'Fit the tokenizer on the training split and encode every split into token shards (tokenizer/<data>/).',
+    usage: 'synehr tokenize [data=<option>] [tokenizer.<key>=<value>...]',
+    groups: ['data', 'tokenizer'],
+    run: 'outputs',
+  },
+  {
+    name: 'train',
+    summary: 'Train the GPT on the token shards into saved_models/<run_name>/ (config, checkpoints, metrics, best weights).',
+    usage: 'synehr train [run_name=<name>] [model=<option>] [overrides...] [-m]',
+    groups: ['data', 'tokenizer', 'model', 'train', 'tracking'],
+    run: 'train',
+  },
+  {
+    name: 'export',
+    summary: 'Export a trained run to ONNX: onnx/model.onnx (Hugging Face layout, KV cache) and sampler.onnx (grammar-constrained Loop).',
+    usage: 'synehr export model=<run> [overrides...]',
+    groups: ['model', 'generate'],
+    run: 'consume',
+  },
+  {
+    name: 'generate',
+    summary: 'Sample synthetic patients from a trained run into data/synthetic/<run>/ (tables + manifest.json).',
+    usage: 'synehr generate model=<run> [n_samples=<n>] [batch_size=<n>] [fix_covars=true] [overrides...]',
+    groups: ['data', 'generate'],
+    run: 'consume',
+  },
+  {
+    name: 'evaluate',
+    summary: "Compare a run's synthetic records with the real ones (fidelity, utility, privacy, detection) into saved_models/<run>/eval/.",
+    usage: 'synehr evaluate model=<run> [eval.<key>=<value>...]',
+    groups: ['data', 'eval', 'tracking'],
+    run: 'consume',
+  },
+  {
+    name: 'dashboard',
+    summary: 'Serve the local dashboard over saved_models/ and data/synthetic/ until Ctrl-C.',
+    usage: 'synehr dashboard [--port <n>] [--host <address>]',
+    groups: ['tracking'],
+    run: 'outputs',
+    flags: [
+      { name: '--port <n>', text: 'the port to listen on (0 = any free port)' },
+      { name: '--host <address>', text: 'the address to bind (default 127.0.0.1: this machine only)' },
+    ],
+  },
+  {
+    name: 'load',
+    summary: 'Load record tables (synthetic or processed) into PostgreSQL, or into an embedded PGlite database.',
+    usage: 'synehr load [model=<run>] [--url postgres://...] [overrides...]',
+    groups: ['data', 'generate'],
+    run: 'consume',
+  },
+  {
+    name: 'config',
+    summary: "Print the composed config as YAML (Hydra's --cfg job), or list every group's options.",
+    usage: 'synehr config show [overrides...]   |   synehr config options',
+    groups: ['data', 'tokenizer', 'model', 'train', 'generate', 'eval', 'tracking'],
+    run: 'outputs',
+  },
+  {
+    name: 'pipeline',
+    summary: 'Run prepare, tokenize, train, export, generate and evaluate in turn: the main job, end to end.',
+    usage: 'synehr pipeline [overrides...] [-m]',
+    groups: ['data', 'tokenizer', 'model', 'train', 'generate', 'eval', 'tracking'],
+    run: 'train',
+  },
+  {
+    name: 'export-data',
+    summary: 'Write records (synthetic or real) as MIMIC-, OMOP CDM- or FHIR-shaped files.',
+    usage: 'synehr export-data [model=<run>] [overrides...]',
+    groups: ['data', 'generate'],
+    run: 'consume',
+  },
+];
+
+export function findCommand(name: string): CommandSpec | undefined {
+  return COMMANDS.find((c) => c.name === name);
+}

@@ -1,0 +1,318 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { compose } from '../config/compose.ts';
+import { didYouMean } from '../config/didYouMean.ts';
+import { readYamlMapping } from '../config/files.ts';
+import { expandMultirun, jobRunName } from '../config/multirun.ts';
+import { parseOverride } from '../config/overrides.ts';
+import {
+  checkRunName,
+  createModelRunDir,
+  createOutputsDir,
+  defaultRunName,
+  listRuns,
+  runDirPath,
+} from '../config/runDir.ts';
+import type { SynehrConfig } from '../config/types.ts';
+import { discoverUserConfig, loadUserConfig, type UserConfig } from '../config/userConfig.ts';
+import { isSynehrError, SynehrError } from '../util/errors.ts';
+import { COMMANDS, findCommand, type CommandSpec } from './commandTable.ts';
+import { runConfigCommand } from './configCommand.ts';
+import type { CommandContext } from './context.ts';
+import { commandHelp, globalHelp } from './help.ts';
+
+/** Where output goes and where the command runs; tests pass their own. */
+export interface MainIO {
+  stdout: (s: string) => void;
+  stderr: (s: string) => void;
+  /** the working directory: saved_models/, outputs/ and the user config are looked up here */
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+}
+
+/** The package's root (built-in configs/, src/cli/commands/, embedded data/). */
+export const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url)).replace(/\/$/, '');
+
+/** Exit codes: 0 ok, 1 a bug (stack printed), 2 a user's mistake (one line), 3 a stage not built yet. */
+export const EXIT_OK = 0;
+export const EXIT_BUG = 1;
+export const EXIT_USAGE = 2;
+export const EXIT_NOT_BUILT = 3;
+
+/**
+ * The `synehr` command. Returns the exit code; never throws. A SynehrError (a user's mistake)
+ * prints `synehr: error: <message>` on one line; anything else is a bug and prints its stack.
+ */
+export async function main(argv: readonly string[], io: Partial<MainIO> = {}): Promise<number> {
+  const full: MainIO = {
+    stdout: io.stdout ?? ((s) => void process.stdout.write(s)),
+    stderr: io.stderr ?? ((s) => void process.stderr.write(s)),
+    cwd: io.cwd ?? process.cwd(),
+    env: io.env ?? process.env,
+  };
+  try {
+    return await dispatch(argv, full);
+  } catch (e) {
+    if (isSynehrError(e)) {
+      full.stderr(`synehr: error: ${e.message.replace(/\s*\n\s*/g, ' ')}\n`);
+      return EXIT_USAGE;
+    }
+    full.stderr(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    return EXIT_BUG;
+  }
+}
+
+export function packageVersion(): string {
+  return (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+export interface ParsedArgs {
+  overrides: string[];
+  args: string[];
+  multirun: boolean;
+  help: boolean;
+  configDirs: string[];
+  configFile?: string;
+}
+
+/**
+ * Sorts a command's words: an override has '=' or starts with '~' or '+' (and not '-'); our own
+ * flags are taken out; every other word (flags like --port 8080, positional words) is passed
+ * through in ctx.args. After `--` everything is passed through.
+ */
+export function parseArgs(words: readonly string[], cwd: string): ParsedArgs {
+  const out: ParsedArgs = { overrides: [], args: [], multirun: false, help: false, configDirs: [] };
+  const valueOf = (i: number, name: string): string => {
+    const v = words[i + 1];
+    if (v === undefined || v.startsWith('-')) throw new SynehrError('E_USAGE', `${name} needs a value`);
+    return v;
+  };
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i]!;
+    if (w === '--') {
+      out.args.push(...words.slice(i + 1));
+      break;
+    }
+    if (w === '-h' || w === '--help') out.help = true;
+    else if (w === '-m' || w === '--multirun') out.multirun = true;
+    else if (w === '-cd' || w === '--config-dir') out.configDirs.push(join(cwd, valueOf(i++, w)));
+    else if (w.startsWith('--config-dir=')) out.configDirs.push(join(cwd, w.slice('--config-dir='.length)));
+    else if (w === '--config-file') out.configFile = join(cwd, valueOf(i++, w));
+    else if (w.startsWith('--config-file=')) out.configFile = join(cwd, w.slice('--config-file='.length));
+    else if (w.startsWith('-')) out.args.push(w);
+    else if (w.includes('=') || w.startsWith('~') || w.startsWith('+')) out.overrides.push(w);
+    else out.args.push(w);
+  }
+  for (const d of out.configDirs) if (!existsSync(d)) throw new SynehrError('E_USAGE', `--config-dir ${d}: no such directory`);
+  return out;
+}
+
+/** `--name value`, `--name=value` and bare `--name` (true) among the pass-through words. */
+export function parseFlags(args: readonly string[]): Record<string, string | boolean> {
+  const flags: Record<string, string | boolean> = {};
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    const m = /^--?([^=]+)(?:=(.*))?$/.exec(a);
+    if (!m) continue;
+    if (m[2] !== undefined) flags[m[1]!] = m[2];
+    else if (args[i + 1] !== undefined && !args[i + 1]!.startsWith('-') && !args[i + 1]!.includes('=')) flags[m[1]!] = args[++i]!;
+    else flags[m[1]!] = true;
+  }
+  return flags;
+}
+
+async function dispatch(argv: readonly string[], io: MainIO): Promise<number> {
+  const [first, ...rest] = argv;
+  if (first === undefined) {
+    io.stderr(globalHelp(packageVersion()) + '\n');
+    return EXIT_USAGE;
+  }
+  if (first === '-h' || first === '--help' || first === 'help') {
+    io.stdout(globalHelp(packageVersion()) + '\n');
+    return EXIT_OK;
+  }
+  if (first === '-V' || first === '--version') {
+    io.stdout(packageVersion() + '\n');
+    return EXIT_OK;
+  }
+  const spec = findCommand(first);
+  if (!spec) {
+    const names = COMMANDS.map((c) => c.name);
+    const guess = didYouMean(first, names);
+    throw new SynehrError(
+      'E_USAGE',
+      `unknown ${first.startsWith('-') ? 'option' : 'command'} '${first}'` + (guess ? `; did you mean '${guess}'?` : ';') + ` commands: ${names.join(', ')}`,
+    );
+  }
+  const parsed = parseArgs(rest, io.cwd);
+  const builtIn = join(PACKAGE_ROOT, 'configs');
+
+  if (parsed.help) {
+    let user: UserConfig | null = null;
+    try {
+      user = parsed.configFile ? await loadUserConfig(parsed.configFile) : await discoverUserConfig(io.cwd);
+    } catch {
+      user = null; // help still prints with the built-in search path
+    }
+    const searchPath = [...parsed.configDirs, ...(user?.configPaths ?? []), builtIn];
+    let choices = {};
+    try {
+      choices = compose({ searchPath, overrides: [], command: spec.name }).choices;
+    } catch {
+      choices = {};
+    }
+    io.stdout(commandHelp(spec, PACKAGE_ROOT, searchPath, choices) + '\n');
+    return EXIT_OK;
+  }
+
+  const modulePath = join(PACKAGE_ROOT, 'src', 'cli', 'commands', `${spec.name}.ts`);
+  if (spec.name !== 'config' && !existsSync(modulePath)) {
+    io.stderr(`synehr ${spec.name}: this stage is not built yet\n`);
+    return EXIT_NOT_BUILT;
+  }
+
+  const user = parsed.configFile ? await loadUserConfig(parsed.configFile) : await discoverUserConfig(io.cwd);
+  const searchPath = [...parsed.configDirs, ...(user?.configPaths ?? []), builtIn];
+  const jobs = parsed.multirun ? expandMultirun(parsed.overrides) : [parsed.overrides];
+  const now = new Date();
+  for (let index = 0; index < jobs.length; index++) {
+    const job = { index, count: jobs.length };
+    if (jobs.length > 1) io.stderr(`[multirun] job ${index}/${jobs.length}: ${jobs[index]!.join(' ')}\n`);
+    const ctx = await createContext({
+      spec,
+      overrides: jobs[index]!,
+      userOverrides: user?.overrides ?? [],
+      args: parsed.args,
+      searchPath,
+      workDir: io.cwd,
+      now,
+      job,
+      env: io.env,
+      log: (m) => io.stderr(m + '\n'),
+    });
+    let code: unknown;
+    if (spec.name === 'config') {
+      code = await runConfigCommand(ctx, searchPath, io.stdout);
+    } else {
+      const mod = (await import(pathToFileURL(modulePath).href)) as { run?: (ctx: CommandContext) => Promise<unknown> };
+      if (typeof mod.run !== 'function') throw new Error(`${modulePath} does not export run(ctx)`);
+      code = await mod.run(ctx);
+    }
+    if (typeof code === 'number' && code !== EXIT_OK) return code;
+  }
+  return EXIT_OK;
+}
+
+export interface ContextOptions {
+  spec: CommandSpec;
+  /** this job's command-line overrides */
+  overrides: readonly string[];
+  /** the user config's default overrides, applied first (not on top of a saved run) */
+  userOverrides: readonly string[];
+  args: readonly string[];
+  searchPath: readonly string[];
+  workDir: string;
+  now: Date;
+  job: { index: number; count: number };
+  env?: NodeJS.ProcessEnv;
+  log: (message: string) => void;
+}
+
+/**
+ * The composed config and the context of one job. For a command that reads a trained run
+ * (spec.run = 'consume'), `model=<run>` (or `run_name=<run>`) picks saved_models/<run>/ and its
+ * config.yaml is the base; the user config's overrides are not re-applied (they are in it already).
+ */
+export async function createContext(o: ContextOptions): Promise<CommandContext> {
+  const { spec, workDir } = o;
+  let config: SynehrConfig;
+  if (spec.run === 'consume') {
+    const { run, rest } = takeRunOverride(o.overrides);
+    if (run !== undefined) {
+      const file = join(runDirPath(workDir, run), 'config.yaml');
+      if (!existsSync(file)) {
+        const runs = await listRuns(workDir);
+        const guess = didYouMean(run, runs);
+        throw new SynehrError(
+          'E_RUN_MISSING',
+          `no trained run '${run}' (${file} not found)` +
+            (guess ? `; did you mean '${guess}'?` : ';') +
+            ` runs in ${join(workDir, 'saved_models')}: ${runs.length > 0 ? runs.join(', ') : '(none)'}`,
+        );
+      }
+      config = compose({ searchPath: o.searchPath, overrides: rest, command: spec.name, base: readYamlMapping(file), env: o.env }).config;
+      config.run_name = run;
+    } else {
+      config = compose({ searchPath: o.searchPath, overrides: [...o.userOverrides, ...o.overrides], command: spec.name, env: o.env }).config;
+    }
+  } else {
+    config = compose({ searchPath: o.searchPath, overrides: [...o.userOverrides, ...o.overrides], command: spec.name, env: o.env }).config;
+    if (spec.run === 'train') {
+      const name = config.run_name ?? defaultRunName(config, o.now);
+      config.run_name = o.job.count > 1 ? jobRunName(name, o.job.index) : name;
+      checkRunName(config.run_name);
+    }
+  }
+
+  let runDir: Promise<string> | undefined;
+  const makeRunDir = async (): Promise<string> => {
+    if (spec.run === 'train') return createModelRunDir(workDir, config, o.overrides);
+    if (spec.run === 'consume') {
+      if (config.run_name === null) {
+        const runs = await listRuns(workDir);
+        throw new SynehrError(
+          'E_RUN_MISSING',
+          `synehr ${spec.name} reads a trained run: pass model=<run_name> (runs in ${join(workDir, 'saved_models')}: ${runs.length > 0 ? runs.join(', ') : '(none)'})`,
+        );
+      }
+      const dir = runDirPath(workDir, config.run_name);
+      if (!existsSync(dir)) throw new SynehrError('E_RUN_MISSING', `no trained run '${config.run_name}' (${dir} not found)`);
+      return dir;
+    }
+    return createOutputsDir(workDir, config, o.overrides, o.now, o.job);
+  };
+  const packageRoot = PACKAGE_ROOT;
+  return {
+    command: spec.name,
+    config,
+    overrides: [...o.overrides],
+    args: [...o.args],
+    flags: parseFlags(o.args),
+    job: o.job,
+    workDir,
+    packageRoot,
+    resolvePath(p: string): string {
+      if (p.startsWith('/')) return p;
+      const inWork = join(workDir, p);
+      if (existsSync(inWork)) return inWork;
+      const inPackage = join(packageRoot, p);
+      return existsSync(inPackage) ? inPackage : inWork;
+    },
+    runDir(): Promise<string> {
+      runDir ??= makeRunDir();
+      return runDir;
+    },
+    log: o.log,
+  };
+}
+
+/** `model=<run>` or `run_name=<run>` (the last one wins), and the overrides without the `model=` ones. */
+function takeRunOverride(overrides: readonly string[]): { run: string | undefined; rest: string[] } {
+  let run: string | undefined;
+  const rest: string[] = [];
+  for (const text of overrides) {
+    const o = parseOverride(text);
+    const key = o.path.join('.');
+    if ((key === 'model' || key === 'run_name') && (o.kind === 'set' || o.kind === 'force') && !o.sweep) {
+      if (typeof o.value !== 'string' || o.value === '') {
+        throw new SynehrError('E_CONFIG_OVERRIDE', `'${text}': ${key} names a trained run here (saved_models/<run>/), got ${JSON.stringify(o.value)}`);
+      }
+      checkRunName(o.value);
+      run = o.value;
+      if (key === 'model') continue;
+    }
+    rest.push(text);
+  }
+  return { run, rest };
+}
