@@ -1,0 +1,99 @@
+/**
+ * `synehr train data=X model=M`: train the GPT on X's token shards and write the run directory
+ * saved_models/<run_name>/ (config, tokenizer.json copy, model.safetensors, checkpoints/,
+ * metrics.jsonl, TensorBoard events). `resume=true` continues the run from its newest checkpoint;
+ * Ctrl-C saves a checkpoint and exits.
+ */
+import { existsSync } from 'node:fs';
+import { basename, isAbsolute, join, resolve } from 'node:path';
+import type { CommandContext } from '../context.ts';
+import { loadTokenizer } from '../../tokenizer/tokenizer.ts';
+import { readTokenShard, type TokenShard } from '../../tokenizer/shards.ts';
+import { gptRunnerFactory } from '../../train/gptRunner.ts';
+import { trainModel, type TrainResult } from '../../train/trainer.ts';
+import { SynehrError } from '../../util/errors.ts';
+
+export interface TrainInputs {
+  tokenizerPath: string;
+  trainShardPath: string;
+  /** null when the data has no validation split */
+  valShardPath: string | null;
+}
+
+/** Where `synehr tokenize data=X` left its outputs; a clear error naming that command when they are missing. */
+export function findTrainInputs(ctx: Pick<CommandContext, 'config' | 'workDir'>): TrainInputs {
+  const { data } = ctx.config;
+  const tokenizerPath = resolve(ctx.workDir, 'tokenizer', data.name, 'tokenizer.json');
+  const processed = isAbsolute(data.processed_dir) ? data.processed_dir : resolve(ctx.workDir, data.processed_dir);
+  const trainShardPath = join(processed, 'tokens', 'train.bin');
+  const valShardPath = join(processed, 'tokens', 'val.bin');
+  for (const [what, path] of [
+    ['tokenizer', tokenizerPath],
+    ['training token shard', trainShardPath],
+  ] as const) {
+    if (!existsSync(path)) {
+      throw new SynehrError('E_INPUT', `no ${what} for data=${data.name} at ${path}: run \`synehr tokenize data=${data.name}\` first`);
+    }
+  }
+  return { tokenizerPath, trainShardPath, valShardPath: existsSync(valShardPath) ? valShardPath : null };
+}
+
+export async function run(ctx: CommandContext): Promise<void> {
+  const cfg = ctx.config;
+  const inputs = findTrainInputs(ctx);
+  const tok = loadTokenizer(inputs.tokenizerPath);
+  const vocabSize = tok.vocab.length;
+  const hash = tok.vocabHash();
+  const readShard = (path: string): TokenShard => {
+    const s = readTokenShard(path);
+    if (s.vocabHash && s.vocabHash !== hash) {
+      throw new SynehrError('E_INPUT', `${path} was encoded with another tokenizer than ${inputs.tokenizerPath}: re-run \`synehr tokenize data=${cfg.data.name}\``);
+    }
+    return s;
+  };
+  const trainShard = readShard(inputs.trainShardPath);
+  const valShard = inputs.valShardPath ? readShard(inputs.valShardPath) : null;
+  if (!valShard) ctx.log(`no validation shard for data=${cfg.data.name}: no early stopping; model.safetensors gets the final weights`);
+
+  const runDir = await ctx.runDir();
+  ctx.log(`train: run directory ${runDir}`);
+
+  // Ctrl-C: finish the current update, save a checkpoint, exit; a second Ctrl-C exits at once
+  const ac = new AbortController();
+  const onSigint = (): void => {
+    if (ac.signal.aborted) process.exit(130);
+    ctx.log('\ninterrupt: saving a checkpoint after this step (Ctrl-C again to quit without saving)');
+    ac.abort();
+  };
+  process.on('SIGINT', onSigint);
+  let result: TrainResult;
+  try {
+    result = await trainModel({
+      runDir,
+      runName: cfg.run_name ?? basename(runDir),
+      model: cfg.model,
+      train: cfg.train,
+      seed: cfg.seed,
+      trainShard,
+      valShard,
+      vocabSize,
+      padId: tok.pad,
+      createRunner: gptRunnerFactory(cfg.model, { threads: cfg.train.threads || undefined, device: cfg.train.device }),
+      resume: cfg.resume,
+      tokenizerJsonPath: inputs.tokenizerPath,
+      tracking: cfg.tracking,
+      config: cfg,
+      signal: ac.signal,
+      log: (m) => ctx.log(m),
+    });
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+  const f = (x: number | null) => (x === null ? '-' : x.toFixed(4));
+  ctx.log(
+    `train: ${result.stoppedBy} after ${result.steps} steps in ${(result.seconds / 60).toFixed(1)} min ` +
+      `(${Math.round(result.tokensPerSecond).toLocaleString('en')} tokens/s); val/loss ${f(result.initialValLoss)} -> best ${f(result.bestValLoss)} at step ${result.bestStep ?? '-'}; ` +
+      `weights in ${join(runDir, 'model.safetensors')}`,
+  );
+  if (result.stoppedBy === 'interrupted') process.exitCode = 130;
+}

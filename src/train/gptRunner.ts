@@ -1,0 +1,20 @@
+import type { ModelConfig } from '../model/config.ts';
+import { buildEvalGraph, buildTrainingGraph } from '../model/gpt.ts';
+import type { SessionOptions } from '../graph/runtime.ts';
+import { createGraphRunner, type RunnerFactory } from './runner.ts';
+
+/**
+ * The GPT's runner: builds its training graph (loss + gradients) and its loss-only evaluation
+ * graph for [B, T] batches, and runs them in ONNX Runtime with `session` options (threads, device).
+ */
+export function gptRunnerFactory(model: ModelConfig, session: SessionOptions = {}): RunnerFactory {
+  return async ({ layout, params, B, T, vocabSize }) => {
+    const opts = { vocabSize, batch: B, ctx: T };
+    const train = buildTrainingGraph(model, opts);
+    const names = train.params.map((p) => p.name).join(',');
+    if (names !== layout.specs.map((s) => s.name).join(',')) {
+      throw new Error(`the training graph's parameters differ from the trainer's layout: ${names.slice(0, 200)}`);
+    }
+    return createGraphRunner({ train, eval: buildEvalGraph(model, opts), layout, params, B, T, session });
+  };
+}
