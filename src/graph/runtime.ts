@@ -24,6 +24,8 @@ export interface SessionOptions {
   enableMemPattern?: boolean;
   /** ORT's CPU memory arena (default true) */
   enableCpuMemArena?: boolean;
+  /** write ORT's per-node profile (Chrome trace JSON) to <prefix>_<date>.json at endProfiling() */
+  profileFilePrefix?: string;
 }
 
 const ORT_DTYPE: Record<DType, ort.Tensor.Type> = {
@@ -74,6 +76,10 @@ export class Session {
     if (opts.threads) so.intraOpNumThreads = opts.threads;
     if (opts.enableMemPattern !== undefined) so.enableMemPattern = opts.enableMemPattern;
     if (opts.enableCpuMemArena !== undefined) so.enableCpuMemArena = opts.enableCpuMemArena;
+    if (opts.profileFilePrefix) {
+      so.enableProfiling = true;
+      so.profileFilePrefix = opts.profileFilePrefix;
+    }
     let inner: ort.InferenceSession;
     try {
       inner = await ort.InferenceSession.create(model, so);
@@ -98,6 +104,11 @@ export class Session {
     }
     const out = fetch ? await this.inner.run(feeds, fetch) : await this.inner.run(feeds);
     return out as Record<string, HostTensor>;
+  }
+
+  /** Ends profiling (see SessionOptions.profileFilePrefix); ORT writes the trace file. */
+  endProfiling(): void {
+    this.inner.endProfiling();
   }
 
   async release(): Promise<void> {

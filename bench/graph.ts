@@ -1,0 +1,88 @@
+/**
+ * Training-graph throughput: ms per step, tokens/s and achieved GFLOP/s of buildTrainingGraph for
+ * the `gpt` and `gpt-small` shapes, beside ONNX Runtime's raw MatMul GFLOP/s in the same run.
+ *
+ *   npx tsx bench/graph.ts [--threads 2] [--steps 3] [--only gpt-small] [--batch-small 8] [--batch-gpt 4]
+ */
+import { Graph, serializeModel } from '../src/graph/index.ts';
+import { createSession, float32Tensor, int64Tensor, type HostTensor } from '../src/graph/runtime.ts';
+import type { ModelConfig } from '../src/model/config.ts';
+import { buildTrainingGraph, trainingStepFlops } from '../src/model/gpt.ts';
+import { Rng } from '../src/util/rng.ts';
+
+function arg(name: string, dflt: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : dflt;
+}
+const threads = Number(arg('threads', '2'));
+const steps = Number(arg('steps', '3'));
+const only = arg('only', '');
+const V = Number(arg('vocab', '2000'));
+
+const MODELS: { cfg: ModelConfig; batch: number }[] = [
+  { cfg: { name: 'gpt-small', n_layer: 4, n_embd: 128, n_head: 4, n_ctx: 512, init_std: 0.02 }, batch: Number(arg('batch-small', '8')) },
+  { cfg: { name: 'gpt', n_layer: 4, n_embd: 384, n_head: 4, n_ctx: 1024, init_std: 0.02 }, batch: Number(arg('batch-gpt', '4')) },
+];
+
+/** ORT's MatMul rate on a GEMM the size of the model's widest layer: [M, K] · [K, N]. */
+async function rawMatMulGflops(M: number, K: number, N: number): Promise<number> {
+  const g = new Graph('matmul');
+  const a = g.input('a', 'float32', [M, K]);
+  const b = g.input('b', 'float32', [K, N]);
+  g.output(g.matMul(a, b), 'y');
+  const s = await createSession(serializeModel(g), { threads });
+  const rng = new Rng(1);
+  const feeds = {
+    a: float32Tensor(Float32Array.from({ length: M * K }, () => rng.normal()), [M, K]),
+    b: float32Tensor(Float32Array.from({ length: K * N }, () => rng.normal()), [K, N]),
+  };
+  await s.run(feeds);
+  const reps = 10;
+  const t0 = performance.now();
+  for (let i = 0; i < reps; i++) await s.run(feeds);
+  const ms = (performance.now() - t0) / reps;
+  await s.release();
+  return (2 * M * K * N) / (ms * 1e6);
+}
+
+async function benchModel(cfg: ModelConfig, B: number): Promise<void> {
+  const T = cfg.n_ctx;
+  const t0 = performance.now();
+  const built = buildTrainingGraph(cfg, { vocabSize: V, batch: B, ctx: T });
+  const s = await createSession(built.model, { threads });
+  const buildMs = performance.now() - t0;
+  const rng = new Rng(2);
+  const feeds: Record<string, HostTensor> = {};
+  const dims = [B, T];
+  // packed windows of ~100-token documents
+  feeds.input_ids = int64Tensor(Array.from({ length: B * T }, () => rng.int(V)), dims);
+  feeds.position_ids = int64Tensor(Array.from({ length: B * T }, (_, i) => (i % T) % 100), dims);
+  feeds.doc_ids = int64Tensor(Array.from({ length: B * T }, (_, i) => Math.floor((i % T) / 100)), dims);
+  feeds.targets = int64Tensor(Array.from({ length: B * T }, () => rng.int(V)), dims);
+  for (const p of built.params) {
+    const n = p.shape.reduce((a, b) => a * b, 1);
+    feeds[p.name] = float32Tensor(Float32Array.from({ length: n }, () => (p.init === 'ones' ? 1 : p.init === 'zeros' ? 0 : p.std * rng.normal())), p.shape);
+  }
+  await s.run(feeds); // warm-up
+  const times: number[] = [];
+  for (let i = 0; i < steps; i++) {
+    const t = performance.now();
+    await s.run(feeds);
+    times.push(performance.now() - t);
+  }
+  times.sort((a, b) => a - b);
+  const ms = times[Math.floor(times.length / 2)]!;
+  const flops = trainingStepFlops(cfg, V, B, T);
+  const C = cfg.n_embd;
+  const raw = await rawMatMulGflops(B * T, C, 4 * C);
+  const achieved = flops / (ms * 1e6);
+  console.log(
+    `${cfg.name.padEnd(9)} L=${cfg.n_layer} C=${C} H=${cfg.n_head} T=${T} V=${V} B=${B}: ${ms.toFixed(0)} ms/step (median of ${steps}), ` +
+      `${((B * T) / (ms / 1000)).toFixed(0)} tokens/s, ${achieved.toFixed(0)} GFLOP/s = ${((100 * achieved) / raw).toFixed(0)}% of raw MatMul ` +
+      `[${B * T}x${C}]·[${C}x${4 * C}] ${raw.toFixed(0)} GFLOP/s; graph build+load ${buildMs.toFixed(0)} ms, model ${(built.model.byteLength / 1e3).toFixed(0)} kB`,
+  );
+  await s.release();
+}
+
+console.log(`bench/graph.ts: ${threads} threads, ${new Date().toISOString()}`);
+for (const m of MODELS) if (!only || m.cfg.name === only) await benchModel(m.cfg, m.batch);

@@ -1,0 +1,151 @@
+/**
+ * The builder's non-differentiable ops, control flow (Loop, If), shape inference and its errors,
+ * serialization, checked by running the graphs in ONNX Runtime against values computed in JS.
+ */
+import onnxProto from 'onnx-proto';
+import { describe, expect, it } from 'vitest';
+import { Graph, grad, serializeModel, type Tensor } from '../../src/graph/index.ts';
+import { createSession, float32Tensor, int64Tensor, toNumbers, type HostTensor } from '../../src/graph/runtime.ts';
+
+async function run(g: Graph, feeds: Record<string, HostTensor> = {}): Promise<Record<string, HostTensor>> {
+  const s = await createSession(serializeModel(g), { threads: 1 });
+  return s.run(feeds);
+}
+
+describe('graph builder', () => {
+  it('infers shapes through broadcasting, MatMul, Reshape, Transpose, Gather, reductions', () => {
+    const g = new Graph();
+    const x = g.input('x', 'float32', ['batch', 3, 4]);
+    const w = g.input('w', 'float32', [4, 5]);
+    expect(g.matMul(x, w).shape).toEqual(['batch', 3, 5]);
+    expect(g.add(x, g.input('b', 'float32', [4])).shape).toEqual(['batch', 3, 4]);
+    expect(g.reshape(g.input('s', 'float32', [2, 3, 4]), [6, -1]).shape).toEqual([6, 4]);
+    expect(g.transpose(x, [2, 0, 1]).shape).toEqual([4, 'batch', 3]);
+    expect(g.gather(w, g.input('i', 'int64', [7, 2])).shape).toEqual([7, 2, 5]);
+    expect(g.reduceSum(x, [1], false).shape).toEqual(['batch', 4]);
+    expect(g.split(w, [1, 3], 0).map((t) => t.shape)).toEqual([
+      [1, 5],
+      [3, 5],
+    ]);
+    expect(g.slice(w, [1], [-1], [0]).shape).toEqual([2, 5]);
+  });
+
+  it('BAD CALL - shape and dtype mismatches name the operands', () => {
+    const g = new Graph();
+    const a = g.input('a', 'float32', [2, 3]);
+    expect(() => g.add(a, g.input('b', 'float32', [4]))).toThrow(/Add\(a, b\): shapes \[2, 3\] and \[4\] do not broadcast/);
+    expect(() => g.matMul(a, g.input('c', 'float32', [2, 3]))).toThrow(/MatMul: inner dimensions differ/);
+    expect(() => g.add(a, g.input('d', 'float64', [2, 3]))).toThrow(TypeError);
+    expect(() => g.input('a', 'float32', [1])).toThrow(/the name 'a' is already taken/);
+    expect(() => g.split(a, [1, 1], 1)).toThrow(/sizes \[1,1\] sum to 2, but a: float32\[2, 3\] has 3 along axis 1/);
+    expect(() => grad(g.reduceSum(g.cast(g.argMax(a), 'float32'), undefined, false), [a])).toThrow(/does not depend on any parameter/);
+  });
+
+  it('serializes opset, IR version, inputs with symbolic dims and shared constants', () => {
+    const g = new Graph('m');
+    const x = g.input('x', 'float32', ['batch_size', 4]);
+    g.output(g.add(g.mul(x, 2), 2), 'y');
+    g.output(g.mul(x, 2), 'z');
+    const m = onnxProto.onnx.ModelProto.decode(serializeModel(g));
+    expect(m.opsetImport.map((o) => [o.domain, Number(o.version)])).toEqual([['', 17]]);
+    expect(Number(m.irVersion)).toBe(8);
+    expect(m.graph!.input![0]!.type!.tensorType!.shape!.dim!.map((d) => d.dimParam || Number(d.dimValue))).toEqual(['batch_size', 4]);
+    expect(m.graph!.initializer!.length).toBe(1); // the constant 2 is shared
+    expect(m.graph!.output!.map((o) => o.name)).toEqual(['y', 'z']);
+  });
+
+  it('runs int64/bool ops: Shape, ConstantOfShape, Range, CumSum, TopK, ArgMax, Where, Not, Less', async () => {
+    const g = new Graph();
+    const x = g.input('x', 'float32', [2, 4]);
+    const n = g.squeeze(g.shape(x, 1, 2), [0]); // 4
+    g.output(g.range(g.scalar(0, 'int64'), n, g.scalar(1, 'int64')), 'range');
+    g.output(g.constantOfShape(g.shape(x), 7, 'int64'), 'sevens');
+    g.output(g.cumSum(x, 1), 'cumsum');
+    const [vals, idx] = g.topK(x, 2, -1);
+    g.output(vals, 'top_v');
+    g.output(idx, 'top_i');
+    g.output(g.argMax(x, -1, false), 'argmax');
+    g.output(g.cast(g.not(g.less(x, 0)), 'int64'), 'nonneg');
+    g.output(g.where(g.greater(x, 1), x, 0), 'relu1');
+    g.output(g.randomUniformLike(x, 0, 1, 5), 'u');
+    const xs = [3, -1, 2, 5, 0, 4, -2, 1];
+    const out = await run(g, { x: float32Tensor(xs, [2, 4]) });
+    expect(toNumbers(out.range!)).toEqual([0, 1, 2, 3]);
+    expect(toNumbers(out.sevens!)).toEqual(new Array(8).fill(7));
+    expect(toNumbers(out.cumsum!)).toEqual([3, 2, 4, 9, 0, 4, 2, 3]);
+    expect(toNumbers(out.top_v!)).toEqual([5, 3, 4, 1]);
+    expect(toNumbers(out.top_i!)).toEqual([3, 0, 1, 3]);
+    expect(toNumbers(out.argmax!)).toEqual([3, 1]);
+    expect(toNumbers(out.nonneg!)).toEqual([1, 0, 1, 1, 1, 1, 0, 1]);
+    expect(toNumbers(out.relu1!)).toEqual([3, 0, 2, 5, 0, 4, 0, 0]);
+    expect(toNumbers(out.u!).every((v) => v >= 0 && v < 1)).toBe(true);
+  });
+
+  it('Loop: carries state, reads outer-scope tensors and constants, stacks scan outputs', async () => {
+    const g = new Graph('loop');
+    const x0 = g.input('x0', 'float32', [3]);
+    const step = g.input('step', 'float32', [3]);
+    const body = g.subgraph('body');
+    const iter = body.input('iter', 'int64', []);
+    const condIn = body.input('cond_in', 'bool', []);
+    const acc = body.input('acc', 'float32', [3]);
+    // acc ← acc · 2 + step (outer scope) + iter; stop once acc[0] > 100
+    const next = body.add(body.add(body.mul(acc, 2), step), body.cast(iter, 'float32'));
+    const first = body.squeeze(body.slice(next, [0], [1]), [0]);
+    body.output(body.and(condIn, body.not(body.greater(first, 100))), 'cond_out');
+    body.output(next, 'acc_out');
+    body.output(body.identity(first), 'scan_first');
+    const [final, firsts] = g.loop(g.scalar(10, 'int64'), g.constant([1], 'bool', [], 'true'), [x0], body);
+    g.output(final!, 'final');
+    g.output(firsts!, 'firsts');
+    const out = await run(g, { x0: float32Tensor([1, 0, -1], [3]), step: float32Tensor([1, 1, 1], [3]) });
+    const expected: number[][] = [];
+    let a = [1, 0, -1];
+    for (let i = 0; i < 10; i++) {
+      a = a.map((v) => 2 * v + 1 + i);
+      expected.push(a);
+      if (a[0]! > 100) break;
+    }
+    expect(toNumbers(out.final!)).toEqual(expected[expected.length - 1]);
+    expect(toNumbers(out.firsts!)).toEqual(expected.map((e) => e[0]));
+  });
+
+  it('If: picks a branch by a runtime condition', async () => {
+    const g = new Graph('if');
+    const x = g.input('x', 'float32', [2]);
+    const flag = g.input('flag', 'int64', []);
+    const thenB = g.subgraph('then');
+    thenB.output(thenB.mul(x, 10), 'y_then');
+    const elseB = g.subgraph('else');
+    elseB.output(elseB.neg(x), 'y_else');
+    const [y] = g.ifThenElse(g.equal(flag, g.scalar(1, 'int64')), thenB, elseB);
+    g.output(y!, 'y');
+    const s = await createSession(serializeModel(g), { threads: 1 });
+    const xs = float32Tensor([1, -2], [2]);
+    expect(toNumbers((await s.run({ x: xs, flag: int64Tensor([1], []) })).y!)).toEqual([10, -20]);
+    expect(toNumbers((await s.run({ x: xs, flag: int64Tensor([0], []) })).y!)).toEqual([-1, 2]);
+  });
+
+  it('LayerNormalization op (float32) matches the primitive-op form', async () => {
+    const g = new Graph();
+    const x = g.input('x', 'float32', [3, 8]);
+    const w = g.input('w', 'float32', [8]);
+    const b = g.input('b', 'float32', [8]);
+    g.output(g.layerNorm(x, w, b), 'op');
+    g.output(g.layerNorm(x, w, b, { primitive: true }), 'prim');
+    const rnd = (n: number, k: number) => Array.from({ length: n }, (_, i) => Math.sin(i * k + 1) * 2);
+    const out = await run(g, { x: float32Tensor(rnd(24, 1.3), [3, 8]), w: float32Tensor(rnd(8, 0.7), [8]), b: float32Tensor(rnd(8, 2.1), [8]) });
+    const a = toNumbers(out.op!);
+    toNumbers(out.prim!).forEach((v, i) => expect(v).toBeCloseTo(a[i]!, 5));
+  });
+
+  it('gradients of unused parameters are zeros of their shape', async () => {
+    const g = new Graph();
+    const a = g.input('a', 'float32', [2]);
+    const unused = g.input('u', 'float32', [3]);
+    const [, du] = grad(g.reduceSum(g.mul(a, a), undefined, false), [a, unused]) as [Tensor, Tensor];
+    g.output(du, 'du');
+    const out = await run(g, { a: float32Tensor([1, 2], [2]), u: float32Tensor([1, 2, 3], [3]) });
+    expect(toNumbers(out.du!)).toEqual([0, 0, 0]);
+  });
+});
