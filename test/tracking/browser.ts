@@ -1,0 +1,43 @@
+/**
+ * Debian's Chromium driven by playwright-core, as the machine notes prescribe: a new empty profile,
+ * and no background networking (this machine's closed network refuses those connections).
+ * A missing browser is a failure with the fix in its message, never a silent skip.
+ */
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type BrowserContext } from 'playwright-core';
+
+export const CHROMIUM = '/usr/bin/chromium';
+
+export async function launchChromium(): Promise<{ context: BrowserContext; close(): Promise<void> }> {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(
+      `${CHROMIUM} is missing: the dashboard's browser tests need Debian's chromium ` +
+        '(apt-get install -y chromium, as .ci/run does); they are not skipped without it',
+    );
+  }
+  const profile = mkdtempSync(join(tmpdir(), 'synehr-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport: { width: 1280, height: 900 },
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+  return {
+    context,
+    close: async () => {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}

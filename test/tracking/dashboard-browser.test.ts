@@ -1,0 +1,129 @@
+import { appendFileSync, cpSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startDashboard, type Dashboard } from '../../src/tracking/dashboard/server.ts';
+import { launchChromium } from './browser.ts';
+import { copyFixtureRuns } from './fixtureRuns.ts';
+
+let fx: ReturnType<typeof copyFixtureRuns>;
+let dash: Dashboard;
+let browser: Awaited<ReturnType<typeof launchChromium>> | undefined;
+let launchError: unknown;
+let page: Page;
+const pageErrors: string[] = [];
+
+/** Points of a chart's series as drawn: one per M/L command of the SVG path. */
+async function drawnPoints(chartId: string, series: string): Promise<number> {
+  const d = await page.locator(`#${chartId} path.series[data-series="${series}"]`).getAttribute('d');
+  return (d ?? '').match(/[ML]/g)?.length ?? 0;
+}
+
+beforeAll(async () => {
+  fx = copyFixtureRuns();
+  dash = await startDashboard({ workDir: fx.workDir, port: 0 });
+  try {
+    browser = await launchChromium();
+  } catch (e) {
+    // kept for each test to rethrow, so a missing browser shows as failed tests, not skipped ones
+    launchError = e;
+    return;
+  }
+  page = await browser.context.newPage();
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  page.setDefaultTimeout(10_000);
+});
+
+beforeEach(() => {
+  if (launchError !== undefined) throw launchError;
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await dash?.close();
+  fx?.cleanup();
+});
+
+describe('dashboard in headless Chromium', () => {
+  it('loads and lists the fixture runs', async () => {
+    await page.goto(dash.url);
+    await page.locator('#run-list li[data-run="tiny-b"]').waitFor();
+    const names = await page.locator('#run-list li[data-run]').evaluateAll((els) => els.map((e) => e.getAttribute('data-run')));
+    expect(names.sort()).toEqual(['tiny-a', 'tiny-b']);
+    await expect.poll(() => page.locator('#status').textContent()).toBe('2 runs in saved_models/');
+  });
+
+  it('draws the loss and learning-rate curves of a run as SVG paths through every logged step', async () => {
+    await page.locator('#run-list li[data-run="tiny-a"] .name').click();
+    await expect.poll(() => page.locator('[data-testid="run-title"]').textContent()).toBe('tiny-a');
+    await page.locator('#loss-chart path.series[data-series="train/loss"]').waitFor();
+    expect(await drawnPoints('loss-chart', 'train/loss')).toBe(40);
+    expect(await drawnPoints('loss-chart', 'val/loss')).toBe(8); // every 50 steps
+    expect(await drawnPoints('lr-chart', 'lr')).toBe(40);
+    const box = await page.locator('#loss-chart path.series[data-series="train/loss"]').boundingBox();
+    expect(box!.width).toBeGreaterThan(200);
+    expect(box!.height).toBeGreaterThan(50);
+    // the curve falls: its last point is drawn lower (larger y) than its first
+    const d = (await page.locator('#loss-chart path.series[data-series="train/loss"]').getAttribute('d'))!;
+    const ys = [...d.matchAll(/[ML]([\d.]+) ([\d.]+)/g)].map((m) => Number(m[2]));
+    expect(ys[ys.length - 1]).toBeGreaterThan(ys[0] + 50);
+  });
+
+  it('shows the evaluation metrics, the report and its plots, and the generated data set', async () => {
+    await expect.poll(() => page.locator('[data-testid="eval-metrics"]').textContent()).toContain('utility.tstr_auroc');
+    const plot = page.locator('[data-testid="eval-plots"] img');
+    await expect.poll(() => plot.evaluate((el) => { const img = el as unknown as { complete: boolean; naturalWidth: number }; return img.complete && img.naturalWidth; })).toBe(200);
+    expect(await page.locator('a', { hasText: 'Open the evaluation report' }).getAttribute('href')).toBe('/files/saved_models/tiny-a/eval/report.html');
+    expect(await page.locator('[data-testid="synthetic-manifest"]').textContent()).toContain('n_patients');
+    expect(await page.locator('[data-testid="synthetic-files"] a').allTextContents()).toEqual(['manifest.json', 'patients.csv']);
+    expect(await page.locator('[data-testid="config"]').textContent()).toContain('n_layer: 2');
+  });
+
+  it('switches runs', async () => {
+    await page.locator('#run-list li[data-run="tiny-b"] .name').click();
+    await expect.poll(() => page.locator('[data-testid="run-title"]').textContent()).toBe('tiny-b');
+    await expect.poll(() => drawnPoints('loss-chart', 'train/loss')).toBe(25);
+    expect(await page.locator('#run-list li.selected').getAttribute('data-run')).toBe('tiny-b');
+    expect(await page.locator('[data-testid="config"]').textContent()).toContain('n_layer: 4');
+    expect(await page.locator('main').textContent()).toContain('Not evaluated yet');
+  });
+
+  it('live: lines appended to metrics.jsonl while the run is shown extend the chart', async () => {
+    await page.locator('#run-list li[data-run="tiny-a"] .name').click();
+    await expect.poll(() => drawnPoints('loss-chart', 'train/loss')).toBe(40);
+    const path = join(fx.workDir, 'saved_models', 'tiny-a', 'metrics.jsonl');
+    appendFileSync(path, '{"step":400,"time":1795000100,"train/loss":1.91,"lr":0.00005}\n');
+    await expect.poll(() => drawnPoints('loss-chart', 'train/loss'), { timeout: 8000 }).toBe(41);
+    appendFileSync(path, '{"step":410,"time":1795000102,"train/loss":1.9,"lr":0.00004}\n{"step":420,"time":1795000104,"train/loss":1.89,"val/loss":1.95,"lr":0.00003}\n');
+    await expect.poll(() => drawnPoints('loss-chart', 'train/loss'), { timeout: 8000 }).toBe(43);
+    expect(await drawnPoints('loss-chart', 'val/loss')).toBe(9);
+    expect(await page.locator('[data-testid="final-metrics"]').textContent()).toContain('1.89');
+  });
+
+  it('live: a run that starts while the dashboard is open appears in the list', async () => {
+    cpSync(join(fx.workDir, 'saved_models', 'tiny-b'), join(fx.workDir, 'saved_models', 'tiny-c'), { recursive: true });
+    writeFileSync(join(fx.workDir, 'saved_models', 'tiny-c', 'metrics.jsonl'), '{"step":0,"time":1795200000,"train/loss":5.5,"lr":0}\n');
+    await page.locator('#run-list li[data-run="tiny-c"]').waitFor({ timeout: 8000 });
+    await page.locator('#run-list li[data-run="tiny-c"] .name').click();
+    await expect.poll(() => page.locator('#loss-chart').getAttribute('data-points')).toBe('1');
+  });
+
+  it('compares runs side by side: overlaid curves, final metrics, config diff', async () => {
+    await page.locator('#run-list li[data-run="tiny-a"] input').check();
+    await page.locator('#run-list li[data-run="tiny-b"] input').check();
+    await page.locator('#compare-button').click();
+    await expect.poll(() => page.locator('[data-testid="compare-title"]').textContent()).toBe('Comparing 2 runs');
+    await page.locator('#compare-loss-chart path.series').first().waitFor();
+    const series = await page.locator('#compare-loss-chart path.series').evaluateAll((els) => els.map((e) => e.getAttribute('data-series')));
+    expect(series).toEqual(['tiny-a train/loss', 'tiny-a val/loss', 'tiny-b train/loss', 'tiny-b val/loss']);
+    const diffKeys = await page.locator('[data-testid="config-diff"] tr[data-key]').evaluateAll((els) => els.map((e) => e.getAttribute('data-key')));
+    expect(diffKeys).toEqual(['model.n_layer', 'run_name', 'train.lr', 'train.max_steps']);
+    const finals = await page.locator('[data-testid="compare-final-metrics"]').textContent();
+    expect(finals).toContain('train/loss');
+    expect(finals).toContain('2.4236'); // tiny-b's last train/loss
+  });
+
+  it('raised no JavaScript errors', () => {
+    expect(pageErrors).toEqual([]);
+  });
+});
