@@ -13,36 +13,22 @@ export interface DashboardFlags {
   host: string;
 }
 
-type FlagValue = string | number | boolean | undefined;
-
-/**
- * --port and --host from whichever form the dispatcher hands over: a flags object on the context,
- * or, failing that, the process's own argv (`--port 6007`, `--port=6007`).
- */
-export function dashboardFlags(ctx: CommandContext, argv: string[] = process.argv.slice(2)): DashboardFlags {
-  const given = (ctx as CommandContext & { flags?: Record<string, FlagValue> }).flags;
-  const get = (name: string): FlagValue => {
-    if (given && name in given) return given[name];
-    for (let i = 0; i < argv.length; i++) {
-      if (argv[i] === `--${name}`) return argv[i + 1];
-      if (argv[i].startsWith(`--${name}=`)) return argv[i].slice(name.length + 3);
-    }
-    return undefined;
-  };
-  const portRaw = get('port');
-  const hostRaw = get('host');
+/** --port and --host from the command line (ctx.flags), checked; defaults: 6007 on 127.0.0.1. */
+export function dashboardFlags(flags: Record<string, string | boolean>): DashboardFlags {
+  const portRaw = flags.port;
+  const hostRaw = flags.host;
   const port = portRaw === undefined ? DEFAULT_DASHBOARD_PORT : Number(portRaw);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+  if (typeof portRaw === 'boolean' || !Number.isInteger(port) || port < 0 || port > 65535) {
     throw new SynehrError('E_USAGE', `--port must be an integer in [0, 65535], got '${String(portRaw)}'`);
   }
-  if (hostRaw !== undefined && (typeof hostRaw !== 'string' || hostRaw === '')) {
-    throw new SynehrError('E_USAGE', `--host must be an address such as 127.0.0.1, got '${String(hostRaw)}'`);
+  if (typeof hostRaw === 'boolean' || hostRaw === '') {
+    throw new SynehrError('E_USAGE', `--host needs an address such as 127.0.0.1, got '${String(hostRaw)}'`);
   }
   return { port, host: hostRaw ?? DEFAULT_DASHBOARD_HOST };
 }
 
 export async function run(ctx: CommandContext): Promise<void> {
-  const { port, host } = dashboardFlags(ctx);
+  const { port, host } = dashboardFlags(ctx.flags);
   let dashboard;
   try {
     dashboard = await startDashboard({ workDir: ctx.workDir, port, host });
