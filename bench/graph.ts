@@ -24,8 +24,8 @@ const MODELS: { cfg: ModelConfig; batch: number }[] = [
   { cfg: { name: 'gpt', n_layer: 4, n_embd: 384, n_head: 4, n_ctx: 1024, init_std: 0.02 }, batch: Number(arg('batch-gpt', '4')) },
 ];
 
-/** ORT's MatMul rate on a GEMM the size of the model's widest layer: [M, K] · [K, N]. */
-async function rawMatMulGflops(M: number, K: number, N: number): Promise<number> {
+/** A session running ORT's raw MatMul on a GEMM the size of the model's widest layer: [M, K] · [K, N]. */
+async function rawMatMul(M: number, K: number, N: number): Promise<{ time: () => Promise<number>; flops: number }> {
   const g = new Graph('matmul');
   const a = g.input('a', 'float32', [M, K]);
   const b = g.input('b', 'float32', [K, N]);
@@ -37,13 +37,15 @@ async function rawMatMulGflops(M: number, K: number, N: number): Promise<number>
     b: float32Tensor(Float32Array.from({ length: K * N }, () => rng.normal()), [K, N]),
   };
   await s.run(feeds);
-  const reps = 10;
-  const t0 = performance.now();
-  for (let i = 0; i < reps; i++) await s.run(feeds);
-  const ms = (performance.now() - t0) / reps;
-  await s.release();
-  return (2 * M * K * N) / (ms * 1e6);
+  const time = async () => {
+    const t0 = performance.now();
+    for (let i = 0; i < 5; i++) await s.run(feeds);
+    return (performance.now() - t0) / 5;
+  };
+  return { time, flops: 2 * M * K * N };
 }
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function benchModel(cfg: ModelConfig, B: number): Promise<void> {
   const T = cfg.n_ctx;
@@ -64,17 +66,20 @@ async function benchModel(cfg: ModelConfig, B: number): Promise<void> {
     feeds[p.name] = float32Tensor(Float32Array.from({ length: n }, () => (p.init === 'ones' ? 1 : p.init === 'zeros' ? 0 : p.std * rng.normal())), p.shape);
   }
   await s.run(feeds); // warm-up
-  const times: number[] = [];
+  const C = cfg.n_embd;
+  const mm = await rawMatMul(B * T, C, 4 * C);
+  // steps and raw MatMul runs interleaved, so both see the same load from the machine's other users
+  const stepMs: number[] = [];
+  const mmMs: number[] = [];
   for (let i = 0; i < steps; i++) {
     const t = performance.now();
     await s.run(feeds);
-    times.push(performance.now() - t);
+    stepMs.push(performance.now() - t);
+    mmMs.push(await mm.time());
   }
-  times.sort((a, b) => a - b);
-  const ms = times[Math.floor(times.length / 2)]!;
+  const ms = median(stepMs);
   const flops = trainingStepFlops(cfg, V, B, T);
-  const C = cfg.n_embd;
-  const raw = await rawMatMulGflops(B * T, C, 4 * C);
+  const raw = mm.flops / (median(mmMs) * 1e6);
   const achieved = flops / (ms * 1e6);
   console.log(
     `${cfg.name.padEnd(9)} L=${cfg.n_layer} C=${C} H=${cfg.n_head} T=${T} V=${V} B=${B}: ${ms.toFixed(0)} ms/step (median of ${steps}), ` +

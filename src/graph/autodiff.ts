@@ -173,14 +173,43 @@ const RULES: Record<string, Rule> = {
   },
 
   Gelu: (g, e, [dy]) => {
-    // y = x h, h = ½(1 + t), t = tanh(k (x + c x³)); dy/dx = h + ½ x (1 − t²) k (1 + 3c x²)
+    // y = x h, h = ½(1 + t), t = tanh(k (x + c x³)); dy/dx = h + x (1 − t²) · ½ k (1 + 3c x²)
     const x = e.inputs[0]!;
-    const t = e.attrs.t as Tensor;
-    const xx = e.attrs.xx as Tensor;
-    const h = g.mul(g.add(t, 1), 0.5);
-    const dinner = g.mul(g.add(g.mul(xx, 3 * 0.044715), 1), Math.sqrt(2 / Math.PI) * 0.5);
+    const { t, h, xx } = e.attrs as { t: Tensor; h: Tensor; xx: Tensor };
+    const half = 0.5 * Math.sqrt(2 / Math.PI);
+    const dinner = g.add(g.mul(xx, 3 * 0.044715 * half), half);
     const slope = g.add(h, g.mul(g.mul(g.sub(1, g.mul(t, t)), dinner), x));
     return [g.mul(dy!, slope)];
+  },
+
+  Attention: (g, e, [dO], needs) => {
+    // S = q kT + bias, P = softmax(S), O = P v
+    // dv = Pᵀ dO; dP = dO vᵀ; dS = P (dP − Σ_d dO·O); dq = dS kTᵀ; dkT = qᵀ dS
+    const [q, kT, v, bias] = e.inputs as (Tensor | null)[];
+    const P = e.attrs.probs as Tensor;
+    const O = e.outputs[0]!;
+    const dv = needs[2] ? sumToShape(g, g.matMul(swapLast(g, P), dO!), v!) : null;
+    let dq: Tensor | null = null;
+    let dkT: Tensor | null = null;
+    let dbias: Tensor | null = null;
+    if (needs[0] || needs[1] || needs[3]) {
+      const dP = g.matMul(dO!, swapLast(g, v!));
+      const rowTerm = g.reduceSum(g.mul(dO!, O), [-1], true); // [.., T, 1]
+      const dS = g.mul(g.sub(dP, rowTerm), P);
+      if (needs[0]) dq = sumToShape(g, g.matMul(dS, swapLast(g, kT!)), q!);
+      if (needs[1]) dkT = sumToShape(g, g.matMul(swapLast(g, q!), dS), kT!);
+      if (needs[3]) dbias = sumToShape(g, dS, bias!);
+    }
+    return [dq, dkT, dv, dbias];
+  },
+
+  CrossEntropy: (g, e, [dy], needs) => {
+    // d(−log p_t)/dlogits = p − onehot(t): p·dy everywhere, then −dy added at the targets
+    const [logits, targets] = e.inputs as Tensor[];
+    if (!needs[0]) return [null, null];
+    const logp = e.attrs.logp as Tensor;
+    const pdy = g.mul(g.exp(logp), dy!);
+    return [withShape(g.scatterElements(pdy, targets!, g.neg(dy!), -1, 'add'), logits!.shape), null];
   },
 
   MatMul: (g, e, [dy], needs) => {

@@ -672,15 +672,46 @@ export class Graph {
 
   /** GELU, tanh approximation (GPT-2's gelu_new): 0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³))). */
   gelu(x: Tensor): Tensor {
-    const { y, t, xx } = this.composite(() => {
+    const { y, t, h, xx } = this.composite(() => {
       const xx = this.mul(x, x);
-      const inner = this.mul(this.add(x, this.mul(this.mul(xx, x), GELU_C)), GELU_K);
+      // k (x + c x³) = x (k + k c x²): one pass fewer than the textbook order
+      const inner = this.mul(this.add(this.mul(xx, GELU_K * GELU_C), GELU_K), x);
       const t = this.tanh(inner);
-      const y = this.mul(x, this.mul(this.add(t, 1), 0.5));
-      return { y, t, xx };
+      const h = this.add(this.mul(t, 0.5), 0.5); // ½ (1 + t), kept for the backward pass
+      return { y: this.mul(x, h), t, h, xx };
     });
-    this.record('Gelu', [x], [y], { t, xx });
+    this.record('Gelu', [x], [y], { t, h, xx });
     return y;
+  }
+
+  /**
+   * Attention core: softmax(q · kᵀ + bias) · v, with q [.., T, D] (already scaled), kT [.., D, S]
+   * (k transposed), v [.., S, D], bias broadcastable to [.., T, S] (0 or a large negative).
+   * Its own backward rule uses FlashAttention's row term Σ_d dO·O instead of Σ_s dP·P, which
+   * saves two passes over the [.., T, S] scores.
+   */
+  attention(q: Tensor, kT: Tensor, v: Tensor, bias: Tensor | null): Tensor {
+    const { out, probs } = this.composite(() => {
+      const s = this.matMul(q, kT);
+      const probs = this.softmax(bias ? this.add(s, bias) : s, -1);
+      return { out: this.matMul(probs, v), probs };
+    });
+    this.record('Attention', [q, kT, v, bias], [out], { probs });
+    return out;
+  }
+
+  /**
+   * Negative log-likelihood of `targets` under softmax(logits) along the last axis: logits
+   * [.., V], targets int64 [.., 1] (valid ids) → [.., 1]. Its rule writes dlogits = (p − onehot)·dy
+   * in three passes over [.., V] (Exp, Mul, ScatterElements add) instead of six.
+   */
+  crossEntropy(logits: Tensor, targets: Tensor): Tensor {
+    const { nll, logp } = this.composite(() => {
+      const logp = this.logSoftmax(logits, -1);
+      return { nll: this.neg(this.gatherElements(logp, targets, -1)), logp };
+    });
+    this.record('CrossEntropy', [logits, targets], [nll], { logp });
+    return nll;
   }
 
   // ---------------------------------------------------------------- control flow

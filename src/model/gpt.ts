@@ -93,9 +93,8 @@ export function gptHidden(g: Graph, cfg: ModelConfig, p: Params, ids: Tensor, po
     const qh = g.transpose(g.reshape(g.mul(q!, 1 / Math.sqrt(D)), [B, T, H, D]), [0, 2, 1, 3]); // [B, H, T, D]
     const kt = g.transpose(g.reshape(k!, [B, T, H, D]), [0, 2, 3, 1]); // [B, H, D, T]
     const vh = g.transpose(g.reshape(v!, [B, T, H, D]), [0, 2, 1, 3]); // [B, H, T, D]
-    const scores = g.add(g.matMul(qh, kt), bias); // [B, H, T, T]
-    const att = g.softmax(scores, -1);
-    const y = g.reshape(g.transpose(g.matMul(att, vh), [0, 2, 1, 3]), [N, C]); // [N, C]
+    const o = g.attention(qh, kt, vh, bias); // softmax(q kᵀ + bias) v: [B, H, T, D]
+    const y = g.reshape(g.transpose(o, [0, 2, 1, 3]), [N, C]); // [N, C]
     x = g.add(x, linear(g, y, p[`${h}.attn.c_proj.weight`]!, p[`${h}.attn.c_proj.bias`]!));
     const f = linear(g, ln(x, `${h}.ln_2`), p[`${h}.mlp.c_fc.weight`]!, p[`${h}.mlp.c_fc.bias`]!); // [N, 4C]
     x = g.add(x, linear(g, g.gelu(f), p[`${h}.mlp.c_proj.weight`]!, p[`${h}.mlp.c_proj.bias`]!));
@@ -108,14 +107,13 @@ export function gptHidden(g: Graph, cfg: ModelConfig, p: Params, ids: Tensor, po
  * GatherElements picks the target log-probabilities (a OneHot over N × V is far slower).
  */
 function maskedCrossEntropy(g: Graph, logits: Tensor, targets: Tensor, N: number): Tensor {
-  const logp = g.logSoftmax(logits, -1); // [N, V]
   const tgt = g.reshape(targets, [N, 1]);
   const valid = g.greaterOrEqual(tgt, g.scalar(0, 'int64')); // [N, 1]
   const safe = g.where(valid, tgt, g.scalar(0, 'int64'));
-  const lp = g.gatherElements(logp, safe, 1); // [N, 1]
+  const nll = g.crossEntropy(logits, safe); // [N, 1]
   const w = g.cast(valid, logits.dtype);
   const count = g.max(g.reduceSum(w, undefined, false), 1); // all-padding batches give loss 0, not NaN
-  return g.neg(g.div(g.reduceSum(g.mul(lp, w), undefined, false), count)); // []
+  return g.div(g.reduceSum(g.mul(nll, w), undefined, false), count); // []
 }
 
 interface LossGraph {

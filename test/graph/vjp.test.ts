@@ -136,6 +136,17 @@ describe('VJP rules against finite differences (float64)', () => {
     });
   });
 
+  it('Attention composite (own rule) with a causal bias and a broadcast batch', async () => {
+    const bias = (g: Graph) => g.constant([0, -1e9, -1e9, 0, 0, -1e9, 0, 0, 0], 'float64', [1, 3, 3], 'bias');
+    await expectGrad([{ shape: [2, 3, 4] }, { shape: [2, 4, 3] }, { shape: [2, 3, 4] }], (g, [q, kT, v]) => g.attention(q!, kT!, v!, bias(g)));
+    // the bias itself as an input: its gradient is dS summed over the broadcast batch
+    await expectGrad([{ shape: [2, 2, 3] }, { shape: [2, 3, 2] }, { shape: [2, 2, 3] }, { shape: [2, 2] }], (g, [q, kT, v, b]) => g.attention(q!, kT!, v!, b!));
+  });
+
+  it('CrossEntropy composite (own rule)', async () => {
+    await expectGrad([{ shape: [4, 5] }], (g, [logits]) => g.crossEntropy(logits!, g.constant([3, 1, 0, 4], 'int64', [4, 1])));
+  });
+
   it('cross-entropy through LogSoftmax + GatherElements with ignored targets', async () => {
     await expectGrad([{ shape: [4, 5] }], (g, [logits]) => {
       const tgt = g.constant([3, -1, 0, 4], 'int64', [4, 1]);
