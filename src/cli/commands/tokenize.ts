@@ -1,0 +1,35 @@
+/**
+ * `synehr tokenize data=X`: fit the tokenizer on X's training split and encode every split.
+ * Reads data/processed/<X>/ (written by `synehr prepare`), writes tokenizer/<X>/tokenizer.json and
+ * data/processed/<X>/tokens/{train,val,test}.bin + report.json, and prints the report.
+ */
+import { isAbsolute, join, resolve } from 'node:path';
+import type { CommandContext } from '../context.ts';
+import { readRecords } from '../../records/tables.ts';
+import { readSplit } from '../../records/split.ts';
+import { tokenizeDataset, SPLIT_NAMES, type SplitName } from '../../tokenizer/dataset.ts';
+import { formatReport } from '../../tokenizer/report.ts';
+import type { PatientRecord } from '../../records/types.ts';
+import { SynehrError } from '../../util/errors.ts';
+
+export async function run(ctx: CommandContext): Promise<void> {
+  const { data, tokenizer } = ctx.config;
+  const processed = isAbsolute(data.processed_dir) ? data.processed_dir : resolve(ctx.workDir, data.processed_dir);
+  ctx.log(`tokenize: reading ${processed}`);
+  const split = await readSplit(processed);
+  const records = await readRecords(processed, { data });
+  const byId = new Map(records.map((p) => [p.id, p]));
+  const splits = {} as Record<SplitName, PatientRecord[]>;
+  for (const name of SPLIT_NAMES) {
+    splits[name] = split[name].map((id) => {
+      const p = byId.get(id);
+      if (!p) throw new SynehrError('E_INPUT', `${join(processed, 'split.json')}: ${name} patient '${id}' is not in the tables of ${processed}`);
+      return p;
+    });
+  }
+  const tokenizerPath = resolve(ctx.workDir, 'tokenizer', data.name, 'tokenizer.json');
+  const tokensDir = join(processed, 'tokens');
+  const { report } = tokenizeDataset({ data, tokenizer, splits, tokenizerPath, tokensDir });
+  ctx.log(formatReport(report));
+  ctx.log(`wrote ${tokenizerPath} and ${tokensDir}/{${SPLIT_NAMES.join(',')}}.bin, report.json`);
+}

@@ -1,0 +1,170 @@
+/**
+ * Shared pieces of the tokenizer tests: a small synthetic data config with every feature the
+ * tokenizer has (numeric and categorical covariates, labels, two code systems, continuous and
+ * categorical variables), fast-check arbitraries of records under it, and checks that hold for any
+ * decoded record.
+ */
+import fc from 'fast-check';
+import { expect } from 'vitest';
+import type { PatientRecord, Measurement } from '../../src/records/types.ts';
+import { dataConfigSchema, type DataConfig } from '../../src/records/dataConfig.ts';
+import { tokenizerConfigSchema, type TokenizerConfig } from '../../src/tokenizer/config.ts';
+import { binIndex, binRange } from '../../src/tokenizer/bins.ts';
+import type { Tokenizer } from '../../src/tokenizer/tokenizer.ts';
+
+export const toyData: DataConfig = dataConfigSchema.parse({
+  name: 'toy',
+  loader: 'long',
+  root: 'unused',
+  covariates: [
+    { name: 'age', type: 'numeric' },
+    { name: 'sex', type: 'categorical', values: ['F', 'M'] },
+    { name: 'bmi', type: 'numeric' },
+    { name: 'unit', type: 'categorical' },
+  ],
+  labels: [
+    { name: 'death', main: true, values: [0, 1] },
+    { name: 'phenotype' },
+  ],
+  code_systems: ['ICD9', 'ICD10'],
+  variables: [
+    { name: 'hr', type: 'continuous' },
+    { name: 'gcs', type: 'continuous' },
+    { name: 'vent', type: 'categorical', values: ['no', 'yes'] },
+    { name: 'lactate', type: 'continuous' },
+    { name: 'rhythm', type: 'categorical' },
+  ],
+});
+
+export function tokCfg(over: Partial<TokenizerConfig> = {}): TokenizerConfig {
+  return tokenizerConfigSchema.parse(over);
+}
+
+const CODES = ['ICD9:4019', 'ICD9:4280', 'ICD9:25000', 'ICD10:I10', 'ICD10:E119', 'ICD10:N179', 'ICD9:5849', 'ICD10:J96'];
+
+// hours on a coarse grid so that ties in time (several variables at one time step) and repeats
+// (one variable twice at one time step) are common, plus arbitrary floats
+const hoursArb = fc.oneof(
+  fc.integer({ min: 0, max: 40 }).map((h) => h / 4),
+  fc.double({ min: 0, max: 400, noNaN: true }),
+);
+
+const measurementArb: fc.Arbitrary<Measurement> = fc.oneof(
+  fc.record({ hours: hoursArb, variable: fc.constant('hr'), value: fc.double({ min: 20, max: 250, noNaN: true }) }),
+  fc.record({ hours: hoursArb, variable: fc.constant('gcs'), value: fc.integer({ min: 3, max: 15 }) }),
+  fc.record({ hours: hoursArb, variable: fc.constant('vent'), value: fc.constantFrom('no', 'yes') }),
+  fc.record({ hours: hoursArb, variable: fc.constant('lactate'), value: fc.double({ min: 0.1, max: 30, noNaN: true }) }),
+  fc.record({ hours: hoursArb, variable: fc.constant('rhythm'), value: fc.constantFrom('sinus', 'afib', 'vtach') }),
+);
+
+export const patientArb: fc.Arbitrary<PatientRecord> = fc
+  .record({
+    id: fc.uuid(),
+    age: fc.option(fc.integer({ min: 15, max: 95 }), { nil: null }),
+    sex: fc.option(fc.constantFrom('F', 'M'), { nil: null }),
+    bmi: fc.option(fc.double({ min: 12, max: 70, noNaN: true }), { nil: null }),
+    unit: fc.option(fc.constantFrom(1, 2, 3, 4), { nil: null }),
+    death: fc.option(fc.constantFrom(0, 1), { nil: undefined }),
+    phenotype: fc.option(fc.integer({ min: 0, max: 3 }), { nil: undefined }),
+    admissions: fc.array(
+      fc.record({
+        codes: fc.array(fc.constantFrom(...CODES), { maxLength: 5 }),
+        events: fc.array(measurementArb, { maxLength: 20 }),
+      }),
+      { minLength: 1, maxLength: 3 },
+    ),
+  })
+  .map((r) => ({
+    id: r.id,
+    covariates: { age: r.age, sex: r.sex, bmi: r.bmi, unit: r.unit },
+    labels: {
+      ...(r.death === undefined ? {} : { death: r.death }),
+      ...(r.phenotype === undefined ? {} : { phenotype: r.phenotype }),
+    },
+    admissions: r.admissions.map((a, k) => ({
+      id: `${r.id}-${k}`,
+      codes: a.codes,
+      // sorted by hours, ties in generation order, as the record type promises
+      events: a.events.map((e, i) => [e, i] as const).sort((x, y) => x[0].hours - y[0].hours || x[1] - y[1]).map(([e]) => e),
+    })),
+  }));
+
+/** A cohort that shows every categorical value at least once, so all of them get tokens. */
+export const cohortArb = fc.array(patientArb, { minLength: 3, maxLength: 12 }).map((ps) => [...ps, coveringPatient()]);
+
+export function coveringPatient(): PatientRecord {
+  const ev = (hours: number, variable: string, value: number | string): Measurement => ({ hours, variable, value });
+  return {
+    id: 'covering',
+    covariates: { age: 50, sex: 'F', bmi: 25, unit: 1 },
+    labels: { death: 0, phenotype: 0 },
+    admissions: [
+      {
+        id: 'covering-0',
+        codes: [...CODES],
+        events: [
+          ev(0, 'hr', 80), ev(0, 'gcs', 15), ev(0, 'vent', 'no'), ev(0, 'lactate', 1.2), ev(0, 'rhythm', 'sinus'),
+          ev(1, 'vent', 'yes'), ev(1, 'rhythm', 'afib'), ev(2, 'rhythm', 'vtach'),
+        ],
+      },
+    ],
+  };
+}
+
+/** The time steps a record should encode to: events grouped by hours, last of a repeated variable wins, ascending variable order. */
+export function expectedSteps(tok: Tokenizer, events: Measurement[]): { hours: number; items: Measurement[] }[] {
+  const order = tok.variables.map((v) => v.name);
+  const steps: { hours: number; items: Map<string, Measurement> }[] = [];
+  for (const e of [...events].sort((a, b) => a.hours - b.hours)) {
+    const last = steps[steps.length - 1];
+    if (last && last.hours === e.hours) last.items.set(e.variable, e);
+    else steps.push({ hours: e.hours, items: new Map([[e.variable, e]]) });
+  }
+  return steps.map((s) => ({
+    hours: s.hours,
+    items: [...s.items.values()].sort((a, b) => order.indexOf(a.variable) - order.indexOf(b.variable)),
+  }));
+}
+
+/** Checks that `r` is a well-formed record of the tokenizer's data config. */
+export function expectValidRecord(tok: Tokenizer, r: PatientRecord): void {
+  expect(Object.keys(r.covariates).sort()).toEqual(tok.covariates.map((c) => c.name).sort());
+  for (const c of tok.covariates) {
+    const v = r.covariates[c.name];
+    if (v === null) continue;
+    if (c.type === 'numeric') expect(Number.isFinite(v)).toBe(true);
+    else expect(c.categories!.values).toContain(String(v));
+  }
+  for (const [k, v] of Object.entries(r.labels)) {
+    const l = tok.labels.find((x) => x.name === k);
+    expect(l, `label ${k}`).toBeDefined();
+    expect(l!.values).toContain(v);
+  }
+  expect(r.admissions.length).toBeGreaterThanOrEqual(1);
+  const varOrder = new Map(tok.variables.map((v, i) => [v.name, i]));
+  for (const a of r.admissions) {
+    for (const c of a.codes) expect(tok.codes.values).toContain(c);
+    for (let i = 0; i < a.events.length; i++) {
+      const e = a.events[i]!;
+      expect(Number.isFinite(e.hours) && e.hours >= 0).toBe(true);
+      const vi = varOrder.get(e.variable);
+      expect(vi, `variable ${e.variable}`).toBeDefined();
+      const spec = tok.variables[vi!]!;
+      if (spec.type === 'continuous') expect(Number.isFinite(e.value)).toBe(true);
+      else expect(spec.categories!.values).toContain(String(e.value));
+      if (i > 0) {
+        const p = a.events[i - 1]!;
+        expect(e.hours).toBeGreaterThanOrEqual(p.hours);
+        // a time step is a set: strictly ascending variables at equal hours
+        if (e.hours === p.hours) expect(vi!).toBeGreaterThan(varOrder.get(p.variable)!);
+      }
+    }
+  }
+}
+
+/** Decoded gap within the original gap's bin (up to float rounding of the running sum of hours). */
+export function expectGapInBin(edges: number[], original: number, decoded: number): void {
+  const [lo, hi] = binRange(edges, binIndex(edges, original));
+  expect(decoded).toBeGreaterThanOrEqual(lo - 1e-9);
+  expect(decoded).toBeLessThan(hi + 1e-9);
+}

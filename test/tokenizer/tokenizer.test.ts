@@ -1,0 +1,373 @@
+import { describe, it, expect } from 'vitest';
+import fc from 'fast-check';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  fitTokenizer,
+  loadTokenizer,
+  tokenizerFromJSON,
+  SPECIAL_TOKENS,
+  TokenClass,
+  type Tokenizer,
+  type TokenizerJSON,
+} from '../../src/tokenizer/tokenizer.ts';
+import { binIndex } from '../../src/tokenizer/bins.ts';
+import { Rng } from '../../src/util/rng.ts';
+import type { PatientRecord } from '../../src/records/types.ts';
+import { SynehrError } from '../../src/util/errors.ts';
+import { fixturePatients, physionetDataConfig } from './physionet.ts';
+import { cohortArb, coveringPatient, expectedSteps, expectGapInBin, expectValidRecord, tokCfg, toyData } from './helpers.ts';
+
+const STRATEGIES = ['joint', 'var+quant'] as const;
+
+/** encode -> decode keeps covariates, labels and codes, every value in its bin and every gap in its gap bin. */
+function checkRoundTrip(tok: Tokenizer, p: PatientRecord, seed: number): void {
+  const ids = tok.encodePatient(p);
+  expect(tok.automaton.accepts(ids)).toBe(true);
+  const r = tok.decode(ids, { rng: new Rng(seed), id: p.id });
+  expectValidRecord(tok, r);
+  for (const c of tok.covariates) {
+    const orig = p.covariates[c.name] ?? null;
+    const got = r.covariates[c.name];
+    if (orig === null) expect(got).toBeNull();
+    else if (c.type === 'categorical') expect(got).toEqual(orig);
+    else expect(binIndex(c.bins!.edges, got as number)).toBe(binIndex(c.bins!.edges, orig as number));
+  }
+  expect(r.labels).toEqual(p.labels);
+  expect(r.admissions.length).toBe(p.admissions.length);
+  p.admissions.forEach((a, k) => {
+    const b = r.admissions[k]!;
+    expect(b.codes).toEqual(a.codes);
+    const want = expectedSteps(tok, a.events);
+    const got = expectedSteps(tok, b.events);
+    expect(got.length).toBe(want.length);
+    let prevWant = 0;
+    let prevGot = 0;
+    want.forEach((s, i) => {
+      const g = got[i]!;
+      expectGapInBin(tok.gaps.bins.edges, s.hours - prevWant, g.hours - prevGot);
+      prevWant = s.hours;
+      prevGot = g.hours;
+      expect(g.items.map((e) => e.variable)).toEqual(s.items.map((e) => e.variable));
+      s.items.forEach((e, j) => {
+        const v = tok.variables.find((x) => x.name === e.variable)!;
+        const d = g.items[j]!.value;
+        if (v.type === 'categorical') expect(d).toEqual(e.value);
+        else expect(binIndex(v.bins!.edges, d as number)).toBe(binIndex(v.bins!.edges, e.value as number));
+      });
+    });
+  });
+}
+
+describe('tokenizer on PhysioNet 2012 fixtures', () => {
+  const patients = fixturePatients();
+
+  it('reads the fixture patients', () => {
+    expect(patients.length).toBe(40);
+    expect(patients.every((p) => p.admissions[0]!.events.length > 0)).toBe(true);
+  });
+
+  for (const strategy of STRATEGIES) {
+    for (const bin_type of ['uniform', 'quantile', 'quantile_ueq'] as const) {
+      it(`${strategy}/${bin_type}: every real patient encodes to an accepted sequence and round-trips`, () => {
+        const tok = fitTokenizer(patients, physionetDataConfig, tokCfg({ strategy, bin_type }));
+        patients.forEach((p, i) => checkRoundTrip(tok, p, i));
+      });
+    }
+  }
+
+  it('vocabulary follows DESIGN.md order: special, covariate, label, code, gap, measurement', () => {
+    const tok = fitTokenizer(patients, physionetDataConfig, tokCfg());
+    expect(tok.vocab.slice(0, 8)).toEqual([...SPECIAL_TOKENS]);
+    expect([tok.pad, tok.bos, tok.eos, tok.endCovar, tok.endLabel, tok.endCode, tok.endTs, tok.endAdm]).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    const classes = Array.from(tok.tokenClass);
+    // non-decreasing class ids = the classes appear in order, each in one block
+    for (let i = 1; i < classes.length; i++) expect(classes[i]!).toBeGreaterThanOrEqual(classes[i - 1]!);
+    expect(tok.vocab).toContain('cov:Age:missing');
+    expect(tok.vocab).toContain('label:in_hospital_death=1');
+    expect(tok.vocab).toContain('MechVent=1');
+    // Age uses the age edges: 15 bins + missing
+    expect(tok.covariates[0]!.bins!.edges).toEqual(tokCfg().age_edges);
+    expect(tok.vocab.filter((t) => t.startsWith('gap:')).length).toBe(15);
+  });
+
+  it('save -> load gives the same tokenizer, encodings and decodings', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'synehr-tok-'));
+    for (const strategy of STRATEGIES) {
+      const tok = fitTokenizer(patients, physionetDataConfig, tokCfg({ strategy }));
+      const path = join(dir, `${strategy}.json`);
+      tok.saveTokenizer(path);
+      const back = loadTokenizer(path);
+      expect(back.vocab).toEqual(tok.vocab);
+      expect(back.automaton.equals(tok.automaton)).toBe(true);
+      expect(Array.from(back.automaton.distToEnd)).toEqual(Array.from(tok.automaton.distToEnd));
+      for (const p of patients.slice(0, 5)) {
+        const ids = tok.encodePatient(p);
+        expect(Array.from(back.encodePatient(p))).toEqual(Array.from(ids));
+        expect(back.decode(ids, { rng: new Rng(7) })).toEqual(tok.decode(ids, { rng: new Rng(7) }));
+      }
+      back.checkDataConfig(physionetDataConfig);
+    }
+  });
+
+  it('EXPECTED FAILURE - tokenizer.json of another format version, kind, or edited automaton', () => {
+    const tok = fitTokenizer(patients.slice(0, 10), physionetDataConfig, tokCfg());
+    const j = JSON.parse(JSON.stringify(tok.toJSON())) as TokenizerJSON;
+    expect(() => tokenizerFromJSON({ ...j, format_version: 99 }, 'x.json')).toThrow(
+      /x\.json: tokenizer format_version 99 is not supported \(this synehr reads version 1\)/,
+    );
+    try {
+      tokenizerFromJSON({ ...j, format_version: 0 });
+    } catch (e) {
+      expect(e).toBeInstanceOf(SynehrError);
+      expect((e as SynehrError).code).toBe('E_TOKENIZER_VERSION');
+    }
+    expect(() => tokenizerFromJSON({ ...j, kind: 'other' } as unknown as TokenizerJSON)).toThrow(/not a synehr tokenizer/);
+    const edited = JSON.parse(JSON.stringify(j)) as TokenizerJSON;
+    edited.automaton.transitions = edited.automaton.transitions.slice(1);
+    expect(() => tokenizerFromJSON(edited)).toThrow(/dist_to_end|does not match/);
+    const dir = mkdtempSync(join(tmpdir(), 'synehr-tok-'));
+    writeFileSync(join(dir, 'bad.json'), '{not json');
+    expect(() => loadTokenizer(join(dir, 'bad.json'))).toThrow(/bad\.json: not valid JSON/);
+    expect(() => loadTokenizer(join(dir, 'missing.json'))).toThrow(/missing\.json: cannot read tokenizer/);
+  });
+
+  it('EXPECTED FAILURE - a tokenizer checked against another data config', () => {
+    const tok = fitTokenizer(patients.slice(0, 10), physionetDataConfig, tokCfg());
+    const other = { ...physionetDataConfig, name: 'other', variables: physionetDataConfig.variables.slice(1) };
+    expect(() => tok.checkDataConfig(other)).toThrow(/fitted for data config 'physionet2012-fixture'.*not for 'other'/);
+  });
+
+  it('tokenizer.json is self-contained: loading needs nothing but the file', () => {
+    const tok = fitTokenizer(patients, physionetDataConfig, tokCfg());
+    const j = JSON.parse(JSON.stringify(tok.toJSON()));
+    expect(Object.keys(j)).toEqual(
+      expect.arrayContaining(['format_version', 'vocab', 'covariates', 'variables', 'gaps', 'automaton', 'data_config_hash']),
+    );
+    expect(j.variables[0].bins.quantiles[0].length).toBe(tokCfg().within_bin_quantiles);
+  });
+});
+
+describe('tokenizer properties on generated records', () => {
+  for (const strategy of STRATEGIES) {
+    it(`${strategy}: encode -> decode recovers covariates, labels and codes; values and gaps within their bins`, () => {
+      fc.assert(
+        fc.property(cohortArb, fc.integer(), (cohort, seed) => {
+          const tok = fitTokenizer(cohort, toyData, tokCfg({ strategy }));
+          cohort.forEach((p, i) => checkRoundTrip(tok, p, seed + i));
+        }),
+        { numRuns: 25 },
+      );
+    });
+
+    it(`${strategy}: random walks of the automaton within a budget decode to valid records that re-encode to the same ids`, () => {
+      fc.assert(
+        fc.property(cohortArb, fc.integer(), fc.integer({ min: 12, max: 300 }), (cohort, seed, budget) => {
+          const tok = fitTokenizer(cohort, toyData, tokCfg({ strategy }));
+          const a = tok.automaton;
+          const rng = new Rng(seed);
+          for (let walk = 0; walk < 5; walk++) {
+            const ids = randomWalk(tok, rng, budget);
+            expect(ids.length).toBeLessThanOrEqual(budget);
+            expect(a.accepts(ids)).toBe(true);
+            const r = tok.decode(ids, { rng });
+            expectValidRecord(tok, r);
+            expect(Array.from(tok.encodePatient(r))).toEqual(ids);
+          }
+        }),
+        { numRuns: 25 },
+      );
+    });
+  }
+
+  it('distToEnd equals a forward breadth-first search from each state', () => {
+    fc.assert(
+      fc.property(cohortArb, fc.constantFrom(...STRATEGIES), (cohort, strategy) => {
+        const tok = fitTokenizer(cohort, toyData, tokCfg({ strategy }));
+        const a = tok.automaton;
+        for (let s = 0; s < a.numStates; s++) expect(a.distToEnd[s]).toBe(forwardBfs(tok, s));
+        expect(a.distToEnd[a.endState]).toBe(0);
+      }),
+      { numRuns: 10 },
+    );
+  });
+
+  it('a time step is a set: a variable at or below the previous one in the same step is forbidden', () => {
+    const tok = fitTokenizer([coveringPatient()], toyData, tokCfg());
+    const hr = tok.variables[0]!;
+    const gcs = tok.variables[1]!;
+    const ids = Array.from(tok.encodePatient(coveringPatient()));
+    const firstGap = ids.findIndex((t) => tok.tokenClass[t] === TokenClass.gap);
+    let s = tok.automaton.startState;
+    for (const t of ids.slice(0, firstGap + 2)) s = tok.automaton.step(s, t); // gap, hr
+    expect(tok.automaton.step(s, hr.offset)).toBe(-1); // hr again
+    expect(tok.automaton.step(s, gcs.offset)).toBeGreaterThanOrEqual(0); // gcs after hr
+  });
+
+  it('decoding is deterministic for a seed, and draws differ across seeds', () => {
+    const patients = fixturePatients().slice(0, 5);
+    const tok = fitTokenizer(patients, physionetDataConfig, tokCfg());
+    const ids = tok.encodePatient(patients[0]!);
+    expect(tok.decode(ids, { rng: new Rng(3) })).toEqual(tok.decode(ids, { rng: new Rng(3) }));
+    expect(tok.decode(ids, { rng: new Rng(3) })).not.toEqual(tok.decode(ids, { rng: new Rng(4) }));
+  });
+});
+
+describe('decoding invalid sequences', () => {
+  const tok = fitTokenizer([coveringPatient()], toyData, tokCfg());
+  const ids = Array.from(tok.encodePatient(coveringPatient()));
+
+  it('EXPECTED FAILURE - strict mode names the first bad position and token', () => {
+    const bad = [...ids];
+    const firstMeas = bad.findIndex((t) => tok.tokenClass[t] === TokenClass.measurement);
+    bad[firstMeas] = tok.endAdm;
+    expect(() => tok.decode(bad, { rng: new Rng(1) })).toThrow(
+      new RegExp(`token 7 '</adm>' at position ${firstMeas} is not allowed in state after_gap`),
+    );
+    expect(() => tok.decode(ids.slice(0, 5), { rng: new Rng(1) })).toThrow(/sequence of 5 tokens ends in state .* before <\/s>/);
+    expect(() => tok.decode([tok.bos, 99999], { rng: new Rng(1) })).toThrow(/token 99999 \(out of range\) at position 1/);
+  });
+
+  it('lenient mode returns the longest valid record and the bad position', () => {
+    const cut = ids.indexOf(tok.endTs); // inside the time series of the first admission
+    const bad = [...ids.slice(0, cut), tok.bos, ...ids.slice(cut)];
+    const { record, error } = tok.decode(bad, { rng: new Rng(1), mode: 'lenient' });
+    expect(error!.position).toBe(cut);
+    expect(error!.token).toBe(tok.bos);
+    expectValidRecord(tok, record);
+    const full = tok.decode(ids, { rng: new Rng(1) });
+    expect(record.covariates).toEqual(full.covariates);
+    expect(record.admissions[0]!.codes).toEqual(full.admissions[0]!.codes);
+    expect(record.admissions[0]!.events.length).toBe(full.admissions[0]!.events.length);
+    const ok = tok.decode(ids, { rng: new Rng(1), mode: 'lenient' });
+    expect(ok.error).toBeNull();
+    expect(ok.record).toEqual(full);
+    // cut before the covariates end: the rest are missing, one empty admission
+    const early = tok.decode(ids.slice(0, 3), { rng: new Rng(1), mode: 'lenient' });
+    expect(early.error!.position).toBe(3);
+    expect(early.record.covariates.unit).toBeNull();
+    expect(early.record.admissions.length).toBe(1);
+  });
+});
+
+describe('bad input gets a clear error', () => {
+  const tok = fitTokenizer([coveringPatient()], toyData, tokCfg());
+  const base = coveringPatient();
+  const withEvent = (variable: string, value: number | string, hours = 3): PatientRecord => ({
+    ...base,
+    admissions: [{ ...base.admissions[0]!, events: [...base.admissions[0]!.events, { hours, variable, value }] }],
+  });
+
+  it('EXPECTED FAILURE - unknown variable', () => {
+    expect(() => tok.encodePatient(withEvent('spo2', 97))).toThrow(
+      /patient covering, admission covering-0, event 8 \(hours 3\): variable 'spo2' is not in data config 'toy' \(variables: hr, gcs, vent, lactate, rhythm\)/,
+    );
+    expect(() => fitTokenizer([withEvent('spo2', 97)], toyData, tokCfg())).toThrow(/variable 'spo2' is not in data config 'toy'/);
+  });
+
+  it('EXPECTED FAILURE - NaN and infinite values and hours', () => {
+    expect(() => tok.encodePatient(withEvent('hr', Number.NaN))).toThrow(/'hr' = null is not a finite number/);
+    expect(() => tok.encodePatient(withEvent('hr', Infinity))).toThrow(/'hr' = null is not a finite number/);
+    expect(() => tok.encodePatient(withEvent('hr', 'fast'))).toThrow(/'hr' = "fast" is not a finite number/);
+    expect(() => tok.encodePatient(withEvent('hr', 80, Number.NaN))).toThrow(/hours = NaN is not a finite number >= 0/);
+    expect(() => tok.encodePatient(withEvent('hr', 80, -1))).toThrow(/hours = -1 is not a finite number >= 0/);
+    expect(() => tok.encodePatient({ ...base, covariates: { ...base.covariates, age: Number.NaN } })).toThrow(
+      /patient covering: covariate 'age' = null is not a finite number/,
+    );
+    expect(() => fitTokenizer([withEvent('hr', Number.NaN)], toyData, tokCfg())).toThrow(/'hr' = null is not a finite number/);
+  });
+
+  it('EXPECTED FAILURE - unknown code system, code without system', () => {
+    const coded = (code: string): PatientRecord => ({ ...base, admissions: [{ ...base.admissions[0]!, codes: [code] }] });
+    expect(() => tok.encodePatient(coded('SNOMED:123'))).toThrow(
+      /patient covering, admission covering-0: code 'SNOMED:123' has unknown code system 'SNOMED'; the data config allows ICD9, ICD10/,
+    );
+    expect(() => tok.encodePatient(coded('4019'))).toThrow(/code '4019' has no code system prefix/);
+    expect(() => fitTokenizer([coded('SNOMED:1')], toyData, tokCfg())).toThrow(/unknown code system 'SNOMED'/);
+  });
+
+  it('EXPECTED FAILURE - unknown covariate, label, categorical value; no admissions', () => {
+    expect(() => tok.encodePatient({ ...base, covariates: { ...base.covariates, height: 180 } })).toThrow(
+      /covariate 'height' is not in data config 'toy'/,
+    );
+    expect(() => tok.encodePatient({ ...base, labels: { los: 3 } })).toThrow(/label 'los' is not in data config 'toy'/);
+    expect(() => tok.encodePatient({ ...base, labels: { death: 2 } })).toThrow(/label 'death' = 2 is not one of its values \(0, 1\)/);
+    expect(() => tok.encodePatient(withEvent('vent', 'maybe'))).toThrow(/'vent' = "maybe" is not one of its values \(no, yes\)/);
+    expect(() => tok.encodePatient({ ...base, covariates: { ...base.covariates, sex: 'X' } })).toThrow(
+      /covariate 'sex' = "X" is not one of its values \(F, M\)/,
+    );
+    expect(() => tok.encodePatient({ ...base, admissions: [] })).toThrow(/patient covering: has no admissions/);
+    expect(() => fitTokenizer([{ ...base, covariates: { ...base.covariates, sex: 'X' } }], toyData, tokCfg())).toThrow(
+      /covariate 'sex': training value "X" is not among the declared values \(F, M\)/,
+    );
+  });
+
+  it("unknown: 'drop' skips unseen categorical values and counts them; unseen codes are dropped and counted", () => {
+    const stats = { dropped_codes: 0, dropped_values: 0, collapsed_repeats: 0 };
+    const p: PatientRecord = {
+      ...withEvent('vent', 'maybe'),
+      covariates: { ...base.covariates, sex: 'X' },
+    };
+    const fit = fitTokenizer([{ ...base, admissions: [{ ...base.admissions[0]!, codes: ['ICD9:4019'] }] }], toyData, tokCfg());
+    const ids = fit.encodePatient(p, { unknown: 'drop', stats });
+    expect(fit.automaton.accepts(ids)).toBe(true);
+    expect(stats).toEqual({ dropped_codes: base.admissions[0]!.codes.length - 1, dropped_values: 2, collapsed_repeats: 0 });
+    expect(fit.decode(ids, { rng: new Rng(1) }).covariates.sex).toBeNull();
+  });
+
+  it('repeated measurements of a variable at one time step collapse to the last one, and are counted', () => {
+    const stats = { dropped_codes: 0, dropped_values: 0, collapsed_repeats: 0 };
+    const p = withEvent('vent', 'no', 1); // hours 1 already has vent = yes
+    const events = [...p.admissions[0]!.events].sort((a, b) => a.hours - b.hours);
+    const ids = tok.encodePatient({ ...p, admissions: [{ ...p.admissions[0]!, events }] }, { stats });
+    expect(stats.collapsed_repeats).toBe(1);
+    const r = tok.decode(ids, { rng: new Rng(1) });
+    const at1 = r.admissions[0]!.events.filter((e) => e.variable === 'vent');
+    expect(at1.map((e) => e.value)).toEqual(['no', 'no']);
+  });
+
+  it('events out of hours order are sorted before encoding', () => {
+    const p = coveringPatient();
+    const rev = { ...p, admissions: [{ ...p.admissions[0]!, events: [...p.admissions[0]!.events].reverse() }] };
+    expect(Array.from(tok.encodePatient(rev))).toEqual(Array.from(tok.encodePatient(p)));
+  });
+});
+
+/** A random accepted sequence of at most `budget` tokens: only tokens from which </s> is still reachable in time. */
+function randomWalk(tok: Tokenizer, rng: Rng, budget: number): number[] {
+  const a = tok.automaton;
+  const ids: number[] = [];
+  let s = a.startState;
+  while (s !== a.endState) {
+    const left = budget - ids.length; // tokens we may still emit, this one included
+    const ok = a.allowed(s).filter((t) => a.distToEnd[a.step(s, t)]! <= left - 1);
+    expect(ok.length, `stuck in ${a.stateNames[s]} with ${left} tokens left`).toBeGreaterThan(0);
+    const t = ok[rng.int(ok.length)]!;
+    ids.push(t);
+    s = a.step(s, t);
+  }
+  return ids;
+}
+
+/** Fewest tokens from `from` to the end state, searching forwards level by level (independent of distToEnd). */
+function forwardBfs(tok: Tokenizer, from: number): number {
+  const a = tok.automaton;
+  let frontier = new Set([from]);
+  const seen = new Set([from]);
+  for (let d = 0; frontier.size > 0; d++) {
+    if (frontier.has(a.endState)) return d;
+    const nextFrontier = new Set<number>();
+    for (const s of frontier) {
+      for (let t = 0; t < a.vocabSize; t++) {
+        const n = a.step(s, t);
+        if (n >= 0 && !seen.has(n)) {
+          seen.add(n);
+          nextFrontier.add(n);
+        }
+      }
+    }
+    frontier = nextFrontier;
+  }
+  return -1;
+}
