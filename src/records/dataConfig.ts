@@ -73,3 +73,21 @@ export type CovariateSpec = z.infer<typeof covariateSpecSchema>;
 export type VariableSpec = z.infer<typeof variableSpecSchema>;
 export type LabelSpec = z.infer<typeof labelSpecSchema>;
 export type DataConfig = z.infer<typeof dataConfigSchema>;
+
+/**
+ * Read one data config YAML file directly (tests, benchmarks, scripts). The CLI composes configs
+ * through src/config/ instead; this only fills in `${data.name}` and validates.
+ */
+export async function readDataConfigFile(path: string, overrides: Partial<DataConfig> = {}): Promise<DataConfig> {
+  const { readFile } = await import('node:fs/promises');
+  const { parse } = await import('yaml');
+  const raw = { ...(parse(await readFile(path, 'utf8')) as Record<string, unknown>), ...overrides };
+  const parsed = dataConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new Error(`${path}: data.${issue.path.join('.')}: ${issue.message}`);
+  }
+  const data = parsed.data;
+  data.processed_dir = data.processed_dir.replace(/\$\{data\.name\}/g, data.name);
+  return data;
+}
