@@ -227,7 +227,8 @@ export function evaluateSynthetic(input: EvaluateInput): EvalResult {
   t = performance.now();
   push(rows, 'privacy/dcr_train_median', 'privacy', 'DCR to train, median', 'none', true, map3(prox, (p) => p.dcrTrainMedian));
   push(rows, 'privacy/dcr_holdout_median', 'privacy', 'DCR to holdout, median', 'none', true, map3(prox, (p) => p.dcrHoldoutMedian));
-  push(rows, 'privacy/share_closer_to_train', 'privacy', 'Share closer to train than holdout (0.5 best)', 'half', true, map3(prox, (p) => p.shareCloserToTrain));
+  push(rows, 'privacy/share_closer_to_train', 'privacy', 'Share closer to train than holdout', 'none', true, map3(prox, (p) => p.shareCloserToTrain));
+  push(rows, 'privacy/chance_share_closer_to_train', 'privacy', 'Share closer to train by chance, |train| / (|train| + |holdout|)', 'none', false, map3(prox, (p) => p.chanceShareCloserToTrain));
   push(rows, 'privacy/dcr_overfitting_protection', 'privacy', 'DCROverfittingProtection (SDMetrics)', 'max', true, map3(prox, (p) => p.dcrOverfittingProtection));
   push(rows, 'privacy/nndr_mean', 'privacy', 'NNDR, mean', 'none', true, map3(prox, (p) => p.nndrMean));
   push(rows, 'privacy/exact_copy_rate', 'privacy', 'Exact-copy rate', 'min', true, {

@@ -28,7 +28,8 @@ export interface FieldScore {
 /**
  * Per-field marginal similarity. Continuous variables pool every measurement of the variable;
  * categorical variables compare their value frequencies; numeric covariates compare non-missing
- * values (KS), categorical ones their categories with "missing" as one more (TV); labels by TV.
+ * values (KS), categorical ones their categories with "missing" as one more (TV); labels with
+ * declared values by TV, other labels by KS.
  */
 export function marginalScores(real: readonly PatientRecord[], syn: readonly PatientRecord[], data: DataConfig): FieldScore[] {
   const out: FieldScore[] = [];
@@ -55,14 +56,12 @@ export function marginalScores(real: readonly PatientRecord[], syn: readonly Pat
     }
   }
   for (const l of data.labels) {
-    out.push({
-      field: `label:${l.name}`,
-      metric: 'TVComplement',
-      score: tvComplement(
-        real.map((p) => p.labels[l.name] ?? NaN),
-        syn.map((p) => p.labels[l.name] ?? NaN),
-      ),
-    });
+    // a label left out of a record is absent, not a category: compare the records that carry it
+    const r = real.flatMap((p) => (typeof p.labels[l.name] === 'number' ? [p.labels[l.name]!] : []));
+    const s = syn.flatMap((p) => (typeof p.labels[l.name] === 'number' ? [p.labels[l.name]!] : []));
+    // declared values make a label discrete (0/1 outcomes); an undeclared one (length of stay) is numeric
+    if (l.values) out.push({ field: `label:${l.name}`, metric: 'TVComplement', score: tvComplement(r, s) });
+    else out.push({ field: `label:${l.name}`, metric: 'KSComplement', score: ksComplement(r, s) });
   }
   return out;
 }

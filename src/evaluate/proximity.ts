@@ -27,9 +27,11 @@ export interface ProximityResult {
   dcrHoldout: Float64Array;
   dcrTrainMedian: number;
   dcrHoldoutMedian: number;
-  /** share of candidate rows strictly closer to a training row than to any holdout row (training subsampled to |H|) */
+  /** share of candidate rows strictly closer to a training row than to any holdout row */
   shareCloserToTrain: number;
-  /** SDMetrics' DCROverfittingProtection: min(2·(1 − share), 1) */
+  /** the share a generator that saw neither set would get: |R| / (|R| + |H|) */
+  chanceShareCloserToTrain: number;
+  /** SDMetrics' DCROverfittingProtection, generalized to unequal sets: min((1 − share) / (1 − chance), 1) */
   dcrOverfittingProtection: number;
   /** mean over candidate rows of d(1st nearest train) / d(2nd nearest train) */
   nndrMean: number;
@@ -46,12 +48,15 @@ export interface ProximityResult {
  * (r'_j: the candidate set's own k-th neighbour radius). Strict "<" as in the authors' code.
  *
  * Privacy, on the same distances:
- * - DCR, distance to closest record, candidate → train and candidate → holdout; the share closer to
- *   train and SDMetrics' DCROverfittingProtection, score = min(2·(1 − share), 1)
+ * - DCR, distance to closest record, candidate → train and candidate → holdout; the share of
+ *   candidate rows closer to train, and SDMetrics' DCROverfittingProtection, which for equal-size
+ *   sets is min(2·(1 − share), 1)
  *   (https://docs.sdv.dev/sdmetrics/metrics/privacy-and-fairness-metrics/dcroverfittingprotection).
- *   SDMetrics compares against the whole training set and only warns when it is much larger than
- *   the holdout; here training is subsampled to the holdout's size so that a generator that never
- *   saw either set scores 0.5, not |R| / (|R| + |H|).
+ *   SDMetrics assumes the holdout about as large as the training set (and warns otherwise): a
+ *   generator that saw neither set lands closer to train with chance c = |R| / (|R| + |H|), 0.5
+ *   only for equal sizes. Our splits are 8:1, so the score is taken relative to that chance,
+ *   min((1 − share) / (1 − c), 1), which is SDMetrics' formula when c = 0.5. (Subsampling train to
+ *   |H| instead would hide most rows of a generator that copies its training set.)
  * - NNDR, nearest-neighbour distance ratio: d1 / d2 to the two closest training rows (0 for a copy).
  * - kNN membership inference as in SynEHRgy: an attacker holding a real record calls it a member
  *   when a candidate record lies close to it; AUROC of −d(record, nearest candidate) over members
@@ -67,15 +72,12 @@ export function proximity(real: Matrix, cand: Matrix, holdout: Matrix, k: number
   const N = real.n;
   const M = cand.n;
 
-  // a training subsample the size of the holdout, for the balanced DCR share and the attack
+  // members for the attack: a training subsample the size of the holdout, so both classes weigh alike
   const memberIdx = rng.shuffle(Array.from({ length: N }, (_, i) => i)).slice(0, Math.min(N, holdout.n));
-  const isMember = new Uint8Array(N);
-  for (const i of memberIdx) isMember[i] = 1;
 
   const colMin = new Float64Array(N).fill(Infinity);
   const recallHit = new Uint8Array(N);
   const dcrTrain = new Float64Array(M);
-  const dcrTrainSub = new Float64Array(M);
   const nndr = new Float64Array(M);
   const row = new Float64Array(N);
   const two = new Float64Array(2);
@@ -85,7 +87,6 @@ export function proximity(real: Matrix, cand: Matrix, holdout: Matrix, k: number
     distancesFromRow(row, cand, j, real);
     const rj = rC2[j]!;
     let inAny = false;
-    let subMin = Infinity;
     for (let i = 0; i < N; i++) {
       const d = row[i]!;
       if (d < rR2[i]!) {
@@ -94,12 +95,10 @@ export function proximity(real: Matrix, cand: Matrix, holdout: Matrix, k: number
       }
       if (d < colMin[i]!) colMin[i] = d;
       if (d < rj) recallHit[i] = 1;
-      if (isMember[i] && d < subMin) subMin = d;
     }
     if (inAny) precisionHits++;
     smallestK(two, row, Math.min(2, N));
     dcrTrain[j] = Math.sqrt(two[0]!);
-    dcrTrainSub[j] = Math.sqrt(subMin);
     const d2 = N > 1 ? Math.sqrt(two[1]!) : Infinity;
     nndr[j] = dcrTrain[j] === 0 ? 0 : dcrTrain[j]! / d2;
   }
@@ -124,9 +123,10 @@ export function proximity(real: Matrix, cand: Matrix, holdout: Matrix, k: number
       if (d < colMinH[h]!) colMinH[h] = d;
     }
     dcrHoldout[j] = Math.sqrt(m);
-    if (dcrTrainSub[j]! < dcrHoldout[j]!) closerToTrain++;
+    if (dcrTrain[j]! < dcrHoldout[j]!) closerToTrain++;
   }
   const share = closerToTrain / M;
+  const chance = N / (N + H);
 
   const scores: number[] = [];
   const labels: number[] = [];
@@ -152,7 +152,8 @@ export function proximity(real: Matrix, cand: Matrix, holdout: Matrix, k: number
     dcrTrainMedian: quantile(dcrTrain, 0.5),
     dcrHoldoutMedian: quantile(dcrHoldout, 0.5),
     shareCloserToTrain: share,
-    dcrOverfittingProtection: Math.min(2 * (1 - share), 1),
+    chanceShareCloserToTrain: chance,
+    dcrOverfittingProtection: Math.min((1 - share) / (1 - chance), 1),
     nndrMean: nndrSum / M,
     miaAuroc: auroc(scores, labels),
     miaRoc: rocCurve(scores, labels),
@@ -187,14 +188,20 @@ export interface Nnaa {
   privacyLoss: number;
 }
 
-/** NNAA on equal-size random subsamples (of size min(|R|, |C|, |H|)) so that the two AAs compare. */
+/**
+ * NNAA with each pair of sets cut to equal size by subsampling the larger one (AA is ½ in
+ * expectation for two i.i.d. samples of any equal size, so the two AAs compare). Only the larger
+ * set is cut, so that a candidate set that copies the whole training set still scores AA = 0.
+ */
 export function nnaa(real: Matrix, cand: Matrix, holdout: Matrix, rng: Rng): Nnaa {
-  const m = Math.min(real.n, cand.n, holdout.n);
-  if (m < 2) throw new RangeError(`NNAA needs at least 2 rows in each set, got ${m}`);
-  const sub = (x: Matrix) => takeRows(x, rng.shuffle(Array.from({ length: x.n }, (_, i) => i)).slice(0, m));
-  const s = sub(cand);
-  const aaTrain = adversarialAccuracy(sub(real), s);
-  const aaHoldout = adversarialAccuracy(sub(holdout), s);
+  if (Math.min(real.n, cand.n, holdout.n) < 2) {
+    throw new RangeError(`NNAA needs at least 2 rows in each set, got ${real.n} real, ${cand.n} candidate, ${holdout.n} holdout`);
+  }
+  const cut = (x: Matrix, m: number) => (x.n === m ? x : takeRows(x, rng.shuffle(Array.from({ length: x.n }, (_, i) => i)).slice(0, m)));
+  const m1 = Math.min(real.n, cand.n);
+  const aaTrain = adversarialAccuracy(cut(real, m1), cut(cand, m1));
+  const m2 = Math.min(holdout.n, cand.n);
+  const aaHoldout = adversarialAccuracy(cut(holdout, m2), cut(cand, m2));
   return { aaTrain, aaHoldout, privacyLoss: aaHoldout - aaTrain };
 }
 

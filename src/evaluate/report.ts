@@ -1,0 +1,116 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { EvalResult, MetricRow } from './evaluate.ts';
+import { dcrSvg, escapeXml, heatmapSvg, histogramSvg, prevalenceScatterSvg, rocSvg } from './plots.ts';
+
+/**
+ * The evaluation's outputs: `<dir>/eval/metrics.json` (everything, NaN written as null),
+ * `<dir>/eval/report.html` (self-contained: tables and inline SVG, no script, no external file)
+ * and the summary table printed by the CLI.
+ */
+export async function writeReport(dir: string, result: EvalResult): Promise<{ metrics: string; report: string }> {
+  const out = join(dir, 'eval');
+  await mkdir(out, { recursive: true });
+  const metrics = join(out, 'metrics.json');
+  const report = join(out, 'report.html');
+  await writeFile(metrics, JSON.stringify(result, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 1) + '\n');
+  await writeFile(report, renderReport(result));
+  return { metrics, report };
+}
+
+function cell(v: number | null): string {
+  if (v === null) return '—';
+  if (v !== 0 && Math.abs(v) < 1e-3) return v.toExponential(2);
+  return v.toFixed(Math.abs(v) >= 100 ? 1 : 4);
+}
+
+const BEST: Record<MetricRow['best'], string> = { max: '↑', min: '↓', half: '→0.5', zero: '→0', none: '' };
+
+/** metric | synthetic | ceiling | floor, one line per summary row, grouped. */
+export function formatSummaryTable(result: EvalResult): string {
+  const rows = result.rows.filter((r) => r.summary);
+  const name = (r: MetricRow) => `${r.name}${BEST[r.best] ? ` ${BEST[r.best]}` : ''}`;
+  const w = Math.max(6, ...rows.map((r) => name(r).length));
+  const line = (a: string, b: string, c: string, d: string) => `${a.padEnd(w)} | ${b.padStart(10)} | ${c.padStart(10)} | ${d.padStart(10)}`;
+  const out = [line('metric', 'synthetic', 'ceiling', 'floor'), `${'-'.repeat(w)}-+-${'-'.repeat(10)}-+-${'-'.repeat(10)}-+-${'-'.repeat(10)}`];
+  let group = '';
+  for (const r of rows) {
+    if (r.group !== group) {
+      group = r.group;
+      out.push(`[${group}]`);
+    }
+    out.push(line(name(r), cell(r.synthetic), cell(r.ceiling), cell(r.floor)));
+  }
+  return out.join('\n');
+}
+
+/**
+ * Where the synthetic figure sits between floor (0) and ceiling (1), for shading: undefined when
+ * the metric has no direction or the references coincide.
+ */
+function progress(r: MetricRow): number | undefined {
+  if (r.synthetic === null || r.ceiling === null || r.floor === null || r.best === 'none') return undefined;
+  const score = (v: number) => (r.best === 'half' ? -Math.abs(v - 0.5) : r.best === 'zero' ? -Math.abs(v) : r.best === 'min' ? -v : v);
+  const lo = score(r.floor);
+  const hi = score(r.ceiling);
+  if (Math.abs(hi - lo) < 1e-12) return undefined;
+  return Math.max(0, Math.min(1, (score(r.synthetic) - lo) / (hi - lo)));
+}
+
+function table(rows: MetricRow[]): string {
+  const body = rows
+    .map((r) => {
+      const p = progress(r);
+      const shade = p === undefined ? '' : ` style="background: hsl(${Math.round(120 * p)}, 60%, 88%)"`;
+      return `<tr><td>${escapeXml(r.name)}</td><td class="dir">${BEST[r.best]}</td><td class="num"${shade}>${cell(r.synthetic)}</td><td class="num">${cell(r.ceiling)}</td><td class="num">${cell(r.floor)}</td><td class="key">${escapeXml(r.key)}</td></tr>`;
+    })
+    .join('\n');
+  return `<table><thead><tr><th>metric</th><th>best</th><th>synthetic</th><th>ceiling</th><th>floor</th><th>key</th></tr></thead><tbody>\n${body}\n</tbody></table>`;
+}
+
+export function renderReport(result: EvalResult): string {
+  const { meta, plots } = result;
+  const groups = ['fidelity', 'detection', 'utility', 'privacy'] as const;
+  const V = plots.correlation.variables.length;
+  const diff = plots.correlation.real.map((r, i) => {
+    const s = plots.correlation.synthetic[i];
+    return r === null || s === null || s === undefined ? null : Math.abs(r - s);
+  });
+  const sections = groups
+    .map((g) => {
+      const rows = result.rows.filter((r) => r.group === g);
+      const summary = rows.filter((r) => r.summary);
+      const detail = rows.filter((r) => !r.summary);
+      return `<h2>${g}</h2>${table(summary)}${detail.length ? `<details><summary>${detail.length} more (per field, per model)</summary>${table(detail)}</details>` : ''}`;
+    })
+    .join('\n');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>synehr evaluation</title>
+<style>
+body { font-family: sans-serif; margin: 2em; max-width: 1200px; color: #222; }
+table { border-collapse: collapse; margin: 0.5em 0 1em; font-size: 13px; }
+th, td { border-bottom: 1px solid #ddd; padding: 3px 8px; text-align: left; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.key, td.dir { color: #888; font-size: 11px; }
+.plots { display: flex; flex-wrap: wrap; gap: 8px; }
+.note { color: #555; font-size: 13px; }
+</style></head><body>
+<h1>synehr evaluation</h1>
+<p class="note">${escapeXml(meta.created)} · train ${meta.sizes.train}, test ${meta.sizes.test}, synthetic ${meta.sizes.synthetic}, floor ${meta.sizes.floor} patients · feature vectors of ${meta.feature_columns} columns on up to ${meta.sizes.feature_rows} training rows · k = ${meta.k}, ${meta.cv_folds}-fold detection · seed ${meta.seed} · ${meta.seconds.toFixed(1)} s</p>
+<p class="note"><b>ceiling</b>: ${escapeXml(meta.references.ceiling)}.<br><b>floor</b>: ${escapeXml(meta.references.floor)}.<br>
+Synthetic cells are shaded from red (at the floor) to green (at the ceiling).</p>
+${sections}
+<h2>Plots</h2>
+<h3>Marginals: real vs synthetic vs floor</h3>
+<div class="plots">${plots.histograms.map(histogramSvg).join('\n')}</div>
+<h3>Codes</h3>
+<div class="plots">${prevalenceScatterSvg(plots.prevalence)}</div>
+<h3>Forward-filled correlations (${V} continuous variables)</h3>
+<div class="plots">${V ? [heatmapSvg('real', plots.correlation.variables, plots.correlation.real, 'signed'), heatmapSvg('synthetic', plots.correlation.variables, plots.correlation.synthetic, 'signed'), heatmapSvg('|real − synthetic|', plots.correlation.variables, diff, 'abs')].join('\n') : 'no continuous variables'}</div>
+<h3>ROC curves</h3>
+<div class="plots">${plots.roc.map(rocSvg).join('\n')}</div>
+<h3>Distance to closest record</h3>
+<div class="plots">${dcrSvg(plots.dcr)}</div>
+</body></html>
+`;
+}
