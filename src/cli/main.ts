@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { compose } from '../config/compose.ts';
 import { didYouMean } from '../config/didYouMean.ts';
@@ -29,6 +29,8 @@ export interface MainIO {
   /** the working directory: saved_models/, outputs/ and the user config are looked up here */
   cwd: string;
   env: NodeJS.ProcessEnv;
+  /** where subcommand modules are looked up (tests point it at fakes) */
+  commandsDir: string;
 }
 
 /** The package's root (built-in configs/, src/cli/commands/, embedded data/). */
@@ -50,6 +52,7 @@ export async function main(argv: readonly string[], io: Partial<MainIO> = {}): P
     stderr: io.stderr ?? ((s) => void process.stderr.write(s)),
     cwd: io.cwd ?? process.cwd(),
     env: io.env ?? process.env,
+    commandsDir: io.commandsDir ?? join(PACKAGE_ROOT, 'src', 'cli', 'commands'),
   };
   try {
     return await dispatch(argv, full);
@@ -96,10 +99,10 @@ export function parseArgs(words: readonly string[], cwd: string): ParsedArgs {
     }
     if (w === '-h' || w === '--help') out.help = true;
     else if (w === '-m' || w === '--multirun') out.multirun = true;
-    else if (w === '-cd' || w === '--config-dir') out.configDirs.push(join(cwd, valueOf(i++, w)));
-    else if (w.startsWith('--config-dir=')) out.configDirs.push(join(cwd, w.slice('--config-dir='.length)));
-    else if (w === '--config-file') out.configFile = join(cwd, valueOf(i++, w));
-    else if (w.startsWith('--config-file=')) out.configFile = join(cwd, w.slice('--config-file='.length));
+    else if (w === '-cd' || w === '--config-dir') out.configDirs.push(resolve(cwd, valueOf(i++, w)));
+    else if (w.startsWith('--config-dir=')) out.configDirs.push(resolve(cwd, w.slice('--config-dir='.length)));
+    else if (w === '--config-file') out.configFile = resolve(cwd, valueOf(i++, w));
+    else if (w.startsWith('--config-file=')) out.configFile = resolve(cwd, w.slice('--config-file='.length));
     else if (w.startsWith('-')) out.args.push(w);
     else if (w.includes('=') || w.startsWith('~') || w.startsWith('+')) out.overrides.push(w);
     else out.args.push(w);
@@ -166,7 +169,7 @@ async function dispatch(argv: readonly string[], io: MainIO): Promise<number> {
     return EXIT_OK;
   }
 
-  const modulePath = join(PACKAGE_ROOT, 'src', 'cli', 'commands', `${spec.name}.ts`);
+  const modulePath = join(io.commandsDir, `${spec.name}.ts`);
   if (spec.name !== 'config' && !existsSync(modulePath)) {
     io.stderr(`synehr ${spec.name}: this stage is not built yet\n`);
     return EXIT_NOT_BUILT;
@@ -252,6 +255,15 @@ export async function createContext(o: ContextOptions): Promise<CommandContext> 
       const name = config.run_name ?? defaultRunName(config, o.now);
       config.run_name = o.job.count > 1 ? jobRunName(name, o.job.index) : name;
       checkRunName(config.run_name);
+      // resume continues the run as it was configured: its saved config is the base, and only
+      // this command line's overrides (e.g. a larger train.max_steps) apply on top
+      const saved = join(runDirPath(workDir, config.run_name), 'config.yaml');
+      if (config.resume && !config.overwrite && existsSync(saved)) {
+        const runName = config.run_name;
+        config = compose({ searchPath: o.searchPath, overrides: o.overrides, command: spec.name, base: readYamlMapping(saved), env: o.env }).config;
+        config.run_name = runName;
+        config.resume = true;
+      }
     }
   }
 

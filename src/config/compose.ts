@@ -64,7 +64,7 @@ export function compose(opts: ComposeOptions): ComposeResult {
 
   const loadOption = (group: GroupName, option: string): Tree => {
     const content = loadGroupOption(opts.searchPath, group, option, files, []);
-    checkKnownKeys(groupSchemas[group] as unknown as z.core.$ZodType, content, [], `in ${files[files.length - 1]}`);
+    checkKnownKeys(SCHEMA, content, [group], `in ${files[files.length - 1]}`);
     return content;
   };
   const groupDefaults = (group: GroupName): Tree =>

@@ -64,7 +64,10 @@ export const USER_CONFIG_PLACES = [
 const loadTs: Loader = async (filepath) => {
   const { tsImport } = await import('tsx/esm/api');
   const mod = (await tsImport(pathToFileURL(filepath).href, import.meta.url)) as { default?: unknown };
-  return mod.default ?? mod;
+  let v: unknown = mod.default ?? mod;
+  // in a CommonJS package the ES module arrives wrapped once more: { default: { default: config } }
+  if (isPlainObject(v) && 'default' in v && (Object.keys(v).length === 1 || '__esModule' in v)) v = v.default;
+  return v;
 };
 
 const userConfigSchema = z

@@ -1,0 +1,220 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import YAML from 'yaml';
+import { main, parseFlags, type MainIO } from '../../src/cli/main.ts';
+import { COMMANDS } from '../../src/cli/commandTable.ts';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const FAKES = join(ROOT, 'test', 'fixtures', 'cli', 'commands');
+const FIXTURE_CONFIGS = join(ROOT, 'test', 'fixtures', 'config', 'basic');
+const tmpRoot = mkdtempSync(join(tmpdir(), 'synehr-cli-'));
+afterAll(() => rmSync(tmpRoot, { recursive: true, force: true }));
+let n = 0;
+
+/** A fresh working directory (with a package.json so no user config above it is found). */
+function workDir(files: Record<string, string> = {}): string {
+  const d = join(tmpRoot, `w${n++}`);
+  mkdirSync(d);
+  writeFileSync(join(d, 'package.json'), '{"name":"w"}');
+  for (const [f, t] of Object.entries(files)) {
+    mkdirSync(join(d, f, '..'), { recursive: true });
+    writeFileSync(join(d, f), t);
+  }
+  return d;
+}
+
+async function run(argv: string[], cwd = workDir()): Promise<{ code: number; out: string; err: string; cwd: string }> {
+  let out = '';
+  let err = '';
+  const io: Partial<MainIO> = { stdout: (s) => void (out += s), stderr: (s) => void (err += s), cwd, commandsDir: FAKES, env: {} };
+  const code = await main(argv, io);
+  return { code, out, err, cwd };
+}
+
+function seen(cwd: string, command: string, job = 0): any {
+  return JSON.parse(readFileSync(join(cwd, `seen-${command}-${job}.json`), 'utf8'));
+}
+
+const CD = ['-cd', FIXTURE_CONFIGS];
+
+describe('dispatch and exit codes', () => {
+  it('--version prints package.json version', async () => {
+    const r = await run(['--version']);
+    const version = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version;
+    expect(r).toMatchObject({ code: 0, out: `${version}\n`, err: '' });
+  });
+  it('no command: usage on stderr, exit 2; --help: usage on stdout, exit 0, every command listed', async () => {
+    const none = await run([]);
+    expect(none.code).toBe(2);
+    expect(none.err).toContain('Usage: synehr <command>');
+    const help = await run(['--help']);
+    expect(help.code).toBe(0);
+    for (const c of COMMANDS) expect(help.out).toMatch(new RegExp(`^  ${c.name} +${c.summary.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'));
+  });
+  it('EXPECTED FAILURE - unknown command, with did-you-mean: one line, exit 2', async () => {
+    const r = await run(['trian']);
+    expect(r.code).toBe(2);
+    expect(r.err).toBe(
+      "synehr: error: unknown command 'trian'; did you mean 'train'? commands: prepare, tokenize, train, export, generate, evaluate, dashboard, load, config, pipeline, export-data\n",
+    );
+  });
+  it('a stage not built yet says so in one line, exit 3, without reading any config', async () => {
+    const r = await run(['export', 'model=whatever', 'nonsense.key=1']);
+    expect(r).toMatchObject({ code: 3, out: '', err: 'synehr export: this stage is not built yet\n' });
+  });
+  it('a SynehrError from a command: one line (newlines folded), exit 2', async () => {
+    const r = await run(['load', ...CD]);
+    expect(r).toMatchObject({ code: 2, err: 'synehr: error: no database at postgres://nowhere second line\n' });
+  });
+  it('any other error is a bug: its stack, exit 1', async () => {
+    const r = await run(['evaluate', ...CD]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/^TypeError: kaboom in evaluate\n\s+at /);
+  });
+  it('a command may return its exit code', async () => {
+    expect((await run(['tokenize', ...CD])).code).toBe(5);
+  });
+  it('EXPECTED FAILURE - a config error: one line, exit 2, the command never runs', async () => {
+    const r = await run(['train', ...CD, 'model.n_ctxx=3']);
+    expect(r.code).toBe(2);
+    expect(r.err).toBe(
+      "synehr: error: unknown config key 'model.n_ctxx' = 3 (override 'model.n_ctxx=3'); did you mean 'model.n_ctx'? allowed keys of 'model': name, n_layer, n_embd, n_head, n_ctx, init_std\n",
+    );
+    expect(existsSync(join(r.cwd, 'seen-train-0.json'))).toBe(false);
+  });
+});
+
+describe('the context a command gets', () => {
+  it('train: overrides, pass-through flags, saved_models/<run_name>/ with config.yaml and overrides.yaml', async () => {
+    const r = await run(['train', ...CD, 'run_name=r1', 'hparams.n_ctx=256', '--dry-run', '--threads', '2', 'extra']);
+    expect(r.code).toBe(0);
+    expect(r.err).toBe('train ran\n');
+    const s = seen(r.cwd, 'train');
+    expect(s).toMatchObject({
+      command: 'train',
+      runName: 'r1',
+      overrides: ['run_name=r1', 'hparams.n_ctx=256'],
+      args: ['--dry-run', '--threads', '2', 'extra'],
+      flags: { 'dry-run': true, threads: '2' },
+      job: { index: 0, count: 1 },
+      runDir: join(r.cwd, 'saved_models', 'r1'),
+      sameRunDir: true,
+    });
+    expect(s.model.n_ctx).toBe(256);
+    const saved = YAML.parse(readFileSync(join(r.cwd, 'saved_models', 'r1', 'config.yaml'), 'utf8'));
+    expect(saved.model.n_ctx).toBe(256);
+    expect(saved.run_name).toBe('r1');
+    expect(YAML.parse(readFileSync(join(r.cwd, 'saved_models', 'r1', 'overrides.yaml'), 'utf8'))).toEqual(['run_name=r1', 'hparams.n_ctx=256']);
+
+    // the same name again is refused
+    const again = await run(['train', ...CD, 'run_name=r1'], r.cwd);
+    expect(again.code).toBe(2);
+    expect(again.err).toBe(
+      `synehr: error: run 'r1' exists (${join(r.cwd, 'saved_models', 'r1')}); pass resume=true to continue it, overwrite=true to replace it, or choose another run_name\n`,
+    );
+    // resume: the saved config is the base (n_ctx stays 256), this command line's overrides apply
+    expect((await run(['train', ...CD, 'run_name=r1', 'resume=true', 'train.max_steps=9'], r.cwd)).code).toBe(0);
+    const resumed = seen(r.cwd, 'train');
+    expect([resumed.model.n_ctx, resumed.runName]).toEqual([256, 'r1']);
+    const resumedSaved = YAML.parse(readFileSync(join(r.cwd, 'saved_models', 'r1', 'config.yaml'), 'utf8'));
+    expect([resumedSaved.model.n_ctx, resumedSaved.train.max_steps, resumedSaved.resume]).toEqual([256, 9, true]);
+
+    // generate model=r1: the saved config is the base, further overrides apply, run_name is r1
+    const g = await run(['generate', ...CD, 'model=r1', 'n_samples=7', 'batch_size=3'], r.cwd);
+    expect(g.code).toBe(0);
+    const gs = seen(r.cwd, 'generate');
+    expect(gs).toMatchObject({ runName: 'r1', runDir: join(r.cwd, 'saved_models', 'r1'), overrides: ['model=r1', 'n_samples=7', 'batch_size=3'] });
+    expect(gs.model.n_ctx).toBe(256);
+    expect(gs.generate).toMatchObject({ n_samples: 7, batch_size: 3 });
+  });
+
+  it('train without run_name names the run <data>_<model>_<date>-<time>', async () => {
+    const r = await run(['train', ...CD]);
+    expect(seen(r.cwd, 'train').runName).toMatch(/^tiny_small_\d{8}-\d{6}$/);
+  });
+
+  it('EXPECTED FAILURE - generate model=<missing run>, with did-you-mean over saved_models/', async () => {
+    const cwd = workDir();
+    expect((await run(['train', ...CD, 'run_name=mimic_a'], cwd)).code).toBe(0);
+    const r = await run(['generate', ...CD, 'model=mimic_b'], cwd);
+    expect(r.code).toBe(2);
+    expect(r.err).toBe(
+      `synehr: error: no trained run 'mimic_b' (${join(cwd, 'saved_models', 'mimic_b', 'config.yaml')} not found); did you mean 'mimic_a'? runs in ${join(cwd, 'saved_models')}: mimic_a\n`,
+    );
+  });
+
+  it('EXPECTED FAILURE - generate without model=: runDir() says what to pass', async () => {
+    const r = await run(['generate', ...CD]);
+    expect(r.code).toBe(2);
+    expect(r.err).toBe(`synehr: error: synehr generate reads a trained run: pass model=<run_name> (runs in ${join(r.cwd, 'saved_models')}: (none))\n`);
+  });
+
+  it('prepare: outputs/<date>/<time>/ and model= picks the group option', async () => {
+    const r = await run(['prepare', ...CD, 'model=gpt-tiny']);
+    expect(r.code).toBe(0);
+    const s = seen(r.cwd, 'prepare');
+    expect(s.model.name).toBe('gpt-tiny');
+    expect(s.runDir).toMatch(new RegExp(`^${join(r.cwd, 'outputs').replace(/[.]/g, '\\.')}/\\d{4}-\\d{2}-\\d{2}/\\d{2}-\\d{2}-\\d{2}$`));
+    expect(readdirSync(s.runDir).sort()).toEqual(['config.yaml', 'overrides.yaml']);
+  });
+
+  it('dashboard gets --port through ctx.flags', async () => {
+    const r = await run(['dashboard', ...CD, '--port', '6007', '--host=0.0.0.0']);
+    expect(seen(r.cwd, 'dashboard').flags).toEqual({ port: '6007', host: '0.0.0.0' });
+  });
+
+  it('-m: one job per combination, run_name suffixed _<job>', async () => {
+    const r = await run(['train', ...CD, '-m', 'run_name=sweep', 'model.n_layer=1,3', 'seed=5,6']);
+    expect(r.code).toBe(0);
+    const jobs = [0, 1, 2, 3].map((j) => seen(r.cwd, 'train', j));
+    expect(jobs.map((j) => [j.runName, j.model.n_layer, j.seed, j.job.count])).toEqual([
+      ['sweep_0', 1, 5, 4],
+      ['sweep_1', 1, 6, 4],
+      ['sweep_2', 3, 5, 4],
+      ['sweep_3', 3, 6, 4],
+    ]);
+    expect(jobs[3].overrides).toEqual(['run_name=sweep', 'model.n_layer=3', 'seed=6']);
+    expect(readdirSync(join(r.cwd, 'saved_models')).sort()).toEqual(['sweep_0', 'sweep_1', 'sweep_2', 'sweep_3']);
+    expect(r.err).toContain('[multirun] job 3/4: run_name=sweep model.n_layer=3 seed=6\n');
+  });
+
+  it('a user config in the working directory adds its config dir and default overrides', async () => {
+    const cwd = workDir({
+      'synehr.config.mjs': `export default { config_paths: ['${FIXTURE_CONFIGS}'], overrides: ['seed=99', 'run_name=from-user'] };`,
+    });
+    const r = await run(['train', 'seed=100'], cwd);
+    expect(r.code).toBe(0);
+    expect(seen(cwd, 'train')).toMatchObject({ runName: 'from-user', seed: 100 });
+  });
+});
+
+describe('config show and help', () => {
+  it('config show prints the composed YAML, which parses back to the same values', async () => {
+    const r = await run(['config', 'show', ...CD, 'model=gpt', 'hparams.n_ctx=333']);
+    expect(r.code).toBe(0);
+    const shown = YAML.parse(r.out);
+    expect(shown.model).toEqual({ name: 'gpt', n_layer: 4, n_embd: 384, n_head: 8, n_ctx: 333, init_std: 0.02 });
+    expect(shown.data.name).toBe('tiny');
+  });
+
+  it('<command> --help lists its groups and their keys with type, default and the why-comment from the schema source', async () => {
+    const r = await run(['train', '--help']);
+    expect(r.code).toBe(0);
+    const src = readFileSync(join(ROOT, 'src', 'model', 'config.ts'), 'utf8');
+    const why = /\/\/ (context length[^\n]*)\n\s*n_ctx:/.exec(src)![1]!;
+    expect(r.out).toMatch(/^synehr train: Train the GPT/);
+    expect(r.out).toContain('Config groups read: data, tokenizer, model, train, tracking.');
+    expect(r.out).toMatch(/^model {2}\(choose with model=<option>: gpt, gpt-small, gpt-tiny; default gpt-small\)$/m);
+    expect(r.out).toMatch(/^ {2}n_ctx +integer > 0 +=  ?512$/m);
+    expect(r.out).toContain(`      ${why}\n`);
+    expect(r.out).toMatch(/^ {2}loader +"physionet2012" \| "mimic3" \| "synthea" \| "long" +\(required\)$/m);
+    expect(r.out).not.toMatch(/^generate {2}\(/m);
+  });
+
+  it('parseFlags', () => {
+    expect(parseFlags(['--port', '80', '-v', '--x=1=2', 'pos', '--last'])).toEqual({ port: '80', v: true, x: '1=2', last: true });
+    expect(parseFlags(['-n', 'pos', 'key=value'])).toEqual({ n: 'pos' });
+  });
+});
