@@ -123,11 +123,14 @@ export class Graph {
     return t;
   }
 
-  /** Marks `t` as a graph output under `name` (an Identity is added when the name differs). */
-  output(t: Tensor, name: string = t.name): Tensor {
-    let out = t;
+  /**
+   * Marks `t` as a graph output under `name` (an Identity is added when the name differs);
+   * `shape` overrides the declared shape, e.g. to name symbolic dimensions.
+   */
+  output(t: Tensor, name: string = t.name, shape?: Shape): Tensor {
+    let out = shape ? new Tensor(this, t.name, t.dtype, [...shape]) : t;
     if (name !== t.name) {
-      out = new Tensor(this, this.claim(name), t.dtype, t.shape);
+      out = new Tensor(this, this.claim(name), t.dtype, shape ? [...shape] : t.shape);
       this.nodes.push({ op: 'Identity', domain: '', inputs: [t.name], outputs: [out.name], attrs: {} });
     }
     this.outputs.push({ tensor: out, name });
@@ -151,6 +154,16 @@ export class Graph {
     const t = new Tensor(root, root.fresh(hint), dtype, [...dims]);
     root.initializers.push({ name: t.name, dtype, dims: [...dims], data: arr });
     if (key !== null) root.constCache.set(key, t);
+    return t;
+  }
+
+  /** A named initializer of the root graph (e.g. trained weights under their own names). */
+  initializer(name: string, dtype: DType, dims: readonly number[], data: NumericArray): Tensor {
+    const n = elementCount(dims);
+    if (data.length !== n) throw new RangeError(`initializer ${name}: ${data.length} values for dims ${formatShape([...dims])} (${n} expected)`);
+    const root = this.root;
+    const t = new Tensor(root, root.claim(name), dtype, [...dims]);
+    root.initializers.push({ name, dtype, dims: [...dims], data: toTyped(data, dtype) });
     return t;
   }
 

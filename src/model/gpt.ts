@@ -50,14 +50,6 @@ interface ForwardOptions {
 type Params = Record<string, Tensor>;
 
 /**
- * Linear layer on token rows: x [N, in] · W [in, out] + b (Conv1D layout, as GPT-2 stores it).
- * One Gemm: its gradients are single Gemms too (dW = xᵀ dy, dx = dy Wᵀ, db = Σ dy).
- */
-function linear(g: Graph, x: Tensor, w: Tensor, b: Tensor): Tensor {
-  return g.gemm(x, w, b);
-}
-
-/**
  * The additive attention bias [B, 1, T, T]: 0 where query i may see key j (j ≤ i and the same
  * doc_id: packed patients never see each other), MASKED elsewhere.
  */
@@ -70,9 +62,41 @@ function documentCausalBias(g: Graph, docIds: Tensor, T: number, dtype: DType): 
   return g.where(allowed, g.scalar(0, dtype), g.scalar(MASKED, dtype));
 }
 
+/** How the shared trunk does its two layout-dependent steps (training: Gemm on token rows; inference: MatMul on [B, S, C]). */
+export interface TrunkOps {
+  /** x [.., in] · W [in, out] + b (Conv1D layout, as GPT-2 stores it) */
+  linear(x: Tensor, w: Tensor, b: Tensor): Tensor;
+  /** layer l's attention: q (already scaled by 1/√D), k, v [.., C] → the heads' output [.., C] */
+  attend(layer: number, q: Tensor, k: Tensor, v: Tensor): Tensor;
+  primitiveLayerNorm: boolean;
+}
+
 /**
- * The forward pass to the final LayerNorm's output, x [N, C]. ids and positions are [B, T];
- * `bias` is the additive attention mask [B, 1, T, T] (or broadcastable to it).
+ * The GPT, once: pre-LayerNorm blocks of causal multi-head attention and a GELU MLP over the
+ * summed token + position embeddings x0 [.., C], then the final LayerNorm. Returns [.., C].
+ */
+export function gptTrunk(g: Graph, cfg: ModelConfig, p: Params, x0: Tensor, ops: TrunkOps): Tensor {
+  const C = cfg.n_embd;
+  const D = C / cfg.n_head;
+  const ln = (x: Tensor, name: string) => g.layerNorm(x, p[`${name}.weight`]!, p[`${name}.bias`]!, { epsilon: LN_EPS, primitive: ops.primitiveLayerNorm });
+  let x = x0;
+  for (let l = 0; l < cfg.n_layer; l++) {
+    const h = `transformer.h.${l}`;
+    const qkv = ops.linear(ln(x, `${h}.ln_1`), p[`${h}.attn.c_attn.weight`]!, p[`${h}.attn.c_attn.bias`]!); // [.., 3C]
+    const [q, k, v] = g.split(qkv, [C, C, C], -1);
+    // the 1/√D scale on q ([.., C]) is cheaper than on the scores ([.., H, T, T])
+    const y = ops.attend(l, g.mul(q!, 1 / Math.sqrt(D)), k!, v!); // [.., C]
+    x = g.add(x, ops.linear(y, p[`${h}.attn.c_proj.weight`]!, p[`${h}.attn.c_proj.bias`]!));
+    const f = ops.linear(ln(x, `${h}.ln_2`), p[`${h}.mlp.c_fc.weight`]!, p[`${h}.mlp.c_fc.bias`]!); // [.., 4C]
+    x = g.add(x, ops.linear(g.gelu(f), p[`${h}.mlp.c_proj.weight`]!, p[`${h}.mlp.c_proj.bias`]!));
+  }
+  return ln(x, 'transformer.ln_f');
+}
+
+/**
+ * The training forward pass to the final LayerNorm's output, x [N, C], on token rows: every
+ * linear layer is one Gemm, and so are its gradients (dW = xᵀ dy, dx = dy Wᵀ, db = Σ dy).
+ * ids and positions are [B, T]; `bias` is the additive attention mask [B, 1, T, T].
  */
 export function gptHidden(g: Graph, cfg: ModelConfig, p: Params, ids: Tensor, positions: Tensor, bias: Tensor, o: ForwardOptions): Tensor {
   const { B, T } = o;
@@ -80,26 +104,20 @@ export function gptHidden(g: Graph, cfg: ModelConfig, p: Params, ids: Tensor, po
   const H = cfg.n_head;
   const D = C / H;
   const N = B * T;
-  const ln = (x: Tensor, name: string) => g.layerNorm(x, p[`${name}.weight`]!, p[`${name}.bias`]!, { epsilon: LN_EPS, primitive: o.primitiveLayerNorm });
-
   const tok = g.gather(p['transformer.wte.weight']!, ids); // [B, T, C]
   const pos = g.gather(p['transformer.wpe.weight']!, positions); // [B, T, C]
-  let x = g.reshape(g.add(tok, pos), [N, C]); // [N, C]
-  for (let l = 0; l < cfg.n_layer; l++) {
-    const h = `transformer.h.${l}`;
-    const qkv = linear(g, ln(x, `${h}.ln_1`), p[`${h}.attn.c_attn.weight`]!, p[`${h}.attn.c_attn.bias`]!); // [N, 3C]
-    const [q, k, v] = g.split(qkv, [C, C, C], 1);
-    // the 1/√D scale on q ([N, C]) is cheaper than on the scores ([B, H, T, T])
-    const qh = g.transpose(g.reshape(g.mul(q!, 1 / Math.sqrt(D)), [B, T, H, D]), [0, 2, 1, 3]); // [B, H, T, D]
-    const kt = g.transpose(g.reshape(k!, [B, T, H, D]), [0, 2, 3, 1]); // [B, H, D, T]
-    const vh = g.transpose(g.reshape(v!, [B, T, H, D]), [0, 2, 1, 3]); // [B, H, T, D]
-    const o = g.attention(qh, kt, vh, bias); // softmax(q kᵀ + bias) v: [B, H, T, D]
-    const y = g.reshape(g.transpose(o, [0, 2, 1, 3]), [N, C]); // [N, C]
-    x = g.add(x, linear(g, y, p[`${h}.attn.c_proj.weight`]!, p[`${h}.attn.c_proj.bias`]!));
-    const f = linear(g, ln(x, `${h}.ln_2`), p[`${h}.mlp.c_fc.weight`]!, p[`${h}.mlp.c_fc.bias`]!); // [N, 4C]
-    x = g.add(x, linear(g, g.gelu(f), p[`${h}.mlp.c_proj.weight`]!, p[`${h}.mlp.c_proj.bias`]!));
-  }
-  return ln(x, 'transformer.ln_f'); // [N, C]
+  const x0 = g.reshape(g.add(tok, pos), [N, C]); // [N, C]
+  return gptTrunk(g, cfg, p, x0, {
+    linear: (x, w, b) => g.gemm(x, w, b),
+    attend: (_l, q, k, v) => {
+      const qh = g.transpose(g.reshape(q, [B, T, H, D]), [0, 2, 1, 3]); // [B, H, T, D]
+      const kt = g.transpose(g.reshape(k, [B, T, H, D]), [0, 2, 3, 1]); // [B, H, D, T]
+      const vh = g.transpose(g.reshape(v, [B, T, H, D]), [0, 2, 1, 3]); // [B, H, T, D]
+      const o = g.attention(qh, kt, vh, bias); // softmax(q kᵀ + bias) v: [B, H, T, D]
+      return g.reshape(g.transpose(o, [0, 2, 1, 3]), [N, C]); // [N, C]
+    },
+    primitiveLayerNorm: o.primitiveLayerNorm,
+  });
 }
 
 /**
@@ -166,6 +184,71 @@ export function buildTrainingGraph(cfg: ModelConfig, opts: TrainingGraphOptions)
 export function buildEvalGraph(cfg: ModelConfig, opts: TrainingGraphOptions): BuiltGraph {
   const { g, loss, params } = buildLoss(cfg, opts, 'gpt_eval');
   g.output(loss, 'loss');
+  return finish(g, params);
+}
+
+export interface InferenceGraphOptions {
+  vocabSize: number;
+  /** trained float32 weights by Hugging Face name, embedded as initializers */
+  weights: Record<string, Float32Array>;
+}
+
+/**
+ * The KV-cache inference graph in Hugging Face GPT-2 layout, loadable by transformers.js:
+ * inputs input_ids, attention_mask [batch_size, total_sequence_length], position_ids, and
+ * past_key_values.{l}.key|value [batch_size, H, past_sequence_length, D]; outputs logits
+ * [batch_size, sequence_length, V] and present.{l}.key|value (past + new keys and values).
+ * Only `batch_size` and the lengths are symbolic: H and D are fixed numbers.
+ */
+export function buildInferenceGraph(cfg: ModelConfig, opts: InferenceGraphOptions): BuiltGraph {
+  const C = cfg.n_embd;
+  const H = cfg.n_head;
+  const D = C / H;
+  const params = gptParamSpecs(cfg, opts.vocabSize);
+  const g = new Graph('gpt_inference');
+  const ids = g.input('input_ids', 'int64', ['batch_size', 'sequence_length']);
+  const mask = g.input('attention_mask', 'int64', ['batch_size', 'total_sequence_length']);
+  const positions = g.input('position_ids', 'int64', ['batch_size', 'sequence_length']);
+  const past: Tensor[][] = [];
+  for (let l = 0; l < cfg.n_layer; l++) {
+    past.push(['key', 'value'].map((kv) => g.input(`past_key_values.${l}.${kv}`, 'float32', ['batch_size', H, 'past_sequence_length', D])));
+  }
+  const p: Params = {};
+  for (const s of params) {
+    const w = opts.weights[s.name];
+    const n = s.shape.reduce((a, b) => a * b, 1);
+    if (!w) throw new RangeError(`buildInferenceGraph: weight '${s.name}' is missing`);
+    if (w.length !== n) throw new RangeError(`buildInferenceGraph: weight '${s.name}' has ${w.length} values, shape [${s.shape}] needs ${n}`);
+    p[s.name] = g.initializer(s.name, 'float32', s.shape, w);
+  }
+  // causal over absolute positions (queries are the last S of the total) and padding from the mask
+  const scalarDim = (t: Tensor, axis: number) => g.squeeze(g.shape(t, axis, axis + 1), [0]);
+  const total = scalarDim(mask, 1);
+  const pastLen = g.sub(total, scalarDim(ids, 1));
+  const one = g.scalar(1, 'int64');
+  const rows = g.unsqueeze(g.range(pastLen, total, one), [1]); // [S, 1]
+  const cols = g.unsqueeze(g.range(g.scalar(0, 'int64'), total, one), [0]); // [1, Tt]
+  const allowed = g.and(g.lessOrEqual(cols, rows), g.unsqueeze(g.cast(mask, 'bool'), [1, 2])); // [B, 1, S, Tt]
+  const bias = g.where(allowed, g.scalar(0, 'float32'), g.scalar(MASKED, 'float32'));
+  const presentShape = ['batch_size', H, 'total_sequence_length', D];
+  const x0 = g.add(g.gather(p['transformer.wte.weight']!, ids), g.gather(p['transformer.wpe.weight']!, positions)); // [B, S, C]
+  const heads = (t: Tensor) => g.transpose(g.reshape(t, [0, 0, H, D]), [0, 2, 1, 3]); // [B, H, S, D]
+  const xf = gptTrunk(g, cfg, p, x0, {
+    linear: (x, w, b) => g.add(g.matMul(x, w), b),
+    attend: (l, q, k, v) => {
+      const key = g.concat([past[l]![0]!, heads(k)], 2); // [B, H, Tt, D]
+      const value = g.concat([past[l]![1]!, heads(v)], 2);
+      g.output(key, `present.${l}.key`, presentShape);
+      g.output(value, `present.${l}.value`, presentShape);
+      const o = g.attention(heads(q), g.transpose(key, [0, 1, 3, 2]), value, bias); // [B, H, S, D]
+      return g.reshape(g.transpose(o, [0, 2, 1, 3]), [0, 0, C]); // [B, S, C]
+    },
+    primitiveLayerNorm: false,
+  });
+  const logits = g.matMul(xf, g.transpose(p['transformer.wte.weight']!, [1, 0])); // tied head: [B, S, V]
+  // logits first, as Hugging Face orders the outputs
+  g.output(logits, 'logits', ['batch_size', 'sequence_length', opts.vocabSize]);
+  g.outputs.unshift(g.outputs.pop()!);
   return finish(g, params);
 }
 
