@@ -35,17 +35,29 @@ export function globalHelp(version: string): string {
   ].join('\n');
 }
 
-function keyLines(docs: readonly KeyDoc[]): string[] {
+/** `composed`: the group's values under the default option; a value that differs from the schema's is shown beside it. */
+function keyLines(docs: readonly KeyDoc[], composed?: Record<string, unknown>, option?: string | null): string[] {
   const kw = Math.max(...docs.map((d) => d.key.length));
   const tw = Math.min(34, Math.max(...docs.map((d) => d.type.length)));
   return docs.map((d) => {
-    const dflt = d.default !== undefined ? `= ${d.default}` : d.optional ? '(optional)' : '(required)';
+    let dflt = d.default !== undefined ? `= ${d.default}` : d.optional ? '(optional)' : '(required)';
+    const value = composed?.[d.key];
+    if (option && value !== undefined && !(typeof value === 'object' && value !== null)) {
+      const shown = value === null ? 'null' : String(value);
+      if (shown !== d.default) dflt += `  (${option}: ${shown})`;
+    }
     const head = `  ${d.key.padEnd(kw)}  ${d.type.padEnd(tw)}  ${dflt}`;
     return d.text ? `${head}\n      ${d.text}` : head;
   });
 }
 
-export function commandHelp(spec: CommandSpec, packageRoot: string, searchPath: readonly string[], choices: Partial<Record<GroupName, string | null>>): string {
+export function commandHelp(
+  spec: CommandSpec,
+  packageRoot: string,
+  searchPath: readonly string[],
+  choices: Partial<Record<GroupName, string | null>>,
+  composed?: Partial<Record<GroupName, unknown>>,
+): string {
   const out = [`synehr ${spec.name}: ${spec.summary}`, '', `Usage: ${spec.usage}`];
   if (spec.run === 'consume') {
     out.push(
@@ -58,7 +70,11 @@ export function commandHelp(spec: CommandSpec, packageRoot: string, searchPath: 
     const fw = Math.max(...spec.flags.map((f) => f.name.length));
     out.push('', 'Flags:', ...spec.flags.map((f) => `  ${f.name.padEnd(fw)}  ${f.text}`));
   }
-  out.push('', `Config groups read: ${spec.groups.join(', ')}. Keys show type and schema default.`);
+  out.push(
+    '',
+    `Config groups read: ${spec.groups.join(', ')}. Each key: its type, the schema default and, in`,
+    "parentheses, the value the group's default option gives it where that differs.",
+  );
   out.push('', 'top level', ...keyLines(topLevelKeyDocs(packageRoot)));
   for (const g of spec.groups) {
     const options = listGroupOptions(searchPath, g);
@@ -66,7 +82,7 @@ export function commandHelp(spec: CommandSpec, packageRoot: string, searchPath: 
     out.push(
       '',
       `${g}  (choose with ${g}=<option>: ${options.join(', ') || 'none found'}${chosen ? `; default ${chosen}` : ''})`,
-      ...keyLines(groupKeyDocs(packageRoot, g)),
+      ...keyLines(groupKeyDocs(packageRoot, g), composed?.[g] as Record<string, unknown> | undefined, chosen),
     );
   }
   return out.join('\n');

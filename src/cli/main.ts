@@ -111,6 +111,18 @@ export function parseArgs(words: readonly string[], cwd: string): ParsedArgs {
   return out;
 }
 
+/** A command's own `key=value` words (CommandSpec.keys) are not config overrides: they become `--key=value` flags. */
+export function takeCommandKeys(spec: CommandSpec, parsed: ParsedArgs): void {
+  if (!spec.keys) return;
+  const overrides: string[] = [];
+  for (const o of parsed.overrides) {
+    const eq = o.indexOf('=');
+    if (eq > 0 && spec.keys.includes(o.slice(0, eq))) parsed.args.push(`--${o}`);
+    else overrides.push(o);
+  }
+  parsed.overrides = overrides;
+}
+
 /** `--name value`, `--name=value` and bare `--name` (true) among the pass-through words. */
 export function parseFlags(args: readonly string[]): Record<string, string | boolean> {
   const flags: Record<string, string | boolean> = {};
@@ -149,6 +161,7 @@ async function dispatch(argv: readonly string[], io: MainIO): Promise<number> {
     );
   }
   const parsed = parseArgs(rest, io.cwd);
+  takeCommandKeys(spec, parsed);
   const builtIn = join(PACKAGE_ROOT, 'configs');
 
   if (parsed.help) {
@@ -159,13 +172,13 @@ async function dispatch(argv: readonly string[], io: MainIO): Promise<number> {
       user = null; // help still prints with the built-in search path
     }
     const searchPath = [...parsed.configDirs, ...(user?.configPaths ?? []), builtIn];
-    let choices = {};
+    let composed: ReturnType<typeof compose> | undefined;
     try {
-      choices = compose({ searchPath, overrides: [], command: spec.name }).choices;
+      composed = compose({ searchPath, overrides: user?.overrides ?? [], command: spec.name, env: io.env });
     } catch {
-      choices = {};
+      composed = undefined; // a broken default config still gets its help
     }
-    io.stdout(commandHelp(spec, PACKAGE_ROOT, searchPath, choices) + '\n');
+    io.stdout(commandHelp(spec, PACKAGE_ROOT, searchPath, composed?.choices ?? {}, composed?.config) + '\n');
     return EXIT_OK;
   }
 

@@ -21,32 +21,36 @@ export interface KeyDoc {
   text: string;
 }
 
-/** `// comment` lines above each key of `export const <name> = z.object({...})` in a source file. */
+/**
+ * `// comment` lines right above each key of `export const <name> = z.object({...})` in a source
+ * file (keys at the object's own indentation; nested objects' lines are skipped).
+ */
 export function commentsOfSchema(source: string, exportName: string): Map<string, string> {
   const out = new Map<string, string>();
   const lines = source.split('\n');
   const start = lines.findIndex((l) => new RegExp(`^export const ${exportName}\\b`).test(l));
   if (start < 0) return out;
-  let keyIndent: number | undefined;
+  const open = lines.findIndex((l, i) => i >= start && /\.object\(\{\s*$/.test(l));
+  if (open < 0) return out;
+  const indentOf = (l: string) => l.length - l.trimStart().length;
+  const first = lines.slice(open + 1).find((l) => l.trim() !== '');
+  if (first === undefined) return out;
+  const keyIndent = indentOf(first);
   let comment: string[] = [];
-  for (let i = start + 1; i < lines.length; i++) {
-    const line = lines[i]!;
-    const indent = line.length - line.trimStart().length;
+  for (const line of lines.slice(open + 1)) {
     const trimmed = line.trim();
-    if (keyIndent !== undefined && trimmed !== '' && indent < keyIndent) break;
+    if (trimmed === '') continue;
+    const indent = indentOf(line);
+    if (indent < keyIndent) break;
+    if (indent > keyIndent) continue;
     const c = /^\/\/\s?(.*)$/.exec(trimmed);
     if (c) {
-      if (keyIndent === undefined || indent === keyIndent) comment.push(c[1]!);
+      comment.push(c[1]!);
       continue;
     }
     const k = /^([A-Za-z_]\w*)\s*:/.exec(trimmed);
-    if (k && (keyIndent === undefined ? /\.object\(\{\s*$/.test(lines[i - 1] ?? '') || comment.length > 0 || /^\s*\.object\(\{/.test(lines[i - 1] ?? '') : indent === keyIndent)) {
-      keyIndent ??= indent;
-      if (comment.length > 0) out.set(k[1]!, comment.join(' '));
-      comment = [];
-      continue;
-    }
-    if (indent === keyIndent) comment = [];
+    if (k && comment.length > 0) out.set(k[1]!, comment.join(' '));
+    comment = [];
   }
   return out;
 }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import YAML from 'yaml';
 import { main, parseFlags, type MainIO } from '../../src/cli/main.ts';
 import { COMMANDS } from '../../src/cli/commandTable.ts';
+import { modelConfigSchema } from '../../src/model/config.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const FAKES = join(ROOT, 'test', 'fixtures', 'cli', 'commands');
@@ -209,7 +210,13 @@ describe('config show and help', () => {
     expect(r.out).toMatch(/^model {2}\(choose with model=<option>: gpt, gpt-small, gpt-tiny; default gpt-small\)$/m);
     expect(r.out).toMatch(/^ {2}n_ctx +integer > 0 +=  ?512$/m);
     expect(r.out).toContain(`      ${why}\n`);
-    expect(r.out).toMatch(/^ {2}loader +"physionet2012" \| "mimic3" \| "synthea" \| "long" +\(required\)$/m);
+    // a required key: no schema default, the default option's value beside it
+    expect(r.out).toMatch(/^ {2}loader +"physionet2012" \| "mimic3" \| "synthea" \| "long" +\(required\) +\(physionet2012: physionet2012\)$/m);
+    // a schema default the default option changes
+    const schemaEmbd = modelConfigSchema.parse({}).n_embd;
+    const smallEmbd = YAML.parse(readFileSync(join(ROOT, 'configs', 'model', 'gpt-small.yaml'), 'utf8')).n_embd;
+    expect(schemaEmbd).not.toBe(smallEmbd);
+    expect(r.out).toMatch(new RegExp(`^ {2}n_embd +integer > 0 += ${schemaEmbd} +\\(gpt-small: ${smallEmbd}\\)$`, 'm'));
     expect(r.out).not.toMatch(/^generate {2}\(/m);
   });
 
