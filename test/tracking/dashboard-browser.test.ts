@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startDashboard, type Dashboard } from '../../src/tracking/dashboard/server.ts';
+import { createTracker } from '../../src/tracking/tracker.ts';
 import { launchChromium } from './browser.ts';
 import { copyFixtureRuns } from './fixtureRuns.ts';
 
@@ -69,6 +70,38 @@ describe('dashboard in headless Chromium', () => {
     expect(ys[ys.length - 1]).toBeGreaterThan(ys[0] + 50);
   });
 
+  it('log scale and smoothing redraw the loss chart, and undo cleanly', async () => {
+    const path = page.locator('#loss-chart path.series[data-series="train/loss"]');
+    const linear = await path.getAttribute('d');
+    await page.locator('#log-y').check();
+    await expect.poll(() => path.getAttribute('d')).not.toBe(linear);
+    expect(await drawnPoints('loss-chart', 'train/loss')).toBe(40);
+    await page.locator('#log-y').uncheck();
+    await expect.poll(() => path.getAttribute('d')).toBe(linear);
+
+    await page.locator('#smoothing').evaluate((el) => {
+      const input = el as unknown as { value: string; dispatchEvent(e: unknown): boolean };
+      input.value = '0.9';
+      input.dispatchEvent(new (globalThis as unknown as { Event: new (t: string) => unknown }).Event('input'));
+    });
+    const smoothed = page.locator('#loss-chart path.smoothed[data-series="train/loss"]');
+    await smoothed.waitFor();
+    expect(await smoothed.getAttribute('data-points')).toBe('40');
+    expect(await smoothed.evaluate((el) => (globalThis as unknown as { getComputedStyle(e: unknown): { fill: string } }).getComputedStyle(el).fill)).toBe('none');
+    // the smoothed curve wiggles less: its summed |dy| is smaller than the raw curve's
+    const wiggle = (d: string) => {
+      const ys = [...d.matchAll(/[ML]([\d.]+) ([\d.]+)/g)].map((m) => Number(m[2]));
+      return ys.slice(1).reduce((a, y, i) => a + Math.abs(y - ys[i]), 0);
+    };
+    expect(wiggle((await smoothed.getAttribute('d'))!)).toBeLessThan(wiggle((await path.getAttribute('d'))!));
+    await page.locator('#smoothing').evaluate((el) => {
+      const input = el as unknown as { value: string; dispatchEvent(e: unknown): boolean };
+      input.value = '0';
+      input.dispatchEvent(new (globalThis as unknown as { Event: new (t: string) => unknown }).Event('input'));
+    });
+    await expect.poll(() => page.locator('#loss-chart path.smoothed').count()).toBe(0);
+  });
+
   it('shows the evaluation metrics, the report and its plots, and the generated data set', async () => {
     await expect.poll(() => page.locator('[data-testid="eval-metrics"]').textContent()).toContain('utility.tstr_auroc');
     const plot = page.locator('[data-testid="eval-plots"] img');
@@ -98,6 +131,22 @@ describe('dashboard in headless Chromium', () => {
     await expect.poll(() => drawnPoints('loss-chart', 'train/loss'), { timeout: 8000 }).toBe(43);
     expect(await drawnPoints('loss-chart', 'val/loss')).toBe(9);
     expect(await page.locator('[data-testid="final-metrics"]').textContent()).toContain('1.89');
+  });
+
+  it('live: a run being logged by the tracker appears, opens, and its loss curve grows as it trains', async () => {
+    const runDir = join(fx.workDir, 'saved_models', 'training-now');
+    const tracker = await createTracker(runDir, { metrics_jsonl: true, tensorboard: true, wandb: false, wandb_project: 'synehr', wandb_entity: null }, { runName: 'training-now', config: {} });
+    tracker.log(0, { 'train/loss': 5, lr: 0 });
+    await page.locator('#run-list li[data-run="training-now"]').waitFor({ timeout: 8000 });
+    expect(await page.locator('#run-list li[data-run="training-now"] .dot').count()).toBe(1); // marked live
+    await page.locator('#run-list li[data-run="training-now"] .name').click();
+    await expect.poll(() => page.locator('#loss-chart').getAttribute('data-points')).toBe('1');
+    for (let step = 1; step <= 12; step++) {
+      tracker.log(step, { 'train/loss': 5 / (1 + step), lr: 1e-3 });
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await expect.poll(() => drawnPoints('loss-chart', 'train/loss'), { timeout: 8000 }).toBe(13);
+    await tracker.close();
   });
 
   it('live: a run that starts while the dashboard is open appears in the list', async () => {

@@ -1,4 +1,4 @@
-import { appendFileSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -99,6 +99,22 @@ describe('dashboard HTTP API', () => {
     expect(reset.reset).toBe(true);
     expect(reset.rows).toHaveLength(27);
     expect((await get('/api/runs/tiny-b/metrics?from=-1')).status).toBe(400);
+  });
+
+  it('keeps the run list summary current as metrics.jsonl grows or is replaced', async () => {
+    const summary = async () => (JSON.parse((await get('/api/runs')).body) as { name: string; steps: number; lastStep: number; final: Record<string, number> }[]).find((r) => r.name === 'tiny-a')!;
+    expect(await summary()).toMatchObject({ steps: 40, lastStep: 390, final: { 'train/loss': 1.9324 } });
+    const path = join(fx.workDir, 'saved_models', 'tiny-a', 'metrics.jsonl');
+    appendFileSync(path, '{"step":400,"time":1,"train/loss":1.5}\n{"step":410,"time":2,"val/loss":1.7}\n{"step":420,');
+    expect(await summary()).toMatchObject({ steps: 42, lastStep: 410, final: { 'train/loss': 1.5, 'val/loss': 1.7 } });
+    appendFileSync(path, '"time":3,"lr":0.1}\n');
+    expect(await summary()).toMatchObject({ steps: 43, lastStep: 420, final: { 'train/loss': 1.5, 'val/loss': 1.7, lr: 0.1 } });
+    // overwrite=true replaces the file: the summary starts over
+    rmSync(path);
+    writeFileSync(path, '{"step":0,"time":1,"train/loss":9}\n');
+    const fresh = await summary();
+    expect(fresh).toMatchObject({ steps: 1, lastStep: 0 });
+    expect(fresh.final).toEqual({ 'train/loss': 9 });
   });
 
   it('EXPECTED FAILURE - a missing run is a 404 naming it', async () => {

@@ -5,7 +5,7 @@
  *
  * @internal
  */
-import { closeSync, existsSync, fstatSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { parseMetricsJsonl, type MetricsRow } from '../metricsJsonl.ts';
@@ -90,20 +90,61 @@ function readTextOrNull(path: string | null): string | null {
   }
 }
 
-const summaryCache = new Map<string, { size: number; mtimeMs: number; steps: number; lastStep: number | null; final: Record<string, number> }>();
+interface MetricsSummary {
+  ino: number;
+  size: number;
+  mtimeMs: number;
+  /** bytes of whole lines read so far */
+  next: number;
+  steps: number;
+  lastStep: number | null;
+  final: Record<string, number>;
+}
+const summaryCache = new Map<string, MetricsSummary>();
 
-function metricsSummary(path: string): { steps: number; lastStep: number | null; final: Record<string, number>; mtimeMs: number } {
+/**
+ * Row count, last step and last value of each metric. A file that only grew since the last call is
+ * read from where that call stopped, so polling a long training run stays cheap.
+ */
+function metricsSummary(path: string): MetricsSummary {
   const st = statSync(path);
   const hit = summaryCache.get(path);
-  if (hit && hit.size === st.size && hit.mtimeMs === st.mtimeMs) return hit;
-  const rows = parseMetricsJsonl(readFileSync(path, 'utf8'));
-  const final: Record<string, number> = {};
+  if (hit && hit.ino === st.ino && hit.size === st.size && hit.mtimeMs === st.mtimeMs) return hit;
+  const grown = hit !== undefined && hit.ino === st.ino && st.size >= hit.next;
+  const s: MetricsSummary = grown
+    ? { ...hit, final: { ...hit.final } }
+    : { ino: st.ino, size: 0, mtimeMs: 0, next: 0, steps: 0, lastStep: null, final: {} };
+  const { rows, next } = readWholeLines(path, s.next, st.size - s.next);
   for (const row of rows) {
-    for (const [k, v] of Object.entries(row)) if (k !== 'step' && k !== 'time' && typeof v === 'number') final[k] = v;
+    for (const [k, v] of Object.entries(row)) if (k !== 'step' && k !== 'time' && typeof v === 'number') s.final[k] = v;
   }
-  const s = { size: st.size, mtimeMs: st.mtimeMs, steps: rows.length, lastStep: rows.length ? rows[rows.length - 1].step : null, final };
+  s.steps += rows.length;
+  if (rows.length) s.lastStep = rows[rows.length - 1].step;
+  s.next = next;
+  s.size = st.size;
+  s.mtimeMs = st.mtimeMs;
   summaryCache.set(path, s);
   return s;
+}
+
+/** The rows in up to `length` bytes of a file from `start`, up to the last newline, and where that ends. */
+function readWholeLines(path: string, start: number, length: number): { rows: MetricsRow[]; next: number } {
+  if (length <= 0) return { rows: [], next: start };
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.alloc(length);
+    let got = 0;
+    while (got < length) {
+      const n = readSync(fd, buf, got, length - got, start + got);
+      if (n === 0) break;
+      got += n;
+    }
+    const end = got === 0 ? -1 : buf.lastIndexOf(0x0a, got - 1);
+    if (end < 0) return { rows: [], next: start };
+    return { rows: parseMetricsJsonl(buf.subarray(0, end + 1).toString('utf8')), next: start + end + 1 };
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function summarize(workDir: string, name: string, dir: string, now: number): RunSummary {
@@ -216,25 +257,11 @@ export function readMetricsFrom(workDir: string, name: string, from: number): Me
   runPath(workDir, name);
   const path = tryResolve(workDir, 'saved_models', [name, METRICS_FILE]);
   if (path === null) return { rows: [], next: 0, reset: from !== 0 };
-  const fd = openSync(path, 'r');
-  try {
-    const size = fstatSync(fd).size;
-    const reset = from > size;
-    const start = reset ? 0 : from;
-    const length = Math.min(size - start, MAX_METRICS_CHUNK);
-    const buf = Buffer.alloc(length);
-    let got = 0;
-    while (got < length) {
-      const n = readSync(fd, buf, got, length - got, start + got);
-      if (n === 0) break;
-      got += n;
-    }
-    const end = buf.lastIndexOf(0x0a, got - 1);
-    if (end < 0) return { rows: [], next: start, reset };
-    return { rows: parseMetricsJsonl(buf.subarray(0, end + 1).toString('utf8')), next: start + end + 1, reset };
-  } finally {
-    closeSync(fd);
-  }
+  const size = statSync(path).size;
+  const reset = from > size;
+  const start = reset ? 0 : from;
+  const { rows, next } = readWholeLines(path, start, Math.min(size - start, MAX_METRICS_CHUNK));
+  return { rows, next, reset };
 }
 
 export function contentType(path: string): string {
