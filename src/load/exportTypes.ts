@@ -1,0 +1,17 @@
+/** What every export (MIMIC-III-, OMOP- and FHIR-shaped) takes and reports. */
+export interface ExportOptions {
+  /** the folder the files are written into; created if missing */
+  outDir: string;
+  /** unit per variable (from the data config); MIMIC's VALUEUOM, OMOP's unit_source_value, FHIR's Quantity.unit */
+  units?: ReadonlyMap<string, string>;
+  log?: (message: string) => void;
+}
+
+export interface ExportReport {
+  format: 'mimic3' | 'omop' | 'fhir';
+  outDir: string;
+  /** file name -> data rows (lines of NDJSON for FHIR) */
+  files: Record<string, number>;
+  /** what the shape could not hold, e.g. codes of a system it has no table for */
+  notes: string[];
+}
