@@ -19,6 +19,11 @@ export interface CommandSpec {
   run: 'train' | 'consume' | 'outputs';
   /** flags it takes besides overrides, passed through as ctx.args / ctx.flags */
   flags?: readonly { name: string; text: string }[];
+  /**
+   * The command's own `key=value` words (e.g. load's `synthetic=<dir>`): taken out of the config
+   * overrides and passed as flags, so ctx.flags.synthetic holds the value.
+   */
+  keys?: readonly string[];
 }
 
 export const COMMANDS: readonly CommandSpec[] = [
@@ -78,9 +83,18 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'load',
     summary: 'Load record tables (synthetic or processed) into PostgreSQL, or into an embedded PGlite database.',
-    usage: 'synehr load [model=<run>] [--url postgres://...] [overrides...]',
+    usage: 'synehr load synthetic=<dir> | model=<run>  [target=postgres|s3] [url=postgres://...|s3://bucket/prefix] [mode=replace|append] [schema=<name>] [endpoint=<http://...>]',
     groups: ['data', 'generate'],
     run: 'consume',
+    keys: ['synthetic', 'target', 'url', 'mode', 'schema', 'endpoint', 'region'],
+    flags: [
+      { name: 'synthetic=<dir>', text: 'the folder of the four tables + manifest.json (default: data/synthetic/<run> of model=<run>)' },
+      { name: 'target=postgres|s3', text: 'postgres (default; PGlite in <dir>/pglite when no url) or s3 (an S3-compatible object store)' },
+      { name: 'url=<url>', text: 'postgres://user@host/db, or s3://bucket/prefix for target=s3' },
+      { name: 'mode=replace|append', text: 'replace (default) drops and reloads the tables in one transaction; append adds rows' },
+      { name: 'schema=<name>', text: 'the PostgreSQL schema of the tables (default synehr)' },
+      { name: 'endpoint=<url>', text: 'target=s3: the S3 API endpoint of a non-AWS store, e.g. http://127.0.0.1:9000' },
+    ],
   },
   {
     name: 'config',
@@ -99,9 +113,15 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'export-data',
     summary: 'Write records (synthetic or real) as MIMIC-, OMOP CDM- or FHIR-shaped files.',
-    usage: 'synehr export-data [model=<run>] [overrides...]',
+    usage: 'synehr export-data synthetic=<dir> | model=<run>  format=mimic3|omop|fhir [out=<dir>]',
     groups: ['data', 'generate'],
     run: 'consume',
+    keys: ['synthetic', 'format', 'out'],
+    flags: [
+      { name: 'synthetic=<dir>', text: 'the folder of the four tables + manifest.json (default: data/synthetic/<run> of model=<run>)' },
+      { name: 'format=mimic3|omop|fhir', text: 'MIMIC-III CSV tables, OMOP CDM 5.4 CSV tables, or FHIR R4 transaction Bundles (NDJSON)' },
+      { name: 'out=<dir>', text: 'where the files go (default <synthetic>/export/<format>)' },
+    ],
   },
 ];
 
