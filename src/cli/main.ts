@@ -81,10 +81,11 @@ export interface ParsedArgs {
 
 /**
  * Sorts a command's words: an override has '=' or starts with '~' or '+' (and not '-'); our own
- * flags are taken out; every other word (flags like --port 8080, positional words) is passed
+ * flags are taken out; every other word (flags like --port 8080, positional words, and the
+ * command's own `key=value` words listed in CommandSpec.keys, like load's url=...) is passed
  * through in ctx.args. After `--` everything is passed through.
  */
-export function parseArgs(words: readonly string[], cwd: string): ParsedArgs {
+export function parseArgs(words: readonly string[], cwd: string, ownKeys: readonly string[] = []): ParsedArgs {
   const out: ParsedArgs = { overrides: [], args: [], multirun: false, help: false, configDirs: [] };
   const valueOf = (i: number, name: string): string => {
     const v = words[i + 1];
@@ -104,6 +105,7 @@ export function parseArgs(words: readonly string[], cwd: string): ParsedArgs {
     else if (w === '--config-file') out.configFile = resolve(cwd, valueOf(i++, w));
     else if (w.startsWith('--config-file=')) out.configFile = resolve(cwd, w.slice('--config-file='.length));
     else if (w.startsWith('-')) out.args.push(w);
+    else if (ownKeys.includes(w.slice(0, w.indexOf('=')))) out.args.push(w);
     else if (w.includes('=') || w.startsWith('~') || w.startsWith('+')) out.overrides.push(w);
     else out.args.push(w);
   }
@@ -123,11 +125,19 @@ export function takeCommandKeys(spec: CommandSpec, parsed: ParsedArgs): void {
   parsed.overrides = overrides;
 }
 
-/** `--name value`, `--name=value` and bare `--name` (true) among the pass-through words. */
+/**
+ * `--name value`, `--name=value`, bare `--name` (true) and a command's own `name=value` words
+ * among the pass-through words.
+ */
 export function parseFlags(args: readonly string[]): Record<string, string | boolean> {
   const flags: Record<string, string | boolean> = {};
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
+    const own = /^([A-Za-z_][\w-]*)=(.*)$/.exec(a);
+    if (own) {
+      flags[own[1]!] = own[2]!;
+      continue;
+    }
     const m = /^--?([^=]+)(?:=(.*))?$/.exec(a);
     if (!m) continue;
     if (m[2] !== undefined) flags[m[1]!] = m[2];
@@ -160,7 +170,7 @@ async function dispatch(argv: readonly string[], io: MainIO): Promise<number> {
       `unknown ${first.startsWith('-') ? 'option' : 'command'} '${first}'` + (guess ? `; did you mean '${guess}'?` : ';') + ` commands: ${names.join(', ')}`,
     );
   }
-  const parsed = parseArgs(rest, io.cwd);
+  const parsed = parseArgs(rest, io.cwd, spec.keys);
   takeCommandKeys(spec, parsed);
   const builtIn = join(PACKAGE_ROOT, 'configs');
 

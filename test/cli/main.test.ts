@@ -161,6 +161,19 @@ describe('the context a command gets', () => {
     expect(readdirSync(s.runDir).sort()).toEqual(['config.yaml', 'overrides.yaml']);
   });
 
+  it("a command's own key=value words (CommandSpec.keys) are flags, not config overrides", async () => {
+    const cwd = workDir();
+    expect((await run(['train', ...CD, 'run_name=r2'], cwd)).code).toBe(0);
+    // export-data's table entry lists synthetic, format and out as its own keys
+    const r = await run(['export-data', ...CD, 'model=r2', 'synthetic=some/dir', 'format=omop', 'out=a=b', 'n_samples=3'], cwd);
+    expect(r.code).toBe(0);
+    const s = seen(cwd, 'export-data');
+    expect(s.flags).toEqual({ synthetic: 'some/dir', format: 'omop', out: 'a=b' });
+    expect(s.args).toEqual(['synthetic=some/dir', 'format=omop', 'out=a=b']);
+    expect(s.overrides).toEqual(['model=r2', 'n_samples=3']);
+    expect(s.generate.n_samples).toBe(3);
+  });
+
   it('dashboard gets --port through ctx.flags', async () => {
     const r = await run(['dashboard', ...CD, '--port', '6007', '--host=0.0.0.0']);
     expect(seen(r.cwd, 'dashboard').flags).toEqual({ port: '6007', host: '0.0.0.0' });
@@ -222,6 +235,6 @@ describe('config show and help', () => {
 
   it('parseFlags', () => {
     expect(parseFlags(['--port', '80', '-v', '--x=1=2', 'pos', '--last'])).toEqual({ port: '80', v: true, x: '1=2', last: true });
-    expect(parseFlags(['-n', 'pos', 'key=value'])).toEqual({ n: 'pos' });
+    expect(parseFlags(['-n', 'pos', 'key=value', 'word'])).toEqual({ n: 'pos', key: 'value' });
   });
 });
