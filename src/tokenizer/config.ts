@@ -15,6 +15,9 @@ export const tokenizerConfigSchema = z
     gap_edges: z
       .array(z.number())
       .default([0, 0.5, 1.5, 2.5, 3.5, 6.5, 10.5, 16.5, 26.5, 48, 48.1, 60.1, 80.1, 110.1, 150.1, 200.1]),
+    // a label with more distinct training values than this (and no declared values), such as a length
+    // of stay in days, gets value bins (bin_type, n_bins) instead of one token per value
+    label_max_values: z.number().int().min(1).default(20),
     // codes seen fewer times than this in the training split are dropped from the vocabulary
     code_min_count: z.number().int().min(1).default(1),
     // joint: one token per (variable, bin); var+quant: a variable token then a shared bin token

@@ -5,7 +5,8 @@
  * Vocabulary, in this order (DESIGN.md, "Tokenizer and grammar"):
  *   special    <pad> <s> </s> </covar> </label> </code> </ts> </adm>
  *   covariate  per covariate (data config order): one per bin (numeric) or value (categorical), then "missing"
- *   label      one per (label, value)
+ *   label      one per (label, value); a label with more than label_max_values distinct training values
+ *              (and none declared), such as a length of stay in days, gets value bins instead
  *   code       codes seen >= code_min_count times in the training split, by descending count (ties by code)
  *   gap        one per time-gap bin (hours since the previous time step of the admission; the first
  *              time step's gap is from the admission start, hour 0)
@@ -87,7 +88,10 @@ export interface FittedCovariate {
 
 export interface FittedLabel {
   name: string;
+  /** one token per value (empty when binned) */
   values: number[];
+  /** a high-cardinality label: one token per bin */
+  bins?: BinSet;
   offset: number;
 }
 
@@ -266,7 +270,9 @@ export class Tokenizer {
       for (let k = 0; k < n; k++) mark(c.offset + k, TokenClass.covariate, i, k);
       mark(c.missing, TokenClass.covariate, i, -1);
     });
-    this.labels.forEach((l, i) => l.values.forEach((_, k) => mark(l.offset + k, TokenClass.label, i, k)));
+    this.labels.forEach((l, i) => {
+      for (let k = 0; k < labelTokenCount(l); k++) mark(l.offset + k, TokenClass.label, i, k);
+    });
     this.codes.values.forEach((_, k) => mark(this.codes.offset + k, TokenClass.code, -1, k));
     this.gaps.bins.quantiles.forEach((_, k) => mark(this.gaps.offset + k, TokenClass.gap, -1, k));
     const joint = this.config.strategy === 'joint';
@@ -332,7 +338,7 @@ export class Tokenizer {
     for (let i = 0; i <= L; i++) {
       for (let j = i; j < L; j++) {
         const l = this.labels[j]!;
-        add(st.label + i, l.offset, l.offset + l.values.length, st.label + j + 1);
+        add(st.label + i, l.offset, l.offset + labelTokenCount(l), st.label + j + 1);
       }
       one(st.label + i, SPECIAL.endLabel, st.inCodes);
     }
@@ -445,8 +451,15 @@ export class Tokenizer {
         throw new SynehrError('E_INPUT', `${where}: label '${key}' is not in data config '${this.dataName}' (labels: ${listNames(this.labels)})`);
       }
       const l = this.labels[i]!;
-      const k = typeof v === 'number' && Number.isFinite(v) ? l.values.indexOf(v) : -1;
+      if (typeof v !== 'number' || !Number.isFinite(v)) {
+        throw new SynehrError('E_INPUT', `${where}: label '${key}' = ${JSON.stringify(v)} is not a finite number`);
+      }
+      const k = l.bins ? binIndex(l.bins.edges, v) : l.values.indexOf(v);
       if (k < 0) {
+        if (unknown === 'drop') {
+          if (stats) stats.dropped_values++;
+          continue;
+        }
         throw new SynehrError('E_INPUT', `${where}: label '${key}' = ${JSON.stringify(v)} is not one of its values (${l.values.join(', ')})`);
       }
       labelTokens[i] = l.offset + k;
@@ -605,7 +618,7 @@ export class Tokenizer {
         }
         case TokenClass.label: {
           const l = this.labels[owner]!;
-          record.labels[l.name] = l.values[k]!;
+          record.labels[l.name] = l.bins ? drawInBin(l.bins, k, rng) : l.values[k]!;
           break;
         }
         case TokenClass.code:
@@ -791,7 +804,7 @@ export function fitTokenizer(records: PatientRecord[], data: DataConfig, cfgIn: 
   const covCat = data.covariates.map(() => new Map<string, boolean>()); // value -> was a number
   const covIdx = new Map(data.covariates.map((c, i) => [c.name, i]));
   const labelIdx = new Map(data.labels.map((l, i) => [l.name, i]));
-  const labelSeen = data.labels.map(() => new Set<number>());
+  const labelSeen = data.labels.map(() => [] as number[]);
   const varIdx = new Map(data.variables.map((v, i) => [v.name, i]));
   const varNum = data.variables.map(() => [] as number[]);
   const varCat = data.variables.map(() => new Map<string, boolean>());
@@ -825,7 +838,7 @@ export function fitTokenizer(records: PatientRecord[], data: DataConfig, cfgIn: 
       if (typeof v !== 'number' || !Number.isFinite(v)) {
         throw new SynehrError('E_INPUT', `${where}: label '${key}' = ${JSON.stringify(v)} is not a finite number`);
       }
-      labelSeen[i]!.add(v);
+      labelSeen[i]!.push(v);
     }
     if (p.admissions.length === 0) throw new SynehrError('E_INPUT', `${where}: has no admissions (a record needs at least one)`);
     for (const adm of p.admissions) {
@@ -908,14 +921,19 @@ export function fitTokenizer(records: PatientRecord[], data: DataConfig, cfgIn: 
   const labels: FittedLabel[] = data.labels.map((spec, i) => {
     const offset = vocab.length;
     let values: number[];
+    const distinct = [...new Set(labelSeen[i]!)];
     if (spec.values && spec.values.length > 0) {
-      for (const v of labelSeen[i]!) {
+      for (const v of distinct) {
         if (!spec.values.includes(v)) {
           throw new SynehrError('E_INPUT', `label '${spec.name}': training value ${v} is not among the declared values (${spec.values.join(', ')})`);
         }
       }
       values = [...spec.values];
-    } else values = [...labelSeen[i]!].sort((a, b) => a - b);
+    } else if (distinct.length > cfg.label_max_values) {
+      const bins = fitNumeric(labelSeen[i]!);
+      bins.quantiles.forEach((_, k) => vocab.push(`label:${spec.name}:b${k}`));
+      return { name: spec.name, values: [], bins, offset };
+    } else values = distinct.sort((a, b) => a - b);
     values.forEach((v) => vocab.push(`label:${spec.name}=${v}`));
     return { name: spec.name, values, offset };
   });
@@ -1007,6 +1025,10 @@ function layoutStates(k: number, L: number, variables: FittedVariable[]): StateL
   const end = alloc('end');
   void J;
   return { S: names.length, pre, cov, label, inCodes, afterAdm, tsStart, afterGap, afterMeas, varPending, afterTs, end, names };
+}
+
+function labelTokenCount(l: FittedLabel): number {
+  return l.bins ? l.bins.quantiles.length : l.values.length;
 }
 
 function covariateValueCount(c: FittedCovariate): number {

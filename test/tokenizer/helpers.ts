@@ -9,7 +9,6 @@ import { expect } from 'vitest';
 import type { PatientRecord, Measurement } from '../../src/records/types.ts';
 import { dataConfigSchema, type DataConfig } from '../../src/records/dataConfig.ts';
 import { tokenizerConfigSchema, type TokenizerConfig } from '../../src/tokenizer/config.ts';
-import { binIndex, binRange } from '../../src/tokenizer/bins.ts';
 import type { Tokenizer } from '../../src/tokenizer/tokenizer.ts';
 
 export const toyData: DataConfig = dataConfigSchema.parse({
@@ -25,6 +24,8 @@ export const toyData: DataConfig = dataConfigSchema.parse({
   labels: [
     { name: 'death', main: true, values: [0, 1] },
     { name: 'phenotype' },
+    // many distinct values: binned once a cohort shows more than label_max_values of them
+    { name: 'los' },
   ],
   code_systems: ['ICD9', 'ICD10'],
   variables: [
@@ -66,6 +67,7 @@ export const patientArb: fc.Arbitrary<PatientRecord> = fc
     unit: fc.option(fc.constantFrom(1, 2, 3, 4), { nil: null }),
     death: fc.option(fc.constantFrom(0, 1), { nil: undefined }),
     phenotype: fc.option(fc.integer({ min: 0, max: 3 }), { nil: undefined }),
+    los: fc.option(fc.oneof(fc.integer({ min: 0, max: 90 }), fc.double({ min: 0, max: 90, noNaN: true })), { nil: undefined }),
     admissions: fc.array(
       fc.record({
         codes: fc.array(fc.constantFrom(...CODES), { maxLength: 5 }),
@@ -80,6 +82,7 @@ export const patientArb: fc.Arbitrary<PatientRecord> = fc
     labels: {
       ...(r.death === undefined ? {} : { death: r.death }),
       ...(r.phenotype === undefined ? {} : { phenotype: r.phenotype }),
+      ...(r.los === undefined ? {} : { los: r.los }),
     },
     admissions: r.admissions.map((a, k) => ({
       id: `${r.id}-${k}`,
@@ -97,7 +100,7 @@ export function coveringPatient(): PatientRecord {
   return {
     id: 'covering',
     covariates: { age: 50, sex: 'F', bmi: 25, unit: 1 },
-    labels: { death: 0, phenotype: 0 },
+    labels: { death: 0, phenotype: 0, los: 3 },
     admissions: [
       {
         id: 'covering-0',
@@ -126,45 +129,48 @@ export function expectedSteps(tok: Tokenizer, events: Measurement[]): { hours: n
   }));
 }
 
-/** Checks that `r` is a well-formed record of the tokenizer's data config. */
+/** Checks that `r` is a well-formed record of the tokenizer's data config (problems collected, asserted once). */
 export function expectValidRecord(tok: Tokenizer, r: PatientRecord): void {
+  const problems: string[] = [];
+  const check = (ok: boolean, what: () => string): void => {
+    if (!ok) problems.push(what());
+  };
   expect(Object.keys(r.covariates).sort()).toEqual(tok.covariates.map((c) => c.name).sort());
   for (const c of tok.covariates) {
     const v = r.covariates[c.name];
     if (v === null) continue;
-    if (c.type === 'numeric') expect(Number.isFinite(v)).toBe(true);
-    else expect(c.categories!.values).toContain(String(v));
+    if (c.type === 'numeric') check(typeof v === 'number' && Number.isFinite(v), () => `covariate ${c.name} = ${v}`);
+    else check(c.categories!.values.includes(String(v)), () => `covariate ${c.name} = ${v}`);
   }
   for (const [k, v] of Object.entries(r.labels)) {
     const l = tok.labels.find((x) => x.name === k);
-    expect(l, `label ${k}`).toBeDefined();
-    expect(l!.values).toContain(v);
+    if (!l) problems.push(`unknown label ${k}`);
+    else if (l.bins) check(Number.isFinite(v), () => `label ${k} = ${v}`);
+    else check(l.values.includes(v), () => `label ${k} = ${v}`);
   }
   expect(r.admissions.length).toBeGreaterThanOrEqual(1);
   const varOrder = new Map(tok.variables.map((v, i) => [v.name, i]));
+  const codes = new Set(tok.codes.values);
   for (const a of r.admissions) {
-    for (const c of a.codes) expect(tok.codes.values).toContain(c);
+    for (const c of a.codes) check(codes.has(c), () => `code ${c}`);
     for (let i = 0; i < a.events.length; i++) {
       const e = a.events[i]!;
-      expect(Number.isFinite(e.hours) && e.hours >= 0).toBe(true);
+      check(Number.isFinite(e.hours) && e.hours >= 0, () => `event ${i}: hours ${e.hours}`);
       const vi = varOrder.get(e.variable);
-      expect(vi, `variable ${e.variable}`).toBeDefined();
-      const spec = tok.variables[vi!]!;
-      if (spec.type === 'continuous') expect(Number.isFinite(e.value)).toBe(true);
-      else expect(spec.categories!.values).toContain(String(e.value));
+      if (vi === undefined) {
+        problems.push(`event ${i}: variable ${e.variable}`);
+        continue;
+      }
+      const spec = tok.variables[vi]!;
+      if (spec.type === 'continuous') check(typeof e.value === 'number' && Number.isFinite(e.value), () => `event ${i}: ${e.variable} = ${e.value}`);
+      else check(spec.categories!.values.includes(String(e.value)), () => `event ${i}: ${e.variable} = ${e.value}`);
       if (i > 0) {
         const p = a.events[i - 1]!;
-        expect(e.hours).toBeGreaterThanOrEqual(p.hours);
+        check(e.hours >= p.hours, () => `event ${i}: hours ${e.hours} before ${p.hours}`);
         // a time step is a set: strictly ascending variables at equal hours
-        if (e.hours === p.hours) expect(vi!).toBeGreaterThan(varOrder.get(p.variable)!);
+        if (e.hours === p.hours) check(vi > varOrder.get(p.variable)!, () => `event ${i}: ${e.variable} after ${p.variable} at ${e.hours}`);
       }
     }
   }
-}
-
-/** Decoded gap within the original gap's bin (up to float rounding of the running sum of hours). */
-export function expectGapInBin(edges: number[], original: number, decoded: number): void {
-  const [lo, hi] = binRange(edges, binIndex(edges, original));
-  expect(decoded).toBeGreaterThanOrEqual(lo - 1e-9);
-  expect(decoded).toBeLessThan(hi + 1e-9);
+  expect(problems).toEqual([]);
 }

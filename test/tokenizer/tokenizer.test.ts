@@ -12,30 +12,44 @@ import {
   type Tokenizer,
   type TokenizerJSON,
 } from '../../src/tokenizer/tokenizer.ts';
-import { binIndex } from '../../src/tokenizer/bins.ts';
+import { binIndex, binRange } from '../../src/tokenizer/bins.ts';
 import { Rng } from '../../src/util/rng.ts';
 import type { PatientRecord } from '../../src/records/types.ts';
 import { SynehrError } from '../../src/util/errors.ts';
 import { fixturePatients, physionetDataConfig } from './physionet.ts';
-import { cohortArb, coveringPatient, expectedSteps, expectGapInBin, expectValidRecord, tokCfg, toyData } from './helpers.ts';
+import { cohortArb, coveringPatient, expectedSteps, expectValidRecord, tokCfg, toyData } from './helpers.ts';
 
 const STRATEGIES = ['joint', 'var+quant'] as const;
 
-/** encode -> decode keeps covariates, labels and codes, every value in its bin and every gap in its gap bin. */
+/**
+ * encode -> decode keeps covariates, labels and codes, every value in its bin and every gap in its
+ * gap bin. Problems are collected and asserted once: one expect per value is slow on real patients.
+ */
 function checkRoundTrip(tok: Tokenizer, p: PatientRecord, seed: number): void {
   const ids = tok.encodePatient(p);
   expect(tok.automaton.accepts(ids)).toBe(true);
   const r = tok.decode(ids, { rng: new Rng(seed), id: p.id });
   expectValidRecord(tok, r);
+  const problems: string[] = [];
+  const check = (ok: boolean, what: () => string): void => {
+    if (!ok) problems.push(what());
+  };
   for (const c of tok.covariates) {
     const orig = p.covariates[c.name] ?? null;
     const got = r.covariates[c.name];
-    if (orig === null) expect(got).toBeNull();
-    else if (c.type === 'categorical') expect(got).toEqual(orig);
-    else expect(binIndex(c.bins!.edges, got as number)).toBe(binIndex(c.bins!.edges, orig as number));
+    if (orig === null) check(got === null, () => `covariate ${c.name}: ${got} for missing`);
+    else if (c.type === 'categorical') check(got === orig, () => `covariate ${c.name}: ${got} for ${orig}`);
+    else check(binIndex(c.bins!.edges, got as number) === binIndex(c.bins!.edges, orig as number), () => `covariate ${c.name}: ${got} not in the bin of ${orig}`);
   }
-  expect(r.labels).toEqual(p.labels);
+  expect(Object.keys(r.labels).sort()).toEqual(Object.keys(p.labels).sort());
+  for (const l of tok.labels) {
+    if (!(l.name in p.labels)) continue;
+    const [o, g] = [p.labels[l.name]!, r.labels[l.name]!];
+    if (l.bins) check(binIndex(l.bins.edges, g) === binIndex(l.bins.edges, o), () => `label ${l.name}: ${g} not in the bin of ${o}`);
+    else check(g === o, () => `label ${l.name}: ${g} for ${o}`);
+  }
   expect(r.admissions.length).toBe(p.admissions.length);
+  const gapEdges = tok.gaps.bins.edges;
   p.admissions.forEach((a, k) => {
     const b = r.admissions[k]!;
     expect(b.codes).toEqual(a.codes);
@@ -46,18 +60,22 @@ function checkRoundTrip(tok: Tokenizer, p: PatientRecord, seed: number): void {
     let prevGot = 0;
     want.forEach((s, i) => {
       const g = got[i]!;
-      expectGapInBin(tok.gaps.bins.edges, s.hours - prevWant, g.hours - prevGot);
+      const [lo, hi] = binRange(gapEdges, binIndex(gapEdges, s.hours - prevWant));
+      const dg = g.hours - prevGot;
+      check(dg >= lo - 1e-9 && dg < hi + 1e-9, () => `step ${i}: gap ${dg} outside [${lo}, ${hi}) of the original ${s.hours - prevWant}`);
       prevWant = s.hours;
       prevGot = g.hours;
-      expect(g.items.map((e) => e.variable)).toEqual(s.items.map((e) => e.variable));
+      const vars = s.items.map((e) => e.variable).join(',');
+      check(g.items.map((e) => e.variable).join(',') === vars, () => `step ${i}: variables ${g.items.map((e) => e.variable)} for ${vars}`);
       s.items.forEach((e, j) => {
         const v = tok.variables.find((x) => x.name === e.variable)!;
-        const d = g.items[j]!.value;
-        if (v.type === 'categorical') expect(d).toEqual(e.value);
-        else expect(binIndex(v.bins!.edges, d as number)).toBe(binIndex(v.bins!.edges, e.value as number));
+        const d = g.items[j]?.value;
+        if (v.type === 'categorical') check(d === e.value, () => `step ${i}: ${v.name} = ${d} for ${e.value}`);
+        else check(binIndex(v.bins!.edges, d as number) === binIndex(v.bins!.edges, e.value as number), () => `step ${i}: ${v.name} = ${d} not in the bin of ${e.value}`);
       });
     });
   });
+  expect(problems).toEqual([]);
 }
 
 describe('tokenizer on PhysioNet 2012 fixtures', () => {
@@ -76,6 +94,20 @@ describe('tokenizer on PhysioNet 2012 fixtures', () => {
       });
     }
   }
+
+  it('a label with many distinct values gets value bins; one with few gets a token per value', () => {
+    const many = patients.map((p, i) => ({ ...p, labels: { in_hospital_death: i % 2 } }));
+    const tok = fitTokenizer(many, physionetDataConfig, tokCfg({ label_max_values: 1 }));
+    // declared values are kept one token each, however low label_max_values is
+    expect(tok.labels[0]!.bins).toBeUndefined();
+    expect(tok.vocab.filter((t) => t.startsWith('label:'))).toEqual(['label:in_hospital_death=0', 'label:in_hospital_death=1']);
+    const data = { ...physionetDataConfig, labels: [{ name: 'los', main: false }] };
+    const withLos = patients.map((p, i) => ({ ...p, labels: { los: i } }));
+    const binned = fitTokenizer(withLos, data, tokCfg({ label_max_values: 20, bin_type: 'uniform', n_bins: 4 }));
+    expect(binned.labels[0]!.bins!.edges).toEqual([0, 9.75, 19.5, 29.25, 39]);
+    expect(binned.vocab.filter((t) => t.startsWith('label:'))).toEqual(['label:los:b0', 'label:los:b1', 'label:los:b2', 'label:los:b3']);
+    withLos.forEach((p, i) => checkRoundTrip(binned, p, i));
+  });
 
   it('vocabulary follows DESIGN.md order: special, covariate, label, code, gap, measurement', () => {
     const tok = fitTokenizer(patients, physionetDataConfig, tokCfg());
@@ -291,7 +323,7 @@ describe('bad input gets a clear error', () => {
     expect(() => tok.encodePatient({ ...base, covariates: { ...base.covariates, height: 180 } })).toThrow(
       /covariate 'height' is not in data config 'toy'/,
     );
-    expect(() => tok.encodePatient({ ...base, labels: { los: 3 } })).toThrow(/label 'los' is not in data config 'toy'/);
+    expect(() => tok.encodePatient({ ...base, labels: { sofa: 3 } })).toThrow(/label 'sofa' is not in data config 'toy'/);
     expect(() => tok.encodePatient({ ...base, labels: { death: 2 } })).toThrow(/label 'death' = 2 is not one of its values \(0, 1\)/);
     expect(() => tok.encodePatient(withEvent('vent', 'maybe'))).toThrow(/'vent' = "maybe" is not one of its values \(no, yes\)/);
     expect(() => tok.encodePatient({ ...base, covariates: { ...base.covariates, sex: 'X' } })).toThrow(
