@@ -107,7 +107,10 @@ describe('dashboard in headless Chromium', () => {
     const plot = page.locator('[data-testid="eval-plots"] img');
     await expect.poll(() => plot.evaluate((el) => { const img = el as unknown as { complete: boolean; naturalWidth: number }; return img.complete && img.naturalWidth; })).toBe(200);
     expect(await page.locator('a', { hasText: 'Open the evaluation report' }).getAttribute('href')).toBe('/files/saved_models/tiny-a/eval/report.html');
-    expect(await page.locator('[data-testid="synthetic-manifest"]').textContent()).toContain('n_patients');
+    const manifest = await page.locator('[data-testid="synthetic-manifest"]').textContent();
+    expect(manifest).toContain('counts.patients');
+    expect(manifest).not.toContain('n_samples'); // the generation config is folded away, not in the table
+    expect(await page.locator('details', { hasText: 'config used for generation' }).locator('pre').textContent()).toContain('"n_samples": 3');
     expect(await page.locator('[data-testid="synthetic-files"] a').allTextContents()).toEqual(['manifest.json', 'patients.csv']);
     expect(await page.locator('[data-testid="config"]').textContent()).toContain('n_layer: 2');
   });

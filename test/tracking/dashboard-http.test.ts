@@ -74,12 +74,19 @@ describe('dashboard HTTP API', () => {
     expect(d.config.model.n_layer).toBe(2);
     expect(d.evalMetrics.utility.tstr_auroc).toBe(0.781);
     expect(d.evalFiles.map((f: { name: string }) => f.name)).toEqual(['code_frequency.svg', 'metrics.json', 'report.html']);
-    expect(d.synthetic.manifest.n_patients).toBe(3);
+    expect(d.synthetic.manifest.counts.patients).toBe(3);
     expect(d.synthetic.files.map((f: { url: string }) => f.url)).toEqual(['/files/synthetic/tiny-a/manifest.json', '/files/synthetic/tiny-a/patients.csv']);
     const csv = await get('/files/synthetic/tiny-a/patients.csv');
     expect(csv.status).toBe(200);
     expect(csv.body.split('\n')[0]).toBe('patient_id,age,gender,in_hospital_death');
     expect((await get('/files/saved_models/tiny-a/eval/code_frequency.svg')).type).toBe('image/svg+xml');
+    const report = await new Promise<Record<string, unknown>>((resolve, reject) => {
+      request({ host: '127.0.0.1', port, path: '/files/saved_models/tiny-a/eval/report.html' }, (res) => {
+        res.resume();
+        resolve(res.headers);
+      }).on('error', reject).end();
+    });
+    expect(report['content-security-policy']).toBe('sandbox');
     expect((await get('/files/saved_models/tiny-b/eval-link.json')).status).toBe(200);
   });
 

@@ -72,6 +72,9 @@ function sendFile(req: IncomingMessage, res: ServerResponse, path: string): void
     'content-length': st.size,
     'cache-control': 'no-store',
     'x-content-type-options': 'nosniff',
+    // a served HTML file (a report, or anything in a data set folder) runs in a sandbox with an
+    // opaque origin, so it cannot script the dashboard or read its API
+    'content-security-policy': 'sandbox',
   });
   if (req.method === 'HEAD') {
     res.end();
