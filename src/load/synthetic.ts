@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { PatientRecord, Admission } from '../records/types.ts';
 import { checkManifestCounts, labelNames, readManifest, type SyntheticManifest } from './manifest.ts';
-import { checkIntegrity, column, readRecordTables, type RecordTables } from './tables.ts';
+import { checkIntegrity, column, readRecordTables, type Column, type RecordTables } from './tables.ts';
 import { SynehrError } from '../util/errors.ts';
 
 /** A synthetic directory that passed the checks: its manifest (null if it has none) and its tables. */
@@ -25,14 +25,14 @@ export async function openSyntheticDir(dir: string): Promise<SyntheticDir> {
 
 /**
  * The tables joined back into canonical records (the exports are written from these). Covariate and
- * label columns are told apart by the manifest's data config; without one, integer columns named like
- * a label (in_hospital_death, mortality, *_death, los*) are labels and the rest covariates.
+ * label columns are told apart by the role src/records/tables.ts writes in the Parquet metadata, else
+ * by the manifest's data config, else by name (in_hospital_death, mortality, *_death, los* are labels).
  */
 export function recordsFromTables(src: SyntheticDir): PatientRecord[] {
   const { tables } = src;
   const declared = labelNames(src.manifest);
-  const isLabel = (name: string) => (declared.size > 0 ? declared.has(name) : /death|mortality|^los/i.test(name));
   const patientCols = tables.patients.columns.filter((c) => c.name !== 'patient_id');
+  const isLabel = (c: Column) => (c.role !== undefined ? c.role === 'label' : declared.size > 0 ? declared.has(c.name) : /death|mortality|^los/i.test(c.name));
   const pid = column(tables.patients, 'patient_id').values;
   const byPatient = new Map<string, PatientRecord>();
   const records: PatientRecord[] = [];
@@ -40,7 +40,7 @@ export function recordsFromTables(src: SyntheticDir): PatientRecord[] {
     const rec: PatientRecord = { id: String(pid[r]), covariates: {}, labels: {}, admissions: [] };
     for (const c of patientCols) {
       const v = c.values[r]!;
-      if (isLabel(c.name)) {
+      if (isLabel(c)) {
         if (v !== null) rec.labels[c.name] = Number(v);
       } else {
         rec.covariates[c.name] = typeof v === 'boolean' ? Number(v) : v;

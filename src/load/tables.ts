@@ -12,6 +12,9 @@ import { SynehrError } from '../util/errors.ts';
  * and copy any covariate/label columns a data set has, whatever they are called.
  */
 
+/** Field metadata key src/records/tables.ts writes on patients columns: "id" | "covariate" | "label". */
+const ROLE_KEY = 'synehr.role';
+
 export const TABLE_NAMES = ['patients', 'admissions', 'codes', 'events'] as const;
 export type TableName = (typeof TABLE_NAMES)[number];
 
@@ -23,6 +26,8 @@ export type CellValue = string | number | boolean | null;
 export interface Column {
   name: string;
   type: SqlType;
+  /** patients columns written by src/records/tables.ts say whether they are a covariate or a label */
+  role?: string;
   /** one value per row; null = SQL NULL */
   values: CellValue[];
 }
@@ -103,7 +108,8 @@ export async function readRecordTable(file: string, name: TableName): Promise<Re
     const vector = arrow.getChildAt(i)!;
     const values: CellValue[] = new Array(arrow.numRows);
     for (let r = 0; r < arrow.numRows; r++) values[r] = toCell(vector.get(r));
-    return { name: field.name, type: sqlTypeOf(field.type, file, field.name), values };
+    const role = field.metadata.get(ROLE_KEY);
+    return { name: field.name, type: sqlTypeOf(field.type, file, field.name), values, ...(role ? { role } : {}) };
   });
   const table: RecordTable = { name, file, columns, rowCount: arrow.numRows };
   conformRequiredColumns(table);

@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { tableToIPC, vectorFromArray, Table, Utf8, Float64, Int32 } from 'apache-arrow';
 import { Table as WasmTable, writeParquet } from 'parquet-wasm/node';
 import type { PatientRecord } from '../../src/records/types.ts';
+import { dataConfigSchema, type DataConfig } from '../../src/records/dataConfig.ts';
+import { writeRecordTables } from '../../src/records/tables.ts';
 
 /**
  * Small synthetic-looking patients and a writer of the four Parquet tables in DESIGN.md's layout,
@@ -157,16 +159,31 @@ export function fixtureDataConfig() {
   };
 }
 
-/** Writes the four tables and a manifest.json into dir; returns dir. */
-export async function writeSyntheticDir(dir: string, records: PatientRecord[], opts: { manifest?: unknown } = {}): Promise<string> {
+/** The fixture's data config in the project's schema, for src/records' writer. */
+export function fixtureData(): DataConfig {
+  return dataConfigSchema.parse({ loader: 'long', root: '.', code_systems: ['ICD9', 'ICD9PROC'], ...fixtureDataConfig() });
+}
+
+/**
+ * Writes the four tables and a manifest.json into dir; returns dir. `writer`: 'records' uses the
+ * project's writer (src/records/tables.ts, as `generate` does), 'arrow' this file's own (no column
+ * roles in the metadata, so the manifest's data config must tell labels from covariates).
+ */
+export async function writeSyntheticDir(dir: string, records: PatientRecord[], opts: { manifest?: unknown; writer?: 'records' | 'arrow' } = {}): Promise<string> {
   await mkdir(dir, { recursive: true });
-  const t = fixtureTables(records);
-  for (const name of ['patients', 'admissions', 'codes', 'events'] as const) await writeParquetTable(join(dir, `${name}.parquet`), t[name]);
+  let counts: Record<string, number>;
+  if ((opts.writer ?? 'records') === 'records') {
+    counts = { ...(await writeRecordTables(dir, records, fixtureData())) };
+  } else {
+    const t = fixtureTables(records);
+    for (const name of ['patients', 'admissions', 'codes', 'events'] as const) await writeParquetTable(join(dir, `${name}.parquet`), t[name]);
+    counts = { patients: t.patients.numRows, admissions: t.admissions.numRows, codes: t.codes.numRows, events: t.events.numRows };
+  }
   const manifest = opts.manifest ?? {
     model: 'fixture-run',
     tokenizer_hash: 'sha256:0',
     seed: 7,
-    counts: { patients: t.patients.numRows, admissions: t.admissions.numRows, codes: t.codes.numRows, events: t.events.numRows },
+    counts,
     config: { data: fixtureDataConfig() },
   };
   await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2));

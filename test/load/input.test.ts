@@ -20,8 +20,15 @@ async function freshDir(name: string): Promise<string> {
 }
 
 describe('reading a synthetic directory', () => {
-  it('round trip: Parquet tables -> records equals the records written', async () => {
+  it('round trip: tables written by src/records -> records equals the records written', async () => {
     const src = await openSyntheticDir(await freshDir('roundtrip'));
+    expect(src.tables.patients.columns.find((c) => c.name === 'in_hospital_death')?.role).toBe('label');
+    expect(sortById(recordsFromTables(src))).toEqual(sortById(fixturePatients()));
+  });
+
+  it('round trip: tables without role metadata -> labels from the manifest data config', async () => {
+    const src = await openSyntheticDir(await writeSyntheticDir(join(tmp.dir, 'arrow'), fixturePatients(), { writer: 'arrow' }));
+    expect(src.tables.patients.columns.every((c) => c.role === undefined)).toBe(true);
     expect(sortById(recordsFromTables(src))).toEqual(sortById(fixturePatients()));
   });
 
