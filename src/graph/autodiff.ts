@@ -173,13 +173,18 @@ const RULES: Record<string, Rule> = {
   },
 
   Gelu: (g, e, [dy]) => {
-    // y = x h, h = ½(1 + t), t = tanh(k (x + c x³)); dy/dx = h + x (1 − t²) · ½ k (1 + 3c x²)
+    // y = x h, h = σ(z2), z2 = 2k (x + c x³); dy/dx = h (1 + x (1 − h) · 2k (1 + 3c x²))
     const x = e.inputs[0]!;
-    const { t, h, xx } = e.attrs as { t: Tensor; h: Tensor; xx: Tensor };
-    const half = 0.5 * Math.sqrt(2 / Math.PI);
-    const dinner = g.add(g.mul(xx, 3 * 0.044715 * half), half);
-    const slope = g.add(h, g.mul(g.mul(g.sub(1, g.mul(t, t)), dinner), x));
+    const { h, xx } = e.attrs as { h: Tensor; xx: Tensor };
+    const k2 = 2 * Math.sqrt(2 / Math.PI);
+    const dz2 = g.add(g.mul(xx, 3 * 0.044715 * k2), k2);
+    const slope = g.mul(g.add(g.mul(g.mul(g.sub(1, h), dz2), x), 1), h);
     return [g.mul(dy!, slope)];
+  },
+
+  Sigmoid: (g, e, [dy]) => {
+    const y = e.outputs[0]!;
+    return [g.mul(dy!, g.mul(y, g.sub(1, y)))];
   },
 
   Attention: (g, e, [dO], needs) => {

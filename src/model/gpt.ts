@@ -26,6 +26,19 @@ export interface TrainingGraphOptions {
   dtype?: 'float32' | 'float64';
   /** LayerNorm written out in primitive ops (always so in float64) */
   primitiveLayerNorm?: boolean;
+  /**
+   * Causal block split of the attention: queries in block i only score keys in blocks 0..i, so
+   * nb blocks compute (nb + 1) / (2 nb) of the T × T scores. Must divide T; default
+   * defaultAttentionBlocks(T).
+   */
+  attentionBlocks?: number;
+}
+
+/** Blocks of at least 128 queries, at most 8 of them: 512 → 4, 1024 → 8, 64 → 1. */
+export function defaultAttentionBlocks(T: number): number {
+  let nb = 1;
+  while (nb < 8 && T % (2 * nb) === 0 && T / (2 * nb) >= 128) nb *= 2;
+  return nb;
 }
 
 export interface BuiltGraph {
@@ -44,6 +57,7 @@ interface ForwardOptions {
   B: number;
   T: number;
   primitiveLayerNorm: boolean;
+  attentionBlocks: number;
 }
 
 /** Parameters as graph tensors, by their Hugging Face names. */
@@ -107,17 +121,44 @@ export function gptHidden(g: Graph, cfg: ModelConfig, p: Params, ids: Tensor, po
   const tok = g.gather(p['transformer.wte.weight']!, ids); // [B, T, C]
   const pos = g.gather(p['transformer.wpe.weight']!, positions); // [B, T, C]
   const x0 = g.reshape(g.add(tok, pos), [N, C]); // [N, C]
+  const nb = o.attentionBlocks;
+  if (!Number.isInteger(nb) || nb < 1 || T % nb !== 0) {
+    throw new RangeError(`buildTrainingGraph: attentionBlocks must be a positive integer dividing ctx = ${T}, got ${nb}`);
+  }
+  const tb = T / nb;
+  // block i's bias [B, 1, tb, (i + 1) tb], shared by all layers
+  const biasBlocks = Array.from({ length: nb }, (_, i) => (nb === 1 ? bias : g.slice(bias, [i * tb, 0], [(i + 1) * tb, (i + 1) * tb], [2, 3])));
   return gptTrunk(g, cfg, p, x0, {
     linear: (x, w, b) => g.gemm(x, w, b),
     attend: (_l, q, k, v) => {
       const qh = g.transpose(g.reshape(q, [B, T, H, D]), [0, 2, 1, 3]); // [B, H, T, D]
       const kt = g.transpose(g.reshape(k, [B, T, H, D]), [0, 2, 3, 1]); // [B, H, D, T]
       const vh = g.transpose(g.reshape(v, [B, T, H, D]), [0, 2, 1, 3]); // [B, H, T, D]
-      const o = g.attention(qh, kt, vh, bias); // softmax(q kᵀ + bias) v: [B, H, T, D]
+      const o = blockCausalAttention(g, qh, kt, vh, biasBlocks); // [B, H, T, D]
       return g.reshape(g.transpose(o, [0, 2, 1, 3]), [N, C]); // [N, C]
     },
     primitiveLayerNorm: o.primitiveLayerNorm,
   });
+}
+
+/**
+ * softmax(q kᵀ + bias) v for causal attention, by query blocks: block i's queries [.., tb, D]
+ * score only the keys of blocks 0..i, the later ones being masked anyway.
+ * q [B, H, T, D], kT [B, H, D, T], v [B, H, T, D] → [B, H, T, D].
+ */
+function blockCausalAttention(g: Graph, q: Tensor, kT: Tensor, v: Tensor, biasBlocks: Tensor[]): Tensor {
+  const nb = biasBlocks.length;
+  if (nb === 1) return g.attention(q, kT, v, biasBlocks[0]!);
+  const T = q.shape![2] as number;
+  const tb = T / nb;
+  const qs = g.split(q, new Array<number>(nb).fill(tb), 2);
+  const outs = qs.map((qi, i) => {
+    const seen = (i + 1) * tb;
+    const ki = i === nb - 1 ? kT : g.slice(kT, [0], [seen], [3]); // [B, H, D, seen]
+    const vi = i === nb - 1 ? v : g.slice(v, [0], [seen], [2]); // [B, H, seen, D]
+    return g.attention(qi, ki, vi, biasBlocks[i]!); // [B, H, tb, D]
+  });
+  return g.concat(outs, 2);
 }
 
 /**
@@ -161,7 +202,8 @@ function buildLoss(cfg: ModelConfig, opts: TrainingGraphOptions, name: string): 
   const p: Params = {};
   const paramTensors = params.map((s) => (p[s.name] = g.input(s.name, dtype, s.shape)));
   const bias = documentCausalBias(g, docs, T, dtype);
-  const xf = gptHidden(g, cfg, p, ids, positions, bias, { B, T, primitiveLayerNorm });
+  const attentionBlocks = opts.attentionBlocks ?? defaultAttentionBlocks(T);
+  const xf = gptHidden(g, cfg, p, ids, positions, bias, { B, T, primitiveLayerNorm, attentionBlocks });
   const logits = g.gemm(xf, p['transformer.wte.weight']!, null, { transB: true }); // tied head: [N, V]
   const loss = maskedCrossEntropy(g, logits, targets, B * T);
   return { g, loss, params, paramTensors };

@@ -3,7 +3,8 @@
  * a seeded RNG, with broadcasting on either side for the binary ops.
  */
 import { describe, expect, it } from 'vitest';
-import type { Graph, Tensor } from '../../src/graph/index.ts';
+import { Graph, serializeModel, type Tensor } from '../../src/graph/index.ts';
+import { createSession, float64Tensor } from '../../src/graph/runtime.ts';
 import { Rng } from '../../src/util/rng.ts';
 import { gradCheck, type CheckInput } from './gradcheck.ts';
 
@@ -60,7 +61,8 @@ describe('VJP rules against finite differences (float64)', () => {
     }
   });
 
-  it('Neg, Exp, Log, Sqrt, Tanh, Reciprocal, Pow', async () => {
+  it('Neg, Exp, Log, Sqrt, Tanh, Sigmoid, Reciprocal, Pow', async () => {
+    await expectGrad([{ shape: [2, 3] }], (g, [x]) => g.sigmoid(x!));
     await expectGrad([{ shape: [2, 3] }], (g, [x]) => g.neg(x!));
     await expectGrad([{ shape: [2, 3] }], (g, [x]) => g.exp(x!));
     await expectGrad([{ shape: [2, 3], init: pos }], (g, [x]) => g.log(x!));
@@ -70,8 +72,15 @@ describe('VJP rules against finite differences (float64)', () => {
     await expectGrad([{ shape: [2, 3], init: pos }], (g, [x]) => g.pow(x!, 2.5));
   });
 
-  it('GELU (tanh form)', async () => {
+  it('GELU (tanh form): its rule against finite differences, its values against the textbook formula', async () => {
     await expectGrad([{ shape: [3, 5], init: (r) => 3 * r.normal() }], (g, [x]) => g.gelu(x!));
+    const g = new Graph('gelu');
+    const x = g.input('x', 'float64', [9]);
+    g.output(g.gelu(x), 'y');
+    const xs = [-6, -3, -1.5, -0.3, 0, 0.2, 1, 2.5, 7];
+    const out = await (await createSession(serializeModel(g), { threads: 1 })).run({ x: float64Tensor(xs, [9]) });
+    const want = xs.map((v) => 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3))));
+    (out.y!.data as Float64Array).forEach((v, i) => expect(v).toBeCloseTo(want[i]!, 14));
   });
 
   it('Reshape, Transpose, Unsqueeze, Squeeze, Expand, Identity, Cast', async () => {

@@ -36,7 +36,8 @@ describe('GPT training graph', () => {
   it('float64 gradients match central finite differences (coordinates and a random direction)', async () => {
     const { specs, values } = randomParams(TINY, TINY_V, 5);
     const batch = packedBatch(TINY_V, 6);
-    const s = await session(buildTrainingGraph(TINY, { ...opts, dtype: 'float64' }).model);
+    // two attention blocks, so the finite differences cover the block split too
+    const s = await session(buildTrainingGraph(TINY, { ...opts, dtype: 'float64', attentionBlocks: 2 }).model);
     const out = await s.run(feedsFor(batch, specs, values, 'float64'));
     const loss = async () => scalarValue((await s.run(feedsFor(batch, specs, values, 'float64'), ['loss'])).loss!);
     expect(scalarValue(out.loss!)).toBeCloseTo(referenceLoss(TINY, TINY_V, values, batch), 10);
@@ -74,6 +75,22 @@ describe('GPT training graph', () => {
     };
     const fd = ((await shift(eps)) - (await shift(-eps))) / (2 * eps);
     expect(Math.abs(fd - analytic) / Math.abs(fd)).toBeLessThan(1e-6);
+  });
+
+  it('causal attention blocks (2 and 4) give the same loss and gradients as one block', async () => {
+    const { specs, values } = randomParams(TINY, TINY_V, 14);
+    const batch = packedBatch(TINY_V, 15);
+    const runWith = async (attentionBlocks: number) => (await session(buildTrainingGraph(TINY, { ...opts, dtype: 'float64', attentionBlocks }).model)).run(feedsFor(batch, specs, values, 'float64'));
+    const one = await runWith(1);
+    for (const nb of [2, 4]) {
+      const out = await runWith(nb);
+      expect(scalarValue(out.loss!)).toBeCloseTo(scalarValue(one.loss!), 12);
+      for (const spec of specs) {
+        const a = out[gradName(spec.name)]!.data as Float64Array;
+        (one[gradName(spec.name)]!.data as Float64Array).forEach((v, i) => expect(a[i], `${spec.name}[${i}] with ${nb} blocks`).toBeCloseTo(v, 12));
+      }
+    }
+    expect(() => buildTrainingGraph(TINY, { ...opts, attentionBlocks: 3 })).toThrow(/attentionBlocks must be a positive integer dividing ctx = 8, got 3/);
   });
 
   it('float32 gradients (LayerNormalization op) agree with the float64 ones', async () => {
