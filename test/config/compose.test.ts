@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { compose } from '../../src/config/compose.ts';
-import { synehrConfigSchema } from '../../src/config/schema.ts';
+import { GROUPS, synehrConfigSchema } from '../../src/config/schema.ts';
+import { listGroupOptions } from '../../src/config/files.ts';
 import { SynehrError } from '../../src/util/errors.ts';
 import { modelConfigSchema } from '../../src/model/config.ts';
 import { trainConfigSchema } from '../../src/train/config.ts';
@@ -72,7 +73,38 @@ describe('composition order: schema defaults < option file < _self_ < overrides'
   });
 });
 
+describe('the built-in configs', () => {
+  it('every option of every group composes and validates', () => {
+    const checked: string[] = [];
+    for (const g of GROUPS) {
+      for (const option of listGroupOptions([BUILTIN], g)) {
+        const { config } = compose({ searchPath: [BUILTIN], overrides: [`${g}=${option}`] });
+        expect(synehrConfigSchema.parse(config)).toEqual(config);
+        checked.push(`${g}=${option}`);
+      }
+    }
+    expect(checked).toEqual(expect.arrayContaining(['data=physionet2012', 'model=gpt', 'model=gpt-small', 'model=gpt-tiny', 'tokenizer=default', 'train=default', 'tracking=default']));
+  });
+  it('the model options have the shapes the design names, head sizes a multiple of 8', () => {
+    const shape = (m: string) => {
+      const c = compose({ searchPath: [BUILTIN], overrides: [`model=${m}`] }).config.model;
+      expect((c.n_embd / c.n_head) % 8).toBe(0);
+      return [c.name, c.n_layer, c.n_embd, c.n_head, c.n_ctx];
+    };
+    expect(shape('gpt')).toEqual(['gpt', 4, 384, 4, 1024]);
+    expect(shape('gpt-tiny')).toEqual(['gpt-tiny', 1, 32, 2, 64]);
+    expect(shape('gpt-small')[0]).toBe('gpt-small');
+  });
+});
+
 describe('override forms', () => {
+  it('group=null removes the group: its keys are the schema defaults', () => {
+    const { config, choices } = compose({ searchPath: SP, overrides: ['model=null'] });
+    expect(choices.model).toBeNull();
+    // schema defaults, and config.yaml's own (_self_) n_head
+    expect(config.model).toEqual({ ...modelConfigSchema.parse({}), n_head: 8 });
+  });
+
   it('++ sets an existing key and adds an open one; + adds inside an open record', () => {
     const { config } = compose({ searchPath: SP, overrides: ['++model.n_ctx=64', '+data.options.sep=";"', '++data.options.n=3'] });
     expect(config.model.n_ctx).toBe(64);
