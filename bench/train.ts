@@ -1,0 +1,162 @@
+/**
+ * Training throughput, side by side in one run (issue 5's benchmark):
+ *   - synehr: one full optimizer update (training graph's loss + gradients in ONNX Runtime, global-
+ *     norm clipping, AdamW over the flat parameters) on [B, T] windows, tokens/s and GFLOP/s;
+ *   - PyTorch: bench/reference/train_ref.py, the same GPT, batch and update in Debian's torch;
+ *   - ONNX Runtime's raw MatMul GFLOP/s on the same threads, the ceiling synehr is measured against.
+ *
+ * Run: npx tsx bench/train.ts [--steps 3] [--threads 2] [--models gpt,gpt-small]
+ *
+ * The reference needs Debian's PyTorch and a multithreaded OpenBLAS under /usr/bin/python3:
+ *   apt-get update && apt-get install -y python3-torch libopenblas0-pthread
+ * Without them the PyTorch column is skipped with a message. The machine is shared: the figures are
+ * means over a few steps after one warm-up step, so run it on a quiet machine for numbers to quote.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import YAML from 'yaml';
+import { Graph, serializeModel } from '../src/graph/index.ts';
+import { createSession, float32Tensor, scalarValue } from '../src/graph/runtime.ts';
+import { modelConfigSchema, type ModelConfig } from '../src/model/config.ts';
+import { trainingStepFlops } from '../src/model/gpt.ts';
+import { initParams, paramLayout } from '../src/model/init.ts';
+import { gptParamSpecs } from '../src/model/params.ts';
+import { adamwStep, createAdamWState, decayRanges } from '../src/train/adamw.ts';
+import { BatchPacker } from '../src/train/batches.ts';
+import { trainConfigSchema } from '../src/train/config.ts';
+import { clipGradNorm } from '../src/train/gradients.ts';
+import { gptRunnerFactory } from '../src/train/gptRunner.ts';
+import { Rng } from '../src/util/rng.ts';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const PYTHON = '/usr/bin/python3';
+const REFERENCE = join(ROOT, 'bench', 'reference', 'train_ref.py');
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
+}
+const STEPS = Number(arg('steps', '3'));
+const THREADS = Number(arg('threads', '2'));
+const MODELS = arg('models', 'gpt,gpt-small').split(',');
+
+/** The PhysioNet 2012 tokenizer's vocabulary when it has been fitted; its size otherwise. */
+function vocabSize(): number {
+  const p = join(ROOT, 'tokenizer', 'physionet2012', 'tokenizer.json');
+  if (existsSync(p)) return (JSON.parse(readFileSync(p, 'utf8')) as { vocab: string[] }).vocab.length;
+  return 1030;
+}
+
+function modelConfig(name: string): ModelConfig {
+  return modelConfigSchema.parse(YAML.parse(readFileSync(join(ROOT, 'configs', 'model', `${name}.yaml`), 'utf8')));
+}
+
+function trainBatchSize(): number {
+  const t = trainConfigSchema.parse(YAML.parse(readFileSync(join(ROOT, 'configs', 'train', 'default.yaml'), 'utf8')) ?? {});
+  return t.batch_size;
+}
+
+const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+/** Full windows of random tokens, one document each: the dense case both sides compute alike. */
+function denseBatch(B: number, T: number, V: number) {
+  const rng = new Rng(1);
+  const packer = new BatchPacker(B, T, 0);
+  for (let w = 0; w < B; w++) packer.tryAdd(Array.from({ length: T }, () => rng.int(V)));
+  return packer.finish();
+}
+
+async function synehrStep(cfg: ModelConfig, V: number, B: number, T: number): Promise<{ stepMs: number[]; tokensPerS: number; gflops: number }> {
+  const layout = paramLayout(gptParamSpecs(cfg, V));
+  const params = initParams(layout, new Rng(0));
+  const grad = new Float32Array(layout.total);
+  const adam = createAdamWState(layout.total);
+  const decay = decayRanges(layout, false);
+  const runner = await gptRunnerFactory(cfg, { threads: THREADS })({ layout, params, B, T, vocabSize: V });
+  const batch = denseBatch(B, T, V);
+  const stepMs: number[] = [];
+  for (let i = 0; i <= STEPS; i++) {
+    const t0 = performance.now();
+    await runner.lossAndGrad(batch, params, grad, 1, false);
+    clipGradNorm(grad, 1);
+    adamwStep(params, grad, adam, 1e-4, { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 }, decay);
+    if (i > 0) stepMs.push(performance.now() - t0);
+  }
+  await runner.release();
+  const s = mean(stepMs) / 1000;
+  return { stepMs, tokensPerS: (B * T) / s, gflops: trainingStepFlops(cfg, V, B, T) / s / 1e9 };
+}
+
+function referenceStep(cfg: ModelConfig, V: number, B: number, T: number): { tokensPerS: number; stepMs: number[] } | string {
+  if (!existsSync(PYTHON)) return `${PYTHON} not found`;
+  const probe = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8' });
+  if (probe.status !== 0) return 'PyTorch missing: apt-get update && apt-get install -y python3-torch libopenblas0-pthread';
+  const args = JSON.stringify({ n_layer: cfg.n_layer, n_embd: cfg.n_embd, n_head: cfg.n_head, T, B, V, steps: STEPS, threads: THREADS });
+  const r = spawnSync(PYTHON, [REFERENCE, args], {
+    encoding: 'utf8',
+    env: { ...process.env, OMP_NUM_THREADS: String(THREADS), OPENBLAS_NUM_THREADS: String(THREADS) },
+    maxBuffer: 1 << 20,
+  });
+  if (r.status !== 0) return `reference failed: ${r.stderr.trim().split('\n').slice(-1)[0]}`;
+  const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { tokens_per_s: number; step_ms: number[] };
+  return { tokensPerS: out.tokens_per_s, stepMs: out.step_ms };
+}
+
+/**
+ * ONNX Runtime's MatMul rate: a chain of four [M, K] x [K, K] products reduced to a scalar, so no
+ * large output is copied back and the time is the kernels'.
+ */
+async function rawMatMulGflops(M: number, K: number): Promise<number> {
+  const g = new Graph('matmul_bench');
+  const a = g.input('a', 'float32', [M, K]);
+  const w = g.input('w', 'float32', [K, K]);
+  let x = a;
+  for (let i = 0; i < 4; i++) x = g.matMul(x, w);
+  g.output(g.reduceSum(x, undefined, false), 'sum');
+  const s = await createSession(serializeModel(g), { threads: THREADS });
+  const rng = new Rng(2);
+  const feeds = {
+    a: float32Tensor(Float32Array.from({ length: M * K }, () => rng.normal()), [M, K]),
+    w: float32Tensor(Float32Array.from({ length: K * K }, () => rng.normal() / Math.sqrt(K)), [K, K]),
+  };
+  let best = Infinity;
+  for (let i = 0; i < 4; i++) {
+    const t0 = performance.now();
+    scalarValue((await s.run(feeds)).sum!);
+    if (i > 0) best = Math.min(best, performance.now() - t0);
+  }
+  await s.release();
+  return (4 * 2 * M * K * K) / (best / 1000) / 1e9;
+}
+
+async function main(): Promise<void> {
+  const V = vocabSize();
+  const rows: string[] = [];
+  const raw = await rawMatMulGflops(4096, 1024);
+  console.log(`ONNX Runtime raw MatMul (4 x [4096, 1024] x [1024, 1024], ${THREADS} threads): ${raw.toFixed(0)} GFLOP/s`);
+  for (const name of MODELS) {
+    const cfg = modelConfig(name);
+    const T = cfg.n_ctx;
+    const B = name === 'gpt' ? 4 : trainBatchSize();
+    const label = `${name} (L${cfg.n_layer} C${cfg.n_embd} H${cfg.n_head}, B ${B} x T ${T}, V ${V})`;
+    console.log(`\n${label}`);
+    const ours = await synehrStep(cfg, V, B, T);
+    console.log(`  synehr:  ${Math.round(ours.tokensPerS)} tokens/s, ${ours.gflops.toFixed(0)} GFLOP/s = ${((100 * ours.gflops) / raw).toFixed(0)}% of raw MatMul; steps ${ours.stepMs.map((x) => x.toFixed(0)).join(', ')} ms`);
+    const ref = referenceStep(cfg, V, B, T);
+    if (typeof ref === 'string') {
+      console.log(`  PyTorch: skipped (${ref})`);
+      rows.push(`| ${label} | ${Math.round(ours.tokensPerS)} | - | - | ${ours.gflops.toFixed(0)} | ${((100 * ours.gflops) / raw).toFixed(0)}% |`);
+    } else {
+      console.log(`  PyTorch: ${Math.round(ref.tokensPerS)} tokens/s; steps ${ref.stepMs.map((x) => x.toFixed(0)).join(', ')} ms`);
+      console.log(`  speedup: ${(ours.tokensPerS / ref.tokensPerS).toFixed(1)}x (target >= 3x)`);
+      rows.push(`| ${label} | ${Math.round(ours.tokensPerS)} | ${Math.round(ref.tokensPerS)} | ${(ours.tokensPerS / ref.tokensPerS).toFixed(1)}x | ${ours.gflops.toFixed(0)} | ${((100 * ours.gflops) / raw).toFixed(0)}% |`);
+    }
+  }
+  console.log(`\n| model | synehr tokens/s | PyTorch tokens/s | speedup | synehr GFLOP/s | of raw MatMul (${raw.toFixed(0)} GFLOP/s) |`);
+  console.log('|---|---|---|---|---|---|');
+  for (const r of rows) console.log(r);
+}
+
+await main();
