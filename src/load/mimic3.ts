@@ -36,8 +36,11 @@ type MimicTable = keyof typeof HEADERS;
 export const FIRST_HADM_ID = 100_000;
 export const FIRST_ICUSTAY_ID = 200_000;
 
-/** PhysioNet 2012's ICUType 1-4, as MIMIC-III care units. */
-const ICU_TYPES: Record<string, string> = { '1': 'CCU', '2': 'CSRU', '3': 'MICU', '4': 'SICU' };
+/** PhysioNet 2012's ICUType (1-4 raw, or the names configs/data/physionet2012.yaml gives them), as MIMIC-III care units. */
+const ICU_TYPES: Record<string, string> = {
+  '1': 'CCU', '2': 'CSRU', '3': 'MICU', '4': 'SICU',
+  coronary_care: 'CCU', cardiac_surgery_recovery: 'CSRU', medical: 'MICU', surgical: 'SICU',
+};
 
 function careUnit(record: PatientRecord): string | null {
   const v = findCovariate(record, ['icutype', 'icu_type', 'first_careunit', 'careunit']);
