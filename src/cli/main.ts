@@ -273,19 +273,27 @@ export async function createContext(o: ContextOptions): Promise<CommandContext> 
       config = compose({ searchPath: o.searchPath, overrides: [...o.userOverrides, ...o.overrides], command: spec.name, env: o.env }).config;
     }
   } else {
-    config = compose({ searchPath: o.searchPath, overrides: [...o.userOverrides, ...o.overrides], command: spec.name, env: o.env }).config;
+    const overrides = [...o.userOverrides, ...o.overrides];
+    config = compose({ searchPath: o.searchPath, overrides, command: spec.name, env: o.env }).config;
     if (spec.run === 'train') {
-      const name = config.run_name ?? defaultRunName(config, o.now);
-      config.run_name = o.job.count > 1 ? jobRunName(name, o.job.index) : name;
-      checkRunName(config.run_name);
+      const base = config.run_name ?? defaultRunName(config, o.now);
+      const name = o.job.count > 1 ? jobRunName(base, o.job.index) : base;
+      checkRunName(name);
+      if (name !== config.run_name) {
+        // composed again with the final name, so that ${run_name} interpolates to it, not to null
+        config = compose({ searchPath: o.searchPath, overrides: [...overrides, `++run_name='${name}'`], command: spec.name, env: o.env }).config;
+      }
       // resume continues the run as it was configured: its saved config is the base, and only
       // this command line's overrides (e.g. a larger train.max_steps) apply on top
-      const saved = join(runDirPath(workDir, config.run_name), 'config.yaml');
+      const saved = join(runDirPath(workDir, name), 'config.yaml');
       if (config.resume && !config.overwrite && existsSync(saved)) {
-        const runName = config.run_name;
-        config = compose({ searchPath: o.searchPath, overrides: o.overrides, command: spec.name, base: readYamlMapping(saved), env: o.env }).config;
-        config.run_name = runName;
-        config.resume = true;
+        config = compose({
+          searchPath: o.searchPath,
+          overrides: [...o.overrides, `++run_name='${name}'`, 'resume=true'],
+          command: spec.name,
+          base: readYamlMapping(saved),
+          env: o.env,
+        }).config;
       }
     }
   }

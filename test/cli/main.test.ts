@@ -131,9 +131,11 @@ describe('the context a command gets', () => {
     expect(gs.generate).toMatchObject({ n_samples: 7, batch_size: 3 });
   });
 
-  it('train without run_name names the run <data>_<model>_<date>-<time>', async () => {
-    const r = await run(['train', ...CD]);
-    expect(seen(r.cwd, 'train').runName).toMatch(/^tiny_small_\d{8}-\d{6}$/);
+  it('train without run_name names the run <data>_<model>_<date>-<time>, and ${run_name} interpolates to it', async () => {
+    const r = await run(['train', ...CD, 'generate.out_dir=out/${run_name}']);
+    const s = seen(r.cwd, 'train');
+    expect(s.runName).toMatch(/^tiny_small_\d{8}-\d{6}$/);
+    expect(s.generate.out_dir).toBe(`out/${s.runName}`);
   });
 
   it('EXPECTED FAILURE - generate model=<missing run>, with did-you-mean over saved_models/', async () => {
@@ -191,6 +193,7 @@ describe('the context a command gets', () => {
     ]);
     expect(jobs[3].overrides).toEqual(['run_name=sweep', 'model.n_layer=3', 'seed=6']);
     expect(readdirSync(join(r.cwd, 'saved_models')).sort()).toEqual(['sweep_0', 'sweep_1', 'sweep_2', 'sweep_3']);
+    expect(YAML.parse(readFileSync(join(r.cwd, 'saved_models', 'sweep_2', 'config.yaml'), 'utf8')).run_name).toBe('sweep_2');
     expect(r.err).toContain('[multirun] job 3/4: run_name=sweep model.n_layer=3 seed=6\n');
   });
 

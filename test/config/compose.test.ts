@@ -216,3 +216,11 @@ describe('a saved run as the base', () => {
     expect(swapped.model.n_ctx).toBe(77);
   });
 });
+
+describe('composeConfig (the API for tests and notebooks)', () => {
+  it('composes from the built-in configs like config show, fixture dirs first', async () => {
+    const { composeConfig } = await import('../../src/config/index.ts');
+    expect(composeConfig(['model=gpt', 'hparams.n_ctx=512']).model).toMatchObject({ name: 'gpt', n_ctx: 512 });
+    expect(composeConfig([], { configDirs: [FIXTURE] }).data.name).toBe('tiny');
+  });
+});

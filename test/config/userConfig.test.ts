@@ -47,6 +47,10 @@ describe('cosmiconfig discovery, one file kind each', () => {
       expect(found).toEqual({ filepath: join(dir, file), configPaths: [join(dir, 'my-configs')], overrides: ['seed=11'] });
     });
   }
+  it('synehr.config.ts in an ES module package ("type": "module")', async () => {
+    const dir = project({ 'synehr.config.ts': "export default { overrides: ['seed=12'] as string[] };\n" }, { name: 'p', type: 'module' });
+    expect(await discoverUserConfig(dir)).toEqual({ filepath: join(dir, 'synehr.config.ts'), configPaths: [], overrides: ['seed=12'] });
+  });
   it('package.json#synehr', async () => {
     const dir = project({}, { name: 'p', synehr: { config_paths: ['cfg'], overrides: ['model=gpt'] } });
     expect(await discoverUserConfig(dir)).toEqual({ filepath: join(dir, 'package.json'), configPaths: [join(dir, 'cfg')], overrides: ['model=gpt'] });
