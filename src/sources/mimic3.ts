@@ -7,9 +7,9 @@
  * the stay's INTIME, measurements kept inside [INTIME, OUTTIME] (LABEVENTS joined by HADM_ID and
  * time, as mimic3-benchmarks does). Covariates: age at the first stay (capped: MIMIC shifts ages
  * over 89 to about 300) and gender. Label: in-hospital death in any of the patient's admissions.
- * Codes: ICD-9 diagnoses in SEQ_NUM order then procedures, on the first ICU stay of their hospital
- * admission (a later stay of the same admission would only repeat them), optionally mapped to
- * ICD-10-CM with the CMS GEM.
+ * Codes: ICD-9 diagnoses (ICD9:) in SEQ_NUM order then procedures (ICD9PROC:), on the first ICU stay of their hospital
+ * admission (a later stay of the same admission would only repeat them), diagnoses optionally
+ * mapped to ICD-10-CM with the CMS GEM.
  *
  * Bounded memory on the full database (CHARTEVENTS ≈ 330M rows): DuckDB scans, joins and sorts the
  * files (spilling to disk under a memory limit); three result streams ordered by stay (stays,
@@ -59,7 +59,11 @@ const optionsSchema = z
     min_age: z.number().default(18),
     // ages above this become this (MIMIC-III shifts DOB of patients over 89)
     max_age: z.number().default(90),
-    // map ICD-9 codes to ICD-10-CM with the GEM below
+    // code system of ICD-9 procedure codes: their numbers overlap diagnosis codes (96.71
+    // ventilation vs 967.1 poisoning, both "9671"), so they get their own prefix
+    procedure_system: z.string().default('ICD9PROC'),
+    // map ICD-9 diagnosis codes to ICD-10-CM with the GEM below (procedures keep ICD-9: the GEM is
+    // for diagnoses only)
     icd10: z.boolean().default(false),
     gem: z.string().default('data/icd9-gem/2018_I9gem.txt'),
     // an ICD-9 code the GEM cannot map: keep it as ICD9:..., or drop it
@@ -95,8 +99,8 @@ function candidates(table: string): string[] {
 export async function* loadMimic3(data: DataConfig, ctx: LoadContext): AsyncGenerator<PatientRecord> {
   const opts: Options = loaderOptions(data, optionsSchema);
   const root = ctx.resolvePath(data.root);
-  const codeSystem = opts.icd10 ? 'ICD10' : 'ICD9';
-  for (const sys of opts.icd10 && opts.gem_unmapped === 'keep' ? ['ICD9', 'ICD10'] : [codeSystem]) {
+  const systems = opts.icd10 ? (opts.gem_unmapped === 'keep' ? ['ICD9', 'ICD10'] : ['ICD10']) : ['ICD9'];
+  for (const sys of [...systems, opts.procedure_system]) {
     if (!data.code_systems.includes(sys)) {
       ctx.issues.report('unknown_code_system', 'data.code_systems', undefined, `the mimic3 loader emits ${sys} codes but data.code_systems is ${JSON.stringify(data.code_systems)}`);
     }
@@ -224,7 +228,8 @@ export async function* loadMimic3(data: DataConfig, ctx: LoadContext): AsyncGene
         codesCur.take();
         if (num(c[0]) !== ord) continue;
         const icd9 = String(c[3]);
-        if (!gem) codes.push(`ICD9:${icd9}`);
+        if (num(c[1]) === 1) codes.push(`${opts.procedure_system}:${icd9}`);
+        else if (!gem) codes.push(`ICD9:${icd9}`);
         else {
           const mapped = gem.map9to10(icd9);
           if (mapped && mapped.length) for (const m of mapped) codes.push(`ICD10:${m}`);
