@@ -30,6 +30,7 @@ export function globalHelp(version: string): string {
     '  -m, --multirun           one job per combination of the comma-listed override values',
     '  -cd, --config-dir <dir>  a config root searched before the user config\'s and the built-in configs/',
     '  --config-file <file>     use this user config instead of discovering synehr.config.* / .synehrrc*',
+    '  --cfg job                print the config the command would run with (model=<run> applied), and stop',
     '',
     'Docs: docs/cli.md (commands), docs/configuration.md (groups, overrides, aliases, user config).',
   ].join('\n');

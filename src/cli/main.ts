@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import YAML from 'yaml';
 import { compose } from '../config/compose.ts';
 import { didYouMean } from '../config/didYouMean.ts';
 import { readYamlMapping } from '../config/files.ts';
@@ -77,6 +78,8 @@ export interface ParsedArgs {
   help: boolean;
   configDirs: string[];
   configFile?: string;
+  /** --cfg job: print the config the command would run with, and stop (Hydra's flag) */
+  cfg: boolean;
 }
 
 /**
@@ -86,7 +89,7 @@ export interface ParsedArgs {
  * through in ctx.args. After `--` everything is passed through.
  */
 export function parseArgs(words: readonly string[], cwd: string, ownKeys: readonly string[] = []): ParsedArgs {
-  const out: ParsedArgs = { overrides: [], args: [], multirun: false, help: false, configDirs: [] };
+  const out: ParsedArgs = { overrides: [], args: [], multirun: false, help: false, configDirs: [], cfg: false };
   const valueOf = (i: number, name: string): string => {
     const v = words[i + 1];
     if (v === undefined || v.startsWith('-')) throw new SynehrError('E_USAGE', `${name} needs a value`);
@@ -104,6 +107,11 @@ export function parseArgs(words: readonly string[], cwd: string, ownKeys: readon
     else if (w.startsWith('--config-dir=')) out.configDirs.push(resolve(cwd, w.slice('--config-dir='.length)));
     else if (w === '--config-file') out.configFile = resolve(cwd, valueOf(i++, w));
     else if (w.startsWith('--config-file=')) out.configFile = resolve(cwd, w.slice('--config-file='.length));
+    else if (w === '--cfg' || w === '-c') {
+      const what = valueOf(i++, w);
+      if (what !== 'job') throw new SynehrError('E_USAGE', `${w} ${what}: only '${w} job' is supported (the composed config of this command)`);
+      out.cfg = true;
+    } else if (w === '--cfg=job') out.cfg = true;
     else if (w.startsWith('-')) out.args.push(w);
     else if (ownKeys.includes(w.slice(0, w.indexOf('=')))) out.args.push(w);
     else if (w.includes('=') || w.startsWith('~') || w.startsWith('+')) out.overrides.push(w);
@@ -193,7 +201,7 @@ async function dispatch(argv: readonly string[], io: MainIO): Promise<number> {
   }
 
   const modulePath = join(io.commandsDir, `${spec.name}.ts`);
-  if (spec.name !== 'config' && !existsSync(modulePath)) {
+  if (spec.name !== 'config' && !parsed.cfg && !existsSync(modulePath)) {
     io.stderr(`synehr ${spec.name}: this stage is not built yet\n`);
     return EXIT_NOT_BUILT;
   }
@@ -218,7 +226,10 @@ async function dispatch(argv: readonly string[], io: MainIO): Promise<number> {
       log: (m) => io.stderr(m + '\n'),
     });
     let code: unknown;
-    if (spec.name === 'config') {
+    if (parsed.cfg) {
+      io.stdout(YAML.stringify(ctx.config));
+      code = EXIT_OK;
+    } else if (spec.name === 'config') {
       code = await runConfigCommand(ctx, searchPath, io.stdout);
     } else {
       const mod = (await import(pathToFileURL(modulePath).href)) as { run?: (ctx: CommandContext) => Promise<unknown> };

@@ -129,6 +129,12 @@ describe('the context a command gets', () => {
     expect(gs).toMatchObject({ runName: 'r1', runDir: join(r.cwd, 'saved_models', 'r1'), overrides: ['model=r1', 'n_samples=7', 'batch_size=3'] });
     expect(gs.model.n_ctx).toBe(256);
     expect(gs.generate).toMatchObject({ n_samples: 7, batch_size: 3 });
+
+    // --cfg job prints the config generate would run with, and runs nothing (export is not even built)
+    const cfg = await run(['export', ...CD, 'model=r1', 'generate.top_k=4', '--cfg', 'job'], r.cwd);
+    expect(cfg.code).toBe(0);
+    const printed = YAML.parse(cfg.out);
+    expect([printed.run_name, printed.model.n_ctx, printed.generate.top_k]).toEqual(['r1', 256, 4]);
   });
 
   it('train without run_name names the run <data>_<model>_<date>-<time>, and ${run_name} interpolates to it', async () => {
