@@ -35,6 +35,10 @@ import type { Rng } from '../util/rng.ts';
 
 export const TOKENIZER_FORMAT_VERSION = 1;
 
+const NOT_FINITE = -2;
+const UNKNOWN_CATEGORY = -3;
+const NOT_A_CATEGORY = -4;
+
 /** The smallest gap decoding puts between two time steps of one admission: one minute. */
 export const MIN_STEP_GAP_HOURS = 1 / 60;
 
@@ -427,7 +431,7 @@ export class Tokenizer {
         }
         return push(c.offset + binIndex(c.bins!.edges, x));
       }
-      const k = this.covCategoryIndex[i]!.get(categoryKey(v, `${where}: covariate '${c.name}'`));
+      const k = this.covCategoryIndex[i]!.get(categoryKey(v, () => `${where}: covariate '${c.name}'`));
       if (k === undefined) {
         if (unknown === 'drop') {
           if (stats) stats.dropped_values++;
@@ -495,7 +499,8 @@ export class Tokenizer {
   /** The time-series part of one admission: { gap meas… }* */
   private encodeEvents(adm: Admission, where: string, unknown: 'error' | 'drop', stats?: EncodeStats): number[] {
     const events = adm.events;
-    const order = sortedByHours(events, where);
+    // event numbers in messages count in hours order (the record's order when it is sorted, as promised)
+    const sorted = sortedByHours(events, where);
     const joint = this.config.strategy === 'joint';
     const out: number[] = [];
     // per time step: variable index -> measurement token(s) (-1 none); reset between steps
@@ -504,23 +509,26 @@ export class Tokenizer {
     const touched: number[] = [];
     let prevHours = 0;
     let i = 0;
-    while (i < order.length) {
-      const hours = events[order[i]!]!.hours;
+    while (i < sorted.length) {
+      const hours = sorted[i]!.hours;
       touched.length = 0;
       let j = i;
-      for (; j < order.length && events[order[j]!]!.hours === hours; j++) {
-        const e = events[order[j]!]!;
+      for (; j < sorted.length && sorted[j]!.hours === hours; j++) {
+        const e = sorted[j]!;
         const vi = this.variableIndex.get(e.variable);
         if (vi === undefined) {
           throw new SynehrError(
             'E_INPUT',
-            `${where}, event ${order[j]} (hours ${e.hours}): variable '${e.variable}' is not in data config '${this.dataName}' (variables: ${listNames(this.variables)})`,
+            `${where}, event ${j} (hours ${e.hours}): variable '${e.variable}' is not in data config '${this.dataName}' (variables: ${listNames(this.variables)})`,
           );
         }
-        const tok = this.measurementToken(vi, e, `${where}, event ${order[j]} (hours ${e.hours})`, unknown);
+        const tok = this.measurementToken(vi, e.value);
         if (tok < 0) {
-          if (stats) stats.dropped_values++;
-          continue;
+          if (tok === UNKNOWN_CATEGORY && unknown === 'drop') {
+            if (stats) stats.dropped_values++;
+            continue;
+          }
+          throw this.measurementError(vi, e, tok, `${where}, event ${j} (hours ${e.hours})`);
         }
         if (slotTok[vi] === -1) touched.push(vi);
         else if (stats) stats.collapsed_repeats++;
@@ -530,7 +538,13 @@ export class Tokenizer {
       if (touched.length === 0) continue;
       out.push(this.gaps.offset + binIndex(this.gaps.bins.edges, hours - prevHours));
       prevHours = hours;
-      touched.sort((a, b) => a - b);
+      // loaders list a time step's variables in config order already; sort only when they do not
+      for (let t = 1; t < touched.length; t++) {
+        if (touched[t]! < touched[t - 1]!) {
+          touched.sort((a, b) => a - b);
+          break;
+        }
+      }
       for (const vi of touched) {
         const tok = slotTok[vi]!;
         const v = this.variables[vi]!;
@@ -544,26 +558,31 @@ export class Tokenizer {
     return out;
   }
 
-  /** joint: the token id; var+quant continuous: the bin index (the caller emits variable + bin). -1 = dropped. */
-  private measurementToken(vi: number, e: Measurement, where: string, unknown: 'error' | 'drop'): number {
+  /**
+   * joint: the token id; var+quant continuous: the bin index (the caller emits variable + bin).
+   * Negative: NOT_FINITE, UNKNOWN_CATEGORY or NOT_A_CATEGORY (see measurementError).
+   */
+  private measurementToken(vi: number, value: unknown): number {
     const v = this.variables[vi]!;
     if (v.type === 'continuous') {
-      const x = e.value;
-      if (typeof x !== 'number' || !Number.isFinite(x)) {
-        throw new SynehrError('E_INPUT', `${where}: '${v.name}' = ${JSON.stringify(x)} is not a finite number`);
-      }
-      const k = binIndex(v.bins!.edges, x);
+      if (typeof value !== 'number' || !Number.isFinite(value)) return NOT_FINITE;
+      const k = binIndex(v.bins!.edges, value);
       return this.config.strategy === 'joint' ? v.offset + k : k;
     }
-    const k = this.categoryIndex[vi]!.get(categoryKey(e.value, `${where}: '${v.name}'`));
-    if (k === undefined) {
-      if (unknown === 'drop') return -1;
-      throw new SynehrError(
-        'E_INPUT',
-        `${where}: '${v.name}' = ${JSON.stringify(e.value)} is not one of its values (${v.categories!.values.join(', ')})`,
-      );
-    }
-    return v.offset + k;
+    let key: string;
+    if (typeof value === 'string') key = value;
+    else if (typeof value === 'number' && Number.isFinite(value)) key = String(value);
+    else return NOT_A_CATEGORY;
+    const k = this.categoryIndex[vi]!.get(key);
+    return k === undefined ? UNKNOWN_CATEGORY : v.offset + k;
+  }
+
+  private measurementError(vi: number, e: Measurement, code: number, where: string): SynehrError {
+    const v = this.variables[vi]!;
+    const shown = JSON.stringify(e.value);
+    if (code === NOT_FINITE) return new SynehrError('E_INPUT', `${where}: '${v.name}' = ${shown} is not a finite number`);
+    if (code === NOT_A_CATEGORY) return new SynehrError('E_INPUT', `${where}: '${v.name}' = ${shown} is not a category (a string or finite number)`);
+    return new SynehrError('E_INPUT', `${where}: '${v.name}' = ${shown} is not one of its values (${v.categories!.values.join(', ')})`);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -826,7 +845,7 @@ export function fitTokenizer(records: PatientRecord[], data: DataConfig, cfgIn: 
         }
         covNum[i]!.push(v);
       } else {
-        covCat[i]!.set(categoryKey(v, `${where}: covariate '${key}'`), typeof v === 'number');
+        covCat[i]!.set(categoryKey(v, () => `${where}: covariate '${key}'`), typeof v === 'number');
       }
     }
     for (const [key, v] of Object.entries(p.labels)) {
@@ -847,13 +866,12 @@ export function fitTokenizer(records: PatientRecord[], data: DataConfig, cfgIn: 
         checkCodeSystem(code, data.code_systems, awhere);
         codeCount.set(code, (codeCount.get(code) ?? 0) + 1);
       }
-      const order = sortedByHours(adm.events, awhere);
+      const sorted = sortedByHours(adm.events, awhere);
       // gaps between distinct hours, the first from the admission start (as encodeEvents emits them)
       let prev = 0;
       let step = Number.NaN;
-      for (const ei of order) {
-        const e = adm.events[ei]!;
-        const ewhere = `${awhere}, event ${ei}`;
+      for (let ei = 0; ei < sorted.length; ei++) {
+        const e = sorted[ei]!;
         if (e.hours !== step) {
           gaps.push(e.hours - prev);
           prev = step = e.hours;
@@ -862,17 +880,17 @@ export function fitTokenizer(records: PatientRecord[], data: DataConfig, cfgIn: 
         if (vi === undefined) {
           throw new SynehrError(
             'E_INPUT',
-            `${ewhere} (hours ${e.hours}): variable '${e.variable}' is not in data config '${data.name}' (variables: ${listNames(data.variables)})`,
+            `${awhere}, event ${ei} (hours ${e.hours}): variable '${e.variable}' is not in data config '${data.name}' (variables: ${listNames(data.variables)})`,
           );
         }
         const spec = data.variables[vi]!;
         if (spec.type === 'continuous') {
           if (typeof e.value !== 'number' || !Number.isFinite(e.value)) {
-            throw new SynehrError('E_INPUT', `${ewhere} (hours ${e.hours}): '${e.variable}' = ${JSON.stringify(e.value)} is not a finite number`);
+            throw new SynehrError('E_INPUT', `${awhere}, event ${ei} (hours ${e.hours}): '${e.variable}' = ${JSON.stringify(e.value)} is not a finite number`);
           }
           varNum[vi]!.push(e.value);
         } else {
-          varCat[vi]!.set(categoryKey(e.value, `${ewhere}: '${e.variable}'`), typeof e.value === 'number');
+          varCat[vi]!.set(categoryKey(e.value, () => `${awhere}, event ${ei}: '${e.variable}'`), typeof e.value === 'number');
         }
       }
     }
@@ -1035,11 +1053,12 @@ function covariateValueCount(c: FittedCovariate): number {
   return c.type === 'numeric' ? c.bins!.quantiles.length : c.categories!.values.length;
 }
 
-function categoryKey(v: unknown, where: string): string {
+/** The string a categorical value is stored under; throws (building `where` only then) for anything else. */
+function categoryKey(v: unknown, where: () => string): string {
   if (typeof v === 'string') return v;
   if (typeof v === 'number' && Number.isFinite(v)) return String(v);
   if (typeof v === 'boolean') return String(v);
-  throw new SynehrError('E_INPUT', `${where} = ${JSON.stringify(v)} is not a category (a string or finite number)`);
+  throw new SynehrError('E_INPUT', `${where()} = ${JSON.stringify(v)} is not a category (a string or finite number)`);
 }
 
 function categoryValue(c: Categories, k: number): string | number {
@@ -1062,9 +1081,8 @@ function checkCodeSystem(code: string, systems: string[], where: string): void {
   }
 }
 
-/** Indices of events ordered by hours, stable (ties keep record order). */
-function sortedByHours(events: Measurement[], where: string): number[] {
-  const order = events.map((_, i) => i);
+/** The events in hours order, stable (ties keep record order): the array itself when already sorted. */
+function sortedByHours(events: Measurement[], where: string): Measurement[] {
   let sorted = true;
   for (let i = 0; i < events.length; i++) {
     const h = events[i]!.hours;
@@ -1073,8 +1091,11 @@ function sortedByHours(events: Measurement[], where: string): number[] {
     }
     if (i > 0 && h < events[i - 1]!.hours) sorted = false;
   }
-  if (!sorted) order.sort((a, b) => events[a]!.hours - events[b]!.hours || a - b);
-  return order;
+  if (sorted) return events;
+  return events
+    .map((e, i) => [e, i] as const)
+    .sort((a, b) => a[0].hours - b[0].hours || a[1] - b[1])
+    .map(([e]) => e);
 }
 
 function listNames(xs: { name: string }[]): string {
