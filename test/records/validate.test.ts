@@ -56,9 +56,9 @@ describe('validateRecords', () => {
     ['bad_value', [withChange((r) => (r.labels.death = NaN))], 'label death must be a finite number, got null'],
     ['no_admissions', [withChange((r) => (r.admissions = []))], 'has no admissions'],
   ] as const)('EXPECTED FAILURE - %s', async (kind, records, message) => {
-    const problems = await validateRecords(records as PatientRecord[], data);
+    const problems = await validateRecords(records, data);
     expect(problems.map((p) => p.kind)).toContain(kind);
     expect(problems.find((p) => p.kind === kind)!.message).toContain(message);
-    await expect(validateRecords(records as PatientRecord[], data, { throwFirst: true })).rejects.toThrow(message.slice(0, 20));
+    await expect(validateRecords(records, data, { throwFirst: true })).rejects.toThrow(message.slice(0, 20));
   });
 });
