@@ -3,7 +3,14 @@
  * the `gpt` and `gpt-small` shapes, beside ONNX Runtime's raw MatMul GFLOP/s in the same run.
  *
  *   npx tsx bench/graph.ts [--threads 2] [--steps 3] [--only gpt-small] [--batch-small 8] [--batch-gpt 4]
+ *                          [--blocks N] [--profile]
+ *
+ * The machine's load average is printed with the figures: on a shared 2-core machine, other
+ * users' work shows up as slower steps and a slower raw MatMul alike, so compare the ratio.
+ * --profile adds ORT's per-op-type kernel time of one step (where the time goes).
  */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import { Graph, serializeModel } from '../src/graph/index.ts';
 import { createSession, float32Tensor, int64Tensor, type HostTensor } from '../src/graph/runtime.ts';
 import type { ModelConfig } from '../src/model/config.ts';
@@ -18,6 +25,8 @@ const threads = Number(arg('threads', '2'));
 const steps = Number(arg('steps', '3'));
 const only = arg('only', '');
 const V = Number(arg('vocab', '2000'));
+const blocks = process.argv.includes('--blocks') ? Number(arg('blocks', '1')) : undefined;
+const profile = process.argv.includes('--profile');
 
 const MODELS: { cfg: ModelConfig; batch: number }[] = [
   { cfg: { name: 'gpt-small', n_layer: 4, n_embd: 128, n_head: 4, n_ctx: 512, init_std: 0.02 }, batch: Number(arg('batch-small', '8')) },
@@ -50,7 +59,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 async function benchModel(cfg: ModelConfig, B: number): Promise<void> {
   const T = cfg.n_ctx;
   const t0 = performance.now();
-  const built = buildTrainingGraph(cfg, { vocabSize: V, batch: B, ctx: T });
+  const built = buildTrainingGraph(cfg, { vocabSize: V, batch: B, ctx: T, attentionBlocks: blocks });
   const s = await createSession(built.model, { threads });
   const buildMs = performance.now() - t0;
   const rng = new Rng(2);
@@ -84,9 +93,37 @@ async function benchModel(cfg: ModelConfig, B: number): Promise<void> {
   console.log(
     `${cfg.name.padEnd(9)} L=${cfg.n_layer} C=${C} H=${cfg.n_head} T=${T} V=${V} B=${B}: ${ms.toFixed(0)} ms/step (median of ${steps}), ` +
       `${((B * T) / (ms / 1000)).toFixed(0)} tokens/s, ${achieved.toFixed(0)} GFLOP/s = ${((100 * achieved) / raw).toFixed(0)}% of raw MatMul ` +
-      `[${B * T}x${C}]·[${C}x${4 * C}] ${raw.toFixed(0)} GFLOP/s; graph build+load ${buildMs.toFixed(0)} ms, model ${(built.model.byteLength / 1e3).toFixed(0)} kB`,
+      `[${B * T}x${C}]·[${C}x${4 * C}] ${raw.toFixed(0)} GFLOP/s; graph build+load ${buildMs.toFixed(0)} ms, model ${(built.model.byteLength / 1e3).toFixed(0)} kB; ` +
+      `load average ${os.loadavg()[0]!.toFixed(1)}`,
   );
   await s.release();
+  if (profile) await profileStep(built.model, feeds);
+}
+
+/** One profiled step: kernel time per op type, largest first. */
+async function profileStep(model: Uint8Array, feeds: Record<string, HostTensor>): Promise<void> {
+  const prefix = `${os.tmpdir()}/synehr-graph-profile-${process.pid}`;
+  const s = await createSession(model, { threads, profileFilePrefix: prefix });
+  await s.run(feeds);
+  await s.run(feeds);
+  s.endProfiling();
+  await s.release();
+  const dir = os.tmpdir();
+  const file = fs.readdirSync(dir).find((f) => f.startsWith(`synehr-graph-profile-${process.pid}`));
+  if (!file) return;
+  const events = JSON.parse(fs.readFileSync(`${dir}/${file}`, 'utf8')) as { cat?: string; name: string; ts: number; dur: number; args?: { op_name?: string } }[];
+  fs.rmSync(`${dir}/${file}`);
+  const runs = events.filter((e) => e.cat === 'Session' && e.name === 'model_run');
+  const last = runs[runs.length - 1]!;
+  const byOp = new Map<string, number>();
+  for (const e of events) {
+    if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time') || e.ts < last.ts || e.ts > last.ts + last.dur) continue;
+    const op = e.args?.op_name ?? '?';
+    byOp.set(op, (byOp.get(op) ?? 0) + e.dur);
+  }
+  const total = [...byOp.values()].reduce((a, b) => a + b, 0);
+  const top = [...byOp.entries()].sort((a, b) => b[1] - a[1]).slice(0, 12);
+  console.log(`  profile (${(last.dur / 1000).toFixed(0)} ms step): ` + top.map(([op, us]) => `${op} ${((100 * us) / total).toFixed(0)}%`).join(', '));
 }
 
 console.log(`bench/graph.ts: ${threads} threads, ${new Date().toISOString()}`);

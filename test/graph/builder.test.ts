@@ -139,6 +139,21 @@ describe('graph builder', () => {
     toNumbers(out.prim!).forEach((v, i) => expect(v).toBeCloseTo(a[i]!, 5));
   });
 
+  it('opset 21 (axes as inputs for ReduceMean/ReduceMax from 18, IR version 10) runs in ORT 1.30', async () => {
+    const g = new Graph('op21', 21);
+    const x = g.input('x', 'float32', [2, 3]);
+    g.output(g.reduceMean(x, [1], false), 'mean');
+    g.output(g.reduceMax(x, [0], false), 'max');
+    const [gx] = grad(g.reduceSum(g.reduceMean(g.mul(x, x), [1], false), undefined, false), [x]);
+    g.output(gx!, 'gx');
+    const m = onnxProto.onnx.ModelProto.decode(serializeModel(g));
+    expect([Number(m.irVersion), Number(m.opsetImport[0]!.version)]).toEqual([10, 21]);
+    const out = await run(g, { x: float32Tensor([1, 2, 3, 4, 5, 9], [2, 3]) });
+    expect(toNumbers(out.mean!)).toEqual([2, 6]);
+    expect(toNumbers(out.max!)).toEqual([4, 5, 9]);
+    toNumbers(out.gx!).forEach((v, i) => expect(v).toBeCloseTo(((2 * [1, 2, 3, 4, 5, 9][i]!) / 3), 5));
+  });
+
   it('gradients of unused parameters are zeros of their shape', async () => {
     const g = new Graph();
     const a = g.input('a', 'float32', [2]);
