@@ -113,24 +113,12 @@ export function parseArgs(words: readonly string[], cwd: string, ownKeys: readon
       out.cfg = true;
     } else if (w === '--cfg=job') out.cfg = true;
     else if (w.startsWith('-')) out.args.push(w);
-    else if (ownKeys.includes(w.slice(0, w.indexOf('=')))) out.args.push(w);
+    else if (w.includes('=') && ownKeys.includes(w.slice(0, w.indexOf('=')))) out.args.push(w);
     else if (w.includes('=') || w.startsWith('~') || w.startsWith('+')) out.overrides.push(w);
     else out.args.push(w);
   }
   for (const d of out.configDirs) if (!existsSync(d)) throw new SynehrError('E_USAGE', `--config-dir ${d}: no such directory`);
   return out;
-}
-
-/** A command's own `key=value` words (CommandSpec.keys) are not config overrides: they become `--key=value` flags. */
-export function takeCommandKeys(spec: CommandSpec, parsed: ParsedArgs): void {
-  if (!spec.keys) return;
-  const overrides: string[] = [];
-  for (const o of parsed.overrides) {
-    const eq = o.indexOf('=');
-    if (eq > 0 && spec.keys.includes(o.slice(0, eq))) parsed.args.push(`--${o}`);
-    else overrides.push(o);
-  }
-  parsed.overrides = overrides;
 }
 
 /**
@@ -179,7 +167,6 @@ async function dispatch(argv: readonly string[], io: MainIO): Promise<number> {
     );
   }
   const parsed = parseArgs(rest, io.cwd, spec.keys);
-  takeCommandKeys(spec, parsed);
   const builtIn = join(PACKAGE_ROOT, 'configs');
 
   if (parsed.help) {
