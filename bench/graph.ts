@@ -94,7 +94,7 @@ async function benchModel(cfg: ModelConfig, B: number): Promise<void> {
     `${cfg.name.padEnd(9)} L=${cfg.n_layer} C=${C} H=${cfg.n_head} T=${T} V=${V} B=${B}: ${ms.toFixed(0)} ms/step (median of ${steps}), ` +
       `${((B * T) / (ms / 1000)).toFixed(0)} tokens/s, ${achieved.toFixed(0)} GFLOP/s = ${((100 * achieved) / raw).toFixed(0)}% of raw MatMul ` +
       `[${B * T}x${C}]·[${C}x${4 * C}] ${raw.toFixed(0)} GFLOP/s; graph build+load ${buildMs.toFixed(0)} ms, model ${(built.model.byteLength / 1e3).toFixed(0)} kB; ` +
-      `load average ${os.loadavg()[0]!.toFixed(1)}`,
+      `peak RSS ${(process.resourceUsage().maxRSS / 1e6).toFixed(1)} GB; load average ${os.loadavg()[0]!.toFixed(1)}`,
   );
   await s.release();
   if (profile) await profileStep(built.model, feeds);

@@ -215,11 +215,17 @@ function buildLoss(cfg: ModelConfig, opts: TrainingGraphOptions, name: string): 
  * (scalar, mean over non-ignored targets) then grad.<name> for every parameter, same order.
  */
 export function buildTrainingGraph(cfg: ModelConfig, opts: TrainingGraphOptions): BuiltGraph {
+  const { g, params } = trainingGraph(cfg, opts);
+  return finish(g, params);
+}
+
+/** The training graph before serialization (for inspection: node counts, shapes, costs). */
+export function trainingGraph(cfg: ModelConfig, opts: TrainingGraphOptions): { g: Graph; params: ParamSpec[] } {
   const { g, loss, params, paramTensors } = buildLoss(cfg, opts, 'gpt_train');
   g.output(loss, 'loss');
   const grads = grad(loss, paramTensors);
   grads.forEach((d, i) => g.output(d, gradName(params[i]!.name)));
-  return finish(g, params);
+  return { g, params };
 }
 
 /** The evaluation graph: the training graph's inputs, and the loss as its only output. */
