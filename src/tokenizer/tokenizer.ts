@@ -398,6 +398,35 @@ export class Tokenizer {
    * (E_INPUT) naming the patient, admission and event for input the tokenizer cannot represent.
    */
   encodePatient(p: PatientRecord, opts: EncodeOptions = {}): Int32Array {
+    return this.encode(p, opts, false);
+  }
+
+  /**
+   * The conditioning prefix of a patient for conditional generation: `<s> cov… </covar>`, and with
+   * through = 'labels' (the default) also `label… </label>`. The sampler feeds it, then starts from
+   * automaton state `prefixState(through)`.
+   */
+  encodePrefix(
+    p: Pick<PatientRecord, 'covariates' | 'labels'> & { id?: string },
+    opts: EncodeOptions & { through?: 'covariates' | 'labels' } = {},
+  ): Int32Array {
+    const ids = this.encode({ id: p.id ?? 'prefix', covariates: p.covariates, labels: p.labels, admissions: [] }, opts, true);
+    return opts.through === 'covariates' ? ids.slice(0, ids.indexOf(SPECIAL.endCovar) + 1) : ids;
+  }
+
+  /** The automaton state after encodePrefix(…, { through }). */
+  prefixState(through: 'covariates' | 'labels' = 'labels'): number {
+    return through === 'covariates' ? this.states.label : this.states.inCodes;
+  }
+
+  /** Token names, space-separated, for logs and messages. */
+  tokensToString(ids: ArrayLike<number>): string {
+    const out: string[] = [];
+    for (let i = 0; i < ids.length; i++) out.push(this.vocab[ids[i]!] ?? `<?${ids[i]}>`);
+    return out.join(' ');
+  }
+
+  private encode(p: PatientRecord, opts: EncodeOptions, prefixOnly: boolean): Int32Array {
     const unknown = opts.unknown ?? 'error';
     const stats = opts.stats;
     const where = `patient ${p.id}`;
@@ -470,6 +499,7 @@ export class Tokenizer {
     }
     for (const t of labelTokens) if (t >= 0) push(t);
     push(SPECIAL.endLabel);
+    if (prefixOnly) return out.slice(0, n);
 
     if (p.admissions.length === 0) throw new SynehrError('E_INPUT', `${where}: has no admissions (a record needs at least one)`);
     for (const adm of p.admissions) {

@@ -18,6 +18,10 @@ function fakeContext(workDir: string, processed: string, logs: string[]): Comman
     tokenizer: tokCfg(),
   } as unknown as SynehrConfig;
   return {
+    command: 'tokenize',
+    args: [],
+    flags: {},
+    job: { index: 0, count: 1 },
     config,
     overrides: [`data=${physionetDataConfig.name}`],
     workDir,

@@ -237,6 +237,27 @@ describe('tokenizer properties on generated records', () => {
     expect(tok.automaton.step(s, gcs.offset)).toBeGreaterThanOrEqual(0); // gcs after hr
   });
 
+  it('encodePrefix is the start of encodePatient and leads the automaton to prefixState', () => {
+    fc.assert(
+      fc.property(cohortArb, fc.constantFrom('covariates', 'labels') as fc.Arbitrary<'covariates' | 'labels'>, (cohort, through) => {
+        const tok = fitTokenizer(cohort, toyData, tokCfg());
+        for (const p of cohort) {
+          const prefix = Array.from(tok.encodePrefix(p, { through }));
+          expect(Array.from(tok.encodePatient(p)).slice(0, prefix.length)).toEqual(prefix);
+          expect(prefix[prefix.length - 1]).toBe(through === 'labels' ? tok.endLabel : tok.endCovar);
+          let s = tok.automaton.startState;
+          for (const t of prefix) s = tok.automaton.step(s, t);
+          expect(s).toBe(tok.prefixState(through));
+        }
+      }),
+      { numRuns: 10 },
+    );
+    const tok = fitTokenizer([coveringPatient()], toyData, tokCfg());
+    expect(tok.tokensToString(tok.encodePrefix({ covariates: { sex: 'M' }, labels: { death: 1 } }))).toBe(
+      '<s> cov:age:missing cov:sex=M cov:bmi:missing cov:unit:missing </covar> label:death=1 </label>',
+    );
+  });
+
   it('decoding is deterministic for a seed, and draws differ across seeds', () => {
     const patients = fixturePatients().slice(0, 5);
     const tok = fitTokenizer(patients, physionetDataConfig, tokCfg());
