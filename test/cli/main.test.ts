@@ -230,15 +230,17 @@ describe('config show and help', () => {
     expect(r.out).toMatch(/^synehr train: Train the GPT/);
     expect(r.out).toContain('Config groups read: data, tokenizer, model, train, tracking.');
     expect(r.out).toMatch(/^model {2}\(choose with model=<option>: gpt, gpt-small, gpt-tiny; default gpt-small\)$/m);
-    expect(r.out).toMatch(/^ {2}n_ctx +integer > 0 +=  ?512$/m);
     expect(r.out).toContain(`      ${why}\n`);
     // a required key: no schema default, the default option's value beside it
     expect(r.out).toMatch(/^ {2}loader +"physionet2012" \| "mimic3" \| "synthea" \| "long" +\(required\) +\(physionet2012: physionet2012\)$/m);
     // a schema default the default option changes
-    const schemaEmbd = modelConfigSchema.parse({}).n_embd;
-    const smallEmbd = YAML.parse(readFileSync(join(ROOT, 'configs', 'model', 'gpt-small.yaml'), 'utf8')).n_embd;
-    expect(schemaEmbd).not.toBe(smallEmbd);
-    expect(r.out).toMatch(new RegExp(`^ {2}n_embd +integer > 0 += ${schemaEmbd} +\\(gpt-small: ${smallEmbd}\\)$`, 'm'));
+    // each model key: the schema default, and gpt-small's value beside it where the file changes it
+    const schema = modelConfigSchema.parse({});
+    const small = YAML.parse(readFileSync(join(ROOT, 'configs', 'model', 'gpt-small.yaml'), 'utf8'));
+    for (const key of ['n_layer', 'n_embd', 'n_head', 'n_ctx'] as const) {
+      const beside = small[key] !== schema[key] ? ` +\\(gpt-small: ${small[key]}\\)` : '';
+      expect(r.out).toMatch(new RegExp(`^ {2}${key} +integer > 0 += ${schema[key]}${beside}$`, 'm'));
+    }
     expect(r.out).not.toMatch(/^generate {2}\(/m);
   });
 
