@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { modelConfigSchema } from '../../src/model/config.ts';
 import { decodeSafetensors } from '../../src/model/safetensors.ts';
+import { paramLayout } from '../../src/model/init.ts';
 import { trainConfigSchema, type TrainConfig } from '../../src/train/config.ts';
 import { trainModel, type TrainModelOptions } from '../../src/train/trainer.ts';
 import { listCheckpointSteps, loadLatestCheckpoint, checkpointFileName } from '../../src/train/checkpoint.ts';
@@ -120,6 +121,38 @@ describe('trainModel (bigram stand-in model)', () => {
     expect(r.bestValLoss).toBe(2.0);
     const st = decodeSafetensors(new Uint8Array(await readFile(join(dir, 'r', 'model.safetensors'))));
     expect(st.metadata.step).toBe('5');
+  });
+
+  it('gradient accumulation averages the micro-batch gradients before clipping and the update', async () => {
+    const dir = await tmp();
+    const calls: Array<[number, boolean]> = [];
+    const norms: number[] = [];
+    // micro-batch k of each update has gradient (2k + 1) everywhere (k = 0, 1, 2): the mean is 3
+    const constant: RunnerFactory = async ({ layout }) => ({
+      async lossAndGrad(_b, _p, grad, scale, accumulate) {
+        const k = accumulate ? calls.filter(([, a]) => a).length % 2 + 1 : 0;
+        calls.push([scale, accumulate]);
+        for (let i = 0; i < layout.total; i++) grad[i] = (accumulate ? grad[i]! : 0) + scale * (2 * k + 1);
+        return 1;
+      },
+      async loss() {
+        return 1;
+      },
+      async release() {},
+    });
+    await trainModel(
+      options(join(dir, 'r'), { grad_accum: 3, max_steps: 2, clip_norm: 0 }, { createRunner: constant, onStep: (_s, info) => norms.push(info.gradNorm) }),
+    );
+    expect(calls).toEqual([
+      [1 / 3, false],
+      [1 / 3, true],
+      [1 / 3, true],
+      [1 / 3, false],
+      [1 / 3, true],
+      [1 / 3, true],
+    ]);
+    // the stand-in writes every float of the layout (padding included): the norm of a vector of 3s
+    expect(norms[0]).toBeCloseTo(3 * Math.sqrt(paramLayout(bigramSpecs(V)).total), 3);
   });
 
   describe('EXPECTED FAILURE - checkpoints', () => {
