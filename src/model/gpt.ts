@@ -241,6 +241,72 @@ export interface InferenceGraphOptions {
   weights: Record<string, Float32Array>;
 }
 
+/** The parameters as named float32 initializers of g's root graph (outer scope for Loop bodies). */
+export function weightInitializers(g: Graph, cfg: ModelConfig, vocabSize: number, weights: Record<string, Float32Array>): Record<string, Tensor> {
+  const p: Params = {};
+  for (const s of gptParamSpecs(cfg, vocabSize)) {
+    const w = weights[s.name];
+    const n = s.shape.reduce((a, b) => a * b, 1);
+    if (!w) throw new RangeError(`weight '${s.name}' is missing`);
+    if (w.length !== n) throw new RangeError(`weight '${s.name}' has ${w.length} values, shape [${s.shape}] needs ${n}`);
+    p[s.name] = g.initializer(s.name, 'float32', s.shape, w);
+  }
+  return p;
+}
+
+/**
+ * The additive attention bias [B, 1, S, P + S] of a cached step: query i (absolute position
+ * P + i) sees key j when j ≤ P + i and attention_mask[b, j] is 1. mask int64 [B, P + S], ids [B, S].
+ */
+export function cachedStepBias(g: Graph, mask: Tensor, ids: Tensor): Tensor {
+  const scalarDim = (t: Tensor, axis: number) => g.squeeze(g.shape(t, axis, axis + 1), [0]);
+  const total = scalarDim(mask, 1);
+  const pastLen = g.sub(total, scalarDim(ids, 1));
+  const one = g.scalar(1, 'int64');
+  const rows = g.unsqueeze(g.range(pastLen, total, one), [1]); // [S, 1]
+  const cols = g.unsqueeze(g.range(g.scalar(0, 'int64'), total, one), [0]); // [1, P + S]
+  const allowed = g.and(g.lessOrEqual(cols, rows), g.unsqueeze(g.cast(mask, 'bool'), [1, 2])); // [B, 1, S, P + S]
+  return g.where(allowed, g.scalar(0, 'float32'), g.scalar(MASKED, 'float32'));
+}
+
+export interface CachedStepInputs {
+  ids: Tensor; // int64 [B, S]
+  positions: Tensor; // int64 [B, S]
+  /** per layer: key and value [B, H, P, D] */
+  past: [Tensor, Tensor][];
+  /** additive bias [B, 1, S, P + S], e.g. cachedStepBias() */
+  bias: Tensor;
+  /** logits of the last position only ([B, 1, V]): what a sampler needs, S times less head work */
+  lastOnly?: boolean;
+}
+
+/**
+ * One cached forward step of the GPT, usable in any graph (the inference graph, a Loop body):
+ * returns logits [B, S or 1, V] and, per layer, the present key and value [B, H, P + S, D].
+ */
+export function gptCachedStep(g: Graph, cfg: ModelConfig, p: Record<string, Tensor>, x: CachedStepInputs): { logits: Tensor; present: [Tensor, Tensor][] } {
+  const C = cfg.n_embd;
+  const H = cfg.n_head;
+  const D = C / H;
+  const present: [Tensor, Tensor][] = [];
+  const x0 = g.add(g.gather(p['transformer.wte.weight']!, x.ids), g.gather(p['transformer.wpe.weight']!, x.positions)); // [B, S, C]
+  const heads = (t: Tensor) => g.transpose(g.reshape(t, [0, 0, H, D]), [0, 2, 1, 3]); // [B, H, S, D]
+  let xf = gptTrunk(g, cfg, p, x0, {
+    linear: (t, w, b) => g.add(g.matMul(t, w), b),
+    attend: (l, q, k, v) => {
+      const key = g.concat([x.past[l]![0], heads(k)], 2); // [B, H, P + S, D]
+      const value = g.concat([x.past[l]![1], heads(v)], 2);
+      present.push([key, value]);
+      const o = g.attention(heads(q), g.transpose(key, [0, 1, 3, 2]), value, x.bias); // [B, H, S, D]
+      return g.reshape(g.transpose(o, [0, 2, 1, 3]), [0, 0, C]); // [B, S, C]
+    },
+    primitiveLayerNorm: false,
+  });
+  if (x.lastOnly) xf = g.slice(xf, [-1], [Number.MAX_SAFE_INTEGER], [1]); // [B, 1, C]
+  const logits = g.matMul(xf, g.transpose(p['transformer.wte.weight']!, [1, 0])); // tied head: [B, S, V]
+  return { logits, present };
+}
+
 /**
  * The KV-cache inference graph in Hugging Face GPT-2 layout, loadable by transformers.js:
  * inputs input_ids, attention_mask [batch_size, total_sequence_length], position_ids, and
@@ -249,55 +315,32 @@ export interface InferenceGraphOptions {
  * Only `batch_size` and the lengths are symbolic: H and D are fixed numbers.
  */
 export function buildInferenceGraph(cfg: ModelConfig, opts: InferenceGraphOptions): BuiltGraph {
-  const C = cfg.n_embd;
   const H = cfg.n_head;
-  const D = C / H;
-  const params = gptParamSpecs(cfg, opts.vocabSize);
+  const D = cfg.n_embd / H;
   const g = new Graph('gpt_inference');
   const ids = g.input('input_ids', 'int64', ['batch_size', 'sequence_length']);
   const mask = g.input('attention_mask', 'int64', ['batch_size', 'total_sequence_length']);
   const positions = g.input('position_ids', 'int64', ['batch_size', 'sequence_length']);
-  const past: Tensor[][] = [];
+  const past: [Tensor, Tensor][] = [];
   for (let l = 0; l < cfg.n_layer; l++) {
-    past.push(['key', 'value'].map((kv) => g.input(`past_key_values.${l}.${kv}`, 'float32', ['batch_size', H, 'past_sequence_length', D])));
+    const [k, v] = ['key', 'value'].map((kv) => g.input(`past_key_values.${l}.${kv}`, 'float32', ['batch_size', H, 'past_sequence_length', D]));
+    past.push([k!, v!]);
   }
-  const p: Params = {};
-  for (const s of params) {
-    const w = opts.weights[s.name];
-    const n = s.shape.reduce((a, b) => a * b, 1);
-    if (!w) throw new RangeError(`buildInferenceGraph: weight '${s.name}' is missing`);
-    if (w.length !== n) throw new RangeError(`buildInferenceGraph: weight '${s.name}' has ${w.length} values, shape [${s.shape}] needs ${n}`);
-    p[s.name] = g.initializer(s.name, 'float32', s.shape, w);
+  let p: Record<string, Tensor>;
+  try {
+    p = weightInitializers(g, cfg, opts.vocabSize, opts.weights);
+  } catch (e) {
+    throw new RangeError(`buildInferenceGraph: ${(e as Error).message}`);
   }
-  // causal over absolute positions (queries are the last S of the total) and padding from the mask
-  const scalarDim = (t: Tensor, axis: number) => g.squeeze(g.shape(t, axis, axis + 1), [0]);
-  const total = scalarDim(mask, 1);
-  const pastLen = g.sub(total, scalarDim(ids, 1));
-  const one = g.scalar(1, 'int64');
-  const rows = g.unsqueeze(g.range(pastLen, total, one), [1]); // [S, 1]
-  const cols = g.unsqueeze(g.range(g.scalar(0, 'int64'), total, one), [0]); // [1, Tt]
-  const allowed = g.and(g.lessOrEqual(cols, rows), g.unsqueeze(g.cast(mask, 'bool'), [1, 2])); // [B, 1, S, Tt]
-  const bias = g.where(allowed, g.scalar(0, 'float32'), g.scalar(MASKED, 'float32'));
-  const presentShape = ['batch_size', H, 'total_sequence_length', D];
-  const x0 = g.add(g.gather(p['transformer.wte.weight']!, ids), g.gather(p['transformer.wpe.weight']!, positions)); // [B, S, C]
-  const heads = (t: Tensor) => g.transpose(g.reshape(t, [0, 0, H, D]), [0, 2, 1, 3]); // [B, H, S, D]
-  const xf = gptTrunk(g, cfg, p, x0, {
-    linear: (x, w, b) => g.add(g.matMul(x, w), b),
-    attend: (l, q, k, v) => {
-      const key = g.concat([past[l]![0]!, heads(k)], 2); // [B, H, Tt, D]
-      const value = g.concat([past[l]![1]!, heads(v)], 2);
-      g.output(key, `present.${l}.key`, presentShape);
-      g.output(value, `present.${l}.value`, presentShape);
-      const o = g.attention(heads(q), g.transpose(key, [0, 1, 3, 2]), value, bias); // [B, H, S, D]
-      return g.reshape(g.transpose(o, [0, 2, 1, 3]), [0, 0, C]); // [B, S, C]
-    },
-    primitiveLayerNorm: false,
-  });
-  const logits = g.matMul(xf, g.transpose(p['transformer.wte.weight']!, [1, 0])); // tied head: [B, S, V]
-  // logits first, as Hugging Face orders the outputs
+  const { logits, present } = gptCachedStep(g, cfg, p, { ids, positions, past, bias: cachedStepBias(g, mask, ids) });
+  // logits first, then the presents, as Hugging Face orders the outputs
   g.output(logits, 'logits', ['batch_size', 'sequence_length', opts.vocabSize]);
-  g.outputs.unshift(g.outputs.pop()!);
-  return finish(g, params);
+  const presentShape = ['batch_size', H, 'total_sequence_length', D];
+  present.forEach(([k, v], l) => {
+    g.output(k, `present.${l}.key`, presentShape);
+    g.output(v, `present.${l}.value`, presentShape);
+  });
+  return finish(g, gptParamSpecs(cfg, opts.vocabSize));
 }
 
 function finish(g: Graph, params: ParamSpec[]): BuiltGraph {

@@ -4,7 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createSession, float32Tensor, int64Tensor, type HostTensor, type Session } from '../../src/graph/runtime.ts';
-import { buildInferenceGraph } from '../../src/model/gpt.ts';
+import { Graph, serializeModel, type Tensor } from '../../src/graph/index.ts';
+import { buildInferenceGraph, gptCachedStep, weightInitializers } from '../../src/model/gpt.ts';
 import { referenceTokenLosses } from '../../src/model/reference.ts';
 import { TINY, TINY_V, randomParams } from './gptfixture.ts';
 
@@ -70,6 +71,50 @@ describe('GPT inference graph (KV cache, Hugging Face layout)', () => {
       const want = full.logits.subarray(t * TINY_V, (t + 1) * TINY_V);
       r.logits.forEach((v, i) => expect(v).toBeCloseTo(want[i]!, 4));
     }
+  });
+
+  it('gptCachedStep inside an ONNX Loop (KV cache carried, last-position logits) decodes as the inference graph does', async () => {
+    const { values } = randomParams(TINY, TINY_V, 4);
+    const weights = weights32(values);
+    const steps = 6;
+    const g = new Graph('greedy_loop');
+    const start = g.input('start', 'int64', [1, 1]);
+    const p = weightInitializers(g, TINY, TINY_V, weights);
+    const body = g.subgraph('body');
+    const iter = body.input('iter', 'int64', []);
+    const cond = body.input('cond', 'bool', []);
+    const tok = body.input('tok', 'int64', [1, 1]);
+    const past: [Tensor, Tensor][] = [];
+    for (let l = 0; l < TINY.n_layer; l++) past.push([body.input(`pk${l}`, 'float32', [1, H, 'P', D]), body.input(`pv${l}`, 'float32', [1, H, 'P', D])]);
+    const positions = body.reshape(iter, [1, 1]);
+    // one query at the newest position sees every cached key: no mask needed
+    const { logits, present } = gptCachedStep(body, TINY, p, { ids: tok, positions, past, bias: body.scalar(0), lastOnly: true });
+    expect(logits.shape).toEqual([1, 1, TINY_V]);
+    const next = body.argMax(logits, -1, false); // [1, 1]
+    body.output(body.identity(cond), 'cond_out');
+    body.output(next, 'tok_out');
+    present.forEach(([k, v], l) => {
+      body.output(k, `nk${l}`);
+      body.output(v, `nv${l}`);
+    });
+    body.output(body.identity(next), 'scan_tok');
+    const empty = g.constantOfShape([1, H, 0, D], 0, 'float32');
+    const outs = g.loop(g.scalar(steps, 'int64'), g.constant([1], 'bool', [], 'true'), [start, ...past.flatMap(() => [empty, empty])], body);
+    g.output(g.reshape(outs[outs.length - 1]!, [1, steps]), 'tokens');
+    const s = await createSession(serializeModel(g), { threads: 1 });
+    const loopTokens = Array.from((await s.run({ start: int64Tensor([3], [1, 1]) })).tokens!.data as BigInt64Array, Number);
+    // the same greedy decoding, step by step through the inference graph
+    const inf = await createSession(buildInferenceGraph(TINY, { vocabSize: TINY_V, weights }).model, { threads: 1 });
+    const seq = [3];
+    let cache: HostTensor[] | null = null;
+    for (let n = 0; n < steps; n++) {
+      const r = await step(inf, [seq[n]!], n, cache);
+      let best = 0;
+      r.logits.forEach((v, i) => (v > r.logits[best]! ? (best = i) : 0));
+      seq.push(best);
+      cache = r.cache;
+    }
+    expect(loopTokens).toEqual(seq.slice(1));
   });
 
   it('BAD CALL - a missing or mis-sized weight is named', () => {
