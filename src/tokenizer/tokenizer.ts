@@ -160,6 +160,13 @@ export interface DecodeOptions {
   id?: string;
 }
 
+export interface BatchDecodeOptions extends Omit<DecodeOptions, 'id'> {
+  /** patient ids are `${idPrefix}${firstIndex + b}`; default 'synthetic-' */
+  idPrefix?: string;
+  /** default 0 */
+  firstIndex?: number;
+}
+
 export interface DecodeError {
   /** index in ids of the first forbidden token, or ids.length when the sequence stops before </s> */
   position: number;
@@ -618,6 +625,27 @@ export class Tokenizer {
   // -------------------------------------------------------------------------------------------
   // decoding
 
+  /**
+   * Decodes each row of a [B, T] batch of sampled ids, row-major, as int32 or as the int64 an ONNX
+   * graph returns; rows end in <pad>s after </s>. Row b's patient id is `${idPrefix}${firstIndex + b}`.
+   */
+  decodeBatch(ids: ArrayLike<number> | BigInt64Array, T: number, opts: BatchDecodeOptions & { mode?: 'strict' }): PatientRecord[];
+  decodeBatch(ids: ArrayLike<number> | BigInt64Array, T: number, opts: BatchDecodeOptions & { mode: 'lenient' }): LenientDecode[];
+  decodeBatch(ids: ArrayLike<number> | BigInt64Array, T: number, opts: BatchDecodeOptions): (PatientRecord | LenientDecode)[] {
+    if (!Number.isInteger(T) || T <= 0 || ids.length % T !== 0) {
+      throw new RangeError(`decodeBatch: ${ids.length} ids are not a whole number of rows of T = ${T}`);
+    }
+    const B = ids.length / T;
+    const row = new Int32Array(T); // [T]
+    const out: (PatientRecord | LenientDecode)[] = [];
+    for (let b = 0; b < B; b++) {
+      for (let t = 0; t < T; t++) row[t] = Number(ids[b * T + t]!);
+      const id = `${opts.idPrefix ?? 'synthetic-'}${(opts.firstIndex ?? 0) + b}`;
+      out.push(this.decode(row, { ...opts, id } as DecodeOptions & { mode: 'lenient' }));
+    }
+    return out;
+  }
+
   decode(ids: ArrayLike<number>, opts: DecodeOptions & { mode?: 'strict' }): PatientRecord;
   decode(ids: ArrayLike<number>, opts: DecodeOptions & { mode: 'lenient' }): LenientDecode;
   decode(ids: ArrayLike<number>, opts: DecodeOptions): PatientRecord | LenientDecode {
@@ -926,11 +954,11 @@ export function fitTokenizer(records: PatientRecord[], data: DataConfig, cfgIn: 
     }
   }
 
-  const fitNumeric = (values: number[], edges?: number[]): BinSet => {
+  const fitNumeric = (values: number[], edges?: number[], range?: [number, number]): BinSet => {
     if (edges) return fitBinSet(edges, values, M);
     if (values.length === 0) {
-      // never observed in training: one bin over the plausible range (or [0, 0]), never emitted by real data
-      return fitBinSet([0, 0], [], M);
+      // never observed in training: one bin over the plausible range from the data config (or [0, 0])
+      return fitBinSet(range && range[1] > range[0] ? [range[0], range[1]] : [0, 0], [], M);
     }
     return fitBinSet(fitValueEdges(values, cfg.bin_type, cfg.n_bins, cfg.trim_tails), values, M);
   };
@@ -953,7 +981,7 @@ export function fitTokenizer(records: PatientRecord[], data: DataConfig, cfgIn: 
   const covariates: FittedCovariate[] = data.covariates.map((spec, i) => {
     const offset = vocab.length;
     if (spec.type === 'numeric') {
-      const bins = fitNumeric(covNum[i]!, /^age$/i.test(spec.name) ? cfg.age_edges : undefined);
+      const bins = fitNumeric(covNum[i]!, /^age$/i.test(spec.name) ? cfg.age_edges : undefined, spec.range);
       bins.quantiles.forEach((_, k) => vocab.push(`cov:${spec.name}:b${k}`));
       const missing = vocab.length;
       vocab.push(`cov:${spec.name}:missing`);
@@ -1000,7 +1028,7 @@ export function fitTokenizer(records: PatientRecord[], data: DataConfig, cfgIn: 
   const variables: FittedVariable[] = data.variables.map((spec, i) => {
     const offset = vocab.length;
     if (spec.type === 'continuous') {
-      const bins = fitNumeric(varNum[i]!);
+      const bins = fitNumeric(varNum[i]!, undefined, spec.range);
       if (joint) bins.quantiles.forEach((_, k) => vocab.push(`${spec.name}:b${k}`));
       else vocab.push(`var:${spec.name}`);
       return { name: spec.name, type: 'continuous', bins, offset };

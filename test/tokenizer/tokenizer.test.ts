@@ -16,7 +16,7 @@ import { binIndex, binRange } from '../../src/tokenizer/bins.ts';
 import { Rng } from '../../src/util/rng.ts';
 import type { PatientRecord } from '../../src/records/types.ts';
 import { SynehrError } from '../../src/util/errors.ts';
-import { fixturePatients, physionetDataConfig } from './physionet.ts';
+import { FIXTURE_DIR, fixturePatients, physionetDataConfig } from './physionet.ts';
 import { cohortArb, coveringPatient, expectedSteps, expectValidRecord, tokCfg, toyData } from './helpers.ts';
 
 const STRATEGIES = ['joint', 'var+quant'] as const;
@@ -256,6 +256,62 @@ describe('tokenizer properties on generated records', () => {
     expect(tok.tokensToString(tok.encodePrefix({ covariates: { sex: 'M' }, labels: { death: 1 } }))).toBe(
       '<s> cov:age:missing cov:sex=M cov:bmi:missing cov:unit:missing </covar> label:death=1 </label>',
     );
+  });
+
+  it('decodeBatch decodes the rows of a padded [B, T] batch, int32 or int64, like decode does row by row', () => {
+    const patients = fixturePatients().slice(0, 4);
+    const tok = fitTokenizer(patients, physionetDataConfig, tokCfg());
+    const seqs = patients.map((p) => tok.encodePatient(p));
+    const T = Math.max(...seqs.map((x) => x.length)) + 3;
+    const batch = new BigInt64Array(seqs.length * T); // [B, T], zeros = <pad>
+    seqs.forEach((x, b) => x.forEach((t, i) => (batch[b * T + i] = BigInt(t))));
+    const rows = tok.decodeBatch(batch, T, { rng: new Rng(9), idPrefix: 'syn-', firstIndex: 10 });
+    const rng = new Rng(9);
+    expect(rows).toEqual(seqs.map((x, b) => tok.decode(x, { rng, id: `syn-${10 + b}` })));
+    // a row cut before </s>: lenient gives the record and the position
+    const cut = Int32Array.from(seqs[0]!.slice(0, 40));
+    const [res] = tok.decodeBatch(cut, 40, { rng: new Rng(1), mode: 'lenient' });
+    expect(res!.error!.position).toBe(40);
+    expect(res!.record.id).toBe('synthetic-0');
+    expect(() => tok.decodeBatch(cut, 7, { rng: new Rng(1) })).toThrow(/40 ids are not a whole number of rows of T = 7/);
+  });
+
+  it('codes: descending training count, ties by code, and code_min_count drops the rare ones', () => {
+    const base = coveringPatient();
+    const withCodes = (codes: string[], i: number): PatientRecord => ({ ...base, id: `c${i}`, admissions: [{ ...base.admissions[0]!, codes }] });
+    const cohort = [
+      withCodes(['ICD9:4019', 'ICD10:I10', 'ICD10:E119'], 0),
+      withCodes(['ICD10:I10', 'ICD10:E119', 'ICD9:5849'], 1),
+      withCodes(['ICD10:I10', 'ICD9:4019'], 2),
+    ];
+    const codeTokens = (t: Tokenizer): string[] => t.vocab.filter((_, i) => t.tokenClass[i] === TokenClass.code);
+    expect(codeTokens(fitTokenizer(cohort, toyData, tokCfg()))).toEqual(['ICD10:I10', 'ICD10:E119', 'ICD9:4019', 'ICD9:5849']);
+    const rare = fitTokenizer(cohort, toyData, tokCfg({ code_min_count: 2 }));
+    expect(codeTokens(rare)).toEqual(['ICD10:I10', 'ICD10:E119', 'ICD9:4019']);
+    const stats = { dropped_codes: 0, dropped_values: 0, collapsed_repeats: 0 };
+    const r = rare.decode(rare.encodePatient(cohort[1]!, { stats }), { rng: new Rng(1) });
+    expect(r.admissions[0]!.codes).toEqual(['ICD10:I10', 'ICD10:E119']);
+    expect(stats.dropped_codes).toBe(1);
+  });
+
+  it('age uses the age edges (18, 20, 25, ..., 90), clamping below 18 and above 90; a variable never seen in training spans its config range', () => {
+    const base = coveringPatient();
+    const tok = fitTokenizer([base], { ...toyData, variables: [...toyData.variables, { name: 'spo2', type: 'continuous', range: [50, 100] }] }, tokCfg());
+    const age = tok.covariates[0]!;
+    expect(age.bins!.edges).toEqual([18, 20, 25, 30, 35, 40, 45, 50, 55, 60, 65, 70, 75, 80, 85, 90]);
+    expect([15, 18, 19.9, 20, 64, 89, 90, 104].map((x) => binIndex(age.bins!.edges, x))).toEqual([0, 0, 0, 1, 9, 14, 14, 14]);
+    expect(tok.variables[5]!.bins!.edges).toEqual([50, 100]);
+    const ids = tok.encodePatient({ ...base, admissions: [{ ...base.admissions[0]!, events: [{ hours: 0, variable: 'spo2', value: 97 }] }] });
+    const v = tok.decode(ids, { rng: new Rng(2) }).admissions[0]!.events[0]!.value as number;
+    expect(v).toBeGreaterThanOrEqual(50);
+    expect(v).toBeLessThanOrEqual(100);
+  });
+
+  it('golden: the first tokens of a fixture patient under the default config', () => {
+    const patients = fixturePatients();
+    const tok = fitTokenizer(patients, physionetDataConfig, tokCfg());
+    const golden = readFileSync(join(FIXTURE_DIR, '..', 'golden-132539.txt'), 'utf8').trim();
+    expect(tok.tokensToString(tok.encodePatient(patients[0]!).slice(0, 40))).toBe(golden);
   });
 
   it('decoding is deterministic for a seed, and draws differ across seeds', () => {
