@@ -5,6 +5,9 @@
  * Inputs are zero-copy; every output is copied back to JS (≈ 0.5 ms/MB), so graphs should keep
  * their outputs few: loss and gradients when training, token ids when sampling.
  */
+import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
+import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { DType } from './tensor.ts';
 
@@ -39,10 +42,21 @@ const ORT_DTYPE: Record<DType, ort.Tensor.Type> = {
   bool: 'bool',
 };
 
-/** Whether this ONNX Runtime can run a device (the bundled Linux build: cpu only among ours). */
+/**
+ * Whether this ONNX Runtime can run a device: cpu always; cuda when the CUDA provider library
+ * sits beside the binding (onnxruntime-node's install script downloads it where CUDA is set up;
+ * the project's .npmrc skips that download, so the default install has none).
+ */
 export function deviceAvailable(device: 'cpu' | 'cuda'): boolean {
   if (device === 'cpu') return true;
-  return ort.listSupportedBackends().some((b) => b.name === device && b.bundled);
+  if (ort.listSupportedBackends().some((b) => b.name === device && b.bundled)) return true;
+  try {
+    const dist = path.dirname(createRequire(import.meta.url).resolve('onnxruntime-node'));
+    const bin = path.join(dist, '..', 'bin', 'napi-v6', process.platform, process.arch);
+    return fs.existsSync(path.join(bin, 'libonnxruntime_providers_cuda.so'));
+  } catch {
+    return false;
+  }
 }
 
 export class Session {
@@ -62,11 +76,12 @@ export class Session {
     if (device === 'cuda' && !deviceAvailable('cuda')) {
       throw new Error(
         "createSession: device 'cuda' needs an ONNX Runtime with the CUDA execution provider; the installed onnxruntime-node " +
-          `bundles only [${ort.listSupportedBackends().filter((b) => b.bundled).map((b) => b.name).join(', ')}] ` +
-          '(install its CUDA binaries, or use device=cpu)',
+          `bundles only [${ort.listSupportedBackends().filter((b) => b.bundled).map((b) => b.name).join(', ')}] and has no CUDA provider library ` +
+          "(on a CUDA 12 machine, reinstall onnxruntime-node with ONNXRUNTIME_NODE_INSTALL_CUDA=v12 and without .npmrc's onnxruntime-node-install=skip; or use device=cpu)",
       );
     }
     const so: ort.InferenceSession.SessionOptions = {
+      // ops the CUDA provider lacks fall back to the CPU one
       executionProviders: device === 'cuda' ? ['cuda', 'cpu'] : ['cpu'],
       graphOptimizationLevel: opts.graphOptimizationLevel ?? 'all',
       logSeverityLevel: opts.logSeverityLevel ?? 3,
