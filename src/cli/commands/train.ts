@@ -92,8 +92,8 @@ export async function run(ctx: CommandContext): Promise<void> {
   const f = (x: number | null) => (x === null ? '-' : x.toFixed(4));
   ctx.log(
     `train: ${result.stoppedBy} after ${result.steps} steps in ${(result.seconds / 60).toFixed(1)} min ` +
-      `(${Math.round(result.tokensPerSecond).toLocaleString('en')} tokens/s); val/loss ${f(result.initialValLoss)} -> best ${f(result.bestValLoss)} at step ${result.bestStep ?? '-'}; ` +
+      `(${Math.round(result.tokensPerSecond).toLocaleString('en')} tokens/s); ` +
+      `val/loss ${result.initialValLoss === null ? '' : `${f(result.initialValLoss)} at step 0, `}best ${f(result.bestValLoss)} at step ${result.bestStep ?? '-'}; ` +
       `weights in ${join(runDir, 'model.safetensors')}`,
   );
-  if (result.stoppedBy === 'interrupted') process.exitCode = 130;
 }
