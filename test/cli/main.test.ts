@@ -249,3 +249,28 @@ describe('config show and help', () => {
     expect(parseFlags(['-n', 'pos', 'key=value', 'word'])).toEqual({ n: 'pos', key: 'value' });
   });
 });
+
+describe('createContext', () => {
+  it('resolvePath: the working directory first, then the package, else the working directory', async () => {
+    const { createContext, PACKAGE_ROOT } = await import('../../src/cli/main.ts');
+    const { findCommand } = await import('../../src/cli/commandTable.ts');
+    const cwd = workDir({ 'mine/file.txt': 'x', 'configs/config.yaml': 'defaults: []\n' });
+    const ctx = await createContext({
+      spec: findCommand('prepare')!,
+      overrides: [],
+      userOverrides: [],
+      args: [],
+      searchPath: [FIXTURE_CONFIGS, join(ROOT, 'configs')],
+      workDir: cwd,
+      now: new Date(),
+      job: { index: 0, count: 1 },
+      log: () => {},
+    });
+    expect(ctx.resolvePath('mine/file.txt')).toBe(join(cwd, 'mine/file.txt'));
+    expect(ctx.resolvePath('configs/config.yaml')).toBe(join(cwd, 'configs/config.yaml'));
+    expect(ctx.resolvePath('configs/model/gpt.yaml')).toBe(join(PACKAGE_ROOT, 'configs/model/gpt.yaml'));
+    expect(ctx.resolvePath('nowhere/x')).toBe(join(cwd, 'nowhere/x'));
+    expect(ctx.resolvePath('/abs/x')).toBe('/abs/x');
+    expect(PACKAGE_ROOT).toBe(ROOT);
+  });
+});
