@@ -169,9 +169,13 @@ export function listRuns(workDir: string, now = Date.now()): RunSummary[] {
   const runs: RunSummary[] = [];
   for (const e of readdirSync(root, { withFileTypes: true })) {
     if (e.name.startsWith('.')) continue;
-    const dir = tryResolve(workDir, 'saved_models', [e.name]);
-    if (dir === null || !statSync(dir).isDirectory()) continue;
-    runs.push(summarize(workDir, e.name, dir, now));
+    try {
+      const dir = tryResolve(workDir, 'saved_models', [e.name]);
+      if (dir === null || !statSync(dir).isDirectory()) continue;
+      runs.push(summarize(workDir, e.name, dir, now));
+    } catch {
+      // a run folder removed while we read it (overwrite=true): it is simply not listed this time
+    }
   }
   return runs.sort((a, b) => b.updated - a.updated || a.name.localeCompare(b.name));
 }

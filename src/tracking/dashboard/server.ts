@@ -80,7 +80,10 @@ function sendFile(req: IncomingMessage, res: ServerResponse, path: string): void
     res.end();
     return;
   }
-  createReadStream(path).pipe(res);
+  const stream = createReadStream(path);
+  // a file removed or unreadable after the stat: end this response, keep the server
+  stream.on('error', () => res.destroy());
+  stream.pipe(res);
 }
 
 function handle(workDir: string, loopbackOnly: boolean, req: IncomingMessage, res: ServerResponse): void {
