@@ -3,18 +3,19 @@ import type { DataConfig } from '../records/dataConfig.ts';
 import type { Rng } from '../util/rng.ts';
 import type { EvalConfig } from './config.ts';
 import { fitFeatureEncoder, stackRows, takeColumns, takeRows, type FeatureEncoder, type Matrix } from './features.ts';
-import { kNearest, kthColumn } from './neighbours.ts';
+import { kNearest } from './neighbours.ts';
 import { sampleIndependentMarginals } from './marginals.ts';
 import {
   codeFidelity,
   codeStatistics,
   marginalScores,
+  pooledValues,
   timeSeriesFidelity,
   timeSeriesStatistics,
   type CodeStatistics,
   type TimeSeriesStatistics,
 } from './fidelity.ts';
-import { attributeInference, exactCopyRate, nnaa, proximity, type ProximityResult } from './proximity.ts';
+import { attributeInference, exactCopyRate, proximity, type ProximityResult } from './proximity.ts';
 import { detection, trainAndScore, type ClassifierOptions, type ModelKind } from './detection.ts';
 import { finiteMean, quantile, type RocCurve } from './stats.ts';
 import { SynehrError } from '../util/errors.ts';
@@ -147,14 +148,14 @@ export function evaluateSynthetic(input: EvaluateInput): EvalResult {
   const enc = fitFeatureEncoder(train, data, { labels: true, topCodes: cfg.top_codes });
   const R = enc.encode(trainF);
   const X = { synthetic: enc.encode(synF), floor: enc.encode(floorF), test: enc.encode(testF), testA: enc.encode(testA), testB: enc.encode(testB) };
-  const radii = kthColumn(kNearest(R, R, cfg.k, true), cfg.k);
+  const knnR = kNearest(R, R, cfg.k, true);
   const prox = {
-    synthetic: proximity(R, X.synthetic, X.test, cfg.k, rng.fork('prox:syn'), radii),
-    floor: proximity(R, X.floor, X.test, cfg.k, rng.fork('prox:floor'), radii),
-    ceiling: proximity(R, X.testA, X.testB, cfg.k, rng.fork('prox:ceil'), radii),
+    synthetic: proximity(R, X.synthetic, X.test, cfg.k, rng.fork('prox:syn'), knnR),
+    floor: proximity(R, X.floor, X.test, cfg.k, rng.fork('prox:floor'), knnR),
+    ceiling: proximity(R, X.testA, X.testB, cfg.k, rng.fork('prox:ceil'), knnR),
   };
   // the ceiling's PRDC uses the whole test split: PRDC needs no holdout, and more rows make it fairer
-  const ceilingPrdc = test.length > cfg.k ? proximity(R, X.test, X.testB, cfg.k, rng.fork('prox:ceil-prdc'), radii).prdc : prox.ceiling.prdc;
+  const ceilingPrdc = test.length > cfg.k ? proximity(R, X.test, X.testB, cfg.k, rng.fork('prox:ceil-prdc'), knnR).prdc : prox.ceiling.prdc;
   log(`evaluate: nearest neighbours (${R.n} train rows × ${enc.names.length} features) ${sec(t)}`);
   const prdcRow = (key: keyof ProximityResult['prdc'], name: string) =>
     push(rows, `fidelity/prdc_${key}`, 'fidelity', name, 'max', true, {
@@ -237,13 +238,8 @@ export function evaluateSynthetic(input: EvaluateInput): EvalResult {
     floor: exactCopyRate(floor, train),
   });
   push(rows, 'privacy/mia_auroc', 'privacy', 'kNN membership inference AUROC (0.5 best)', 'half', true, map3(prox, (p) => p.miaAuroc));
-  const aa = {
-    synthetic: nnaa(R, X.synthetic, X.test, rng.fork('nnaa:syn')),
-    ceiling: nnaa(R, X.testA, X.testB, rng.fork('nnaa:ceil')),
-    floor: nnaa(R, X.floor, X.test, rng.fork('nnaa:floor')),
-  };
-  push(rows, 'privacy/nnaa', 'privacy', 'NNAA, adversarial accuracy vs train (0.5 best)', 'half', true, map3(aa, (a) => a.aaTrain));
-  push(rows, 'privacy/nnaa_privacy_loss', 'privacy', 'NNAA privacy loss, AA_holdout − AA_train (0 best)', 'zero', true, map3(aa, (a) => a.privacyLoss));
+  push(rows, 'privacy/nnaa', 'privacy', 'NNAA, adversarial accuracy vs train (0.5 best)', 'half', true, map3(prox, (p) => p.nnaa.aaTrain));
+  push(rows, 'privacy/nnaa_privacy_loss', 'privacy', 'NNAA privacy loss, AA_holdout − AA_train (0 best)', 'zero', true, map3(prox, (p) => p.nnaa.privacyLoss));
   if (attribute) {
     const ai = attributeRows(attribute, data, enc, R, trainF, { synthetic: [X.synthetic, synF], floor: [X.floor, floorF], ceiling: [X.testA, testA] }, { synthetic: [X.test, testF], floor: [X.test, testF], ceiling: [X.testB, testB] }, cfg.k, rng);
     const better = ai.kind === 'numeric' ? 'max' : 'min';
@@ -486,7 +482,8 @@ function plotData(
   utilRoc: RocPlot[],
 ): PlotData {
   const histograms: HistogramPlot[] = [];
-  const values = (set: readonly PatientRecord[], v: string) => set.flatMap((r) => r.admissions.flatMap((a) => a.events.filter((e) => e.variable === v).map((e) => e.value)));
+  const pools = [pooledValues(train), pooledValues(synthetic), pooledValues(floor)];
+  const values = (set: readonly PatientRecord[], v: string) => pools[set === train ? 0 : set === synthetic ? 1 : 2]!.get(v) ?? [];
   for (const c of data.covariates) {
     const get = (set: readonly PatientRecord[]) => set.map((r) => r.covariates[c.name] ?? null);
     if (c.type === 'numeric') {

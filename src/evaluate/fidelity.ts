@@ -66,7 +66,8 @@ export function marginalScores(real: readonly PatientRecord[], syn: readonly Pat
   return out;
 }
 
-function pooledValues(records: readonly PatientRecord[]): Map<string, (number | string)[]> {
+/** Every measurement value per variable, all patients and admissions pooled. */
+export function pooledValues(records: readonly PatientRecord[]): Map<string, (number | string)[]> {
   const out = new Map<string, (number | string)[]>();
   for (const r of records) {
     for (const a of r.admissions) {
@@ -195,45 +196,69 @@ export function timeSeriesStatistics(records: readonly PatientRecord[], data: Da
   const acc = new Float64Array(V * V * 6);
   const last = new Float64Array(V);
   const present = new Int32Array(V);
+  // A pair's row contributions only change when one of its two values does, so each pair keeps
+  // the step since which its current values have stood and is flushed (count × contribution) when
+  // one of them changes or the admission ends: O(changes × V) per admission, not O(steps × V²).
+  const since = new Int32Array(V * V);
+  const flush = (ia: number, ib: number, step: number) => {
+    const [a, b] = ia > ib ? [ia, ib] : [ib, ia];
+    const w = step - since[a * V + b]!;
+    since[a * V + b] = step;
+    if (w <= 0) return;
+    const o = (a * V + b) * 6;
+    const x = last[a]!;
+    const y = last[b]!;
+    acc[o]! += w;
+    acc[o + 1]! += w * x;
+    acc[o + 2]! += w * y;
+    acc[o + 3]! += w * x * x;
+    acc[o + 4]! += w * y * y;
+    acc[o + 5]! += w * x * y;
+  };
   const perPatient = new Map<string, Float64Array>();
   for (const v of data.variables) perPatient.set(v.name, new Float64Array(records.length));
   const gaps: number[] = [];
+  const on = new Uint8Array(V);
+  const changed = new Uint8Array(V);
   records.forEach((r, p) => {
     for (const a of r.admissions) {
       let np = 0;
-      const on = new Uint8Array(V);
+      on.fill(0);
       let prev = 0;
-      for (const step of timeSteps(a.events)) {
-        gaps.push(step.hours - prev);
-        prev = step.hours;
-        for (const e of step.events) {
+      let step = 0;
+      for (const ts of timeSteps(a.events)) {
+        gaps.push(ts.hours - prev);
+        prev = ts.hours;
+        const fresh: number[] = [];
+        for (const e of ts.events) {
           const cnt = perPatient.get(e.variable);
           if (cnt) cnt[p]!++;
           const i = index.get(e.variable);
-          if (i === undefined || typeof e.value !== 'number') continue;
-          last[i] = e.value;
+          if (i === undefined || typeof e.value !== 'number' || changed[i]) continue;
+          changed[i] = 1;
+          fresh.push(i);
+        }
+        // close the rows before this step for every pair touching a changed variable
+        for (const i of fresh) if (on[i]) for (let s = 0; s < np; s++) if (present[s] !== i) flush(i, present[s]!, step);
+        for (const i of fresh) {
+          changed[i] = 0;
           if (!on[i]) {
             on[i] = 1;
             present[np++] = i;
+            for (let s = 0; s < np - 1; s++) {
+              const j = present[s]!;
+              since[i > j ? i * V + j : j * V + i] = step;
+            }
           }
         }
-        for (let s = 0; s < np; s++) {
-          const ia = present[s]!;
-          for (let t = 0; t < np; t++) {
-            const ib = present[t]!;
-            if (ib >= ia) continue;
-            const o = (ia * V + ib) * 6;
-            const x = last[ia]!;
-            const y = last[ib]!;
-            acc[o]!++;
-            acc[o + 1]! += x;
-            acc[o + 2]! += y;
-            acc[o + 3]! += x * x;
-            acc[o + 4]! += y * y;
-            acc[o + 5]! += x * y;
-          }
+        // a variable measured twice at one time stamp keeps its last value, as a forward fill would
+        for (const e of ts.events) {
+          const i = index.get(e.variable);
+          if (i !== undefined && typeof e.value === 'number') last[i] = e.value;
         }
+        step++;
       }
+      for (let s = 0; s < np; s++) for (let t = 0; t < s; t++) flush(present[s]!, present[t]!, step);
     }
   });
   const correlation = new Float64Array(V * V).fill(NaN);

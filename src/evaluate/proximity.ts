@@ -1,8 +1,7 @@
 import type { PatientRecord } from '../records/types.ts';
 import type { Rng } from '../util/rng.ts';
 import type { Matrix } from './features.ts';
-import { takeRows } from './features.ts';
-import { distancesFromRow, kNearest, kthColumn, smallestK } from './neighbours.ts';
+import { distancesFromRow, distancesFromRows, kNearest, kthColumn, ROW_BLOCK, smallestK } from './neighbours.ts';
 import { auroc, quantile, rocCurve, type RocCurve } from './stats.ts';
 
 /**
@@ -38,6 +37,8 @@ export interface ProximityResult {
   /** AUROC of "member" by the score −d(record, closest candidate), train (subsampled to |H|) vs holdout */
   miaAuroc: number;
   miaRoc: RocCurve;
+  /** nearest-neighbour adversarial accuracy against train and against holdout (see adversarialAccuracy) */
+  nnaa: Nnaa;
 }
 
 /**
@@ -62,13 +63,16 @@ export interface ProximityResult {
  *   when a candidate record lies close to it; AUROC of −d(record, nearest candidate) over members
  *   (training rows) against non-members (holdout rows) in equal numbers; 0.5 is no leakage.
  */
-export function proximity(real: Matrix, cand: Matrix, holdout: Matrix, k: number, rng: Rng, realRadii?: Float64Array): ProximityResult {
+export function proximity(real: Matrix, cand: Matrix, holdout: Matrix, k: number, rng: Rng, realKnn?: Float64Array): ProximityResult {
   if (real.n <= k || cand.n <= k) {
     throw new RangeError(`PRDC needs more than k = ${k} rows in each set, got ${real.n} real and ${cand.n} candidate`);
   }
   if (holdout.n === 0) throw new RangeError('proximity: the holdout set is empty');
-  const rR2 = realRadii ?? kthColumn(kNearest(real, real, k, true), k);
-  const rC2 = kthColumn(kNearest(cand, cand, k, true), k);
+  // [N, k] and [M, k]: column k−1 is the PRDC radius, column 0 the nearest other row (for NNAA)
+  const knnR = realKnn ?? kNearest(real, real, k, true);
+  const knnC = kNearest(cand, cand, k, true);
+  const rR2 = kthColumn(knnR, k);
+  const rC2 = kthColumn(knnC, k);
   const N = real.n;
   const M = cand.n;
 
@@ -78,13 +82,15 @@ export function proximity(real: Matrix, cand: Matrix, holdout: Matrix, k: number
   const colMin = new Float64Array(N).fill(Infinity);
   const recallHit = new Uint8Array(N);
   const dcrTrain = new Float64Array(M);
+  const dcrTrain2 = new Float64Array(M); // squared, for NNAA's comparisons with squared k-NN distances
   const nndr = new Float64Array(M);
-  const row = new Float64Array(N);
+  const block = new Float64Array(ROW_BLOCK * N);
   const two = new Float64Array(2);
   let precisionHits = 0;
   let densityHits = 0;
   for (let j = 0; j < M; j++) {
-    distancesFromRow(row, cand, j, real);
+    if (j % ROW_BLOCK === 0) distancesFromRows(block, cand, j, Math.min(ROW_BLOCK, M - j), real);
+    const row = block.subarray((j % ROW_BLOCK) * N, (j % ROW_BLOCK + 1) * N);
     const rj = rC2[j]!;
     let inAny = false;
     for (let i = 0; i < N; i++) {
@@ -98,6 +104,7 @@ export function proximity(real: Matrix, cand: Matrix, holdout: Matrix, k: number
     }
     if (inAny) precisionHits++;
     smallestK(two, row, Math.min(2, N));
+    dcrTrain2[j] = two[0]!;
     dcrTrain[j] = Math.sqrt(two[0]!);
     const d2 = N > 1 ? Math.sqrt(two[1]!) : Infinity;
     nndr[j] = dcrTrain[j] === 0 ? 0 : dcrTrain[j]! / d2;
@@ -112,16 +119,19 @@ export function proximity(real: Matrix, cand: Matrix, holdout: Matrix, k: number
   const H = holdout.n;
   const colMinH = new Float64Array(H).fill(Infinity);
   const dcrHoldout = new Float64Array(M);
-  const rowH = new Float64Array(H);
+  const dcrHoldout2 = new Float64Array(M);
+  const blockH = new Float64Array(ROW_BLOCK * H);
   let closerToTrain = 0;
   for (let j = 0; j < M; j++) {
-    distancesFromRow(rowH, cand, j, holdout);
+    if (j % ROW_BLOCK === 0) distancesFromRows(blockH, cand, j, Math.min(ROW_BLOCK, M - j), holdout);
+    const rowH = blockH.subarray((j % ROW_BLOCK) * H, (j % ROW_BLOCK + 1) * H);
     let m = Infinity;
     for (let h = 0; h < H; h++) {
       const d = rowH[h]!;
       if (d < m) m = d;
       if (d < colMinH[h]!) colMinH[h] = d;
     }
+    dcrHoldout2[j] = m;
     dcrHoldout[j] = Math.sqrt(m);
     if (dcrTrain[j]! < dcrHoldout[j]!) closerToTrain++;
   }
@@ -140,6 +150,11 @@ export function proximity(real: Matrix, cand: Matrix, holdout: Matrix, k: number
   }
   let nndrSum = 0;
   for (let j = 0; j < M; j++) nndrSum += nndr[j]!;
+  // NNAA from the same scans: squared distances compare like distances
+  const dCC = kthColumn(knnC, k, 0);
+  const dHH = holdout.n > 1 ? kthColumn(kNearest(holdout, holdout, 1, true), 1) : new Float64Array(1).fill(Infinity);
+  const aaTrain = adversarialAccuracyFrom(colMin, kthColumn(knnR, k, 0), dcrTrain2, dCC);
+  const aaHoldout = adversarialAccuracyFrom(colMinH, dHH, dcrHoldout2, dCC);
   return {
     prdc: {
       precision: precisionHits / M,
@@ -157,26 +172,36 @@ export function proximity(real: Matrix, cand: Matrix, holdout: Matrix, k: number
     nndrMean: nndrSum / M,
     miaAuroc: auroc(scores, labels),
     miaRoc: rocCurve(scores, labels),
+    nnaa: { aaTrain, aaHoldout, privacyLoss: aaHoldout - aaTrain },
   };
 }
 
 /**
  * Nearest-neighbour adversarial accuracy (Yale et al. 2020, "Generation and evaluation of privacy
- * preserving synthetic health data"), on equal-size sets T (real) and S (candidate):
- *   AA_TS = ½ ( 1/n Σ_i 1[d_TS(i) > d_TT(i)] + 1/n Σ_i 1[d_ST(i) > d_SS(i)] )
+ * preserving synthetic health data"), for real rows T and candidate rows S:
+ *   AA_TS = ½ ( 1/n_T Σ_i 1[d_TS(i) > d_TT(i)] + 1/n_S Σ_j 1[d_ST(j) > d_SS(j)] )
  * where d_TS(i) is the distance from T_i to its nearest S row and d_TT(i) to its nearest other T
  * row. 0.5 means a nearest-neighbour classifier cannot tell the sets apart; near 0 means copies.
+ * Yale et al. take n_T = n_S; for two i.i.d. samples of sizes a and b the two terms are about
+ * a / (a + b) and b / (a + b), so their mean stays ½ and unequal sets need no subsampling.
+ * This is the direct computation, by its own scans; proximity() gets the same figure from the
+ * distances it already has.
  */
 export function adversarialAccuracy(t: Matrix, s: Matrix): number {
   const dTT = kthColumn(kNearest(t, t, 1, true), 1);
   const dSS = kthColumn(kNearest(s, s, 1, true), 1);
   const dTS = kthColumn(kNearest(t, s, 1), 1);
   const dST = kthColumn(kNearest(s, t, 1), 1);
+  return adversarialAccuracyFrom(dTS, dTT, dST, dSS);
+}
+
+/** AA from the four nearest-neighbour (squared) distance vectors. */
+function adversarialAccuracyFrom(dTS: Float64Array, dTT: Float64Array, dST: Float64Array, dSS: Float64Array): number {
   let a = 0;
-  for (let i = 0; i < t.n; i++) if (dTS[i]! > dTT[i]!) a++;
+  for (let i = 0; i < dTS.length; i++) if (dTS[i]! > dTT[i]!) a++;
   let b = 0;
-  for (let i = 0; i < s.n; i++) if (dST[i]! > dSS[i]!) b++;
-  return 0.5 * (a / t.n + b / s.n);
+  for (let j = 0; j < dST.length; j++) if (dST[j]! > dSS[j]!) b++;
+  return 0.5 * (a / dTS.length + b / dST.length);
 }
 
 export interface Nnaa {
@@ -186,23 +211,6 @@ export interface Nnaa {
   aaHoldout: number;
   /** privacy loss AA_holdout − AA_train (Yale et al.): near 0 when the generator did not memorize */
   privacyLoss: number;
-}
-
-/**
- * NNAA with each pair of sets cut to equal size by subsampling the larger one (AA is ½ in
- * expectation for two i.i.d. samples of any equal size, so the two AAs compare). Only the larger
- * set is cut, so that a candidate set that copies the whole training set still scores AA = 0.
- */
-export function nnaa(real: Matrix, cand: Matrix, holdout: Matrix, rng: Rng): Nnaa {
-  if (Math.min(real.n, cand.n, holdout.n) < 2) {
-    throw new RangeError(`NNAA needs at least 2 rows in each set, got ${real.n} real, ${cand.n} candidate, ${holdout.n} holdout`);
-  }
-  const cut = (x: Matrix, m: number) => (x.n === m ? x : takeRows(x, rng.shuffle(Array.from({ length: x.n }, (_, i) => i)).slice(0, m)));
-  const m1 = Math.min(real.n, cand.n);
-  const aaTrain = adversarialAccuracy(cut(real, m1), cut(cand, m1));
-  const m2 = Math.min(holdout.n, cand.n);
-  const aaHoldout = adversarialAccuracy(cut(holdout, m2), cut(cand, m2));
-  return { aaTrain, aaHoldout, privacyLoss: aaHoldout - aaTrain };
 }
 
 /**

@@ -73,6 +73,33 @@ describe('time-series statistics', () => {
     expect(Array.from(ts.measurementsPerPatient.get('HR')!)).toEqual([3]);
   });
 
+  it('matches a naive forward fill (explicit rows, pairwise-complete Pearson) on random records', () => {
+    const recs = toyRecords(40, 8);
+    const ts = timeSeriesStatistics(recs, toyData);
+    const V = ts.variables.length;
+    const rows: (number | undefined)[][] = [];
+    for (const r of recs) {
+      for (const a of r.admissions) {
+        const cur: (number | undefined)[] = new Array(V).fill(undefined);
+        const hours = [...new Set(a.events.map((e) => e.hours))];
+        for (const h of hours) {
+          for (const e of a.events) if (e.hours === h && ts.variables.includes(e.variable)) cur[ts.variables.indexOf(e.variable)] = e.value as number;
+          rows.push(cur.slice());
+        }
+      }
+    }
+    let checked = 0;
+    for (let i = 0; i < V; i++) {
+      for (let j = 0; j < i; j++) {
+        const both = rows.filter((row) => row[i] !== undefined && row[j] !== undefined);
+        const expected = pearson(both.map((row) => row[i]!), both.map((row) => row[j]!));
+        expect(ts.correlation[i * V + j]!, `${ts.variables[i]} × ${ts.variables[j]}`).toBeCloseTo(expected, 9);
+        checked++;
+      }
+    }
+    expect(checked).toBe(3);
+  });
+
   it('TCD: 0 for identical sets, 2 when a perfect correlation flips sign', () => {
     const data = { ...toyData, variables: toyData.variables.slice(0, 2) };
     const up = [patient('1', [{ codes: [], events: [[0, 'HR', 1], [0, 'SBP', 1], [1, 'HR', 2], [1, 'SBP', 2], [2, 'HR', 3], [2, 'SBP', 3]] }])];

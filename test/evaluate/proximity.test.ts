@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { matrix, takeRows, type Matrix } from '../../src/evaluate/features.ts';
 import { kNearest } from '../../src/evaluate/neighbours.ts';
-import { adversarialAccuracy, attributeInference, exactCopyRate, nnaa, proximity, recordKey } from '../../src/evaluate/proximity.ts';
+import { adversarialAccuracy, attributeInference, exactCopyRate, proximity, recordKey } from '../../src/evaluate/proximity.ts';
 import { Rng } from '../../src/util/rng.ts';
 import { toyRecords } from './toy.ts';
 
@@ -92,9 +92,19 @@ describe('distance-based privacy', () => {
     expect(adversarialAccuracy(train, train)).toBe(0);
     expect(adversarialAccuracy(train, gaussian(400, 5, 13, 50))).toBe(1);
     expect(Math.abs(adversarialAccuracy(train, fresh) - 0.5)).toBeLessThan(0.06);
-    const loss = nnaa(train, train, holdout, new Rng(3));
-    expect(loss.aaTrain).toBe(0);
-    expect(loss.privacyLoss).toBeGreaterThan(0.3);
+    const copy = proximity(train, train, holdout, 5, new Rng(3)).nnaa;
+    expect(copy.aaTrain).toBe(0);
+    expect(copy.privacyLoss).toBeGreaterThan(0.3);
+  });
+  it('NNAA from the shared scans equals the direct computation, for unequal sizes too', () => {
+    const cand = gaussian(250, 5, 14, 0.3);
+    const r = proximity(train, cand, holdout, 5, new Rng(3)).nnaa;
+    expect(r.aaTrain).toBe(adversarialAccuracy(train, cand));
+    expect(r.aaHoldout).toBe(adversarialAccuracy(holdout, cand));
+    expect(r.privacyLoss).toBe(r.aaHoldout - r.aaTrain);
+  });
+  it('NNAA of i.i.d. sets of unequal size stays near 0.5 (the two terms balance)', () => {
+    expect(Math.abs(adversarialAccuracy(gaussian(100, 3, 30), gaussian(600, 3, 31)) - 0.5)).toBeLessThan(0.06);
   });
   it('NNAA by hand on 1-D sets: T = 0, 10; S = 1, 20', () => {
     // d_TT = 10, 10; d_TS = 1, 10 → (1 > 10, 10 > 10) = 0 of 2. d_SS = 19, 19; d_ST = 1, 10 → 0 of 2. AA = 0.
