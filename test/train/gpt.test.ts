@@ -91,14 +91,15 @@ describe('trainer with the GPT graphs (gpt-tiny)', () => {
     expect(r.bestValLoss!).toBeLessThan(0.15);
   });
 
-  it('an interrupted and resumed run ends with the same bytes as an uninterrupted one', async () => {
+  it.each([1, 2])('an interrupted and resumed run ends with the same bytes as an uninterrupted one (%i threads)', async (threads) => {
     const dir = await tmp();
-    const train = { lr: 3e-3, warmup_steps: 2, max_steps: 12, eval_every: 4, eval_batches: 2, checkpoint_every: 5 };
-    await trainModel(opts(join(dir, 'a'), train));
+    const train = { lr: 3e-3, warmup_steps: 2, max_steps: 12, eval_every: 4, eval_batches: 2, checkpoint_every: 5, threads };
+    const createRunner = gptRunnerFactory(TINY, { threads });
+    await trainModel(opts(join(dir, 'a'), train, { createRunner }));
     const ac = new AbortController();
-    const first = await trainModel(opts(join(dir, 'b'), train, { signal: ac.signal, onStep: (s) => s === 7 && ac.abort() }));
+    const first = await trainModel(opts(join(dir, 'b'), train, { createRunner, signal: ac.signal, onStep: (s) => s === 7 && ac.abort() }));
     expect(first.stoppedBy).toBe('interrupted');
-    await trainModel(opts(join(dir, 'b'), train, { resume: true }));
+    await trainModel(opts(join(dir, 'b'), train, { createRunner, resume: true }));
     const ca = (await loadLatestCheckpoint(join(dir, 'a', 'checkpoints')))!.checkpoint;
     const cb = (await loadLatestCheckpoint(join(dir, 'b', 'checkpoints')))!.checkpoint;
     expect(cb.header.step).toBe(12);
