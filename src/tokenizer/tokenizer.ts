@@ -195,7 +195,7 @@ interface StateLayout {
   tsStart: number;
   afterGap: number;
   afterMeas: number; // afterMeas + j
-  varPending: number; // varPending + j (var+quant only, every variable gets a slot; categorical slots unused)
+  varPending: number[]; // [J] var+quant: the state after continuous variable j's token, expecting its bin (-1 otherwise)
   afterTs: number;
   end: number;
   names: string[];
@@ -298,7 +298,7 @@ export class Tokenizer {
     const hole = this.tokenClass.indexOf(255);
     if (hole >= 0) throw new SynehrError('E_TOKENIZER_FILE', `tokenizer: token ${hole} ('${this.vocab[hole]}') belongs to nothing`);
 
-    this.states = layoutStates(this.covariates.length, this.labels.length, this.variables);
+    this.states = layoutStates(this.covariates.length, this.labels.length, this.variables, this.config.strategy === 'var+quant');
     const built = this.buildAutomaton();
     if (j.automaton) {
       const stored = GrammarAutomaton.fromJSON(j.automaton, V, SPECIAL.pad);
@@ -369,7 +369,7 @@ export class Tokenizer {
       const v = this.variables[j]!;
       if (v.type === 'categorical') add(s, v.offset, v.offset + v.categories!.values.length, st.afterMeas + j);
       else if (joint) add(s, v.offset, v.offset + v.bins!.quantiles.length, st.afterMeas + j);
-      else one(s, v.offset, st.varPending + j);
+      else one(s, v.offset, st.varPending[j]!);
     };
     for (let j = 0; j < this.variables.length; j++) measure(st.afterGap, j);
     for (let i = 0; i < this.variables.length; i++) {
@@ -380,7 +380,7 @@ export class Tokenizer {
     if (!joint) {
       this.variables.forEach((v, j) => {
         if (v.type === 'continuous') {
-          add(st.varPending + j, this.sharedBins!.offset, this.sharedBins!.offset + v.bins!.quantiles.length, st.afterMeas + j);
+          add(st.varPending[j]!, this.sharedBins!.offset, this.sharedBins!.offset + v.bins!.quantiles.length, st.afterMeas + j);
         }
       });
     }
@@ -1079,10 +1079,9 @@ function nextFloat(x: number, dir: 1 | -1): number {
   return f64[0]!;
 }
 
-function layoutStates(k: number, L: number, variables: FittedVariable[]): StateLayout {
+function layoutStates(k: number, L: number, variables: FittedVariable[], varQuant: boolean): StateLayout {
   const names: string[] = [];
   const alloc = (name: string): number => names.push(name) - 1;
-  const J = variables.length;
   const pre = alloc('start');
   const cov = names.length;
   for (let i = 0; i < k; i++) alloc(`cov[${i}]`);
@@ -1095,11 +1094,10 @@ function layoutStates(k: number, L: number, variables: FittedVariable[]): StateL
   const afterGap = alloc('after_gap');
   const afterMeas = names.length;
   variables.forEach((v, j) => alloc(`after_meas[${j}]:${v.name}`));
-  const varPending = names.length;
-  variables.forEach((v, j) => alloc(`var_pending[${j}]:${v.name}`));
+  // only reachable states: a variable token exists for continuous variables under var+quant only
+  const varPending = variables.map((v, j) => (varQuant && v.type === 'continuous' ? alloc(`var_pending[${j}]:${v.name}`) : -1));
   const afterTs = alloc('after_ts');
   const end = alloc('end');
-  void J;
   return { S: names.length, pre, cov, label, inCodes, afterAdm, tsStart, afterGap, afterMeas, varPending, afterTs, end, names };
 }
 

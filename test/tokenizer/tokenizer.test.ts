@@ -220,6 +220,20 @@ describe('tokenizer properties on generated records', () => {
         const a = tok.automaton;
         for (let s = 0; s < a.numStates; s++) expect(a.distToEnd[s]).toBe(forwardBfs(tok, s));
         expect(a.distToEnd[a.endState]).toBe(0);
+        // no dead states: every state can finish, and every state is reachable from the start
+        expect(Array.from(a.distToEnd).every((d) => d >= 0)).toBe(true);
+        const seen = new Set([a.startState]);
+        const queue = [a.startState];
+        for (let h = 0; h < queue.length; h++) {
+          for (const t of a.allowed(queue[h]!)) {
+            const n = a.step(queue[h]!, t);
+            if (!seen.has(n)) {
+              seen.add(n);
+              queue.push(n);
+            }
+          }
+        }
+        expect(seen.size).toBe(a.numStates);
       }),
       { numRuns: 10 },
     );
