@@ -100,9 +100,12 @@ export class Graph {
     return new Graph(name, this.opset, this);
   }
 
-  /** A fresh unique name derived from `hint`. */
+  /**
+   * A fresh unique name derived from `hint`. Internal names start with '/' (as PyTorch's exporter
+   * writes them), so they never take a name a caller later gives an input or output.
+   */
   fresh(hint: string): string {
-    const base = hint.replace(/[^A-Za-z0-9_.\/-]/g, '_');
+    const base = '/' + hint.replace(/[^A-Za-z0-9_.\/-]/g, '_');
     let n = base;
     while (this.names.used.has(n)) n = `${base}_${this.names.next++}`;
     this.names.used.add(n);
@@ -110,6 +113,7 @@ export class Graph {
   }
 
   private claim(name: string): string {
+    if (name.startsWith('/')) throw new RangeError(`graph ${this.name}: names starting with '/' are the builder's own, got '${name}'`);
     if (this.names.used.has(name)) throw new RangeError(`graph ${this.name}: the name '${name}' is already taken`);
     this.names.used.add(name);
     return name;
