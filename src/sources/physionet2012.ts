@@ -114,6 +114,8 @@ export function parsePhysioNetRecord(
   let recordId: string | null = null;
   const seenDescriptor = new Set<string>();
   const events: Measurement[] = [];
+  // a record has ~70 distinct times for ~440 rows: parse each once
+  const times = new Map<string, number | null>();
   for (let n = 1; n < lines.length; n++) {
     const line = lines[n]!;
     const lineNo = n + 1;
@@ -123,7 +125,8 @@ export function parsePhysioNetRecord(
       continue;
     }
     const [timeText, param, valueText] = f as [string, string, string];
-    const hours = parsePhysioNetTime(timeText);
+    let hours = times.get(timeText);
+    if (hours === undefined) times.set(timeText, (hours = parsePhysioNetTime(timeText)));
     if (hours === null) {
       ctx.issues.report('bad_time', file, lineNo, `time ${JSON.stringify(timeText)} is not HH:MM since ICU admission`);
       continue;
