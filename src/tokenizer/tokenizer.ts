@@ -112,7 +112,7 @@ export interface TokenizerJSON {
   format_version: number;
   kind: 'synehr-tokenizer';
   data_name: string;
-  /** sha256 of the data config's covariates, labels, variables and code systems */
+  /** dataConfigHash(): sha256 of the data config's covariates, labels, variables, code systems and split */
   data_config_hash: string;
   config: TokenizerConfig;
   special: SpecialIds;
@@ -844,13 +844,19 @@ export function tokenizerFromJSON(j: TokenizerJSON, source = 'tokenizer.json'): 
 // ---------------------------------------------------------------------------------------------
 // fitting
 
-/** sha256 of the parts of a data config that shape the vocabulary, with keys in sorted order. */
+/**
+ * sha256 of the parts of a data config that shape the fitted tokenizer (keys in sorted order): the
+ * declared covariates, labels, variables and code systems, and the split, which decides the
+ * training patients it is fitted on. Paths and loader options are left out, so moving the data
+ * does not invalidate a tokenizer.
+ */
 export function dataConfigHash(data: DataConfig): string {
   const relevant = {
     covariates: data.covariates,
     labels: data.labels,
     variables: data.variables,
     code_systems: data.code_systems,
+    split: data.split,
   };
   return createHash('sha256').update(canonicalJSON(relevant)).digest('hex');
 }

@@ -382,6 +382,22 @@ describe('bad input gets a clear error', () => {
     admissions: [{ ...base.admissions[0]!, events: [...base.admissions[0]!.events, { hours, variable, value }] }],
   });
 
+  it('EXPECTED FAILURE - bad tokenizer config: gap or age edges not ascending', () => {
+    expect(() => fitTokenizer([base], toyData, tokCfg({ gap_edges: [0, 2, 1] }))).toThrow(
+      /tokenizer\.gap_edges: edges must be strictly ascending, got 2 then 1/,
+    );
+    expect(() => fitTokenizer([base], toyData, tokCfg({ age_edges: [18] }))).toThrow(/tokenizer\.age_edges: needs at least 2 edges, got \[18\]/);
+    const dupData = { ...toyData, variables: [...toyData.variables, { name: 'hr', type: 'continuous' as const }] };
+    expect(() => fitTokenizer([base], dupData, tokCfg())).toThrow(/data\.variables: 'hr' is declared twice/);
+  });
+
+  it('an empty training split still gives a valid grammar (every state can finish)', () => {
+    const empty = fitTokenizer([], toyData, tokCfg());
+    expect(Array.from(empty.automaton.distToEnd).every((d) => d >= 0)).toBe(true);
+    const r = empty.decode(empty.encodePatient({ ...base, admissions: [{ id: 'a', codes: [], events: [] }] }, { unknown: 'drop' }), { rng: new Rng(1) });
+    expect(r.covariates.sex).toBe('F');
+  });
+
   it('EXPECTED FAILURE - unknown variable', () => {
     expect(() => tok.encodePatient(withEvent('spo2', 97))).toThrow(
       /patient covering, admission covering-0, event 8 \(hours 3\): variable 'spo2' is not in data config 'toy' \(variables: hr, gcs, vent, lactate, rhythm\)/,
