@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import YAML from 'yaml';
+import { main, PACKAGE_ROOT } from '../../src/cli/main.ts';
+import { compose } from '../../src/config/compose.ts';
+import { writeRecordTables } from '../../src/records/tables.ts';
+import { toyData, toyRecords } from './toy.ts';
+
+/** A working directory with prepared toy data, a trained run's config.yaml and its synthetic tables. */
+async function workspace(withSynthetic: boolean): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'synehr-evalcmd-'));
+  const data = { ...toyData, processed_dir: 'data/processed/toy' };
+  const real = [...toyRecords(160, 1), ...toyRecords(60, 2)];
+  await writeRecordTables(join(dir, 'data/processed/toy'), real, data);
+  const split = { seed: 1, ratios: { train: 0.7, val: 0, test: 0.3 }, stratified_by: null, train: real.slice(0, 160).map((r) => r.id), val: [], test: real.slice(160).map((r) => r.id) };
+  await writeFile(join(dir, 'data/processed/toy/split.json'), JSON.stringify(split));
+  if (withSynthetic) await writeRecordTables(join(dir, 'data/synthetic/run1'), toyRecords(150, 3), data);
+  const { config } = compose({ searchPath: [join(PACKAGE_ROOT, 'configs')], overrides: ['run_name=run1'] });
+  await mkdir(join(dir, 'saved_models/run1'), { recursive: true });
+  await writeFile(join(dir, 'saved_models/run1/config.yaml'), YAML.stringify({ ...config, data }));
+  return dir;
+}
+
+describe('synehr evaluate', () => {
+  it('reads the processed splits and the synthetic tables, writes eval/metrics.json and report.html, prints the table', async () => {
+    const dir = await workspace(true);
+    try {
+      let err = '';
+      const code = await main(['evaluate', 'model=run1', 'eval.cv_folds=3', 'eval.boosting.trees=20'], { cwd: dir, stdout: () => {}, stderr: (s) => (err += s) });
+      expect(code, err).toBe(0);
+      const metrics = JSON.parse(await readFile(join(dir, 'saved_models/run1/eval/metrics.json'), 'utf8'));
+      expect(metrics.meta.sizes).toMatchObject({ train: 160, test: 60, synthetic: 150, floor: 150 });
+      expect(existsSync(join(dir, 'saved_models/run1/eval/report.html'))).toBe(true);
+      expect(err).toMatch(/metric\s+\|\s+synthetic \|\s+ceiling \|\s+floor/);
+      expect(err).toContain('report.html');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('EXPECTED FAILURE - no synthetic records: one line naming the folder and the command to run', async () => {
+    const dir = await workspace(false);
+    try {
+      let err = '';
+      const code = await main(['evaluate', 'model=run1'], { cwd: dir, stdout: () => {}, stderr: (s) => (err += s) });
+      expect(code).toBe(2);
+      expect(err).toBe(`synehr: error: ${join(dir, 'data/synthetic/run1')}: no synthetic records; run \`synehr generate model=run1\` first, or point eval.synthetic at a folder of the four tables\n`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
