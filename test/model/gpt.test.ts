@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { scalarValue } from '../../src/graph/runtime.ts';
-import { buildEvalGraph, buildTrainingGraph, gradName, TRAINING_DATA_INPUTS } from '../../src/model/gpt.ts';
+import { buildEvalGraph, buildTrainingGraph, gradName, trainingGraph, TRAINING_DATA_INPUTS } from '../../src/model/gpt.ts';
 import { referenceLoss, referenceTokenLosses } from '../../src/model/reference.ts';
 import { Rng } from '../../src/util/rng.ts';
 import { TINY, TINY_V, feedsFor, packedBatch, randomParams, session } from './gptfixture.ts';
@@ -145,6 +145,17 @@ describe('GPT training graph', () => {
     const out = await s.run(feedsFor(batch, specs, values, 'float32'));
     expect(scalarValue(out.loss!)).toBe(0);
     expect(Array.from(out[gradName('transformer.wte.weight')]!.data as Float32Array).every((v) => v === 0)).toBe(true);
+  });
+
+  it('the float32 graph has no float64 leftovers, no OneHot, and one Gemm or MatMul per product', () => {
+    const { g } = trainingGraph(TINY, opts);
+    expect(g.initializers.filter((c) => c.dtype === 'float64').map((c) => c.name)).toEqual([]);
+    const ops = g.nodes.map((n) => n.op);
+    expect(ops).not.toContain('OneHot');
+    expect(g.nodes.filter((n) => n.op === 'Cast').length).toBe(1); // the target mask only
+    // forward: 4 linear layers per block + the head; backward: two per linear layer + head
+    const L = TINY.n_layer;
+    expect(ops.filter((o) => o === 'Gemm').length).toBe(3 * (4 * L + 1));
   });
 
   it('BAD CALL - ctx beyond n_ctx, float64 with the LayerNormalization op', () => {
