@@ -222,6 +222,20 @@ describe('config show and help', () => {
     expect(shown.data.name).toBe('tiny');
   });
 
+  it('config show <key.path> prints that part; a scalar bare; a wrong path with did-you-mean', async () => {
+    expect((await run(['config', 'show', 'model.n_ctx', ...CD, 'hparams.n_ctx=333'])).out).toBe('333\n');
+    expect(YAML.parse((await run(['config', 'show', 'data.split', ...CD])).out)).toEqual({ train: 0.8, val: 0.1, test: 0.1, seed: 42 });
+    const bad = await run(['config', 'show', 'model.nctx', ...CD]);
+    expect([bad.code, bad.err]).toEqual([2, "synehr: error: config show: no key 'model.nctx'; did you mean 'model.n_ctx'?\n"]);
+  });
+
+  it('config options lists each group\'s options with the file that wins', async () => {
+    const r = await run(['config', 'options', ...CD]);
+    expect(r.out).toContain(`  small: ${join(FIXTURE_CONFIGS, 'model', 'small.yaml')}\n`);
+    expect(r.out).toMatch(/^model:$/m);
+    expect(r.out).toContain(`  gpt-tiny: ${join(ROOT, 'configs', 'model', 'gpt-tiny.yaml')}\n`);
+  });
+
   it('<command> --help lists its groups and their keys with type, default and the why-comment from the schema source', async () => {
     const r = await run(['train', '--help']);
     expect(r.code).toBe(0);

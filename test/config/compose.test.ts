@@ -65,8 +65,7 @@ describe('composition order: schema defaults < option file < _self_ < overrides'
     expect(files.filter((f) => f.includes('/model/')).map((f) => f.split('/').pop())).toEqual(['small.yaml', 'wide.yaml']);
   });
 
-  it('a user dir earlier in the search path shadows a built-in option', () => {
-    // built-in configs/ has gpt.yaml; with only BUILTIN the primary is configs/config.yaml
+  it('with only the built-in configs, config.yaml is the package\'s', () => {
     const alone = compose({ searchPath: [BUILTIN], overrides: ['model=gpt'] });
     expect(alone.config.model.n_embd).toBe(384);
     expect(alone.config.data.name).toBe('physionet2012');

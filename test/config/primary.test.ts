@@ -85,6 +85,16 @@ describe('the defaults list', () => {
     );
   });
 
+  it('a config root earlier on the search path shadows a built-in option file', () => {
+    const dir = configRoot({ 'model/gpt.yaml': 'name: my-gpt\nn_embd: 64\n' });
+    const { config, files } = compose({ searchPath: [dir, BUILTIN], overrides: ['model=gpt'] });
+    expect(config.model).toMatchObject({ name: 'my-gpt', n_embd: 64 });
+    expect(files).toContain(join(dir, 'model', 'gpt.yaml'));
+    expect(files).not.toContain(join(BUILTIN, 'model', 'gpt.yaml'));
+    // config.yaml still comes from the built-in root, the first that has one
+    expect(files[0]).toBe(join(BUILTIN, 'config.yaml'));
+  });
+
   it('EXPECTED FAILURE - no config.yaml anywhere on the search path', () => {
     const dir = configRoot({ 'model/x.yaml': 'n_ctx: 1\n' });
     expect(failure(() => compose({ searchPath: [dir], overrides: [] })).message).toBe(`no config.yaml in the config search path: ${dir}`);
