@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { z } from 'zod';
 import { describeType } from '../config/describeType.ts';
-import { defaultValue, groupSchemas, groupSchemaSources, hasDefault, objectShape, topLevelSchema, type GroupName } from '../config/schema.ts';
+import { defaultValue, groupSchemas, groupSchemaSources, hasDefault, isOptional, objectShape, topLevelSchema, type GroupName } from '../config/schema.ts';
 
 type AnySchema = z.core.$ZodType;
 
@@ -69,7 +69,7 @@ export function keyDocs(schema: AnySchema, comments: Map<string, string>): KeyDo
       key,
       type: describeType(s),
       default: hasDefault(s) ? showDefault(defaultValue(s)) : undefined,
-      optional: hasDefault(s) || ['optional'].includes((s as any)._zod.def.type),
+      optional: isOptional(s),
       text: described ?? comments.get(key) ?? '',
     };
   });

@@ -119,40 +119,37 @@ export function compose(opts: ComposeOptions): ComposeResult {
   function applyChoiceOverrides(defaults: DefaultsEntry[], overrides: readonly Override[]): void {
     for (const o of overrides) {
       const group = o.path[0] as GroupName;
-      const at = defaults.findIndex((e) => e !== '_self_' && e.group === group);
+      const entry = defaults.find((e): e is Exclude<DefaultsEntry, '_self_'> => e !== '_self_' && e.group === group);
       const option = o.kind === 'delete' ? null : choiceValue(o);
       if (o.kind === 'delete') {
-        if (at < 0) throw new SynehrError('E_CONFIG_OVERRIDE', `cannot delete config group '${group}' ('${o.text}'): it is not in the defaults list`);
-        if (o.value !== undefined && (defaults[at] as { option: string | null }).option !== o.value) {
-          throw new SynehrError(
-            'E_CONFIG_OVERRIDE',
-            `cannot delete config group '${group}' ('${o.text}'): its option is '${(defaults[at] as { option: string | null }).option}'`,
-          );
+        if (!entry) throw new SynehrError('E_CONFIG_OVERRIDE', `cannot delete config group '${group}' ('${o.text}'): it is not in the defaults list`);
+        if (o.value !== undefined && entry.option !== o.value) {
+          throw new SynehrError('E_CONFIG_OVERRIDE', `cannot delete config group '${group}' ('${o.text}'): its option is '${entry.option}'`);
         }
-        (defaults[at] as { option: string | null }).option = null;
-      } else if (o.kind === 'add' && at >= 0) {
+        entry.option = null;
+        continue;
+      }
+      if (o.kind === 'add' && entry) {
         throw new SynehrError(
           'E_CONFIG_OVERRIDE',
           `cannot add config group '${group}' ('${o.text}'): it is already in the defaults list; use ${group}=${option} to choose another option`,
         );
-      } else if (o.kind === 'set' && at < 0) {
+      }
+      if (o.kind === 'set' && !entry) {
         throw new SynehrError(
           'E_CONFIG_OVERRIDE',
           `cannot choose an option for config group '${group}' ('${o.text}'): it is not in the defaults list; use +${group}=${option} to add it`,
         );
-      } else if (at >= 0) {
-        (defaults[at] as { option: string | null }).option = option;
+      }
+      if (entry) {
+        entry.option = option;
       } else {
+        // a new group goes before _self_, so config.yaml's own keys still merge last
         const self = defaults.indexOf('_self_');
         defaults.splice(self < 0 ? defaults.length : self, 0, { group, option });
       }
       if (option !== null && !findGroupOption(opts.searchPath, group, option)) {
-        throw unknownOptionError(
-          group,
-          option,
-          listGroupOptions(opts.searchPath, group),
-          opts.searchPath.map((r) => join(r, group)),
-        );
+        throw unknownOptionError(group, option, listGroupOptions(opts.searchPath, group), opts.searchPath.map((r) => join(r, group)));
       }
     }
   }
