@@ -29,9 +29,14 @@ import type { PatientRecord, Admission, Measurement } from '../records/types.ts'
 import type { DataConfig } from '../records/dataConfig.ts';
 import { tokenizerConfigSchema, type TokenizerConfig } from './config.ts';
 import { GrammarAutomaton, type AutomatonJSON, type TransitionRun } from './automaton.ts';
-import { binIndex, drawInBin, fitBinSet, fitValueEdges, type BinSet } from './bins.ts';
+import { binIndex, drawInBin, type BinSet } from './bins.ts';
+import { categoryKey, checkCodeSystem, listNames, sortedByHours } from './input.ts';
+import { dataConfigHash } from './fit.ts';
 import { SynehrError } from '../util/errors.ts';
 import type { Rng } from '../util/rng.ts';
+
+// fitting lives in fit.ts; re-exported so the tokenizer's API is one import
+export { fitTokenizer, dataConfigHash } from './fit.ts';
 
 export const TOKENIZER_FORMAT_VERSION = 1;
 
@@ -55,7 +60,8 @@ export interface SpecialIds {
   endAdm: number;
 }
 
-const SPECIAL: SpecialIds = { pad: 0, bos: 1, eos: 2, endCovar: 3, endLabel: 4, endCode: 5, endTs: 6, endAdm: 7 };
+export const SPECIAL_IDS: SpecialIds = { pad: 0, bos: 1, eos: 2, endCovar: 3, endLabel: 4, endCode: 5, endTs: 6, endAdm: 7 };
+const SPECIAL = SPECIAL_IDS;
 
 /** The class of a token, for decoding and the report. */
 export const TokenClass = {
@@ -72,7 +78,7 @@ export type TokenClassId = (typeof TokenClass)[keyof typeof TokenClass];
 export const TOKEN_CLASS_NAMES = ['special', 'covariate', 'label', 'code', 'gap', 'measurement', 'variable', 'shared_bin'];
 
 /** Values a categorical covariate or variable took: decoded back as numbers when they all were numbers. */
-interface Categories {
+export interface Categories {
   values: string[];
   numeric: boolean;
 }
@@ -842,236 +848,6 @@ export function tokenizerFromJSON(j: TokenizerJSON, source = 'tokenizer.json'): 
 }
 
 // ---------------------------------------------------------------------------------------------
-// fitting
-
-/**
- * sha256 of the parts of a data config that shape the fitted tokenizer (keys in sorted order): the
- * declared covariates, labels, variables and code systems, and the split, which decides the
- * training patients it is fitted on. Paths and loader options are left out, so moving the data
- * does not invalidate a tokenizer.
- */
-export function dataConfigHash(data: DataConfig): string {
-  const relevant = {
-    covariates: data.covariates,
-    labels: data.labels,
-    variables: data.variables,
-    code_systems: data.code_systems,
-    split: data.split,
-  };
-  return createHash('sha256').update(canonicalJSON(relevant)).digest('hex');
-}
-
-function canonicalJSON(x: unknown): string {
-  if (Array.isArray(x)) return `[${x.map(canonicalJSON).join(',')}]`;
-  if (x !== null && typeof x === 'object') {
-    const keys = Object.keys(x).filter((k) => (x as Record<string, unknown>)[k] !== undefined).sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJSON((x as Record<string, unknown>)[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(x);
-}
-
-/**
- * Fits a tokenizer on `records`, which must be the training split only: value bins, within-bin
- * quantiles, categorical values, label values and the code vocabulary all come from them.
- */
-export function fitTokenizer(records: PatientRecord[], data: DataConfig, cfgIn: TokenizerConfig): Tokenizer {
-  const cfg = tokenizerConfigSchema.parse(cfgIn);
-  checkNames(data);
-  checkEdges(cfg.gap_edges, 'tokenizer.gap_edges');
-  checkEdges(cfg.age_edges, 'tokenizer.age_edges');
-  const M = cfg.within_bin_quantiles;
-  const vocab: string[] = [...SPECIAL_TOKENS];
-
-  // ---- covariates
-  const covNum = data.covariates.map(() => [] as number[]);
-  const covCat = data.covariates.map(() => new Map<string, boolean>()); // value -> was a number
-  const covIdx = new Map(data.covariates.map((c, i) => [c.name, i]));
-  const labelIdx = new Map(data.labels.map((l, i) => [l.name, i]));
-  const labelSeen = data.labels.map(() => [] as number[]);
-  const varIdx = new Map(data.variables.map((v, i) => [v.name, i]));
-  const varNum = data.variables.map(() => [] as number[]);
-  const varCat = data.variables.map(() => new Map<string, boolean>());
-  const codeCount = new Map<string, number>();
-  const gaps: number[] = [];
-
-  for (const p of records) {
-    const where = `patient ${p.id}`;
-    for (const [key, v] of Object.entries(p.covariates)) {
-      const i = covIdx.get(key);
-      if (i === undefined) {
-        throw new SynehrError('E_INPUT', `${where}: covariate '${key}' is not in data config '${data.name}' (covariates: ${listNames(data.covariates)})`);
-      }
-      if (v === null || v === undefined) continue;
-      const spec = data.covariates[i]!;
-      if (spec.type === 'numeric') {
-        if (typeof v !== 'number' || !Number.isFinite(v)) {
-          throw new SynehrError('E_INPUT', `${where}: covariate '${key}' = ${JSON.stringify(v)} is not a finite number`);
-        }
-        covNum[i]!.push(v);
-      } else {
-        covCat[i]!.set(categoryKey(v, () => `${where}: covariate '${key}'`), typeof v === 'number');
-      }
-    }
-    for (const [key, v] of Object.entries(p.labels)) {
-      if (v === null || v === undefined) continue;
-      const i = labelIdx.get(key);
-      if (i === undefined) {
-        throw new SynehrError('E_INPUT', `${where}: label '${key}' is not in data config '${data.name}' (labels: ${listNames(data.labels)})`);
-      }
-      if (typeof v !== 'number' || !Number.isFinite(v)) {
-        throw new SynehrError('E_INPUT', `${where}: label '${key}' = ${JSON.stringify(v)} is not a finite number`);
-      }
-      labelSeen[i]!.push(v);
-    }
-    if (p.admissions.length === 0) throw new SynehrError('E_INPUT', `${where}: has no admissions (a record needs at least one)`);
-    for (const adm of p.admissions) {
-      const awhere = `${where}, admission ${adm.id}`;
-      for (const code of adm.codes) {
-        checkCodeSystem(code, data.code_systems, awhere);
-        codeCount.set(code, (codeCount.get(code) ?? 0) + 1);
-      }
-      const sorted = sortedByHours(adm.events, awhere);
-      // gaps between distinct hours, the first from the admission start (as encodeEvents emits them)
-      let prev = 0;
-      let step = Number.NaN;
-      for (let ei = 0; ei < sorted.length; ei++) {
-        const e = sorted[ei]!;
-        if (e.hours !== step) {
-          gaps.push(e.hours - prev);
-          prev = step = e.hours;
-        }
-        const vi = varIdx.get(e.variable);
-        if (vi === undefined) {
-          throw new SynehrError(
-            'E_INPUT',
-            `${awhere}, event ${ei} (hours ${e.hours}): variable '${e.variable}' is not in data config '${data.name}' (variables: ${listNames(data.variables)})`,
-          );
-        }
-        const spec = data.variables[vi]!;
-        if (spec.type === 'continuous') {
-          if (typeof e.value !== 'number' || !Number.isFinite(e.value)) {
-            throw new SynehrError('E_INPUT', `${awhere}, event ${ei} (hours ${e.hours}): '${e.variable}' = ${JSON.stringify(e.value)} is not a finite number`);
-          }
-          varNum[vi]!.push(e.value);
-        } else {
-          varCat[vi]!.set(categoryKey(e.value, () => `${awhere}, event ${ei}: '${e.variable}'`), typeof e.value === 'number');
-        }
-      }
-    }
-  }
-
-  const fitNumeric = (values: number[], edges?: number[], range?: [number, number]): BinSet => {
-    if (edges) return fitBinSet(edges, values, M);
-    if (values.length === 0) {
-      // never observed in training: one bin over the plausible range from the data config (or [0, 0])
-      return fitBinSet(range && range[1] > range[0] ? [range[0], range[1]] : [0, 0], [], M);
-    }
-    return fitBinSet(fitValueEdges(values, cfg.bin_type, cfg.n_bins, cfg.trim_tails), values, M);
-  };
-  const fitCategories = (declared: string[] | undefined, seen: Map<string, boolean>, what: string): Categories => {
-    if (declared && declared.length > 0) {
-      for (const v of seen.keys()) {
-        if (!declared.includes(v)) {
-          throw new SynehrError('E_INPUT', `${what}: training value ${JSON.stringify(v)} is not among the declared values (${declared.join(', ')})`);
-        }
-      }
-      const numeric = seen.size > 0 ? [...seen.values()].every((b) => b) : declared.every(isNumericString);
-      return { values: [...declared], numeric };
-    }
-    const values = [...seen.keys()];
-    const numeric = values.length > 0 && [...seen.values()].every((b) => b);
-    values.sort(numeric ? (a, b) => Number(a) - Number(b) : undefined);
-    return { values, numeric };
-  };
-
-  const covariates: FittedCovariate[] = data.covariates.map((spec, i) => {
-    const offset = vocab.length;
-    if (spec.type === 'numeric') {
-      const bins = fitNumeric(covNum[i]!, /^age$/i.test(spec.name) ? cfg.age_edges : undefined, spec.range);
-      bins.quantiles.forEach((_, k) => vocab.push(`cov:${spec.name}:b${k}`));
-      const missing = vocab.length;
-      vocab.push(`cov:${spec.name}:missing`);
-      return { name: spec.name, type: 'numeric', bins, offset, missing };
-    }
-    const categories = fitCategories(spec.values, covCat[i]!, `covariate '${spec.name}'`);
-    categories.values.forEach((v) => vocab.push(`cov:${spec.name}=${v}`));
-    const missing = vocab.length;
-    vocab.push(`cov:${spec.name}:missing`);
-    return { name: spec.name, type: 'categorical', categories, offset, missing };
-  });
-
-  const labels: FittedLabel[] = data.labels.map((spec, i) => {
-    const offset = vocab.length;
-    let values: number[];
-    const distinct = [...new Set(labelSeen[i]!)];
-    if (spec.values && spec.values.length > 0) {
-      for (const v of distinct) {
-        if (!spec.values.includes(v)) {
-          throw new SynehrError('E_INPUT', `label '${spec.name}': training value ${v} is not among the declared values (${spec.values.join(', ')})`);
-        }
-      }
-      values = [...spec.values];
-    } else if (distinct.length > cfg.label_max_values) {
-      const bins = fitNumeric(labelSeen[i]!);
-      bins.quantiles.forEach((_, k) => vocab.push(`label:${spec.name}:b${k}`));
-      return { name: spec.name, values: [], bins, offset };
-    } else values = distinct.sort((a, b) => a - b);
-    values.forEach((v) => vocab.push(`label:${spec.name}=${v}`));
-    return { name: spec.name, values, offset };
-  });
-
-  const codeList = [...codeCount.entries()]
-    .filter(([, c]) => c >= cfg.code_min_count)
-    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-  const codes = { offset: vocab.length, values: codeList.map(([c]) => c), counts: codeList.map(([, n]) => n) };
-  codes.values.forEach((c) => vocab.push(c));
-
-  const gapBins = fitBinSet(cfg.gap_edges, gaps, M);
-  const gapsFitted = { offset: vocab.length, bins: gapBins };
-  gapBins.quantiles.forEach((_, k) => vocab.push(`gap:b${k}`));
-
-  const joint = cfg.strategy === 'joint';
-  const variables: FittedVariable[] = data.variables.map((spec, i) => {
-    const offset = vocab.length;
-    if (spec.type === 'continuous') {
-      const bins = fitNumeric(varNum[i]!, undefined, spec.range);
-      if (joint) bins.quantiles.forEach((_, k) => vocab.push(`${spec.name}:b${k}`));
-      else vocab.push(`var:${spec.name}`);
-      return { name: spec.name, type: 'continuous', bins, offset };
-    }
-    const categories = fitCategories(spec.values, varCat[i]!, `variable '${spec.name}'`);
-    categories.values.forEach((v) => vocab.push(`${spec.name}=${v}`));
-    return { name: spec.name, type: 'categorical', categories, offset };
-  });
-  let sharedBins: { offset: number; count: number } | null = null;
-  if (!joint) {
-    const count = Math.max(1, ...variables.map((v) => v.bins?.quantiles.length ?? 0));
-    sharedBins = { offset: vocab.length, count };
-    for (let k = 0; k < count; k++) vocab.push(`bin:${k}`);
-  }
-
-  const dup = firstDuplicate(vocab);
-  if (dup !== null) {
-    throw new SynehrError('E_CONFIG_VALUE', `data config '${data.name}': two tokens are both named '${dup}' (a code spelled like a variable token?)`);
-  }
-
-  return new Tokenizer({
-    data_name: data.name,
-    data_config_hash: dataConfigHash(data),
-    config: cfg,
-    special: { ...SPECIAL },
-    vocab,
-    covariates,
-    labels,
-    code_systems: [...data.code_systems],
-    codes,
-    gaps: gapsFitted,
-    variables,
-    shared_bins: sharedBins,
-  });
-}
-
-// ---------------------------------------------------------------------------------------------
 // helpers
 
 const f64 = new Float64Array(1);
@@ -1115,83 +891,9 @@ function covariateValueCount(c: FittedCovariate): number {
   return c.type === 'numeric' ? c.bins!.quantiles.length : c.categories!.values.length;
 }
 
-/** The string a categorical value is stored under; throws (building `where` only then) for anything else. */
-function categoryKey(v: unknown, where: () => string): string {
-  if (typeof v === 'string') return v;
-  if (typeof v === 'number' && Number.isFinite(v)) return String(v);
-  if (typeof v === 'boolean') return String(v);
-  throw new SynehrError('E_INPUT', `${where()} = ${JSON.stringify(v)} is not a category (a string or finite number)`);
-}
-
 function categoryValue(c: Categories, k: number): string | number {
   const s = c.values[k]!;
   return c.numeric ? Number(s) : s;
-}
-
-function isNumericString(s: string): boolean {
-  return s.trim() !== '' && Number.isFinite(Number(s));
-}
-
-function checkCodeSystem(code: string, systems: string[], where: string): void {
-  const colon = code.indexOf(':');
-  const system = colon > 0 ? code.slice(0, colon) : '';
-  if (!systems.includes(system)) {
-    throw new SynehrError(
-      'E_INPUT',
-      `${where}: code '${code}' has ${system ? `unknown code system '${system}'` : 'no code system prefix (SYSTEM:code)'}; the data config allows ${systems.length ? systems.join(', ') : 'no code systems'}`,
-    );
-  }
-}
-
-/** The events in hours order, stable (ties keep record order): the array itself when already sorted. */
-function sortedByHours(events: Measurement[], where: string): Measurement[] {
-  let sorted = true;
-  for (let i = 0; i < events.length; i++) {
-    const h = events[i]!.hours;
-    if (typeof h !== 'number' || !Number.isFinite(h) || h < 0) {
-      throw new SynehrError('E_INPUT', `${where}, event ${i} (variable '${events[i]!.variable}'): hours = ${h} is not a finite number >= 0`);
-    }
-    if (i > 0 && h < events[i - 1]!.hours) sorted = false;
-  }
-  if (sorted) return events;
-  return events
-    .map((e, i) => [e, i] as const)
-    .sort((a, b) => a[0].hours - b[0].hours || a[1] - b[1])
-    .map(([e]) => e);
-}
-
-function listNames(xs: { name: string }[]): string {
-  const names = xs.map((x) => x.name);
-  return names.length > 12 ? `${names.slice(0, 12).join(', ')}, ... (${names.length} in all)` : names.join(', ') || 'none';
-}
-
-function checkNames(data: DataConfig): void {
-  for (const [group, xs] of [
-    ['covariates', data.covariates],
-    ['labels', data.labels],
-    ['variables', data.variables],
-  ] as const) {
-    const d = firstDuplicate(xs.map((x) => x.name));
-    if (d !== null) throw new SynehrError('E_CONFIG_VALUE', `data.${group}: '${d}' is declared twice`);
-  }
-}
-
-function checkEdges(edges: number[], key: string): void {
-  if (edges.length < 2) throw new SynehrError('E_CONFIG_VALUE', `${key}: needs at least 2 edges, got ${JSON.stringify(edges)}`);
-  for (let i = 1; i < edges.length; i++) {
-    if (!(edges[i]! > edges[i - 1]!)) {
-      throw new SynehrError('E_CONFIG_VALUE', `${key}: edges must be strictly ascending, got ${edges[i - 1]} then ${edges[i]}`);
-    }
-  }
-}
-
-function firstDuplicate(xs: string[]): string | null {
-  const seen = new Set<string>();
-  for (const x of xs) {
-    if (seen.has(x)) return x;
-    seen.add(x);
-  }
-  return null;
 }
 
 function describeAllowed(tok: Tokenizer, state: number): string {
