@@ -10,7 +10,8 @@ import { SynehrError } from '../util/errors.ts';
  *
  * Values: YAML scalars (512 → number, true → boolean, null → null, 1e-3 → number, abc → string),
  * quoted strings ('a,b' or "a b", never typed), lists [a,b], dicts {a:1,b:x}, and `${a.b}`
- * interpolations. A comma at the top level makes a sweep (`lr=1e-3,3e-4`), which needs -m.
+ * interpolations. A comma at the top level makes a sweep (`lr=1e-3,3e-4`), which needs -m; so do
+ * `range(1,5)` and `choice(a,b)`.
  */
 export type OverrideKind = 'set' | 'add' | 'force' | 'delete';
 
@@ -58,11 +59,39 @@ export function parseOverride(text: string): Override {
   const path = key.split('.');
   if (eq < 0) return { kind, path, text };
   const valueText = rest.slice(eq + 1);
+  const fn = sweepFunction(valueText, text);
+  if (fn) return { kind, path, text, valueText, value: undefined, sweep: fn };
   const elements = new ValueParser(valueText, text).parseTop();
   if (elements.length > 1) {
     return { kind, path, text, valueText, value: undefined, sweep: elements.map((e) => e.text) };
   }
   return { kind, path, text, valueText, value: elements[0]!.value };
+}
+
+/**
+ * Hydra's sweep functions: `range(start, stop[, step])` (stop excluded, as Python's range) and
+ * `choice(a, b, ...)` (the same as `a,b,...`). Returns the element texts, or undefined.
+ */
+function sweepFunction(valueText: string, text: string): string[] | undefined {
+  const m = /^\s*(range|choice)\((.*)\)\s*$/.exec(valueText);
+  if (!m) return undefined;
+  if (m[1] === 'choice') {
+    const elements = new ValueParser(m[2]!, text).parseTop();
+    return elements.map((e) => e.text);
+  }
+  const args = m[2]!.split(',').map((a) => a.trim());
+  const nums = args.map(Number);
+  if (args.length < 2 || args.length > 3 || nums.some((x) => !Number.isFinite(x)) || nums[2] === 0) {
+    throw overrideError(text, `range() takes 2 or 3 numbers (start, stop[, step ≠ 0]), got '${m[2]}'`);
+  }
+  const [start, stop, step = 1] = nums as [number, number, number?];
+  const out: string[] = [];
+  for (let x = start; step > 0 ? x < stop : x > stop; x += step) {
+    out.push(String(Number(x.toPrecision(12))));
+    if (out.length > 10000) throw overrideError(text, 'range() gives more than 10000 values');
+  }
+  if (out.length === 0) throw overrideError(text, `range(${m[2]}) is empty`);
+  return out;
 }
 
 /** `key=elementText` for one job of a sweep, keeping the prefix (+, ++, ~). */

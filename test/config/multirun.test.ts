@@ -22,6 +22,13 @@ describe('multirun expansion', () => {
       ['++generate.formats=[csv,arrow]', 'run_name=c'],
     ]);
   });
+  it("Hydra's range() and choice()", () => {
+    expect(expandMultirun(['model.n_layer=range(1,4)'])).toEqual([['model.n_layer=1'], ['model.n_layer=2'], ['model.n_layer=3']]);
+    expect(expandMultirun(['train.lr=range(0.3, 0, -0.1)']).map((j) => j[0])).toEqual(['train.lr=0.3', 'train.lr=0.2', 'train.lr=0.1']);
+    expect(expandMultirun(["model=choice(gpt-tiny, 'gpt')"])).toEqual([['model=gpt-tiny'], ["model='gpt'"]]);
+    expect(() => expandMultirun(['x=range(1)'])).toThrow("bad override 'x=range(1)': range() takes 2 or 3 numbers (start, stop[, step ≠ 0]), got '1'");
+    expect(() => expandMultirun(['x=range(3,1)'])).toThrow("bad override 'x=range(3,1)': range(3,1) is empty");
+  });
   it('no sweep: one job with the overrides as given', () => {
     expect(expandMultirun(['a=1', '~b'])).toEqual([['a=1', '~b']]);
     expect(expandMultirun([])).toEqual([[]]);
