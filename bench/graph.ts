@@ -3,7 +3,7 @@
  * the `gpt` and `gpt-small` shapes, beside ONNX Runtime's raw MatMul GFLOP/s in the same run.
  *
  *   npx tsx bench/graph.ts [--threads 2] [--steps 3] [--only gpt-small] [--batch-small 8] [--batch-gpt 4]
- *                          [--blocks N] [--profile]
+ *                          [--blocks N] [--profile] [--no-spin]
  *
  * The machine's load average is printed with the figures: on a shared 2-core machine, other
  * users' work shows up as slower steps and a slower raw MatMul alike, so compare the ratio.
@@ -27,6 +27,8 @@ const only = arg('only', '');
 const V = Number(arg('vocab', '2000'));
 const blocks = process.argv.includes('--blocks') ? Number(arg('blocks', '1')) : undefined;
 const profile = process.argv.includes('--profile');
+// ORT's idle threads spin-wait by default; on a shared machine that only burns others' cycles
+const allowSpinning = !process.argv.includes('--no-spin');
 
 const MODELS: { cfg: ModelConfig; batch: number }[] = [
   { cfg: { name: 'gpt-small', n_layer: 4, n_embd: 128, n_head: 4, n_ctx: 512, init_std: 0.02 }, batch: Number(arg('batch-small', '8')) },
@@ -39,7 +41,7 @@ async function rawMatMul(M: number, K: number, N: number): Promise<{ time: () =>
   const a = g.input('a', 'float32', [M, K]);
   const b = g.input('b', 'float32', [K, N]);
   g.output(g.matMul(a, b), 'y');
-  const s = await createSession(serializeModel(g), { threads });
+  const s = await createSession(serializeModel(g), { threads, allowSpinning });
   const rng = new Rng(1);
   const feeds = {
     a: float32Tensor(Float32Array.from({ length: M * K }, () => rng.normal()), [M, K]),
@@ -60,7 +62,7 @@ async function benchModel(cfg: ModelConfig, B: number): Promise<void> {
   const T = cfg.n_ctx;
   const t0 = performance.now();
   const built = buildTrainingGraph(cfg, { vocabSize: V, batch: B, ctx: T, attentionBlocks: blocks });
-  const s = await createSession(built.model, { threads });
+  const s = await createSession(built.model, { threads, allowSpinning });
   const buildMs = performance.now() - t0;
   const rng = new Rng(2);
   const feeds: Record<string, HostTensor> = {};
@@ -126,5 +128,5 @@ async function profileStep(model: Uint8Array, feeds: Record<string, HostTensor>)
   console.log(`  profile (${(last.dur / 1000).toFixed(0)} ms step): ` + top.map(([op, us]) => `${op} ${((100 * us) / total).toFixed(0)}%`).join(', '));
 }
 
-console.log(`bench/graph.ts: ${threads} threads, ${new Date().toISOString()}`);
+console.log(`bench/graph.ts: ${threads} threads${allowSpinning ? '' : ' (no spinning)'}, ${os.cpus()[0]?.model ?? '?'}, ${new Date().toISOString()}`);
 for (const m of MODELS) if (!only || m.cfg.name === only) await benchModel(m.cfg, m.batch);
