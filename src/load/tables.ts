@@ -107,7 +107,9 @@ export async function readRecordTable(file: string, name: TableName): Promise<Re
   const columns: Column[] = arrow.schema.fields.map((field, i) => {
     const vector = arrow.getChildAt(i)!;
     const values: CellValue[] = new Array(arrow.numRows);
-    for (let r = 0; r < arrow.numRows; r++) values[r] = toCell(vector.get(r));
+    // iterating a Vector walks its chunks once; get(r) would search for the chunk on every row
+    let r = 0;
+    for (const v of vector) values[r++] = toCell(v);
     const role = field.metadata.get(ROLE_KEY);
     return { name: field.name, type: sqlTypeOf(field.type, file, field.name), values, ...(role ? { role } : {}) };
   });
