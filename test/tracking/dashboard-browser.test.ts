@@ -103,7 +103,15 @@ describe('dashboard in headless Chromium', () => {
   });
 
   it('shows the evaluation metrics, the report and its plots, and the generated data set', async () => {
-    await expect.poll(() => page.locator('[data-testid="eval-metrics"]').textContent()).toContain('utility.tstr_auroc');
+    // eval/metrics.json as synehr evaluate writes it: summary rows with ceiling and floor, per-field rows on request
+    const evalRows = page.locator('[data-testid="eval-metrics"] tr[data-key]');
+    await expect.poll(() => evalRows.count()).toBe(5);
+    const tstr = await page.locator('[data-testid="eval-metrics"] tr[data-key="utility/in_hospital_death/logistic/tstr_auroc"] td').allTextContents();
+    expect(tstr).toEqual(['utility · TSTR AUROC (in_hospital_death, logistic)', '0.781', '0.803', '0.602', 'higher']);
+    await page.locator('#eval-show-all').check();
+    await expect.poll(() => evalRows.count()).toBe(7);
+    expect(await page.locator('[data-testid="eval-metrics"] tr[data-key="fidelity/marginal/Temp/ks"] td').nth(1).textContent()).toBe('—');
+    expect(await page.locator('main').textContent()).toContain('500 synthetic patients against 320 train / 40 test');
     const plot = page.locator('[data-testid="eval-plots"] img');
     await expect.poll(() => plot.evaluate((el) => { const img = el as unknown as { complete: boolean; naturalWidth: number }; return img.complete && img.naturalWidth; })).toBe(200);
     expect(await page.locator('a', { hasText: 'Open the evaluation report' }).getAttribute('href')).toBe('/files/saved_models/tiny-a/eval/report.html');
@@ -121,7 +129,8 @@ describe('dashboard in headless Chromium', () => {
     await expect.poll(() => drawnPoints('loss-chart', 'train/loss')).toBe(25);
     expect(await page.locator('#run-list li.selected').getAttribute('data-run')).toBe('tiny-b');
     expect(await page.locator('[data-testid="config"]').textContent()).toContain('n_layer: 4');
-    expect(await page.locator('main').textContent()).toContain('Not evaluated yet');
+    expect(await page.locator('[data-testid="eval-metrics"] tr[data-key="detection/auroc"] td').nth(1).textContent()).toBe('0.61');
+    expect(await page.locator('main').textContent()).toContain('Nothing generated yet');
   });
 
   it('live: lines appended to metrics.jsonl while the run is shown extend the chart', async () => {
@@ -149,6 +158,7 @@ describe('dashboard in headless Chromium', () => {
       await new Promise((r) => setTimeout(r, 100));
     }
     await expect.poll(() => drawnPoints('loss-chart', 'train/loss'), { timeout: 8000 }).toBe(13);
+    expect(await page.locator('main').textContent()).toContain('Not evaluated yet');
     await tracker.close();
   });
 
@@ -173,6 +183,14 @@ describe('dashboard in headless Chromium', () => {
     const finals = await page.locator('[data-testid="compare-final-metrics"]').textContent();
     expect(finals).toContain('train/loss');
     expect(finals).toContain('2.4236'); // tiny-b's last train/loss
+    // the better run per metric is marked, in the metric's own direction
+    const bestIn = async (testid: string, key: string) =>
+      page.locator(`[data-testid="${testid}"] tr`, { has: page.locator('td', { hasText: new RegExp(`^${key.replace(/[/.]/g, '\\$&')}$`) }) }).locator('td.best').textContent();
+    expect(await bestIn('compare-final-metrics', 'train/loss')).toBe('1.89'); // lower (tiny-a, as extended by the live test)
+    expect(await bestIn('compare-eval-metrics', 'fidelity/tcd')).toBe('0.184'); // lower
+    expect(await bestIn('compare-eval-metrics', 'fidelity/code_prevalence_r2')).toBe('0.91'); // higher
+    expect(await bestIn('compare-eval-metrics', 'detection/auroc')).toBe('0.61'); // closer to 0.5
+    expect(await page.locator('[data-testid="compare-eval-metrics"] tr').count()).toBe(6); // header + 5 summary metrics
   });
 
   it('raised no JavaScript errors', () => {
