@@ -13,6 +13,7 @@
  * one); admissions appear in the order of their first row, codes in file order, measurements
  * sorted by time. Row numbers in errors count data rows from 1 (line = row + 1 in a CSV).
  */
+import { stat } from 'node:fs/promises';
 import { z } from 'zod';
 import type { DataConfig } from '../records/dataConfig.ts';
 import type { Admission, PatientRecord } from '../records/types.ts';
@@ -41,6 +42,9 @@ export async function* loadLong(data: DataConfig, ctx: LoadContext): AsyncGenera
   const opts = loaderOptions(data, optionsSchema);
   const path = ctx.resolvePath(`${data.root.replace(/\/$/, '')}/${opts.file}`);
   const isParquet = path.endsWith('.parquet');
+  if (!(await stat(path).then((st) => st.isFile(), () => false))) {
+    throw inputError(path, undefined, `not found (data.root ${JSON.stringify(data.root)} + options.file ${JSON.stringify(opts.file)})`);
+  }
   const filter = new MeasurementFilter(data, ctx.issues);
   const covSpecs = new Map(data.covariates.map((c) => [c.name, c]));
   const labels = new Set(data.labels.map((l) => l.name));

@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { describe, expect, it } from 'vitest';
-import { config, FIXTURES, loadAll, ROOT, scratch } from './helpers.ts';
+import { config, loadAll, ROOT, scratch } from './helpers.ts';
 
 const HEADER = 'patient_id,admission_id,time,kind,name,value\n';
 
@@ -69,6 +69,9 @@ describe('long loader', () => {
     });
     it('EXPECTED FAILURE - patient with no data', async () => {
       await expect(loadAll(await longFile('p,a,0,measurement,heart_rate,80\nq,,,covariate,age,40\n'))).rejects.toThrow(/records\.csv: patient q has no codes and no measurements/);
+    });
+    it('EXPECTED FAILURE - missing file', async () => {
+      await expect(loadAll(await config('long_example', '/nonexistent'))).rejects.toThrow('/nonexistent/records.csv: not found (data.root "/nonexistent" + options.file "records.csv")');
     });
     it('EXPECTED FAILURE - wrong header', async () => {
       const dir = await scratch();
