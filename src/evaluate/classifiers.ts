@@ -291,9 +291,16 @@ export function fitBoosting(x: Matrix, y: ArrayLike<number>, opts: Partial<Boost
     for (let i = 0; i < n; i++) col[i] = x.x[i * d + c]!;
     const sorted = Float64Array.from(col).sort();
     const cc: number[] = [];
+    // cuts halfway between neighbouring distinct values near each quantile, so that a split that
+    // separates the training rows also puts unseen values in the gap on the nearer side
     for (let b = 1; b < o.bins; b++) {
-      const v = sorted[Math.min(n - 1, Math.floor((b * n) / o.bins))]!;
-      if (v < sorted[n - 1]! && (cc.length === 0 || v > cc[cc.length - 1]!)) cc.push(v);
+      let idx = Math.floor((b * n) / o.bins);
+      if (idx <= 0) continue;
+      const below = sorted[idx - 1]!;
+      while (idx < n && sorted[idx]! <= below) idx++;
+      if (idx >= n) break;
+      const cut = (below + sorted[idx]!) / 2;
+      if (cc.length === 0 || cut > cc[cc.length - 1]!) cc.push(cut);
     }
     cuts.push(Float64Array.from(cc));
     for (let i = 0; i < n; i++) codes[c * n + i] = binOf(cuts[c]!, col[i]!);

@@ -46,14 +46,16 @@ export function formatSummaryTable(result: EvalResult): string {
 
 /**
  * Where the synthetic figure sits between floor (0) and ceiling (1), for shading: undefined when
- * the metric has no direction or the references coincide.
+ * the metric has no direction, or the floor is not worse than the ceiling (independent marginals
+ * match some one-field statistics as well as real data does).
  */
 function progress(r: MetricRow): number | undefined {
   if (r.synthetic === null || r.ceiling === null || r.floor === null || r.best === 'none') return undefined;
   const score = (v: number) => (r.best === 'half' ? -Math.abs(v - 0.5) : r.best === 'zero' ? -Math.abs(v) : r.best === 'min' ? -v : v);
   const lo = score(r.floor);
   const hi = score(r.ceiling);
-  if (Math.abs(hi - lo) < 1e-12) return undefined;
+  // shade only where the references span a range in the metric's good direction
+  if (!(hi - lo > 1e-12)) return undefined;
   return Math.max(0, Math.min(1, (score(r.synthetic) - lo) / (hi - lo)));
 }
 
