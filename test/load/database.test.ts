@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { openPGlite, openPostgres, loadTables, type SqlSession } from '../../src/load/database.ts';
+import { loadSyntheticDir } from '../../src/load/loadSynthetic.ts';
 import { openSyntheticDir } from '../../src/load/synthetic.ts';
 import { fixturePatients, replicatePatients, writeSyntheticDir } from './fixtures.ts';
 import { recordsFromDatabase, sortById, tableCounts, tempDir } from './helpers.ts';
@@ -17,8 +20,23 @@ it.runIf(inCI)('CI provides SYNEHR_TEST_PG_URL for the PostgreSQL server tests',
   expect(pgUrl, 'SYNEHR_TEST_PG_URL must be set in CI (.ci/run starts PostgreSQL on loopback)').toBeTruthy();
 });
 
-const targets: { name: string; open: () => Promise<SqlSession>; enabled: boolean }[] = [
-  { name: 'PGlite', open: () => openPGlite(null), enabled: true },
+/**
+ * PGlite: `load` with no url creates an embedded database in <dir>/pglite (checked here, since a
+ * PGlite initdb costs seconds); the checks below then reopen that same database.
+ */
+async function openEmbeddedAfterDefaultLoad(tmpDir: string): Promise<SqlSession> {
+  const dir = await writeSyntheticDir(join(tmpDir, 'embedded'), fixturePatients());
+  const report = await loadSyntheticDir({ dir, url: null });
+  expect(report.where).toBe(join(dir, 'pglite'));
+  expect(existsSync(join(dir, 'pglite', 'PG_VERSION'))).toBe(true);
+  const session = await openPGlite(join(dir, 'pglite'));
+  // what the default load wrote persisted in the folder
+  expect(sortById(await recordsFromDatabase(session, 'synehr'))).toEqual(sortById(fixturePatients()));
+  return session;
+}
+
+const targets: { name: string; open: (tmpDir: string) => Promise<SqlSession>; enabled: boolean }[] = [
+  { name: 'PGlite', open: openEmbeddedAfterDefaultLoad, enabled: true },
   { name: 'PostgreSQL', open: () => openPostgres(pgUrl!), enabled: Boolean(pgUrl) },
 ];
 
@@ -34,7 +52,7 @@ for (const target of targets) {
       tmp = await tempDir('load');
       fixtureDir = await writeSyntheticDir(`${tmp.dir}/fixture`, fixturePatients());
       otherDir = await writeSyntheticDir(`${tmp.dir}/other`, replicatePatients(fixturePatients(), 7).map((p) => ({ ...p, id: `x${p.id}`, admissions: p.admissions.map((a) => ({ ...a, id: `x${a.id}` })) })));
-      session = await target.open();
+      session = await target.open(tmp.dir);
       await session.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
     }, 90_000);
 

@@ -4,9 +4,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { openSyntheticDir, recordsFromTables } from '../../src/load/synthetic.ts';
 import { loadSyntheticDir } from '../../src/load/loadSynthetic.ts';
-import { openPGlite } from '../../src/load/database.ts';
 import { fixturePatients, fixtureTables, writeParquetTable, writeSyntheticDir } from './fixtures.ts';
-import { recordsFromDatabase, sortById, tempDir } from './helpers.ts';
+import { sortById, tempDir } from './helpers.ts';
 import { tableFromArrays, vectorFromArray, Utf8, Float64, Table } from 'apache-arrow';
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
@@ -108,19 +107,6 @@ describe('reading a synthetic directory', () => {
 });
 
 describe('loadSyntheticDir', () => {
-  it('with no url loads into an embedded PGlite database in <dir>/pglite that persists', async () => {
-    const dir = await freshDir('embedded');
-    const report = await loadSyntheticDir({ dir, url: null });
-    expect(report.where).toBe(join(dir, 'pglite'));
-    expect(existsSync(join(dir, 'pglite', 'PG_VERSION'))).toBe(true);
-    const session = await openPGlite(join(dir, 'pglite'));
-    try {
-      expect(sortById(await recordsFromDatabase(session, 'synehr'))).toEqual(sortById(fixturePatients()));
-    } finally {
-      await session.close();
-    }
-  }, 90_000);
-
   it('EXPECTED FAILURE - a refused directory never touches the database', async () => {
     const dir = await freshDir('refused');
     await writeFile(join(dir, 'manifest.json'), 'not json');
