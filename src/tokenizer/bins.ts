@@ -19,6 +19,11 @@ export interface BinSet {
   quantiles: number[][];
   /** every training value was an integer: decoded values are rounded (GCS, counts, ages) */
   integer: boolean;
+  /**
+   * the most decimals any training value had (at most MAX_DECIMALS): decoded values are rounded to
+   * it, so 92.33 comes back as 92.41, not 92.4137805. Absent in files that predate it: no rounding.
+   */
+  decimals?: number;
 }
 
 /** The quantile points quantile_ueq puts edges at (SynEHRgy): min, p2, p5, ..., p98, max. */
@@ -125,6 +130,29 @@ export function binIndex(edges: readonly number[], x: number): number {
   return lo;
 }
 
+/** Decoded values are never rounded finer than this; values with more decimals count as this many. */
+export const MAX_DECIMALS = 6;
+
+/** The most decimals any of the values has, up to MAX_DECIMALS (0 for integers). */
+export function maxDecimals(values: ArrayLike<number>): number {
+  let d = 0;
+  for (let i = 0; i < values.length && d < MAX_DECIMALS; i++) {
+    const v = values[i]!;
+    while (d < MAX_DECIMALS) {
+      const scaled = v * 10 ** d;
+      // tolerance for binary floating point: 0.1 * 10 is 1.0000000000000002
+      if (Math.abs(scaled - Math.round(scaled)) <= 1e-9 * Math.abs(scaled)) break;
+      d++;
+    }
+  }
+  return d;
+}
+
+function roundTo(x: number, decimals: number): number {
+  const f = 10 ** decimals;
+  return Math.round(x * f) / f;
+}
+
 /** Whether all values are integers. */
 export function allIntegers(values: ArrayLike<number>): boolean {
   for (let i = 0; i < values.length; i++) if (!Number.isInteger(values[i])) return false;
@@ -148,13 +176,14 @@ export function fitBinSet(edges: number[], values: ArrayLike<number>, m: number)
     const s = Float64Array.from(vals).sort();
     return Array.from({ length: m }, (_, j) => quantileSorted(s, j / (m - 1)));
   });
-  return { edges, quantiles, integer: values.length > 0 && allIntegers(values) };
+  return { edges, quantiles, integer: values.length > 0 && allIntegers(values), decimals: maxDecimals(values) };
 }
 
 /**
  * A value inside bin k, drawn by inverse-CDF through the bin's within-bin quantiles. The result is
- * guaranteed to fall back in bin k (binIndex(edges, x) === k): rounding of integers stays between
- * the bin's integer quantiles, and a float that lands on the next edge is pulled back to this one.
+ * rounded to the training values' decimals and guaranteed to fall back in bin k (binIndex(edges, x)
+ * === k): rounding stays between the bin's extreme quantiles, which are training values, and a float
+ * that lands on the next edge is pulled back to this one.
  */
 export function drawInBin(bins: BinSet, k: number, rng: Rng): number {
   const q = bins.quantiles[k]!;
@@ -167,6 +196,9 @@ export function drawInBin(bins: BinSet, k: number, rng: Rng): number {
     x = Math.round(x);
     if (x < q[0]!) x = Math.ceil(q[0]!);
     if (x > q[q.length - 1]!) x = Math.floor(q[q.length - 1]!);
+  } else if (bins.decimals !== undefined && bins.decimals < MAX_DECIMALS) {
+    // q[0] and q[M-1] are training values, which have at most `decimals` decimals: rounding stays between them
+    x = Math.min(Math.max(roundTo(x, bins.decimals), q[0]!), q[q.length - 1]!);
   }
   if (binIndex(bins.edges, x) !== k) x = binIndex(bins.edges, q[0]!) === k ? q[0]! : bins.edges[k]!;
   return x;

@@ -6,6 +6,7 @@ import {
   drawInBin,
   fitBinSet,
   fitValueEdges,
+  maxDecimals,
   quantileSorted,
   trimTails,
 } from '../../src/tokenizer/bins.ts';
@@ -113,6 +114,26 @@ describe('drawing inside a bin', () => {
       ),
       { numRuns: 200 },
     );
+  });
+
+  it('values recorded to 2 decimals decode to at most 2 decimals, inside their bins', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: -100000, max: 100000 }), { minLength: 1, maxLength: 100 }), fc.integer(), (cents, seed) => {
+        const values = cents.map((c) => c / 100);
+        const bins = fitBinSet(fitValueEdges(values, 'quantile', null, true), values, 9);
+        expect(bins.decimals).toBeLessThanOrEqual(2);
+        const rng = new Rng(seed);
+        for (let k = 0; k < bins.quantiles.length; k++) {
+          for (let i = 0; i < 10; i++) {
+            const x = drawInBin(bins, k, rng);
+            expect(binIndex(bins.edges, x)).toBe(k);
+            expect(maxDecimals([x])).toBeLessThanOrEqual(bins.decimals!);
+          }
+        }
+      }),
+      { numRuns: 100 },
+    );
+    expect([maxDecimals([1, 2, 3]), maxDecimals([1, 2.5, 92.33]), maxDecimals([0.1, 0.7]), maxDecimals([1e-9]), maxDecimals([Math.PI])]).toEqual([0, 2, 1, 6, 6]);
   });
 
   it('integer-valued variables decode to integers', () => {
