@@ -44,6 +44,8 @@ export interface TrackerOptions {
   hostname?: string;
   /** where the (rare) warnings go: stderr, prefixed "warning:" */
   warn?: (message: string) => void;
+  /** where notices go (the W&B run's address once it exists): stderr */
+  info?: (message: string) => void;
   /** environment read for WANDB_API_KEY and WANDB_BASE_URL (process.env) */
   env?: Record<string, string | undefined>;
   /** HTTP client for W&B (globalThis.fetch) */
@@ -64,6 +66,7 @@ export async function createTracker(
 ): Promise<Tracker> {
   const now = options.now ?? Date.now;
   const warn = options.warn ?? defaultWarn;
+  const info = options.info ?? ((message: string) => void process.stderr.write(`${message}\n`));
   const env = options.env ?? process.env;
   mkdirSync(runDir, { recursive: true });
 
@@ -87,6 +90,7 @@ export async function createTracker(
         runName: meta.runName,
         config: meta.config,
         warn,
+        info,
         fetch: options.fetch ?? globalThis.fetch,
       });
     }

@@ -26,6 +26,7 @@ export interface WandbSinkOptions {
   runName: string;
   config: unknown;
   warn: (message: string) => void;
+  info: (message: string) => void;
   fetch: typeof fetch;
 }
 
@@ -73,16 +74,19 @@ export class WandbSink {
   constructor(opts: WandbSinkOptions) {
     this.opts = opts;
     this.auth = 'Basic ' + Buffer.from(`api:${opts.apiKey}`).toString('base64');
-    this.run = this.startRun().catch((e: unknown) => {
+    this.run = this.startRun().then((r) => {
+      opts.info(`wandb: logging to ${this.runUrl(r)}`);
+      return r;
+    }).catch((e: unknown) => {
       this.fail(e);
       return null;
     });
   }
 
-  /** the run's URL once it exists, for the log */
-  async url(): Promise<string | null> {
-    const r = await this.run;
-    return r ? `https://wandb.ai/${r.entity}/${r.project}/runs/${r.id}` : null;
+  /** The run's page: the app lives at the API's host without its `api.` prefix (api.wandb.ai → wandb.ai). */
+  private runUrl(r: RunRef): string {
+    const app = this.opts.baseUrl.replace('://api.', '://');
+    return `${app}/${encodeURIComponent(r.entity)}/${encodeURIComponent(r.project)}/runs/${encodeURIComponent(r.id)}`;
   }
 
   log(step: number, time: number, scalars: Record<string, number>): void {

@@ -103,12 +103,13 @@ describe('Weights & Biases sink', () => {
     });
     const port = await listen(server);
     const warnings: string[] = [];
+    const notices: string[] = [];
     const dir = tmp();
     const tracker = await createTracker(
       dir,
       cfg,
       { runName: 'tiny', config: { seed: 1 } },
-      { env: { WANDB_API_KEY: KEY, WANDB_BASE_URL: `http://127.0.0.1:${port}/` }, warn: (m) => warnings.push(m) },
+      { env: { WANDB_API_KEY: KEY, WANDB_BASE_URL: `http://127.0.0.1:${port}/` }, warn: (m) => warnings.push(m), info: (m) => notices.push(m) },
     );
     tracker.log(0, { 'train/loss': 3 });
     tracker.log(1, { 'train/loss': 2, lr: 1e-3 });
@@ -137,6 +138,7 @@ describe('Weights & Biases sink', () => {
     expect(JSON.parse(h2.content[0])).toMatchObject({ _step: 2, 'train/loss': null });
     expect(JSON.parse(streams[1].json.files['wandb-summary.json'].content[0])).toMatchObject({ _step: 2 });
     expect(streams[2].json).toEqual({ complete: true, exitcode: 0 });
+    expect(notices).toEqual([`wandb: logging to http://127.0.0.1:${port}/alice/synehr-test/runs/${runId}`]);
     for (const f of filesUnder(dir)) expect(readFileSync(f).includes(KEY)).toBe(false);
   });
 
