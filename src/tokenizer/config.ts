@@ -5,11 +5,13 @@ export const tokenizerConfigSchema = z
   .object({
     // SynEHRgy's bin_type; quantile_ueq puts edges at min, p2, p5, p10, p25, p50, p75, p90, p95, p98, max
     bin_type: z.enum(['uniform', 'quantile', 'quantile_ueq']).default('quantile'),
-    // null = SynEHRgy's default per variable: min(10, floor(n_unique / 5))
+    // null = SynEHRgy's default per variable: min(10, floor(n_unique / 5)); quantile_ueq ignores it
+    // (its 10 bins are fixed); tied edges merge, so a variable may get fewer bins than this
     n_bins: z.number().int().positive().nullable().default(null),
     // trim a far-out tail before binning (above p97.5 when (max - p97.5) / (p97.5 - median) > 3)
     trim_tails: z.boolean().default(true),
-    // age covariate bin edges (years): 18, 20, 25, ..., 90
+    // bin edges (years) of a numeric covariate named age (any case): 18, 20, 25, ..., 90; ages
+    // below 18 join the first bin and ages from 90 the last, as with every bin set
     age_edges: z.array(z.number()).default([18, 20, 25, 30, 35, 40, 45, 50, 55, 60, 65, 70, 75, 80, 85, 90]),
     // time-gap bin edges in hours: the 15 HALO edges SynEHRgy used
     gap_edges: z
