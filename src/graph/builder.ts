@@ -608,6 +608,30 @@ export class Graph {
     return this.one(op, [x], x.dtype, r.shape, { ...k, axes: attr.ints(r.axes) }, { axes: r.axes, keepdims });
   }
 
+  reduceMin(x: Tensor, axes?: Ints, keepdims = true): Tensor {
+    const r = this.reduceShape(x, axes, keepdims, 'ReduceMin');
+    return this.reduceAttrOp('ReduceMin', x, r, keepdims);
+  }
+
+  /** Clamps x to [lo, hi] (scalars of x's dtype); no gradient. */
+  clip(x: Tensor, lo: number, hi: number): Tensor {
+    return this.node('Clip', [x, this.scalarLike(lo, x), this.scalarLike(hi, x)], [{ dtype: x.dtype, shape: x.shape }])[0]!;
+  }
+
+  /** Repeats x `repeats[i]` times along axis i; no gradient. */
+  tile(x: Tensor, repeats: Ints): Tensor {
+    const shape = x.shape ? x.shape.map((d, i) => (typeof d === 'number' ? d * repeats[i]! : null)) : null;
+    return this.node('Tile', [x, this.ints(repeats, 'repeats')], [{ dtype: x.dtype, shape }])[0]!;
+  }
+
+  /** GatherND (batch_dims 0): indices [..., k] pick slices of data's first k axes; no gradient. */
+  gatherND(data: Tensor, indices: Tensor): Tensor {
+    let shape: Shape | null = null;
+    const k = indices.shape?.[indices.shape.length - 1];
+    if (data.shape && indices.shape && typeof k === 'number') shape = [...indices.shape.slice(0, -1), ...data.shape.slice(k)];
+    return this.node('GatherND', [data, indices], [{ dtype: data.dtype, shape }])[0]!;
+  }
+
   argMax(x: Tensor, axis = -1, keepdims = true): Tensor {
     const r = this.reduceShape(x, [axis], keepdims, 'ArgMax');
     return this.node('ArgMax', [x], [{ dtype: 'int64', shape: r.shape }], { axis: attr.int(r.axes[0]!), keepdims: attr.int(keepdims ? 1 : 0) })[0]!;

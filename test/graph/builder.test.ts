@@ -68,6 +68,10 @@ describe('graph builder', () => {
     g.output(g.cast(g.not(g.less(x, 0)), 'int64'), 'nonneg');
     g.output(g.where(g.greater(x, 1), x, 0), 'relu1');
     g.output(g.randomUniformLike(x, 0, 1, 5), 'u');
+    g.output(g.reduceMin(x, [1], false), 'min');
+    g.output(g.clip(x, 0, 3), 'clip');
+    g.output(g.tile(g.constant([1, 2], 'int64', [1, 2]), [2, 2]), 'tile');
+    g.output(g.gatherND(x, g.constant([1, 2, 0, 3], 'int64', [2, 2])), 'gnd');
     const xs = [3, -1, 2, 5, 0, 4, -2, 1];
     const out = await run(g, { x: float32Tensor(xs, [2, 4]) });
     expect(toNumbers(out.range!)).toEqual([0, 1, 2, 3]);
@@ -79,6 +83,10 @@ describe('graph builder', () => {
     expect(toNumbers(out.nonneg!)).toEqual([1, 0, 1, 1, 1, 1, 0, 1]);
     expect(toNumbers(out.relu1!)).toEqual([3, 0, 2, 5, 0, 4, 0, 0]);
     expect(toNumbers(out.u!).every((v) => v >= 0 && v < 1)).toBe(true);
+    expect(toNumbers(out.min!)).toEqual([-1, -2]);
+    expect(toNumbers(out.clip!)).toEqual([3, 0, 2, 3, 0, 3, 0, 1]);
+    expect(toNumbers(out.tile!)).toEqual([1, 2, 1, 2, 1, 2, 1, 2]);
+    expect(toNumbers(out.gnd!)).toEqual([-2, 5]);
   });
 
   it('Loop: carries state, reads outer-scope tensors and constants, stacks scan outputs', async () => {
