@@ -10,7 +10,7 @@
  * streaming writer as one row group, so a writer never holds more than one batch per table.
  * Files are written under temporary names and renamed when all four are complete.
  */
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createWriteStream, openAsBlob, type WriteStream } from 'node:fs';
 import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { once } from 'node:events';
 import { join } from 'node:path';
@@ -205,7 +205,8 @@ function parquetSink(path: string, cols: ColumnSpec[]): TableSink {
     },
     { highWaterMark: 0 },
   );
-  const props = new pw.WriterPropertiesBuilder().setCompression(pw.Compression.ZSTD).build();
+  // row groups of 4 batches: small enough that streamRecords decodes one at a time cheaply
+  const props = new pw.WriterPropertiesBuilder().setCompression(pw.Compression.ZSTD).setMaxRowGroupSize(4 * BATCH_ROWS).build();
   const file: WriteStream = createWriteStream(path);
   const done = pw.transformParquetStream(source, props).then((out) => out.pipeTo(Writable.toWeb(file)));
   let failure: unknown = null;
@@ -527,4 +528,111 @@ export async function readRecords(dir: string, opts: ReadRecordsOptions = {}): P
     if (!sorted) adm.events.sort((a, b) => a.hours - b.hours);
   }
   return [...patients.values()];
+}
+
+/** One Parquet table read one row group at a time, as column arrays, with a row cursor. */
+class RowGroupCursor {
+  private group = -1;
+  private cols: Cell[][] = [];
+  private i = 0;
+  private constructor(
+    private readonly file: pw.ParquetFile,
+    private readonly groups: number,
+    private readonly names: string[],
+    readonly path: string,
+  ) {}
+
+  static async open(path: string, names: string[]): Promise<RowGroupCursor> {
+    try {
+      // openAsBlob reads lazily: only the footer and the row group asked for leave the disk
+      const file = await pw.ParquetFile.fromFile((await openAsBlob(path)) as unknown as Blob);
+      return new RowGroupCursor(file, file.metadata().numRowGroups(), names, path);
+    } catch (e) {
+      throw new SynehrError('E_INPUT', `${path}: not a readable Parquet file (${String((e as Error).message ?? e)})`);
+    }
+  }
+
+  /** The current row's cells (in `names` order), or null at the end. */
+  async peek(): Promise<Cell[] | null> {
+    while (this.cols.length === 0 || this.i >= this.cols[0]!.length) {
+      if (++this.group >= this.groups) return null;
+      const t = tableFromIPC((await this.file.read({ rowGroups: [this.group] })).intoIPCStream());
+      this.cols = this.names.map((n) => columnValues(t, n, this.path));
+      this.i = 0;
+    }
+    return this.cols.map((c) => c[this.i]!);
+  }
+
+  /** The value of one column at the current row (after peek returned non-null). */
+  cell(j: number): Cell {
+    return this.cols[j]![this.i]!;
+  }
+
+  take(): void {
+    this.i++;
+  }
+}
+
+/**
+ * Stream records from the four Parquet tables in bounded memory: one row group per table at a
+ * time. Needs the order writeRecordTables writes (admissions, codes and events grouped by patient
+ * in patient order); files in any other order are an E_INPUT error pointing to readRecords.
+ */
+export async function* streamRecords(dir: string, opts: ReadRecordsOptions = {}): AsyncGenerator<PatientRecord> {
+  const path = (t: TableName) => join(dir, `${t}.parquet`);
+  for (const t of TABLE_NAMES) {
+    await stat(path(t)).catch(() => {
+      throw new SynehrError('E_INPUT', `${path(t)}: missing (expected the four tables ${TABLE_NAMES.join(', ')} in ${dir})`);
+    });
+  }
+  const pfile = await pw.ParquetFile.fromFile((await openAsBlob(path('patients'))) as unknown as Blob);
+  const fields = tableFromIPC((await pfile.read({ limit: 0 })).intoIPCStream()).schema.fields;
+  const roles = new Map<string, string>();
+  for (const f of fields) {
+    const role = f.metadata.get(ROLE_KEY);
+    if (role) roles.set(f.name, role);
+  }
+  if (opts.data) {
+    for (const c of opts.data.covariates) roles.set(c.name, 'covariate');
+    for (const l of opts.data.labels) roles.set(l.name, 'label');
+  }
+  const covNames = fields.filter((f) => roles.get(f.name) === 'covariate').map((f) => f.name);
+  const labelNames = fields.filter((f) => roles.get(f.name) === 'label').map((f) => f.name);
+  const patients = await RowGroupCursor.open(path('patients'), ['patient_id', ...covNames, ...labelNames]);
+  const admissions = await RowGroupCursor.open(path('admissions'), ['admission_id', 'patient_id']);
+  const codes = await RowGroupCursor.open(path('codes'), ['admission_id', 'code']);
+  const events = await RowGroupCursor.open(path('events'), ['admission_id', 'hours', 'variable', 'value_num', 'value_text']);
+  const order = (what: string) => new SynehrError('E_INPUT', `${dir}: ${what} are not in writer order (grouped by patient, in patient order); use readRecords`);
+  for (let p = await patients.peek(); p; p = await patients.peek()) {
+    patients.take();
+    const id = String(p[0]);
+    const covariates: PatientRecord['covariates'] = {};
+    covNames.forEach((n, j) => (covariates[n] = p[1 + j] ?? null));
+    const labels: PatientRecord['labels'] = {};
+    labelNames.forEach((n, j) => {
+      const v = p[1 + covNames.length + j];
+      if (v !== null && v !== undefined) labels[n] = v as number;
+    });
+    const rec: PatientRecord = { id, covariates, labels, admissions: [] };
+    while ((await admissions.peek()) && String(admissions.cell(1)) === id) {
+      const adm: Admission = { id: String(admissions.cell(0)), codes: [], events: [] };
+      admissions.take();
+      while ((await codes.peek()) && String(codes.cell(0)) === adm.id) {
+        adm.codes.push(String(codes.cell(1)));
+        codes.take();
+      }
+      while ((await events.peek()) && String(events.cell(0)) === adm.id) {
+        adm.events.push({ hours: events.cell(1) as number, variable: String(events.cell(2)), value: (events.cell(3) ?? events.cell(4)) as number | string });
+        events.take();
+      }
+      let sorted = true;
+      for (let i = 1; i < adm.events.length; i++) if (adm.events[i]!.hours < adm.events[i - 1]!.hours) sorted = false;
+      if (!sorted) adm.events.sort((a, b) => a.hours - b.hours);
+      rec.admissions.push(adm);
+    }
+    if (!opts.ids || opts.ids.has(id)) yield rec;
+  }
+  if (await admissions.peek()) throw order(`admissions (admission ${String(admissions.cell(0))} of patient ${String(admissions.cell(1))})`);
+  if (await codes.peek()) throw order(`codes (of admission ${String(codes.cell(0))})`);
+  if (await events.peek()) throw order(`events (of admission ${String(events.cell(0))})`);
 }
