@@ -10,10 +10,11 @@ export const tokenizerConfigSchema = z
     n_bins: z.number().int().positive().nullable().default(null),
     // trim a far-out tail before binning (above p97.5 when (max - p97.5) / (p97.5 - median) > 3)
     trim_tails: z.boolean().default(true),
-    // bin edges (years) of a numeric covariate named age (any case): 18, 20, 25, ..., 90; ages
-    // below 18 join the first bin and ages from 90 the last, as with every bin set
+    // bin edges (years) of a numeric covariate named age (any case): 18, 20, 25, ..., 90; as with every
+    // bin set, ages below 18 fall in the first bin [18, 20) and ages above 90 in the last [85, 90]
     age_edges: z.array(z.number()).default([18, 20, 25, 30, 35, 40, 45, 50, 55, 60, 65, 70, 75, 80, 85, 90]),
-    // time-gap bin edges in hours: the 15 HALO edges SynEHRgy used
+    // time-gap bin edges in hours, those SynEHRgy took from HALO (16 edges, 15 bins); gaps above
+    // 200.1 h fall in the last bin
     gap_edges: z
       .array(z.number())
       .default([0, 0.5, 1.5, 2.5, 3.5, 6.5, 10.5, 16.5, 26.5, 48, 48.1, 60.1, 80.1, 110.1, 150.1, 200.1]),
