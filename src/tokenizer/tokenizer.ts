@@ -20,7 +20,20 @@
  * in data config order, at most one each. A time step is a set: one gap token, then one measurement
  * per variable in strictly ascending data-config variable order. Events at the same hours form one
  * time step (ties in time); several measurements of one variable at one time step are collapsed to
- * the last one in the record's order (counted in the stats as `collapsed_repeats`).
+ * the last one in the record's order (counted in the stats as `collapsed_repeats`): keeping one value
+ * per (variable, time step) is what makes a time step a set the grammar can check, and "last" is
+ * the loaders' correction order. Codes keep their recorded order and may repeat.
+ *
+ * Decoding draws each numeric value inside its bin from the bin's stored within-bin quantiles
+ * (rounded to the decimals the training values had), each gap inside its gap bin (hours are the
+ * running sum of gaps; a later time step starts at least MIN_STEP_GAP_HOURS after the previous
+ * one), and rebuilds categorical values, labels and codes exactly. The same seed gives the same
+ * record.
+ *
+ * Automaton states: start, cov[i] (expecting covariate i), expect </covar>, labels_from[i] (the next
+ * label must be label i or later), in_codes, after_adm, ts_start, after_gap, after_meas[j] (next: a
+ * variable after j, a gap or </ts>), var_pending[j] (var+quant: expecting variable j's bin),
+ * after_ts, end (only <pad> follows).
  */
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
