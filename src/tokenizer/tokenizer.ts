@@ -21,8 +21,8 @@
  * per variable in strictly ascending data-config variable order. Events at the same hours form one
  * time step (ties in time); several measurements of one variable at one time step are collapsed to
  * the last one in the record's order (counted in the stats as `collapsed_repeats`): keeping one value
- * per (variable, time step) is what makes a time step a set the grammar can check, and "last" is
- * the loaders' correction order. Codes keep their recorded order and may repeat.
+ * per (variable, time step) is what makes a time step a set the grammar can check (set-a has about
+ * 3,700 such repeats in 1.7 million measurements). Codes keep their recorded order and may repeat.
  *
  * Decoding draws each numeric value inside its bin from the bin's stored within-bin quantiles
  * (rounded to the decimals the training values had), each gap inside its gap bin (hours are the
