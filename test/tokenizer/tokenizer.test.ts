@@ -352,6 +352,37 @@ describe('decoding invalid sequences', () => {
     expect(() => tok.decode([tok.bos, 99999], { rng: new Rng(1) })).toThrow(/token 99999 \(out of range\) at position 1/);
   });
 
+  it('any token sequence: lenient decoding returns a valid record and the automaton\'s first bad position; strict throws exactly when it is invalid', () => {
+    const V = tok.vocabSize;
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          // random ids, and valid sequences with a few random edits (more likely to get far)
+          fc.array(fc.integer({ min: -2, max: V + 2 }), { maxLength: 60 }),
+          fc.tuple(fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: V - 1 })), { maxLength: 3 }), fc.nat()).map(([edits, cut]) => {
+            const x = [...ids];
+            for (const [at, t] of edits) x[at % x.length] = t;
+            return x.slice(0, cut % (x.length + 1));
+          }),
+        ),
+        fc.integer(),
+        (seq, seed) => {
+          const bad = tok.automaton.firstInvalid(seq);
+          const { record, error } = tok.decode(seq, { rng: new Rng(seed), mode: 'lenient' });
+          expectValidRecord(tok, record);
+          if (bad === -1) {
+            expect(error).toBeNull();
+            expect(() => tok.decode(seq, { rng: new Rng(seed) })).not.toThrow();
+          } else {
+            expect(error!.position).toBe(bad);
+            expect(() => tok.decode(seq, { rng: new Rng(seed) })).toThrow(SynehrError);
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
   it('lenient mode returns the longest valid record and the bad position', () => {
     const cut = ids.indexOf(tok.endTs); // inside the time series of the first admission
     const bad = [...ids.slice(0, cut), tok.bos, ...ids.slice(cut)];
