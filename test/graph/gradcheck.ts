@@ -13,6 +13,8 @@ export interface CheckResult {
   maxRelErr: number;
   worst: string;
   checked: number;
+  /** the tape ops the backward pass went through */
+  ops: string[];
 }
 
 /**
@@ -32,6 +34,7 @@ export async function gradCheck(
   const ys = y.staticShape;
   if (!ys) throw new Error(`gradCheck: output ${y} must have a static shape`);
   const r = Float64Array.from({ length: ys.reduce((a, b) => a * b, 1) }, () => rng.normal());
+  const tapeOps = [...new Set(g.tape.map((e) => e.op))];
   const loss = g.reduceSum(g.mul(y, g.constant(r, 'float64', ys, 'R')), undefined, false);
   g.output(loss, 'loss');
   const grads = grad(loss, xs);
@@ -65,5 +68,5 @@ export async function gradCheck(
     }
   }
   await session.release();
-  return { maxRelErr, worst, checked };
+  return { maxRelErr, worst, checked, ops: tapeOps };
 }
