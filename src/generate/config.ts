@@ -15,6 +15,19 @@ export const generateConfigSchema = z
     seed: z.number().int().default(1234),
     // condition each sample on the covariates and labels of a real training patient
     fix_covars: z.boolean().default(false),
+    // the longest sequence in tokens, prefix included; null = the model's n_ctx
+    max_len: z.number().int().positive().nullable().default(null),
+    // conditions given as patients: each {covariates, labels} fixes a row's prefix, used in turn
+    cohort: z
+      .array(
+        z
+          .object({
+            covariates: z.record(z.string(), z.union([z.number(), z.string(), z.null()])).default({}),
+            labels: z.record(z.string(), z.number()).default({}),
+          })
+          .strict(),
+      )
+      .default([]),
     // output formats written beside each other
     formats: z.array(z.enum(['parquet', 'csv', 'arrow'])).default(['parquet']),
     // null = data/synthetic/<run_name>

@@ -1,0 +1,46 @@
+/**
+ * `synehr generate model=<run> n_samples=N batch_size=B [temperature= top_k= top_p= seed=]
+ * [fix_covars=true]`: N synthetic patients from the run's sampler into data/synthetic/<run>/.
+ */
+import { existsSync } from 'node:fs';
+import { basename, isAbsolute, join, resolve } from 'node:path';
+import type { CommandContext } from '../context.ts';
+import { cohortPrefixes, generateSynthetic } from '../../generate/generate.ts';
+import { loadTokenizer } from '../../tokenizer/tokenizer.ts';
+import { readParquetTable } from '../../records/tables.ts';
+
+export async function run(ctx: CommandContext): Promise<void> {
+  const cfg = ctx.config;
+  const runDir = await ctx.runDir();
+  const runName = cfg.run_name ?? basename(runDir);
+  const outDir = cfg.generate.out_dir ? resolve(ctx.workDir, cfg.generate.out_dir) : join(ctx.workDir, 'data', 'synthetic', runName);
+  const processed = isAbsolute(cfg.data.processed_dir) ? cfg.data.processed_dir : resolve(ctx.workDir, cfg.data.processed_dir);
+  const patientsPath = join(processed, 'patients.parquet');
+  let realIds: Set<string> | undefined;
+  if (existsSync(patientsPath)) {
+    const table = await readParquetTable(patientsPath);
+    realIds = new Set(Array.from(table.getChild('patient_id')!.toArray() as ArrayLike<unknown>, String));
+  }
+  const cohort = cfg.generate.cohort.length > 0 ? cohortPrefixes(cfg.generate.cohort, loadTokenizer(join(runDir, 'tokenizer.json'))) : undefined;
+  ctx.log(`generate: ${cfg.generate.n_samples} patients from ${runDir} in batches of ${cfg.generate.batch_size}, seed ${cfg.generate.seed}`);
+  const r = await generateSynthetic({
+    runDir,
+    runName,
+    outDir,
+    model: cfg.model,
+    data: cfg.data,
+    gen: cfg.generate,
+    config: cfg,
+    resume: cfg.resume,
+    overwrite: cfg.overwrite,
+    realIds,
+    trainShardPath: join(processed, 'tokens', 'train.bin'),
+    cohortPrefixes: cohort,
+    threads: cfg.train.threads,
+    log: ctx.log,
+  });
+  ctx.log(
+    `wrote ${r.counts.patients} patients, ${r.counts.admissions} admissions, ${r.counts.codes} codes, ${r.counts.events} events to ${r.outDir} ` +
+      `in ${r.seconds.toFixed(1)} s (${(r.tokens / r.seconds).toFixed(0)} tokens/s, ${(r.counts.patients / r.seconds).toFixed(1)} patients/s)`,
+  );
+}

@@ -1,0 +1,143 @@
+/**
+ * `synehr export model=<run>`: the trained weights as ONNX graphs beside the run.
+ *
+ *   onnx/model.onnx          KV-cache inference graph in Hugging Face GPT-2 layout
+ *   config.json              transformers' GPT-2 config, so @huggingface/transformers loads the folder
+ *   generation_config.json   bos/eos/pad ids and the sampling defaults of the run's config
+ *   sampler.onnx             the whole grammar-constrained sampling loop (sampler.ts)
+ *
+ * Each file is written under a temporary name and renamed when complete.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { buildInferenceGraph } from '../model/gpt.ts';
+import { gptParamSpecs } from '../model/params.ts';
+import { decodeSafetensors, tensorToFloat32, writeFileAtomic } from '../model/safetensors.ts';
+import type { ModelConfig } from '../model/config.ts';
+import type { GenerateConfig } from './config.ts';
+import { loadTokenizer, type Tokenizer } from '../tokenizer/tokenizer.ts';
+import { SynehrError } from '../util/errors.ts';
+import { buildSamplerGraph } from './sampler.ts';
+
+export const EXPORT_FILES = ['onnx/model.onnx', 'config.json', 'generation_config.json', 'sampler.onnx'] as const;
+
+export interface TrainedRun {
+  dir: string;
+  tokenizer: Tokenizer;
+  /** float32 weights by Hugging Face name */
+  weights: Record<string, Float32Array>;
+  /** sha256 of model.safetensors: the manifest and the export stamp name the weights by it */
+  weightsHash: string;
+}
+
+/** Reads a run's tokenizer.json and model.safetensors, checking them against the model config. */
+export async function loadTrainedRun(dir: string, model: ModelConfig): Promise<TrainedRun> {
+  const tokPath = join(dir, 'tokenizer.json');
+  const wPath = join(dir, 'model.safetensors');
+  for (const [what, p] of [
+    ['tokenizer.json', tokPath],
+    ['model.safetensors', wPath],
+  ] as const) {
+    if (!existsSync(p)) {
+      throw new SynehrError('E_RUN', `${dir} has no ${what}: is it a finished training run? (\`synehr train run_name=<run>\` writes it)`);
+    }
+  }
+  const tokenizer = loadTokenizer(tokPath);
+  const bytes = await readFile(wPath);
+  const file = decodeSafetensors(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), wPath);
+  const V = tokenizer.vocab.length;
+  const weights: Record<string, Float32Array> = {};
+  const byName = new Map(file.tensors.map((t) => [t.name, t]));
+  for (const spec of gptParamSpecs(model, V)) {
+    const t = byName.get(spec.name);
+    if (!t) {
+      throw new SynehrError('E_RUN', `${wPath}: no tensor '${spec.name}' (the run's model config expects ${model.n_layer} layers of width ${model.n_embd})`);
+    }
+    if (t.shape.join(',') !== spec.shape.join(',')) {
+      throw new SynehrError(
+        'E_RUN',
+        `${wPath}: '${spec.name}' has shape [${t.shape}], the model config and tokenizer (vocab ${V}) need [${spec.shape}]: mismatched tokenizer or config`,
+      );
+    }
+    weights[spec.name] = tensorToFloat32(t);
+  }
+  const weightsHash = createHash('sha256').update(bytes).digest('hex');
+  return { dir, tokenizer, weights, weightsHash };
+}
+
+/** transformers' GPT2Config for the run. */
+export function hfConfig(model: ModelConfig, tok: Tokenizer): Record<string, unknown> {
+  return {
+    architectures: ['GPT2LMHeadModel'],
+    model_type: 'gpt2',
+    vocab_size: tok.vocab.length,
+    n_positions: model.n_ctx,
+    n_ctx: model.n_ctx,
+    n_embd: model.n_embd,
+    n_layer: model.n_layer,
+    n_head: model.n_head,
+    n_inner: null,
+    activation_function: 'gelu_new',
+    layer_norm_epsilon: 1e-5,
+    tie_word_embeddings: true,
+    bos_token_id: tok.bos,
+    eos_token_id: tok.eos,
+    pad_token_id: tok.pad,
+    use_cache: true,
+    transformers_version: '4.46.0',
+  };
+}
+
+export function hfGenerationConfig(tok: Tokenizer, gen: GenerateConfig, model: ModelConfig): Record<string, unknown> {
+  return {
+    bos_token_id: tok.bos,
+    eos_token_id: tok.eos,
+    pad_token_id: tok.pad,
+    max_length: model.n_ctx,
+    do_sample: true,
+    temperature: gen.temperature,
+    top_k: gen.top_k,
+    top_p: gen.top_p,
+  };
+}
+
+export interface ExportResult {
+  files: string[];
+  weightsHash: string;
+  seconds: number;
+}
+
+/** Writes the four export files into the run directory. */
+export async function exportRun(dir: string, model: ModelConfig, gen: GenerateConfig): Promise<ExportResult> {
+  const t0 = performance.now();
+  const run = await loadTrainedRun(dir, model);
+  const V = run.tokenizer.vocab.length;
+  await mkdir(join(dir, 'onnx'), { recursive: true });
+  const inference = buildInferenceGraph(model, { vocabSize: V, weights: run.weights });
+  await writeFileAtomic(join(dir, 'onnx', 'model.onnx'), inference.model);
+  await writeFileAtomic(join(dir, 'config.json'), json(hfConfig(model, run.tokenizer)));
+  await writeFileAtomic(join(dir, 'generation_config.json'), json(hfGenerationConfig(run.tokenizer, gen, model)));
+  await writeFileAtomic(join(dir, 'sampler.onnx'), buildSamplerGraph(model, { vocabSize: V, weights: run.weights, automaton: run.tokenizer.automaton }));
+  // the stamp names the weights the graphs were built from, so generate can tell a stale export
+  await writeFileAtomic(join(dir, 'onnx', 'export.json'), json({ weights_sha256: run.weightsHash, tokenizer_hash: run.tokenizer.vocabHash() }));
+  return { files: EXPORT_FILES.map((f) => join(dir, f)), weightsHash: run.weightsHash, seconds: (performance.now() - t0) / 1000 };
+}
+
+/** Whether the run's export exists and was built from its current model.safetensors. */
+export async function exportIsCurrent(dir: string): Promise<boolean> {
+  const stampPath = join(dir, 'onnx', 'export.json');
+  if (!EXPORT_FILES.every((f) => existsSync(join(dir, f))) || !existsSync(stampPath)) return false;
+  const stamp = JSON.parse(await readFile(stampPath, 'utf8')) as { weights_sha256?: string };
+  const weights = join(dir, 'model.safetensors');
+  if (!existsSync(weights)) return false;
+  const [ws, ss] = await Promise.all([stat(weights), stat(join(dir, 'sampler.onnx'))]);
+  if (ws.mtimeMs > ss.mtimeMs) return false;
+  const hash = createHash('sha256').update(await readFile(weights)).digest('hex');
+  return stamp.weights_sha256 === hash;
+}
+
+function json(x: unknown): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(x, null, 2) + '\n');
+}

@@ -1,0 +1,371 @@
+/**
+ * Batch generation of N synthetic patients: sampler.onnx runs one batch of B rows at a time, the
+ * tokenizer decodes the rows, and the records stream to disk.
+ *
+ * Output layout, data/synthetic/<run>/ (or generate.out_dir):
+ *   parts/part-00000/…        complete chunks of the four tables while generation runs
+ *   patients|admissions|codes|events.{parquet,csv}   merged at the end, then parts/ is removed
+ *   manifest.json             written last: a directory with a manifest is complete
+ *
+ * Batch b always uses the seed mix(seed, b) and ids syn-<b·B + row>, so a generation interrupted
+ * and resumed (resume=true) writes exactly what an uninterrupted one writes. Memory holds one
+ * batch of records at a time.
+ */
+import cliProgress from 'cli-progress';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createSession, int64Tensor, float32Tensor, type Session } from '../graph/runtime.ts';
+import type { ModelConfig } from '../model/config.ts';
+import type { DataConfig } from '../records/dataConfig.ts';
+import { streamRecords, writeRecordTables, TABLE_NAMES, type TableCounts } from '../records/tables.ts';
+import type { PatientRecord } from '../records/types.ts';
+import { readTokenShard } from '../tokenizer/shards.ts';
+import type { Tokenizer } from '../tokenizer/tokenizer.ts';
+import { SynehrError } from '../util/errors.ts';
+import { Rng } from '../util/rng.ts';
+import type { GenerateConfig } from './config.ts';
+import { exportIsCurrent, exportRun, loadTrainedRun } from './export.ts';
+
+export const MANIFEST_VERSION = 1;
+/** Synthetic patient ids are `syn-<n>`; generation refuses to run if a real id has this form. */
+export const SYNTHETIC_ID_PREFIX = 'syn-';
+
+export interface GenerateOptions {
+  /** the trained run: saved_models/<run>/ */
+  runDir: string;
+  runName: string;
+  /** where the tables go */
+  outDir: string;
+  model: ModelConfig;
+  data: DataConfig;
+  gen: GenerateConfig;
+  /** the resolved config, stored in the manifest */
+  config: unknown;
+  /** continue an interrupted generation in outDir */
+  resume: boolean;
+  /** replace a finished one */
+  overwrite: boolean;
+  /** the real patients' ids (from data/processed/<data>/), checked against the synthetic ones */
+  realIds?: ReadonlySet<string>;
+  /** fix_covars=true: the training token shard whose covariate and label prefixes condition the rows */
+  trainShardPath?: string;
+  /** a cohort given in the config: prefixes (each starting with <s>) used in turn */
+  cohortPrefixes?: number[][];
+  threads?: number;
+  log?: (msg: string) => void;
+  /** a progress bar on stderr; default: when stderr is a terminal */
+  progress?: boolean;
+}
+
+export interface GenerateResult {
+  outDir: string;
+  counts: TableCounts;
+  /** tokens generated, <pad> excluded */
+  tokens: number;
+  seconds: number;
+  batches: number;
+}
+
+/** A 32-bit seed for batch b: splitmix32 of (seed, b), so batches draw unrelated noise. */
+export function batchSeed(seed: number, b: number): number {
+  let z = (Math.imul(seed >>> 0, 0x9e3779b9) + Math.imul(b + 1, 0x85ebca6b)) >>> 0;
+  z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+  z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+  return (z ^ (z >>> 16)) >>> 0;
+}
+
+/** Drives sampler.onnx: one call per batch, token ids back. */
+export class Sampler {
+  private constructor(
+    private readonly session: Session,
+    readonly tokenizer: Tokenizer,
+    readonly maxLen: number,
+  ) {}
+
+  static async open(samplerPath: string, tokenizer: Tokenizer, maxLen: number, threads = 0): Promise<Sampler> {
+    const bytes = await readFile(samplerPath);
+    const session = await createSession(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), { threads });
+    return new Sampler(session, tokenizer, maxLen);
+  }
+
+  /**
+   * Samples one row per prefix (all of one length P, each starting with <s> and accepted so far
+   * by the grammar). Returns [B, T] ids row-major, T ≤ maxLen, `<pad>` after `</s>`.
+   */
+  async sample(prefixes: number[][], o: { temperature: number; topK: number; topP: number; seed: number }): Promise<{ ids: Int32Array; T: number }> {
+    const B = prefixes.length;
+    const P = prefixes[0]!.length;
+    const A = this.tokenizer.automaton;
+    for (const p of prefixes) {
+      if (p.length !== P) throw new RangeError(`Sampler.sample: prefixes of one batch must have one length (${P} and ${p.length})`);
+      if (p[0] !== this.tokenizer.bos) throw new RangeError(`Sampler.sample: a prefix must start with <s>, got ${p[0]}`);
+      let s = A.startState;
+      for (const t of p) s = A.step(s, t);
+      if (s < 0) throw new SynehrError('E_CONDITION', `prefix [${p.join(' ')}] is not a valid start of a record`);
+      if (A.distToEnd[s]! > this.maxLen - P) {
+        throw new SynehrError('E_CONDITION', `prefix of ${P} tokens cannot close within max_len ${this.maxLen}`);
+      }
+    }
+    const out = await this.session.run({
+      prefix: int64Tensor(prefixes.flat(), [B, P]),
+      max_len: int64Tensor([this.maxLen], []),
+      temperature: float32Tensor([o.temperature], []),
+      top_k: int64Tensor([o.topK], []),
+      top_p: float32Tensor([o.topP], []),
+      seed: int64Tensor([o.seed >>> 0], []),
+    });
+    const t = out.tokens!;
+    const steps = t.dims[1] as number;
+    const T = steps + 1;
+    const src = t.data as BigInt64Array; // [B, steps]
+    const ids = new Int32Array(B * T); // [B, T]
+    for (let b = 0; b < B; b++) {
+      ids[b * T] = prefixes[b]![0]!;
+      for (let j = 0; j < steps; j++) ids[b * T + 1 + j] = Number(src[b * steps + j]!);
+    }
+    return { ids, T };
+  }
+}
+
+/** The covariate-and-label prefix of an encoded patient: `<s> … </label>`. */
+export function conditionPrefix(ids: ArrayLike<number>, tok: Tokenizer): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < ids.length; i++) {
+    out.push(ids[i]!);
+    if (ids[i] === tok.endLabel) return out;
+  }
+  throw new SynehrError('E_CONDITION', 'an encoded patient has no </label>: cannot take its covariates and labels as a condition');
+}
+
+/** Prefixes of patients given in the config (covariates and labels), encoded by the tokenizer. */
+export function cohortPrefixes(cohort: { covariates?: Record<string, number | string | null>; labels?: Record<string, number> }[], tok: Tokenizer): number[][] {
+  return cohort.map((c, i) => {
+    const record: PatientRecord = {
+      id: `cohort-${i}`,
+      covariates: Object.fromEntries(tok.covariates.map((cv) => [cv.name, c.covariates?.[cv.name] ?? null])),
+      labels: c.labels ?? {},
+      admissions: [{ id: `cohort-${i}-a0`, codes: [], events: [] }],
+    };
+    for (const k of Object.keys(c.covariates ?? {})) {
+      if (!tok.covariates.some((cv) => cv.name === k)) {
+        throw new SynehrError('E_CONFIG_VALUE', `generate.cohort[${i}].covariates.${k}: no such covariate (known: ${tok.covariates.map((cv) => cv.name).join(', ')})`);
+      }
+    }
+    try {
+      return conditionPrefix(tok.encodePatient(record), tok);
+    } catch (e) {
+      if (e instanceof SynehrError) throw new SynehrError('E_CONFIG_VALUE', `generate.cohort[${i}]: ${e.message}`);
+      throw e;
+    }
+  });
+}
+
+interface Manifest {
+  format_version: number;
+  model: string;
+  run_dir: string;
+  weights_sha256: string;
+  tokenizer_hash: string;
+  data: string;
+  seed: number;
+  n_samples: number;
+  batch_size: number;
+  sampling: { temperature: number; top_k: number; top_p: number; max_len: number; fix_covars: boolean };
+  formats: string[];
+  counts: TableCounts;
+  tokens: number;
+  seconds: number;
+  created: string;
+  config: unknown;
+}
+
+/** Generates gen.n_samples patients into outDir. */
+export async function generateSynthetic(o: GenerateOptions): Promise<GenerateResult> {
+  const log = o.log ?? (() => undefined);
+  const { gen } = o;
+  const N = gen.n_samples;
+  const B = gen.batch_size;
+  const manifestPath = join(o.outDir, 'manifest.json');
+  const partsDir = join(o.outDir, 'parts');
+
+  if (existsSync(manifestPath)) {
+    if (o.overwrite) {
+      await clearOutput(o.outDir);
+    } else {
+      const m = JSON.parse(await readFile(manifestPath, 'utf8')) as Partial<Manifest>;
+      throw new SynehrError(
+        'E_RUN_EXISTS',
+        `${o.outDir} already holds a finished generation (${m.counts?.patients ?? '?'} patients): pass overwrite=true to replace it, or generate.out_dir=<dir> to write elsewhere`,
+      );
+    }
+  } else if (existsSync(partsDir) && !o.resume) {
+    if (!o.overwrite) {
+      throw new SynehrError('E_RUN_EXISTS', `${o.outDir} holds an interrupted generation: pass resume=true to continue it, or overwrite=true to start again`);
+    }
+    await clearOutput(o.outDir);
+  }
+
+  if (!(await exportIsCurrent(o.runDir))) {
+    log(`generate: exporting ${o.runDir} (sampler.onnx is missing or older than model.safetensors)`);
+    await exportRun(o.runDir, o.model, gen);
+  }
+  const run = await loadTrainedRun(o.runDir, o.model);
+  const tok = run.tokenizer;
+  const maxLen = Math.min(gen.max_len ?? o.model.n_ctx, o.model.n_ctx);
+  const sampler = await Sampler.open(join(o.runDir, 'sampler.onnx'), tok, maxLen, o.threads ?? 0);
+
+  if (o.realIds) {
+    for (const id of o.realIds) {
+      if (id.startsWith(SYNTHETIC_ID_PREFIX)) {
+        throw new SynehrError('E_INPUT', `real patient id '${id}' starts with '${SYNTHETIC_ID_PREFIX}', the prefix of synthetic ids: rename it so the two can never be confused`);
+      }
+    }
+  }
+
+  // conditions: a cohort from the config, or real training patients' covariates and labels
+  let prefixes: number[][] | null = o.cohortPrefixes && o.cohortPrefixes.length > 0 ? o.cohortPrefixes : null;
+  if (!prefixes && gen.fix_covars) {
+    if (!o.trainShardPath || !existsSync(o.trainShardPath)) {
+      throw new SynehrError('E_INPUT', `fix_covars=true needs the training token shard (${o.trainShardPath ?? 'none given'}): run \`synehr tokenize data=${o.data.name}\``);
+    }
+    const shard = readTokenShard(o.trainShardPath);
+    const order = new Rng(gen.seed).shuffle(Array.from({ length: shard.patientIds.length }, (_, i) => i));
+    prefixes = order.map((p) => conditionPrefix(shard.ids.subarray(shard.offsets[p]!, shard.offsets[p + 1]!), tok));
+  }
+  const prefixFor = (n: number): number[] => (prefixes ? prefixes[n % prefixes.length]! : [tok.bos]);
+
+  const nBatches = Math.ceil(N / B);
+  const batchesPerPart = Math.max(1, Math.floor(1024 / B));
+  const nParts = Math.ceil(nBatches / batchesPerPart);
+  await mkdir(partsDir, { recursive: true });
+  const done = new Set((await readdir(partsDir)).filter((d) => /^part-\d{5}$/.test(d) && existsSync(join(partsDir, d, 'patients.parquet'))));
+  if (done.size > 0) log(`generate: resuming, ${done.size} of ${nParts} parts already written`);
+
+  const bar =
+    (o.progress ?? process.stderr.isTTY === true)
+      ? new cliProgress.SingleBar(
+          { format: 'generate {bar} {value}/{total} patients | {tps} tok/s | ETA {eta_formatted}', stream: process.stderr, hideCursor: true },
+          cliProgress.Presets.shades_classic,
+        )
+      : null;
+  bar?.start(N, 0, { tps: '-' });
+
+  const t0 = performance.now();
+  let tokens = 0;
+  let made = 0;
+  try {
+    for (let part = 0; part < nParts; part++) {
+      const name = `part-${String(part).padStart(5, '0')}`;
+      const firstBatch = part * batchesPerPart;
+      const lastBatch = Math.min(nBatches, firstBatch + batchesPerPart);
+      const inPart = Math.min(N, lastBatch * B) - firstBatch * B;
+      if (done.has(name)) {
+        made += inPart;
+        bar?.update(made);
+        continue;
+      }
+      const records = async function* (): AsyncGenerator<PatientRecord> {
+        for (let b = firstBatch; b < lastBatch; b++) {
+          const first = b * B;
+          const rows = Math.min(B, N - first);
+          const seed = batchSeed(gen.seed, b);
+          // rows of a batch share one prefix length: split a batch where conditions differ in length
+          const groups = new Map<number, number[]>();
+          for (let r = 0; r < rows; r++) {
+            const p = prefixFor(first + r);
+            groups.set(p.length, [...(groups.get(p.length) ?? []), r]);
+          }
+          const decoded: PatientRecord[] = new Array(rows);
+          let g = 0;
+          for (const members of groups.values()) {
+            const { ids, T } = await sampler.sample(
+              members.map((r) => prefixFor(first + r)),
+              { temperature: gen.temperature, topK: gen.top_k, topP: gen.top_p, seed: batchSeed(seed, g++) },
+            );
+            const rng = new Rng(batchSeed(seed, 1000 + g));
+            members.forEach((r, i) => {
+              const row = ids.subarray(i * T, (i + 1) * T);
+              for (const t of row) if (t !== tok.pad) tokens++;
+              decoded[r] = tok.decode(row, { rng, mode: 'strict', id: `${SYNTHETIC_ID_PREFIX}${first + r}` });
+            });
+          }
+          for (const rec of decoded) {
+            if (o.realIds?.has(rec.id)) throw new Error(`synthetic id ${rec.id} equals a real id`);
+            yield rec;
+          }
+          made += rows;
+          const secs = (performance.now() - t0) / 1000;
+          bar?.update(made, { tps: (tokens / secs).toFixed(0) });
+        }
+      };
+      const partDir = join(partsDir, name);
+      await rm(partDir, { recursive: true, force: true });
+      // written under a temporary name, renamed when all four tables are complete
+      await writeRecordTables(`${partDir}.tmp`, records(), o.data);
+      await rename(`${partDir}.tmp`, partDir);
+    }
+  } finally {
+    bar?.stop();
+  }
+
+  // merge the parts into the final tables, streaming one part at a time
+  const partNames = (await readdir(partsDir)).filter((d) => /^part-\d{5}$/.test(d)).sort();
+  const merged = async function* (): AsyncGenerator<PatientRecord> {
+    for (const p of partNames) yield* streamRecords(join(partsDir, p), { data: o.data });
+  };
+  let counts: TableCounts | null = null;
+  for (const format of gen.formats) {
+    if (format === 'arrow') continue;
+    counts = await writeRecordTables(o.outDir, merged(), o.data, { format });
+  }
+  if (gen.formats.includes('arrow')) counts = await writeArrowTables(o.outDir, merged(), o.data);
+  if (!counts) throw new SynehrError('E_CONFIG_VALUE', 'generate.formats is empty: name at least one of parquet, csv, arrow');
+  if (counts.patients !== N) throw new Error(`generated ${counts.patients} patients, expected ${N}`);
+
+  const seconds = (performance.now() - t0) / 1000;
+  const manifest: Manifest = {
+    format_version: MANIFEST_VERSION,
+    model: o.runName,
+    run_dir: o.runDir,
+    weights_sha256: run.weightsHash,
+    tokenizer_hash: tok.vocabHash(),
+    data: o.data.name,
+    seed: gen.seed,
+    n_samples: N,
+    batch_size: B,
+    sampling: { temperature: gen.temperature, top_k: gen.top_k, top_p: gen.top_p, max_len: maxLen, fix_covars: gen.fix_covars },
+    formats: gen.formats,
+    counts,
+    tokens,
+    seconds,
+    created: new Date().toISOString(),
+    config: o.config,
+  };
+  await writeFile(`${manifestPath}.tmp`, JSON.stringify(manifest, null, 2) + '\n');
+  await rename(`${manifestPath}.tmp`, manifestPath);
+  await rm(partsDir, { recursive: true, force: true });
+  return { outDir: o.outDir, counts, tokens, seconds, batches: nBatches };
+}
+
+/** The four tables as Arrow IPC files, through the Parquet writer's Arrow tables. */
+async function writeArrowTables(dir: string, records: AsyncIterable<PatientRecord>, data: DataConfig): Promise<TableCounts> {
+  const { readParquetTable } = await import('../records/tables.ts');
+  const { tableToIPC } = await import('apache-arrow');
+  // write Parquet to a scratch folder, then convert table by table (one table in memory at a time)
+  const scratch = join(dir, '.arrow-scratch');
+  await rm(scratch, { recursive: true, force: true });
+  const counts = await writeRecordTables(scratch, records, data);
+  for (const t of TABLE_NAMES) {
+    const table = await readParquetTable(join(scratch, `${t}.parquet`));
+    await writeFile(join(dir, `${t}.arrow.tmp`), tableToIPC(table, 'file'));
+    await rename(join(dir, `${t}.arrow.tmp`), join(dir, `${t}.arrow`));
+  }
+  await rm(scratch, { recursive: true, force: true });
+  return counts;
+}
+
+async function clearOutput(dir: string): Promise<void> {
+  for (const f of ['manifest.json', 'parts']) await rm(join(dir, f), { recursive: true, force: true });
+  for (const t of TABLE_NAMES) for (const ext of ['parquet', 'csv', 'arrow']) await rm(join(dir, `${t}.${ext}`), { force: true });
+}
