@@ -255,7 +255,7 @@ export async function trainModel(opts: TrainModelOptions): Promise<TrainResult> 
     (opts.progress ?? process.stderr.isTTY === true)
       ? new cliProgress.SingleBar(
           {
-            format: 'train {bar} {value}/{total} | loss {loss} | {tps} tok/s | ETA {eta_formatted}',
+            format: 'train {bar} {value}/{total} | loss {loss} | val {val} | {tps} tok/s | ETA {eta_formatted}',
             stream: process.stderr,
             hideCursor: true,
             etaBuffer: 50,
@@ -263,7 +263,7 @@ export async function trainModel(opts: TrainModelOptions): Promise<TrainResult> 
           cliProgress.Presets.shades_classic,
         )
       : null;
-  bar?.start(cfg.max_steps, step, { loss: '-', tps: '-' });
+  bar?.start(cfg.max_steps, step, { loss: '-', tps: '-', val: early.bestValLoss?.toFixed(4) ?? initialValLoss?.toFixed(4) ?? '-' });
 
   let stoppedBy: TrainResult['stoppedBy'] = 'max_steps';
   let lastTrainLoss: number | null = null;
@@ -323,6 +323,7 @@ export async function trainModel(opts: TrainModelOptions): Promise<TrainResult> 
               stop = true;
             }
           }
+          bar?.update(step, { val: val.toFixed(4) });
           if (!bar) log(`step ${step}: train/loss ${stepLoss.toFixed(4)}, val/loss ${val.toFixed(4)}${early.bestStep === step ? ' (best)' : ''}`);
         }
       }
