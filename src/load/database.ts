@@ -4,7 +4,7 @@ import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { PGlite } from '@electric-sql/pglite';
 import { SynehrError } from '../util/errors.ts';
-import { TABLE_NAMES, REQUIRED_COLUMNS, rowCounts, type CellValue, type RecordTable, type RecordTables, type TableName } from './tables.ts';
+import { TABLE_NAMES, REQUIRED_COLUMNS, rowCounts, type CellValue, type Column, type RecordTable, type RecordTables, type TableName } from './tables.ts';
 
 /**
  * Loading the four record tables into PostgreSQL or an embedded PGlite database: one transaction,
@@ -21,7 +21,7 @@ export interface SqlSession {
   readonly kind: 'postgres' | 'pglite';
   query(sql: string, params?: unknown[]): Promise<Record<string, unknown>[]>;
   /** Runs `COPY ... FROM STDIN` over the given CSV chunks (each a whole number of rows). */
-  copyCsv(copySql: string, chunks: Iterable<string>): Promise<void>;
+  copyCsv(copySql: string, chunks: AsyncIterable<string> | Iterable<string>): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -29,7 +29,7 @@ export interface LoadOptions {
   /** the PostgreSQL schema the tables go in; created if missing */
   schema: string;
   mode: LoadMode;
-  /** rows per COPY batch: bounds the memory of one batch (PGlite receives each batch as one blob) */
+  /** rows per batch read and sent: bounds memory (PGlite receives each batch as one COPY of one blob) */
   batchRows: number;
   /** Runs inside the transaction after the data is in, before COMMIT: a throw rolls everything back. */
   beforeCommit?: (session: SqlSession) => Promise<void>;
@@ -101,7 +101,7 @@ export function pgliteSession(db: PGlite, owned: boolean): SqlSession {
     async copyCsv(copySql, chunks) {
       // PGlite has no COPY protocol stream; it reads COPY ... FROM '/dev/blob' from a Blob per statement
       const blobSql = copySql.replace(/FROM STDIN/, `FROM '/dev/blob'`);
-      for (const chunk of chunks) await db.query(blobSql, [], { blob: new Blob([chunk]) });
+      for await (const chunk of chunks) await db.query(blobSql, [], { blob: new Blob([chunk]) });
     },
     async close() {
       if (owned) await db.close();
@@ -126,20 +126,21 @@ function csvField(v: CellValue): string {
   return String(v);
 }
 
-/** Rows [start, end) of a table as CSV, columns in table order. */
-function csvRows(table: RecordTable, start: number, end: number): string {
-  const cols = table.columns.map((c) => c.values);
-  const lines: string[] = new Array(end - start);
-  for (let r = start; r < end; r++) {
+/** A batch of rows as CSV, columns in the order given. */
+function csvRows(columns: Column[]): string {
+  const cols = columns.map((c) => c.values);
+  const n = cols[0]?.length ?? 0;
+  const lines: string[] = new Array(n);
+  for (let r = 0; r < n; r++) {
     let line = '';
     for (let c = 0; c < cols.length; c++) line += (c === 0 ? '' : ',') + csvField(cols[c]![r]!);
-    lines[r - start] = line;
+    lines[r] = line;
   }
   return lines.join('\n') + '\n';
 }
 
-function* csvBatches(table: RecordTable, batchRows: number): Generator<string> {
-  for (let start = 0; start < table.rowCount; start += batchRows) yield csvRows(table, start, Math.min(table.rowCount, start + batchRows));
+async function* csvBatches(table: RecordTable, batchRows: number): AsyncGenerator<string> {
+  for await (const { columns } of table.batches({ batchRows })) if (columns[0]!.values.length > 0) yield csvRows(columns);
 }
 
 // --- DDL ----------------------------------------------------------------------------------------

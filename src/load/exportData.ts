@@ -30,7 +30,7 @@ export async function exportSyntheticDir(options: { dir: string; format: string;
     throw new SynehrError('E_ARG', `format=${options.format} is not an export format; expected one of ${EXPORT_FORMATS.join(', ')}`);
   }
   const src = await openSyntheticDir(options.dir);
-  const records = recordsFromTables(src);
+  const records = await recordsFromTables(src);
   const opts = { outDir: options.outDir ?? defaultExportDir(options.dir, format), units: unitsFromManifest(src.manifest), log: options.log };
   if (format === 'mimic3') return exportMimic3(records, opts);
   if (format === 'omop') return exportOmop(records, opts);

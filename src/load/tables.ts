@@ -1,13 +1,14 @@
 import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { tableFromIPC, Type, type DataType, type Table } from 'apache-arrow';
-import { readParquet } from 'parquet-wasm/node';
+import { tableFromIPC, Type, type DataType, type Schema } from 'apache-arrow';
+import { ParquetFile, readSchema } from 'parquet-wasm/node';
 import { SynehrError } from '../util/errors.ts';
 
 /**
  * The four record tables of DESIGN.md ("The canonical record") as the load stage sees them: plain
- * columns with a SQL type each, read from a synthetic (or processed) directory's Parquet files.
+ * columns with a SQL type each, streamed in batches from a synthetic (or processed) directory's
+ * Parquet files.
  * The load stage works on tables rather than on PatientRecords so that it can check keys row by row
  * and copy any covariate/label columns a data set has, whatever they are called.
  */
@@ -23,21 +24,37 @@ export type SqlType = 'text' | 'double precision' | 'integer' | 'bigint' | 'bool
 
 export type CellValue = string | number | boolean | null;
 
-export interface Column {
+export interface ColumnInfo {
   name: string;
   type: SqlType;
   /** patients columns written by src/records/tables.ts say whether they are a covariate or a label */
   role?: string;
-  /** one value per row; null = SQL NULL */
+}
+
+export interface Column extends ColumnInfo {
+  /** one value per row of the batch; null = SQL NULL */
   values: CellValue[];
 }
 
+export interface BatchOptions {
+  /** read only these columns (by name); default: all, in file order */
+  columns?: readonly string[];
+  /** rows per batch: bounds memory (a batch is decoded at a time) */
+  batchRows?: number;
+}
+
+/**
+ * One of the four tables, opened but not decoded: its columns and row count come from the Parquet
+ * footer, its rows are streamed in batches, so a table larger than memory can be checked and loaded.
+ */
 export interface RecordTable {
   name: TableName;
   /** the Parquet file it came from, for error messages */
   file: string;
-  columns: Column[];
+  columns: ColumnInfo[];
   rowCount: number;
+  /** The rows in batches, each column given its canonical type (ids text, seq integer, ...). */
+  batches(options?: BatchOptions): AsyncGenerator<{ start: number; columns: Column[] }>;
 }
 
 export type RecordTables = Record<TableName, RecordTable>;
@@ -67,6 +84,9 @@ export const REQUIRED_COLUMNS: Record<TableName, readonly { name: string; type: 
   ],
 };
 
+/** Rows per batch when reading: 64 Ki rows of events is a few MB of JS values. */
+export const DEFAULT_BATCH_ROWS = 65_536;
+
 function sqlTypeOf(t: DataType, file: string, column: string): SqlType {
   switch (t.typeId) {
     case Type.Utf8:
@@ -95,55 +115,82 @@ function toCell(v: unknown): CellValue {
   return String(v);
 }
 
-/** Reads one Parquet file into columns. */
+/**
+ * How a stored value becomes its canonical type: ids are text even when a writer stored them as
+ * integers, seq is an integer even when stored as a float. Null when no conversion is needed.
+ */
+function conversion(file: string, name: string, from: SqlType, to: SqlType): ((v: CellValue, row: number) => CellValue) | null {
+  if (from === to) return null;
+  if (to === 'text') return (v) => (v === null ? null : String(v));
+  return (v, row) => {
+    if (v === null) return null;
+    const n = Number(v);
+    if (!Number.isFinite(n) || (to === 'integer' && !Number.isInteger(n))) {
+      throw new SynehrError('E_INPUT', `${file}: row ${row}: column "${name}" = ${JSON.stringify(v)}; expected ${to === 'integer' ? 'an integer' : 'a number'}`);
+    }
+    return n;
+  };
+}
+
+/** Opens one Parquet file: reads its footer (schema, row count); rows are decoded by batches(). */
 export async function readRecordTable(file: string, name: TableName): Promise<RecordTable> {
-  let arrow: Table;
+  let pq: ParquetFile;
+  let schema: Schema;
+  let rowCount: number;
   try {
     const bytes = await readFile(file);
-    arrow = tableFromIPC(readParquet(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)).intoIPCStream());
+    const view = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    schema = tableFromIPC(readSchema(view).intoIPCStream()).schema;
+    pq = await ParquetFile.fromFile(new Blob([view]));
+    rowCount = Number(pq.metadata().fileMetadata().numRows());
   } catch (e) {
     throw new SynehrError('E_INPUT', `${file}: cannot read as Parquet: ${(e as Error).message}`, { cause: e });
   }
-  const columns: Column[] = arrow.schema.fields.map((field, i) => {
-    const vector = arrow.getChildAt(i)!;
-    const values: CellValue[] = new Array(arrow.numRows);
-    // iterating a Vector walks its chunks once; get(r) would search for the chunk on every row
-    let r = 0;
-    for (const v of vector) values[r++] = toCell(v);
+  const stored = new Map<string, SqlType>();
+  const columns: ColumnInfo[] = schema.fields.map((field) => {
+    const type = sqlTypeOf(field.type, file, field.name);
+    stored.set(field.name, type);
     const role = field.metadata.get(ROLE_KEY);
-    return { name: field.name, type: sqlTypeOf(field.type, file, field.name), values, ...(role ? { role } : {}) };
+    return { name: field.name, type, ...(role ? { role } : {}) };
   });
-  const table: RecordTable = { name, file, columns, rowCount: arrow.numRows };
-  conformRequiredColumns(table);
-  return table;
-}
-
-/**
- * Checks that a table has its required columns and gives each its canonical type: ids are text
- * even when a writer stored them as integers, seq is an integer even when stored as a float.
- */
-function conformRequiredColumns(table: RecordTable): void {
-  for (const req of REQUIRED_COLUMNS[table.name]) {
-    const col = table.columns.find((c) => c.name === req.name);
+  for (const req of REQUIRED_COLUMNS[name]) {
+    const col = columns.find((c) => c.name === req.name);
     if (!col) {
-      const have = table.columns.map((c) => c.name).join(', ');
-      throw new SynehrError('E_INPUT', `${table.file}: missing column "${req.name}" (the ${table.name} table has: ${have})`);
-    }
-    if (col.type === req.type) continue;
-    if (req.type === 'text') {
-      col.values = col.values.map((v) => (v === null ? null : String(v)));
-    } else if (req.type === 'integer' || req.type === 'double precision') {
-      col.values = col.values.map((v, r) => {
-        if (v === null) return null;
-        const n = Number(v);
-        if (!Number.isFinite(n) || (req.type === 'integer' && !Number.isInteger(n))) {
-          throw new SynehrError('E_INPUT', `${table.file}: row ${r}: column "${req.name}" = ${JSON.stringify(v)}; expected ${req.type === 'integer' ? 'an integer' : 'a number'}`);
-        }
-        return n;
-      });
+      throw new SynehrError('E_INPUT', `${file}: missing column "${req.name}" (the ${name} table has: ${columns.map((c) => c.name).join(', ')})`);
     }
     col.type = req.type;
   }
+  const infoOf = new Map(columns.map((c) => [c.name, c]));
+
+  async function* batches(options: BatchOptions = {}): AsyncGenerator<{ start: number; columns: Column[] }> {
+    const names = options.columns ?? columns.map((c) => c.name);
+    for (const n of names) if (!infoOf.has(n)) throw new SynehrError('E_INPUT', `${file}: missing column "${n}"`);
+    const convert = names.map((n) => conversion(file, n, stored.get(n)!, infoOf.get(n)!.type));
+    let stream: ReadableStream;
+    try {
+      stream = await pq.stream({ batchSize: options.batchRows ?? DEFAULT_BATCH_ROWS, columns: [...names] });
+    } catch (e) {
+      throw new SynehrError('E_INPUT', `${file}: cannot read as Parquet: ${(e as Error).message}`, { cause: e });
+    }
+    let start = 0;
+    for await (const batch of stream as unknown as AsyncIterable<{ intoIPCStream(): Uint8Array }>) {
+      const t = tableFromIPC(batch.intoIPCStream());
+      const out: Column[] = names.map((n, i) => {
+        const vector = t.getChild(n)!;
+        const values: CellValue[] = new Array(t.numRows);
+        const f = convert[i];
+        // iterating a Vector walks its chunks once; get(r) would search for the chunk on every row
+        let r = 0;
+        if (f) for (const v of vector) values[r] = f(toCell(v), start + r++);
+        else for (const v of vector) values[r++] = toCell(v);
+        return { ...infoOf.get(n)!, values };
+      });
+      yield { start, columns: out };
+      start += t.numRows;
+    }
+  }
+
+  return { name, file, columns, rowCount, batches };
 }
 
 /** Reads patients/admissions/codes/events.parquet from a directory. */
@@ -153,16 +200,10 @@ export async function readRecordTables(dir: string): Promise<RecordTables> {
     throw new SynehrError('E_INPUT', `${dir}: missing ${missing.map((n) => `${n}.parquet`).join(', ')}; a synthetic directory holds patients, admissions, codes and events.parquet`);
   }
   const [patients, admissions, codes, events] = await Promise.all(TABLE_NAMES.map((n) => readRecordTable(join(dir, `${n}.parquet`), n)));
-  return { patients, admissions, codes, events };
+  return { patients: patients!, admissions: admissions!, codes: codes!, events: events! };
 }
 
-export function column(table: RecordTable, name: string): Column {
-  const col = table.columns.find((c) => c.name === name);
-  if (!col) throw new SynehrError('E_INPUT', `${table.file}: missing column "${name}"`);
-  return col;
-}
-
-/** How many rows each table has, in TABLE_NAMES order. */
+/** How many rows each table has. */
 export function rowCounts(tables: RecordTables): Record<TableName, number> {
   return { patients: tables.patients.rowCount, admissions: tables.admissions.rowCount, codes: tables.codes.rowCount, events: tables.events.rowCount };
 }
@@ -175,51 +216,57 @@ function describeViolations(kind: string, found: string[]): string {
   return found.length > MAX_REPORTED ? `${kind}: ${shown}; and ${found.length - MAX_REPORTED} more` : `${kind}: ${shown}`;
 }
 
-function checkUnique(table: RecordTable, keys: string[], problems: string[]): Set<string> {
-  const cols = keys.map((k) => column(table, k));
+/** Keys seen in a table's batches: duplicates and nulls reported, the set returned for the children. */
+async function checkUnique(table: RecordTable, keys: string[], problems: string[]): Promise<Set<string>> {
   const seen = new Set<string>();
   const found: string[] = [];
-  for (let r = 0; r < table.rowCount; r++) {
-    const parts = cols.map((c) => c.values[r]);
-    if (parts.some((p) => p === null)) {
-      found.push(`row ${r}: ${keys.join(', ')} is null`);
-      continue;
+  for await (const { start, columns } of table.batches({ columns: keys })) {
+    const n = columns[0]!.values.length;
+    for (let r = 0; r < n; r++) {
+      const parts = columns.map((c) => c.values[r]);
+      if (parts.some((p) => p === null)) {
+        found.push(`row ${start + r}: ${keys.join(', ')} is null`);
+        continue;
+      }
+      const key = parts.length === 1 ? String(parts[0]) : parts.map(String).join('\u0000');
+      if (seen.has(key)) found.push(`row ${start + r}: ${keys.join(', ')} = ${parts.map((p) => JSON.stringify(p)).join(', ')} appears twice`);
+      seen.add(key);
     }
-    const key = parts.map(String).join('\u0000');
-    if (seen.has(key)) found.push(`row ${r}: ${keys.join(', ')} = ${parts.map((p) => JSON.stringify(p)).join(', ')} appears twice`);
-    seen.add(key);
   }
   if (found.length > 0) problems.push(describeViolations(`${table.file}: primary key (${keys.join(', ')}) violated in ${found.length} rows`, found));
   return seen;
 }
 
-function checkForeignKey(child: RecordTable, col: string, parent: RecordTable, parentKeys: Set<string>, problems: string[]): void {
-  const values = column(child, col).values;
+async function checkForeignKey(child: RecordTable, col: string, parent: RecordTable, parentKeys: Set<string>, problems: string[], alsoNotNull?: string): Promise<void> {
   const found: string[] = [];
-  for (let r = 0; r < child.rowCount; r++) {
-    const v = values[r];
-    if (v === null || !parentKeys.has(String(v))) found.push(`row ${r}: ${col} = ${JSON.stringify(v)}`);
+  const nulls: string[] = [];
+  const wanted = alsoNotNull ? [col, alsoNotNull] : [col];
+  for await (const { start, columns } of child.batches({ columns: wanted })) {
+    const values = columns[0]!.values;
+    for (let r = 0; r < values.length; r++) {
+      const v = values[r]!;
+      if (v === null || !parentKeys.has(String(v))) found.push(`row ${start + r}: ${col} = ${JSON.stringify(v)}`);
+      if (alsoNotNull && columns[1]!.values[r] === null) nulls.push(`row ${start + r}`);
+    }
   }
   if (found.length > 0) {
     problems.push(describeViolations(`${child.file}: foreign key ${child.name}.${col} -> ${parent.name}.${col} fails in ${found.length} rows (not in ${parent.file})`, found));
   }
+  if (nulls.length > 0) problems.push(describeViolations(`${child.file}: ${alsoNotNull} is null in ${nulls.length} rows`, nulls));
 }
 
 /**
  * The keys the database will enforce, checked before any connection is opened so that a bad
  * directory is refused with the rows that break it rather than with a server's constraint name.
+ * Streams every table; holds only the patient and admission ids.
  */
-export function checkIntegrity(tables: RecordTables): void {
+export async function checkIntegrity(tables: RecordTables): Promise<void> {
   const problems: string[] = [];
-  const patientIds = checkUnique(tables.patients, ['patient_id'], problems);
-  const admissionIds = checkUnique(tables.admissions, ['admission_id'], problems);
-  checkUnique(tables.codes, ['admission_id', 'seq'], problems);
-  checkForeignKey(tables.admissions, 'patient_id', tables.patients, patientIds, problems);
-  checkForeignKey(tables.codes, 'admission_id', tables.admissions, admissionIds, problems);
-  checkForeignKey(tables.events, 'admission_id', tables.admissions, admissionIds, problems);
-  const hours = column(tables.events, 'hours').values;
-  const badHours: string[] = [];
-  for (let r = 0; r < tables.events.rowCount; r++) if (hours[r] === null) badHours.push(`row ${r}`);
-  if (badHours.length > 0) problems.push(describeViolations(`${tables.events.file}: hours is null in ${badHours.length} rows`, badHours));
+  const patientIds = await checkUnique(tables.patients, ['patient_id'], problems);
+  const admissionIds = await checkUnique(tables.admissions, ['admission_id'], problems);
+  await checkUnique(tables.codes, ['admission_id', 'seq'], problems);
+  await checkForeignKey(tables.admissions, 'patient_id', tables.patients, patientIds, problems);
+  await checkForeignKey(tables.codes, 'admission_id', tables.admissions, admissionIds, problems);
+  await checkForeignKey(tables.events, 'admission_id', tables.admissions, admissionIds, problems, 'hours');
   if (problems.length > 0) throw new SynehrError('E_INTEGRITY', `refused: the tables fail the key check: ${problems.join(' | ')}`);
 }
