@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { mkdtempSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../../src/cli/commands/tokenize.ts';
@@ -43,6 +43,7 @@ describe('synehr tokenize (command)', () => {
     const strata = new Map(patients.map((p) => [p.id, p.labels.in_hospital_death]));
     const split = splitPatients(patients.map((p) => p.id), strata, { train: 0.7, val: 0.15, test: 0.15 }, 42, 'in_hospital_death');
     writeFileSync(join(work, processed, 'split.json'), JSON.stringify(split));
+    writeFileSync(join(work, processed, 'data.json'), JSON.stringify({ ...physionetDataConfig, processed_dir: processed }));
 
     const logs: string[] = [];
     await run(fakeContext(work, processed, logs));
@@ -61,6 +62,17 @@ describe('synehr tokenize (command)', () => {
     const text = logs.join('\n');
     expect(text).toMatch(/tokenizer for 'physionet2012-fixture': \d+ tokens/);
     expect(text).toMatch(/^train\s+28\s/m);
+  });
+
+  it('EXPECTED FAILURE - tables prepared under another data config (data.json) are refused', async () => {
+    const work = mkdtempSync(join(tmpdir(), 'synehr-tokcmd-'));
+    const processed = 'data/processed/fx';
+    mkdirSync(join(work, processed), { recursive: true });
+    const other = { ...physionetDataConfig, variables: physionetDataConfig.variables.slice(1) };
+    writeFileSync(join(work, processed, 'data.json'), JSON.stringify(other));
+    await expect(run(fakeContext(work, processed, []))).rejects.toThrow(
+      /data\/processed\/fx was prepared with another data config \(variables differ from data=physionet2012-fixture\); rerun `synehr prepare data=physionet2012-fixture`/,
+    );
   });
 
   it('EXPECTED FAILURE - no prepared data: names the missing split.json and the command to run', async () => {

@@ -3,6 +3,7 @@
  * Reads data/processed/<X>/ (written by `synehr prepare`), writes tokenizer/<X>/tokenizer.json and
  * data/processed/<X>/tokens/{train,val,test}.bin + report.json, and prints the report.
  */
+import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { CommandContext } from '../context.ts';
 import { readRecords } from '../../records/tables.ts';
@@ -11,11 +12,38 @@ import { tokenizeDataset, SPLIT_NAMES, type SplitName } from '../../tokenizer/da
 import { formatReport } from '../../tokenizer/report.ts';
 import type { PatientRecord } from '../../records/types.ts';
 import { SynehrError } from '../../util/errors.ts';
+import { dataConfigSchema, type DataConfig } from '../../records/dataConfig.ts';
+import { dataConfigHash } from '../../tokenizer/fit.ts';
+
+/**
+ * `synehr prepare` saves the data config it used as data.json: tables prepared under other
+ * covariates, variables, labels, code systems or split would be tokenized wrongly, so refuse them.
+ */
+function checkPreparedConfig(processed: string, data: DataConfig): void {
+  const path = join(processed, 'data.json');
+  if (!existsSync(path)) return;
+  let prepared: DataConfig;
+  try {
+    prepared = dataConfigSchema.parse(JSON.parse(readFileSync(path, 'utf8')));
+  } catch (e) {
+    throw new SynehrError('E_INPUT', `${path}: not a data config (${(e as Error).message.split('\n')[0]}); rerun \`synehr prepare data=${data.name}\``);
+  }
+  if (dataConfigHash(prepared) !== dataConfigHash(data)) {
+    const differ = (['covariates', 'labels', 'variables', 'code_systems', 'split'] as const).filter(
+      (k) => JSON.stringify(prepared[k]) !== JSON.stringify(data[k]),
+    );
+    throw new SynehrError(
+      'E_INPUT',
+      `${processed} was prepared with another data config (${differ.join(', ') || 'key order'} differ from data=${data.name}); rerun \`synehr prepare data=${data.name}\``,
+    );
+  }
+}
 
 export async function run(ctx: CommandContext): Promise<void> {
   const { data, tokenizer } = ctx.config;
   const processed = isAbsolute(data.processed_dir) ? data.processed_dir : resolve(ctx.workDir, data.processed_dir);
   ctx.log(`tokenize: reading ${processed}`);
+  checkPreparedConfig(processed, data);
   const split = await readSplit(processed);
   const records = await readRecords(processed, { data });
   const byId = new Map(records.map((p) => [p.id, p]));
