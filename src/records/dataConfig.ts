@@ -58,6 +58,8 @@ export const dataConfigSchema = z
     root: z.string(),
     // where `synehr prepare` writes the four tables, the split and the summary
     processed_dir: z.string().default('data/processed/${data.name}'),
+    // `synehr prepare` also writes the four tables as CSV under <processed_dir>/csv/ (the pipeline reads Parquet)
+    export_csv: z.boolean().default(false),
     split: splitSchema.default({ train: 0.8, val: 0.1, test: 0.1, seed: 42 }),
     covariates: z.array(covariateSpecSchema).default([]),
     labels: z.array(labelSpecSchema).default([]),

@@ -59,6 +59,16 @@ describe('prepareData', () => {
     expect((await readdir(out)).sort()).toEqual(['p', 'src']);
   });
 
+  it('data.export_csv adds CSV copies of the four tables', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'synehr-prep-'));
+    dirs.push(out);
+    await prepareData({ ...(await physionetFixture()), export_csv: true }, { resolvePath: (p) => resolve(ROOT, p), outDir: out + '/p' });
+    expect((await readdir(join(out, 'p/csv'))).sort()).toEqual(['admissions.csv', 'codes.csv', 'events.csv', 'patients.csv']);
+    const events = (await readFile(join(out, 'p/csv/events.csv'), 'utf8')).trim().split('\n');
+    expect(events).toHaveLength(1 + 268);
+    expect(events[1]).toBe(`132539,${7 / 60},GCS,15,`);
+  });
+
   it('writes CSV tables on request', async () => {
     const out = await mkdtemp(join(tmpdir(), 'synehr-prep-'));
     dirs.push(out);

@@ -1,6 +1,7 @@
 /**
- * `synehr prepare data=<name> [data.root=PATH]`: raw source -> data/processed/<name>/ with the four
- * record tables, split.json, summary.json and data.json (the data config used). One pass over the
+ * `synehr prepare data=<name> [data.root=PATH] [data.export_csv=true]`: raw source ->
+ * data/processed/<name>/ with the four record tables, split.json, summary.json and data.json (the
+ * data config used), and csv/ with the same tables as CSV when asked. One pass over the
  * source, streaming: each record is validated, summarized and written as it comes, so memory does
  * not grow with the data set beyond the ids the split needs. The folder is built under a temporary
  * name and swapped in at the end, so a failed run leaves the previous output untouched.
@@ -10,7 +11,7 @@ import { dirname, join } from 'node:path';
 import type { CommandContext } from '../context.ts';
 import type { DataConfig } from '../../records/dataConfig.ts';
 import type { PatientRecord } from '../../records/types.ts';
-import { writeRecordTables, type TableCounts, type TableFormat } from '../../records/tables.ts';
+import { streamRecords, writeRecordTables, type TableCounts, type TableFormat } from '../../records/tables.ts';
 import { RecordValidator } from '../../records/validate.ts';
 import { splitPatients, type Split } from '../../records/split.ts';
 import { formatSummary, SummaryBuilder, type DataSummary } from '../../records/summary.ts';
@@ -78,6 +79,8 @@ export async function prepareData(data: DataConfig, opts: PrepareOptions): Promi
     await writeFile(join(tmp, 'split.json'), JSON.stringify(split, null, 1) + '\n');
     await writeFile(join(tmp, 'summary.json'), JSON.stringify(s, null, 2) + '\n');
     await writeFile(join(tmp, 'data.json'), JSON.stringify(data, null, 2) + '\n');
+    // CSV copies for people, from the Parquet just written (one more streaming pass, not a reload)
+    if (data.export_csv && (opts.format ?? 'parquet') === 'parquet') await writeRecordTables(join(tmp, 'csv'), streamRecords(tmp), data, { format: 'csv' });
     // swap in: the old folder is moved aside first so that a crash never leaves half of each
     const old = `${dir}.old-${process.pid}`;
     const hadOld = await rename(dir, old).then(
