@@ -212,6 +212,8 @@ export async function loadTables(session: SqlSession, tables: RecordTables, opti
   let before: Record<TableName, number> | null = null;
   await session.query('BEGIN');
   try {
+    // index and key builds sort the whole table: give them more than the 64 MB default, for this transaction only
+    if (session.kind === 'postgres') await session.query(`SET LOCAL maintenance_work_mem = '256MB'`);
     await session.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
     if (mode === 'replace') {
       // children first; no CASCADE: a user's view on these tables makes the load fail rather than vanish

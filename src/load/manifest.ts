@@ -19,8 +19,12 @@ const countsSchema = z
   })
   .passthrough();
 
+/** The manifest layout this reader knows (src/generate/generate.ts MANIFEST_VERSION). */
+export const MANIFEST_FORMAT_VERSION = 1;
+
 export const manifestSchema = z
   .object({
+    format_version: z.number().int().positive().max(MANIFEST_FORMAT_VERSION, { message: `written by a newer synehr (this one reads format_version ${MANIFEST_FORMAT_VERSION})` }).optional(),
     model: z.string().optional(),
     seed: z.number().int().optional(),
     counts: countsSchema,

@@ -197,7 +197,12 @@ export async function readRecordTable(file: string, name: TableName): Promise<Re
 export async function readRecordTables(dir: string): Promise<RecordTables> {
   const missing = TABLE_NAMES.filter((n) => !existsSync(join(dir, `${n}.parquet`)));
   if (missing.length > 0) {
-    throw new SynehrError('E_INPUT', `${dir}: missing ${missing.map((n) => `${n}.parquet`).join(', ')}; a synthetic directory holds patients, admissions, codes and events.parquet`);
+    const csvOnly = missing.every((n) => existsSync(join(dir, `${n}.csv`)));
+    throw new SynehrError(
+      'E_INPUT',
+      `${dir}: missing ${missing.map((n) => `${n}.parquet`).join(', ')}; a synthetic directory holds patients, admissions, codes and events.parquet` +
+        (csvOnly ? ' (this one has CSV tables: generate with generate.formats=[parquet])' : ''),
+    );
   }
   const [patients, admissions, codes, events] = await Promise.all(TABLE_NAMES.map((n) => readRecordTable(join(dir, `${n}.parquet`), n)));
   return { patients: patients!, admissions: admissions!, codes: codes!, events: events! };

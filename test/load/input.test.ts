@@ -69,6 +69,13 @@ describe('reading a synthetic directory', () => {
     await expect(openSyntheticDir(dir)).rejects.toMatchObject({ code: 'E_MANIFEST', message: expect.stringMatching(/manifest\.json: counts: /) });
   });
 
+  it('EXPECTED FAILURE - a manifest of a newer format is refused', async () => {
+    const dir = await freshDir('newer');
+    const m = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8'));
+    await writeFile(join(dir, 'manifest.json'), JSON.stringify({ ...m, format_version: 2 }));
+    await expect(openSyntheticDir(dir)).rejects.toMatchObject({ code: 'E_MANIFEST', message: expect.stringMatching(/manifest\.json: format_version: written by a newer synehr \(this one reads format_version 1\)/) });
+  });
+
   it('EXPECTED FAILURE - counts that disagree with the tables are refused with both numbers', async () => {
     const dir = await freshDir('badcounts');
     const m = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8'));
