@@ -71,7 +71,7 @@ describe('synehr tokenize (command)', () => {
     const other = { ...physionetDataConfig, variables: physionetDataConfig.variables.slice(1) };
     writeFileSync(join(work, processed, 'data.json'), JSON.stringify(other));
     await expect(run(fakeContext(work, processed, []))).rejects.toThrow(
-      /data\/processed\/fx was prepared with another data config \(variables differs from data=physionet2012-fixture\); rerun `synehr prepare data=physionet2012-fixture`/,
+      /data\/processed\/fx was prepared with another data config than data=physionet2012-fixture \(it differs in variables\); rerun `synehr prepare data=physionet2012-fixture`/,
     );
   });
 

@@ -34,7 +34,7 @@ function checkPreparedConfig(processed: string, data: DataConfig): void {
     );
     throw new SynehrError(
       'E_INPUT',
-      `${processed} was prepared with another data config (${differ.join(', ') || 'key order'} ${differ.length === 1 ? 'differs' : 'differ'} from data=${data.name}); rerun \`synehr prepare data=${data.name}\``,
+      `${processed} was prepared with another data config than data=${data.name} (it differs in ${differ.join(', ') || 'key order'}); rerun \`synehr prepare data=${data.name}\``,
     );
   }
 }
