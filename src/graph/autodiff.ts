@@ -188,24 +188,24 @@ const RULES: Record<string, Rule> = {
   },
 
   Attention: (g, e, [dO], needs) => {
-    // S = q kT + bias, P = softmax(S), O = P v
-    // dv = Pᵀ dO; dP = dO vᵀ; dS = P (dP − Σ_d dO·O); dq = dS kTᵀ; dkT = qᵀ dS
-    const [q, kT, v, bias] = e.inputs as (Tensor | null)[];
+    // S = q kᵀ + bias, P = softmax(S), O = P v
+    // dv = Pᵀ dO; dP = dO vᵀ; dS = P (dP − Σ_d dO·O); dq = dS k; dk = dSᵀ q
+    const [q, k, v, bias] = e.inputs as (Tensor | null)[];
     const P = e.attrs.probs as Tensor;
     const O = e.outputs[0]!;
     const dv = needs[2] ? sumToShape(g, g.matMul(swapLast(g, P), dO!), v!) : null;
     let dq: Tensor | null = null;
-    let dkT: Tensor | null = null;
+    let dk: Tensor | null = null;
     let dbias: Tensor | null = null;
     if (needs[0] || needs[1] || needs[3]) {
       const dP = g.matMul(dO!, swapLast(g, v!));
       const rowTerm = g.reduceSum(g.mul(dO!, O), [-1], true); // [.., T, 1]
       const dS = g.mul(g.sub(dP, rowTerm), P);
-      if (needs[0]) dq = sumToShape(g, g.matMul(dS, swapLast(g, kT!)), q!);
-      if (needs[1]) dkT = sumToShape(g, g.matMul(swapLast(g, q!), dS), kT!);
+      if (needs[0]) dq = sumToShape(g, g.matMul(dS, k!), q!);
+      if (needs[1]) dk = sumToShape(g, g.matMul(swapLast(g, dS), q!), k!);
       if (needs[3]) dbias = sumToShape(g, dS, bias!);
     }
-    return [dq, dkT, dv, dbias];
+    return [dq, dk, dv, dbias];
   },
 
   CrossEntropy: (g, e, [dy], needs) => {

@@ -730,18 +730,19 @@ export class Graph {
   }
 
   /**
-   * Attention core: softmax(q · kᵀ + bias) · v, with q [.., T, D] (already scaled), kT [.., D, S]
-   * (k transposed), v [.., S, D], bias broadcastable to [.., T, S] (0 or a large negative).
-   * Its own backward rule uses FlashAttention's row term Σ_d dO·O instead of Σ_s dP·P, which
-   * saves two passes over the [.., T, S] scores.
+   * Attention core: softmax(q · kᵀ + bias) · v, with q [.., T, D] (already scaled), k and v
+   * [.., S, D], bias broadcastable to [.., T, S] (0 or a large negative). Every transpose it and
+   * its rule emit swaps the last two axes of a single-use tensor, which ORT folds into the MatMul.
+   * The rule uses FlashAttention's row term Σ_d dO·O instead of Σ_s dP·P: two passes fewer over
+   * the [.., T, S] scores.
    */
-  attention(q: Tensor, kT: Tensor, v: Tensor, bias: Tensor | null): Tensor {
+  attention(q: Tensor, k: Tensor, v: Tensor, bias: Tensor | null): Tensor {
     const { out, probs } = this.composite(() => {
-      const s = this.matMul(q, kT);
+      const s = this.matMul(q, this.transpose(k, swapLastPerm(k)));
       const probs = this.softmax(bias ? this.add(s, bias) : s, -1);
       return { out: this.matMul(probs, v), probs };
     });
-    this.record('Attention', [q, kT, v, bias], [out], { probs });
+    this.record('Attention', [q, k, v, bias], [out], { probs });
     return out;
   }
 
@@ -795,6 +796,16 @@ export class Graph {
       else_branch: { type: 'graph', value: elseBranch },
     });
   }
+}
+
+/** The permutation that swaps the last two axes of x. */
+export function swapLastPerm(x: Tensor): number[] {
+  const r = x.rank;
+  if (r === null || r < 2) throw new RangeError(`swapLastPerm: ${x} needs rank ≥ 2`);
+  const perm = Array.from({ length: r }, (_, i) => i);
+  perm[r - 2] = r - 1;
+  perm[r - 1] = r - 2;
+  return perm;
 }
 
 export const GELU_C = 0.044715;

@@ -132,9 +132,9 @@ export function gptHidden(g: Graph, cfg: ModelConfig, p: Params, ids: Tensor, po
     linear: (x, w, b) => g.gemm(x, w, b),
     attend: (_l, q, k, v) => {
       const qh = g.transpose(g.reshape(q, [B, T, H, D]), [0, 2, 1, 3]); // [B, H, T, D]
-      const kt = g.transpose(g.reshape(k, [B, T, H, D]), [0, 2, 3, 1]); // [B, H, D, T]
+      const kh = g.transpose(g.reshape(k, [B, T, H, D]), [0, 2, 1, 3]); // [B, H, T, D]
       const vh = g.transpose(g.reshape(v, [B, T, H, D]), [0, 2, 1, 3]); // [B, H, T, D]
-      const o = blockCausalAttention(g, qh, kt, vh, biasBlocks); // [B, H, T, D]
+      const o = blockCausalAttention(g, qh, kh, vh, biasBlocks); // [B, H, T, D]
       return g.reshape(g.transpose(o, [0, 2, 1, 3]), [N, C]); // [N, C]
     },
     primitiveLayerNorm: o.primitiveLayerNorm,
@@ -144,18 +144,18 @@ export function gptHidden(g: Graph, cfg: ModelConfig, p: Params, ids: Tensor, po
 /**
  * softmax(q kᵀ + bias) v for causal attention, by query blocks: block i's queries [.., tb, D]
  * score only the keys of blocks 0..i, the later ones being masked anyway.
- * q [B, H, T, D], kT [B, H, D, T], v [B, H, T, D] → [B, H, T, D].
+ * q, k, v [B, H, T, D] → [B, H, T, D]. The key/value prefixes are contiguous slices along T.
  */
-function blockCausalAttention(g: Graph, q: Tensor, kT: Tensor, v: Tensor, biasBlocks: Tensor[]): Tensor {
+function blockCausalAttention(g: Graph, q: Tensor, k: Tensor, v: Tensor, biasBlocks: Tensor[]): Tensor {
   const nb = biasBlocks.length;
-  if (nb === 1) return g.attention(q, kT, v, biasBlocks[0]!);
+  if (nb === 1) return g.attention(q, k, v, biasBlocks[0]!);
   const T = q.shape![2] as number;
   const tb = T / nb;
   const qs = g.split(q, new Array<number>(nb).fill(tb), 2);
   const outs = qs.map((qi, i) => {
     const seen = (i + 1) * tb;
-    const ki = i === nb - 1 ? kT : g.slice(kT, [0], [seen], [3]); // [B, H, D, seen]
-    const vi = i === nb - 1 ? v : g.slice(v, [0], [seen], [2]); // [B, H, seen, D]
+    const ki = i === nb - 1 ? k : g.slice(k, [0], [seen], [2]); // [B, H, seen, D]
+    const vi = i === nb - 1 ? v : g.slice(v, [0], [seen], [2]);
     return g.attention(qi, ki, vi, biasBlocks[i]!); // [B, H, tb, D]
   });
   return g.concat(outs, 2);
@@ -297,7 +297,7 @@ export function gptCachedStep(g: Graph, cfg: ModelConfig, p: Record<string, Tens
       const key = g.concat([x.past[l]![0], heads(k)], 2); // [B, H, P + S, D]
       const value = g.concat([x.past[l]![1], heads(v)], 2);
       present.push([key, value]);
-      const o = g.attention(heads(q), g.transpose(key, [0, 1, 3, 2]), value, x.bias); // [B, H, S, D]
+      const o = g.attention(heads(q), key, value, x.bias); // [B, H, S, D]
       return g.reshape(g.transpose(o, [0, 2, 1, 3]), [0, 0, C]); // [B, S, C]
     },
     primitiveLayerNorm: false,

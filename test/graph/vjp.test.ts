@@ -151,9 +151,9 @@ describe('VJP rules against finite differences (float64)', () => {
 
   it('Attention composite (own rule) with a causal bias and a broadcast batch', async () => {
     const bias = (g: Graph) => g.constant([0, -1e9, -1e9, 0, 0, -1e9, 0, 0, 0], 'float64', [1, 3, 3], 'bias');
-    await expectGrad([{ shape: [2, 3, 4] }, { shape: [2, 4, 3] }, { shape: [2, 3, 4] }], (g, [q, kT, v]) => g.attention(q!, kT!, v!, bias(g)));
-    // the bias itself as an input: its gradient is dS summed over the broadcast batch
-    await expectGrad([{ shape: [2, 2, 3] }, { shape: [2, 3, 2] }, { shape: [2, 2, 3] }, { shape: [2, 2] }], (g, [q, kT, v, b]) => g.attention(q!, kT!, v!, b!));
+    await expectGrad([{ shape: [2, 3, 4] }, { shape: [2, 3, 4] }, { shape: [2, 3, 4] }], (g, [q, k, v]) => g.attention(q!, k!, v!, bias(g)));
+    // keys longer than queries (as with a KV cache), and the bias itself as an input: its gradient is dS summed over the batch
+    await expectGrad([{ shape: [2, 2, 3] }, { shape: [2, 4, 3] }, { shape: [2, 4, 3] }, { shape: [2, 4] }], (g, [q, k, v, b]) => g.attention(q!, k!, v!, b!));
   });
 
   it('CrossEntropy composite (own rule)', async () => {
