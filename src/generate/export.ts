@@ -129,9 +129,12 @@ export async function exportRun(dir: string, model: ModelConfig, gen: GenerateCo
 export async function exportIsCurrent(dir: string): Promise<boolean> {
   const stampPath = join(dir, 'onnx', 'export.json');
   if (!EXPORT_FILES.every((f) => existsSync(join(dir, f))) || !existsSync(stampPath)) return false;
-  const stamp = JSON.parse(await readFile(stampPath, 'utf8')) as { weights_sha256?: string };
+  const stamp = JSON.parse(await readFile(stampPath, 'utf8')) as { weights_sha256?: string; tokenizer_hash?: string };
   const weights = join(dir, 'model.safetensors');
-  if (!existsSync(weights)) return false;
+  const tokPath = join(dir, 'tokenizer.json');
+  if (!existsSync(weights) || !existsSync(tokPath)) return false;
+  // the sampler embeds the grammar: a replaced tokenizer makes the export stale too
+  if (stamp.tokenizer_hash !== loadTokenizer(tokPath).vocabHash()) return false;
   const [ws, ss] = await Promise.all([stat(weights), stat(join(dir, 'sampler.onnx'))]);
   if (ws.mtimeMs > ss.mtimeMs) return false;
   const hash = createHash('sha256').update(await readFile(weights)).digest('hex');

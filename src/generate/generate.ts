@@ -56,6 +56,15 @@ export interface GenerateOptions {
   log?: (msg: string) => void;
   /** a progress bar on stderr; default: when stderr is a terminal */
   progress?: boolean;
+  /** patients per part (a complete chunk on disk, the unit of resume); default 1024 */
+  patientsPerPart?: number;
+  /**
+   * stops generation between batches (e.g. on Ctrl-C): the parts already complete stay, the one
+   * in progress is dropped, and the call rejects with E_INTERRUPTED; resume=true continues
+   */
+  signal?: AbortSignal;
+  /** called after each batch with the patients made so far (resumed parts included) */
+  onProgress?: (made: number) => void;
 }
 
 export interface GenerateResult {
@@ -236,7 +245,7 @@ export async function generateSynthetic(o: GenerateOptions): Promise<GenerateRes
   const prefixFor = (n: number): number[] => (prefixes ? prefixes[n % prefixes.length]! : [tok.bos]);
 
   const nBatches = Math.ceil(N / B);
-  const batchesPerPart = Math.max(1, Math.floor(1024 / B));
+  const batchesPerPart = Math.max(1, Math.floor((o.patientsPerPart ?? 1024) / B));
   const nParts = Math.ceil(nBatches / batchesPerPart);
   await mkdir(partsDir, { recursive: true });
   const done = new Set((await readdir(partsDir)).filter((d) => /^part-\d{5}$/.test(d) && existsSync(join(partsDir, d, 'patients.parquet'))));
@@ -263,10 +272,14 @@ export async function generateSynthetic(o: GenerateOptions): Promise<GenerateRes
       if (done.has(name)) {
         made += inPart;
         bar?.update(made);
+        o.onProgress?.(made);
         continue;
       }
       const records = async function* (): AsyncGenerator<PatientRecord> {
         for (let b = firstBatch; b < lastBatch; b++) {
+          if (o.signal?.aborted) {
+            throw new SynehrError('E_INTERRUPTED', `generation interrupted after ${made} of ${N} patients: run again with resume=true to continue`);
+          }
           const first = b * B;
           const rows = Math.min(B, N - first);
           const seed = batchSeed(gen.seed, b);
@@ -297,10 +310,12 @@ export async function generateSynthetic(o: GenerateOptions): Promise<GenerateRes
           made += rows;
           const secs = (performance.now() - t0) / 1000;
           bar?.update(made, { tps: (tokens / secs).toFixed(0) });
+          o.onProgress?.(made);
         }
       };
       const partDir = join(partsDir, name);
       await rm(partDir, { recursive: true, force: true });
+      await rm(`${partDir}.tmp`, { recursive: true, force: true });
       // written under a temporary name, renamed when all four tables are complete
       await writeRecordTables(`${partDir}.tmp`, records(), o.data);
       await rename(`${partDir}.tmp`, partDir);

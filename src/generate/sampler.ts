@@ -112,7 +112,9 @@ export function buildSamplerGraph(cfg: ModelConfig, opts: SamplerGraphOptions): 
       const value = body.concat([past[l]![1], heads(v)], 2);
       present.push(key, value);
       // one query that may see every cached position: no mask
-      const o = body.attention(heads(q), body.transpose(key, [0, 1, 3, 2]), value, null); // [B, H, 1, D]
+      // written out (not Graph.attention): no gradient is needed, and no mask either
+      const scores = body.matMul(heads(q), body.transpose(key, [0, 1, 3, 2])); // [B, H, 1, t + 1]
+      const o = body.matMul(body.softmax(scores, -1), value); // [B, H, 1, D]
       return body.reshape(body.transpose(o, [0, 2, 1, 3]), [0, 0, C]); // [B, 1, C]
     },
     primitiveLayerNorm: false,

@@ -22,8 +22,13 @@ export async function run(ctx: CommandContext): Promise<void> {
     realIds = new Set(Array.from(table.getChild('patient_id')!.toArray() as ArrayLike<unknown>, String));
   }
   const cohort = cfg.generate.cohort.length > 0 ? cohortPrefixes(cfg.generate.cohort, loadTokenizer(join(runDir, 'tokenizer.json'))) : undefined;
+  // Ctrl-C stops between batches: complete parts stay on disk for resume=true
+  const interrupt = new AbortController();
+  const onSigint = () => interrupt.abort();
+  process.once('SIGINT', onSigint);
   ctx.log(`generate: ${cfg.generate.n_samples} patients from ${runDir} in batches of ${cfg.generate.batch_size}, seed ${cfg.generate.seed}`);
   const r = await generateSynthetic({
+    signal: interrupt.signal,
     runDir,
     runName,
     outDir,
@@ -38,7 +43,7 @@ export async function run(ctx: CommandContext): Promise<void> {
     cohortPrefixes: cohort,
     threads: cfg.train.threads,
     log: ctx.log,
-  });
+  }).finally(() => process.off('SIGINT', onSigint));
   ctx.log(
     `wrote ${r.counts.patients} patients, ${r.counts.admissions} admissions, ${r.counts.codes} codes, ${r.counts.events} events to ${r.outDir} ` +
       `in ${r.seconds.toFixed(1)} s (${(r.tokens / r.seconds).toFixed(0)} tokens/s, ${(r.counts.patients / r.seconds).toFixed(1)} patients/s)`,

@@ -1,0 +1,208 @@
+/**
+ * generateSynthetic end to end on a toy run (random weights, a tokenizer fitted on generated
+ * records): counts, determinism, resume after an interruption, refusals, conditions, formats and
+ * the errors a bad run directory gets.
+ */
+import fc from 'fast-check';
+import { tableFromIPC } from 'apache-arrow';
+import { existsSync } from 'node:fs';
+import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateConfigSchema, type GenerateConfig } from '../../src/generate/config.ts';
+import { exportRun } from '../../src/generate/export.ts';
+import { cohortPrefixes, conditionPrefix, generateSynthetic, type GenerateOptions } from '../../src/generate/generate.ts';
+import { readRecords, TABLE_NAMES } from '../../src/records/tables.ts';
+import type { PatientRecord } from '../../src/records/types.ts';
+import { buildTokenShard, writeTokenShard } from '../../src/tokenizer/shards.ts';
+import { fitTokenizer, saveTokenizer } from '../../src/tokenizer/tokenizer.ts';
+import { SynehrError } from '../../src/util/errors.ts';
+import { cohortArb, expectValidRecord, tokCfg, toyData } from '../tokenizer/helpers.ts';
+import { writeRun, type ToyRun } from './helpers.ts';
+
+let root: string;
+let run: ToyRun;
+let realIds: Set<string>;
+let shardPath: string;
+/** the reference output: N = 30 patients in batches of 8 (the last batch holds 6) */
+let reference: PatientRecord[];
+const N = 30;
+const B = 8;
+
+function gen(over: Partial<GenerateConfig> = {}): GenerateConfig {
+  return generateConfigSchema.parse({ n_samples: N, batch_size: B, seed: 7, max_len: 80, ...over });
+}
+
+function opts(outDir: string, over: Partial<GenerateOptions> = {}, g: Partial<GenerateConfig> = {}): GenerateOptions {
+  return {
+    runDir: run.dir,
+    runName: 'toy',
+    outDir: join(root, outDir),
+    model: run.model,
+    data: toyData,
+    gen: gen(g),
+    config: { test: true },
+    resume: false,
+    overwrite: false,
+    realIds,
+    trainShardPath: shardPath,
+    threads: 1,
+    patientsPerPart: 16, // two batches per part: 30 patients make two parts
+    progress: false,
+    ...over,
+  };
+}
+
+async function expectSynehrError(p: Promise<unknown>, code: string, message: RegExp): Promise<void> {
+  const e = await p.then(
+    () => null,
+    (err: unknown) => err,
+  );
+  expect(e).toBeInstanceOf(SynehrError);
+  expect((e as SynehrError).code).toBe(code);
+  expect((e as SynehrError).message).toMatch(message);
+}
+
+/** The sequence prefix `<s> covariates </covar> labels </label>` a record encodes to. */
+function prefixOf(r: PatientRecord): string {
+  return conditionPrefix(run.tok.encodePatient(r), run.tok).join(' ');
+}
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'synehr-generate-'));
+  const cohort = fc.sample(cohortArb, { numRuns: 1, seed: 11 })[0]!;
+  const tok = fitTokenizer(cohort, toyData, tokCfg());
+  run = await writeRun(join(root, 'run'), tok, { seed: 3 });
+  await exportRun(run.dir, run.model, gen());
+  realIds = new Set(cohort.map((p) => p.id));
+  shardPath = join(root, 'train.bin');
+  writeTokenShard(shardPath, buildTokenShard(cohort.map((p) => tok.encodePatient(p)), cohort.map((p) => p.id), tok.vocab.length, tok.vocabHash()));
+  await generateSynthetic(opts('ref'));
+  reference = await readRecords(join(root, 'ref'), { data: toyData });
+}, 60_000);
+
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+describe('generateSynthetic', () => {
+  it('writes exactly N valid patients with ids syn-<n>, none equal to a real id, and a manifest', async () => {
+    expect(reference.length).toBe(N);
+    expect(reference.map((r) => r.id)).toEqual(Array.from({ length: N }, (_, i) => `syn-${i}`));
+    for (const r of reference) {
+      expect(realIds.has(r.id)).toBe(false);
+      expectValidRecord(run.tok, r);
+    }
+    const manifest = JSON.parse(await readFile(join(root, 'ref', 'manifest.json'), 'utf8'));
+    expect(manifest.counts.patients).toBe(N);
+    expect(manifest.n_samples).toBe(N);
+    expect(manifest.seed).toBe(7);
+    expect(manifest.tokenizer_hash).toBe(run.tok.vocabHash());
+    expect(existsSync(join(root, 'ref', 'parts'))).toBe(false);
+  });
+
+  it('the same seed gives the same tables (Parquet and CSV); another seed gives others', async () => {
+    await generateSynthetic(opts('same', {}, { formats: ['parquet', 'csv'] }));
+    expect(await readRecords(join(root, 'same'), { data: toyData })).toEqual(reference);
+    await generateSynthetic(opts('same-csv', {}, { formats: ['csv'] }));
+    for (const t of TABLE_NAMES) {
+      expect(await readFile(join(root, 'same-csv', `${t}.csv`), 'utf8')).toBe(await readFile(join(root, 'same', `${t}.csv`), 'utf8'));
+    }
+    expect(existsSync(join(root, 'same-csv', 'patients.parquet'))).toBe(false);
+    await generateSynthetic(opts('other', {}, { seed: 8 }));
+    const other = await readRecords(join(root, 'other'), { data: toyData });
+    expect(other.length).toBe(N);
+    expect(other).not.toEqual(reference);
+  });
+
+  it('writes Arrow IPC files on request', async () => {
+    await generateSynthetic(opts('arrow', {}, { formats: ['arrow'], n_samples: 5, batch_size: 4 }));
+    const patients = tableFromIPC(await readFile(join(root, 'arrow', 'patients.arrow')));
+    expect(patients.numRows).toBe(5);
+    expect(Array.from(patients.getChild('patient_id')!.toArray() as ArrayLike<unknown>, String)).toEqual(reference.slice(0, 5).map((r) => r.id));
+    for (const t of TABLE_NAMES) expect(existsSync(join(root, 'arrow', `${t}.arrow`))).toBe(true);
+    expect(existsSync(join(root, 'arrow', 'patients.parquet'))).toBe(false);
+  });
+
+  it('an interrupted generation leaves no table and no manifest; resume=true finishes it exactly as an uninterrupted run', async () => {
+    const ac = new AbortController();
+    // abort once the first part (16 patients) is complete: the second part is in progress
+    await expectSynehrError(
+      generateSynthetic(opts('resumed', { signal: ac.signal, onProgress: (made) => made >= 16 && ac.abort() })),
+      'E_INTERRUPTED',
+      /interrupted after 16 of 30 patients.*resume=true/,
+    );
+    const out = join(root, 'resumed');
+    expect(existsSync(join(out, 'manifest.json'))).toBe(false);
+    for (const t of TABLE_NAMES) for (const ext of ['parquet', 'csv', 'arrow']) expect(existsSync(join(out, `${t}.${ext}`))).toBe(false);
+    const complete = (await readdir(join(out, 'parts'))).filter((d) => existsSync(join(out, 'parts', d, 'patients.parquet')));
+    expect(complete).toEqual(['part-00000']);
+    // neither a fresh start nor a resume is assumed
+    await expectSynehrError(generateSynthetic(opts('resumed')), 'E_RUN_EXISTS', /interrupted generation.*resume=true/);
+    const seen: number[] = [];
+    await generateSynthetic(opts('resumed', { resume: true, onProgress: (m) => seen.push(m) }));
+    expect(seen[0]).toBe(16); // the first part was not generated again
+    expect(await readRecords(out, { data: toyData })).toEqual(reference);
+  });
+
+  it('refuses to replace a finished generation without overwrite=true', async () => {
+    await expectSynehrError(generateSynthetic(opts('ref')), 'E_RUN_EXISTS', /already holds a finished generation \(30 patients\).*overwrite=true/);
+    await cp(join(root, 'ref'), join(root, 'ref-copy'), { recursive: true });
+    const r = await generateSynthetic(opts('ref-copy', { overwrite: true }, { n_samples: 3 }));
+    expect(r.counts.patients).toBe(3);
+    expect((await readRecords(join(root, 'ref-copy'), { data: toyData })).length).toBe(3);
+  });
+
+  it('refuses real ids that look like synthetic ones', async () => {
+    await expectSynehrError(generateSynthetic(opts('bad-ids', { realIds: new Set(['p1', 'syn-4']) })), 'E_INPUT', /real patient id 'syn-4'/);
+  });
+
+  it('fix_covars: every patient carries the covariates and labels of a real training patient', async () => {
+    await generateSynthetic(opts('fixed', {}, { fix_covars: true }));
+    const fixed = await readRecords(join(root, 'fixed'), { data: toyData });
+    expect(fixed.length).toBe(N);
+    const real = new Set(run.cohort.map(prefixOf));
+    for (const r of fixed) expect(real.has(prefixOf(r))).toBe(true);
+    // the shuffled training patients are used in turn, so several distinct conditions appear
+    expect(new Set(fixed.map(prefixOf)).size).toBeGreaterThan(2);
+  });
+
+  it('a cohort in the config conditions the rows in turn', async () => {
+    const cohort: { covariates: Record<string, string | number>; labels: Record<string, number> }[] = [
+      { covariates: { sex: 'F', unit: 2 }, labels: { death: 1 } },
+      { covariates: { sex: 'M', age: 80 }, labels: { death: 0, phenotype: 2 } },
+    ];
+    const prefixes = cohortPrefixes(cohort, run.tok);
+    // the second names one more label: rows of a batch are split by prefix length
+    expect(prefixes[0]!.length).not.toBe(prefixes[1]!.length);
+    await generateSynthetic(opts('cohort', { cohortPrefixes: prefixes }, { n_samples: 12 }));
+    const rows = await readRecords(join(root, 'cohort'), { data: toyData });
+    expect(rows.length).toBe(12);
+    rows.forEach((r, n) => {
+      expect(prefixOf(r)).toBe(prefixes[n % 2]!.join(' '));
+      expect(r.covariates.sex).toBe(cohort[n % 2]!.covariates.sex);
+      expect(r.labels.death).toBe(cohort[n % 2]!.labels.death);
+    });
+    expect(() => cohortPrefixes([{ covariates: { height: 3 } }], run.tok)).toThrow(/generate.cohort\[0\].covariates.height: no such covariate/);
+  });
+
+  it('a run without model.safetensors, with a corrupt one, or with a mismatched tokenizer gets a clear error', async () => {
+    const bad = join(root, 'bad-run');
+    await cp(run.dir, bad, { recursive: true });
+    const o = (name: string) => opts(name, { runDir: bad });
+
+    await rm(join(bad, 'model.safetensors'));
+    await expectSynehrError(generateSynthetic(o('bad-1')), 'E_RUN', /bad-run has no model.safetensors/);
+
+    await writeFile(join(bad, 'model.safetensors'), new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]));
+    await expectSynehrError(generateSynthetic(o('bad-2')), 'E_SAFETENSORS', /model.safetensors: .*(truncated|header)/);
+
+    await cp(join(run.dir, 'model.safetensors'), join(bad, 'model.safetensors'));
+    // another cohort fits another vocabulary: the weights' embedding no longer matches it
+    const other = fitTokenizer(fc.sample(cohortArb, { numRuns: 1, seed: 99 })[0]!, toyData, tokCfg());
+    expect(other.vocab.length).not.toBe(run.tok.vocab.length);
+    saveTokenizer(other, join(bad, 'tokenizer.json'));
+    await expectSynehrError(generateSynthetic(o('bad-3')), 'E_RUN', new RegExp(`transformer.wte.weight' has shape \\[${run.tok.vocab.length},32\\].*vocab ${other.vocab.length}.*mismatched tokenizer`));
+  });
+});
