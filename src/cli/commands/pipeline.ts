@@ -20,6 +20,21 @@ import { dataConfigSchema } from '../../records/dataConfig.ts';
 import { dataConfigHash } from '../../tokenizer/fit.ts';
 import { writeFileAtomic } from '../../config/runDir.ts';
 import { processedDir } from './prepare.ts';
+import * as prepare from './prepare.ts';
+import * as tokenize from './tokenize.ts';
+import * as train from './train.ts';
+import * as exportCmd from './export.ts';
+import * as generate from './generate.ts';
+import * as evaluate from './evaluate.ts';
+
+const STAGE_COMMANDS: Record<PipelineStage, { run(c: CommandContext): Promise<void | number> }> = {
+  prepare,
+  tokenize,
+  train,
+  export: exportCmd,
+  generate,
+  evaluate,
+};
 
 export const PIPELINE_STAGES = ['prepare', 'tokenize', 'train', 'export', 'generate', 'evaluate'] as const;
 export type PipelineStage = (typeof PIPELINE_STAGES)[number];
@@ -78,8 +93,7 @@ export async function run(ctx: CommandContext): Promise<void> {
     ctx.log(`${tag}: running`);
     rerun = true;
     const t0 = performance.now();
-    const mod = (await import(`./${stage}.ts`)) as { run(c: CommandContext): Promise<void | number> };
-    const code = await mod.run({ ...ctx, command: stage, config: stage === 'generate' ? { ...cfg, overwrite: true } : cfg });
+    const code = await STAGE_COMMANDS[stage].run({ ...ctx, command: stage, config: stage === 'generate' ? { ...cfg, overwrite: true } : cfg });
     if (typeof code === 'number' && code !== 0) throw new Error(`pipeline: stage ${stage} exited with code ${code}`);
     if (stage === 'train') {
       stamps.train = trainKey;
