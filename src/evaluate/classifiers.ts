@@ -285,7 +285,7 @@ export function fitBoosting(x: Matrix, y: ArrayLike<number>, opts: Partial<Boost
   if (o.bins < 2 || o.bins > 256) throw new RangeError(`boosting bins must be in [2, 256], got ${o.bins}`);
   // cut points per feature: bin(v) = number of cuts strictly below v, so bin ≤ t ⇔ v ≤ cuts[t]
   const cuts: Float64Array[] = [];
-  const codes = new Uint8Array(n * d); // column-major [D, N]: histogram loops read one feature at a time
+  const codes = new Uint8Array(n * d); // row-major [N, D]: the histogram pass reads a row's bins together
   const col = new Float64Array(n);
   for (let c = 0; c < d; c++) {
     for (let i = 0; i < n; i++) col[i] = x.x[i * d + c]!;
@@ -303,7 +303,7 @@ export function fitBoosting(x: Matrix, y: ArrayLike<number>, opts: Partial<Boost
       if (cc.length === 0 || cut > cc[cc.length - 1]!) cc.push(cut);
     }
     cuts.push(Float64Array.from(cc));
-    for (let i = 0; i < n; i++) codes[c * n + i] = binOf(cuts[c]!, col[i]!);
+    for (let i = 0; i < n; i++) codes[i * d + c] = binOf(cuts[c]!, col[i]!);
   }
 
   let pos = 0;
@@ -315,19 +315,26 @@ export function fitBoosting(x: Matrix, y: ArrayLike<number>, opts: Partial<Boost
   const hess = new Float64Array(n);
   const trees: Tree[] = [];
   const B = o.bins;
-  const nodeCap = 2 ** o.depth; // nodes on the deepest split level
-  // per level: histograms of every open node at once, [slots, B]; one sequential pass per feature
-  const hg = new Float64Array(nodeCap * B);
-  const hh = new Float64Array(nodeCap * B);
-  const hc = new Int32Array(nodeCap * B);
+  const nodeCap = 2 ** o.depth; // open nodes on the deepest level
+  // Histograms of every open node of a level, [slots, D, B, 3] with (Σg, Σh, count) per bin. Only
+  // the smaller child of each split is accumulated from its rows; the larger one is its parent's
+  // histogram minus the smaller one's (LightGBM's subtraction trick), so deeper levels cost at most
+  // half a pass over the rows.
+  const DB3 = d * B * 3;
+  let hist = new Float64Array(nodeCap * DB3);
+  let prev = new Float64Array(nodeCap * DB3);
   const slotOf = new Int32Array(n); // the open node (slot) a row sits in at this level, −1 = in a finished leaf
   const leafOf = new Int32Array(n); // the tree node a row ends in
   const G = new Float64Array(nodeCap);
   const H = new Float64Array(nodeCap);
-  const C = new Int32Array(nodeCap);
+  const C = new Float64Array(nodeCap);
   const bestGain = new Float64Array(nodeCap);
   const bestF = new Int32Array(nodeCap);
   const bestBin = new Int32Array(nodeCap);
+  const accumulate = new Uint8Array(nodeCap); // 1 = build this slot's histogram from its rows
+  const parentSlot = new Int32Array(nodeCap);
+  const siblingSlot = new Int32Array(nodeCap);
+  const childCount = new Int32Array(nodeCap);
 
   for (let t = 0; t < o.trees; t++) {
     for (let i = 0; i < n; i++) {
@@ -347,48 +354,64 @@ export function fitBoosting(x: Matrix, y: ArrayLike<number>, opts: Partial<Boost
     let open = [newNode()]; // tree node of each slot
     slotOf.fill(0);
     leafOf.fill(0);
+    accumulate[0] = 1;
     for (let level = 0; level <= o.depth && open.length > 0; level++) {
       const S = open.length;
-      G.fill(0, 0, S);
-      H.fill(0, 0, S);
-      C.fill(0, 0, S);
+      for (let sl = 0; sl < S; sl++) if (accumulate[sl]) hist.fill(0, sl * DB3, (sl + 1) * DB3);
       for (let i = 0; i < n; i++) {
         const sl = slotOf[i]!;
-        if (sl < 0) continue;
-        G[sl]! += grad[i]!;
-        H[sl]! += hess[i]!;
-        C[sl]!++;
+        if (sl < 0 || !accumulate[sl]) continue;
+        const g = grad[i]!;
+        const h = hess[i]!;
+        const hb = sl * DB3;
+        const rb = i * d;
+        for (let c = 0; c < d; c++) {
+          const k = hb + (c * B + codes[rb + c]!) * 3;
+          hist[k]! += g;
+          hist[k + 1]! += h;
+          hist[k + 2]!++;
+        }
       }
-      for (let sl = 0; sl < S; sl++) tree.value[open[sl]!] = (-G[sl]! / (H[sl]! + o.l2)) * o.learningRate;
+      for (let sl = 0; sl < S; sl++) {
+        if (accumulate[sl]) continue;
+        const o1 = sl * DB3;
+        const op = parentSlot[sl]! * DB3;
+        const os = siblingSlot[sl]! * DB3;
+        for (let k = 0; k < DB3; k++) hist[o1 + k] = prev[op + k]! - hist[os + k]!;
+      }
+      // every row falls in some bin of feature 0, so its bins sum to the node's totals
+      for (let sl = 0; sl < S; sl++) {
+        let g = 0;
+        let h = 0;
+        let cnt = 0;
+        for (let b = 0; b < B; b++) {
+          const k = sl * DB3 + b * 3;
+          g += hist[k]!;
+          h += hist[k + 1]!;
+          cnt += hist[k + 2]!;
+        }
+        G[sl] = g;
+        H[sl] = h;
+        C[sl] = cnt;
+        tree.value[open[sl]!] = (-g / (h + o.l2)) * o.learningRate;
+      }
       if (level === o.depth) break;
       bestGain.fill(1e-9, 0, S);
       bestF.fill(-1, 0, S);
-      for (let c = 0; c < d; c++) {
-        const nb = cuts[c]!.length + 1;
-        if (nb < 2) continue;
-        hg.fill(0, 0, S * B);
-        hh.fill(0, 0, S * B);
-        hc.fill(0, 0, S * B);
-        const base = c * n;
-        for (let i = 0; i < n; i++) {
-          const sl = slotOf[i]!;
-          if (sl < 0) continue;
-          const k = sl * B + codes[base + i]!;
-          hg[k]! += grad[i]!;
-          hh[k]! += hess[i]!;
-          hc[k]!++;
-        }
-        for (let sl = 0; sl < S; sl++) {
-          if (C[sl]! < 2 * o.minLeaf) continue;
-          const parentScore = (G[sl]! * G[sl]!) / (H[sl]! + o.l2);
+      for (let sl = 0; sl < S; sl++) {
+        if (C[sl]! < 2 * o.minLeaf) continue;
+        const parentScore = (G[sl]! * G[sl]!) / (H[sl]! + o.l2);
+        for (let c = 0; c < d; c++) {
+          const nb = cuts[c]!.length + 1;
+          if (nb < 2) continue;
           let GL = 0;
           let HL = 0;
           let CL = 0;
-          const off = sl * B;
+          const off = sl * DB3 + c * B * 3;
           for (let b = 0; b < nb - 1; b++) {
-            GL += hg[off + b]!;
-            HL += hh[off + b]!;
-            CL += hc[off + b]!;
+            GL += hist[off + b * 3]!;
+            HL += hist[off + b * 3 + 1]!;
+            CL += hist[off + b * 3 + 2]!;
             if (CL < o.minLeaf) continue;
             if (C[sl]! - CL < o.minLeaf) break;
             const GR = G[sl]! - GL;
@@ -414,9 +437,16 @@ export function fitBoosting(x: Matrix, y: ArrayLike<number>, opts: Partial<Boost
         const rn = newNode();
         tree.left[node] = ln;
         tree.right[node] = rn;
-        childSlot[sl * 2] = next.push(ln) - 1;
-        childSlot[sl * 2 + 1] = next.push(rn) - 1;
+        const ls = next.push(ln) - 1;
+        const rs = next.push(rn) - 1;
+        childSlot[sl * 2] = ls;
+        childSlot[sl * 2 + 1] = rs;
+        parentSlot[ls] = sl;
+        parentSlot[rs] = sl;
+        siblingSlot[ls] = rs;
+        siblingSlot[rs] = ls;
       }
+      childCount.fill(0, 0, next.length);
       for (let i = 0; i < n; i++) {
         const sl = slotOf[i]!;
         if (sl < 0) continue;
@@ -424,10 +454,20 @@ export function fitBoosting(x: Matrix, y: ArrayLike<number>, opts: Partial<Boost
           slotOf[i] = -1;
           continue;
         }
-        const right = codes[bestF[sl]! * n + i]! > bestBin[sl]! ? 1 : 0;
-        slotOf[i] = childSlot[sl * 2 + right]!;
-        leafOf[i] = next[slotOf[i]!]!;
+        const right = codes[i * d + bestF[sl]!]! > bestBin[sl]! ? 1 : 0;
+        const ch = childSlot[sl * 2 + right]!;
+        slotOf[i] = ch;
+        childCount[ch]!++;
+        leafOf[i] = next[ch]!;
       }
+      for (let ch = 0; ch < next.length; ch += 2) {
+        const leftSmaller = childCount[ch]! <= childCount[ch + 1]!;
+        accumulate[ch] = leftSmaller ? 1 : 0;
+        accumulate[ch + 1] = leftSmaller ? 0 : 1;
+      }
+      const swap = prev;
+      prev = hist;
+      hist = swap;
       open = next;
     }
     for (let i = 0; i < n; i++) F[i]! += tree.value[leafOf[i]!]!;

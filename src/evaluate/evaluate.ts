@@ -289,6 +289,7 @@ function map3<T>(o: { synthetic: T; ceiling: T; floor: T }, f: (t: T) => number)
   return { synthetic: f(o.synthetic), ceiling: f(o.ceiling), floor: f(o.floor) };
 }
 
+/** Wall time since `t` (the stage logs; the benchmark reports CPU time separately). */
 function sec(t: number): string {
   return `${((performance.now() - t) / 1000).toFixed(1)} s`;
 }

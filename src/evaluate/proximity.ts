@@ -219,10 +219,35 @@ export interface Nnaa {
  */
 export function exactCopyRate(cand: readonly PatientRecord[], train: readonly PatientRecord[]): number {
   if (cand.length === 0) return NaN;
-  const seen = new Set(train.map(recordKey));
+  // full keys run to kilobytes per patient: compare them only where a cheap signature matches
+  const bySignature = new Map<string, PatientRecord[]>();
+  for (const r of train) {
+    const sig = recordSignature(r);
+    const list = bySignature.get(sig);
+    if (list) list.push(r);
+    else bySignature.set(sig, [r]);
+  }
+  const keys = new Map<PatientRecord, string>();
+  const keyOf = (r: PatientRecord) => {
+    let k = keys.get(r);
+    if (k === undefined) keys.set(r, (k = recordKey(r)));
+    return k;
+  };
   let copies = 0;
-  for (const r of cand) if (seen.has(recordKey(r))) copies++;
+  for (const r of cand) {
+    const candidates = bySignature.get(recordSignature(r));
+    if (!candidates) continue;
+    const k = recordKey(r);
+    if (candidates.some((t) => keyOf(t) === k)) copies++;
+  }
   return copies / cand.length;
+}
+
+/** Covariates, labels and the shape of the admissions: equal for copies, rarely for anything else. */
+function recordSignature(r: PatientRecord): string {
+  const sorted = (o: Record<string, unknown>) => Object.keys(o).sort().map((k) => [k, o[k] ?? null]);
+  const first = r.admissions[0]?.events[0];
+  return JSON.stringify([sorted(r.covariates), sorted(r.labels), r.admissions.map((a) => [a.codes.length, a.events.length]), first ? [first.hours, first.variable, first.value] : null]);
 }
 
 /** A canonical string of a record's content, ids left out and object keys sorted. */
