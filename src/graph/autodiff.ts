@@ -6,7 +6,7 @@
  * Notation in the rules: x inputs, y outputs, dy the incoming gradient (same shape as y), dx the
  * gradient returned for an input.
  */
-import { sliceBounds, type Graph, type TapeEntry } from './builder.ts';
+import { sliceBounds, swapLastPerm, type Graph, type TapeEntry } from './builder.ts';
 import { Tensor, formatShape, isFloat, normAxis, sameDim, sameShape, type Shape } from './tensor.ts';
 
 type Grads = (Tensor | null)[];
@@ -112,12 +112,9 @@ export function sumToShape(g: Graph, dy: Tensor, target: Tensor): Tensor {
   return withShape(r, ts);
 }
 
+/** x with its last two axes swapped (ORT folds such a Transpose into the MatMul that reads it). */
 function swapLast(g: Graph, x: Tensor): Tensor {
-  const r = x.rank!;
-  const perm = Array.from({ length: r }, (_, i) => i);
-  perm[r - 2] = r - 1;
-  perm[r - 1] = r - 2;
-  return g.transpose(x, perm);
+  return g.transpose(x, swapLastPerm(x));
 }
 
 // ------------------------------------------------------------------ rules
@@ -399,10 +396,11 @@ const RULES: Record<string, Rule> = {
   },
 
   ScatterElements: (g, e, [dy], needs) => {
+    // with reduction add, data passes through unchanged and each update lands at its index
     const [data, idx, upd] = e.inputs as Tensor[];
     if (e.attrs.reduction !== 'add') throw new RangeError(`grad: ScatterElements is differentiable with reduction add only`);
     const axis = e.attrs.axis as number;
-    return [needs[0] ? dy! : null, null, needs[2] ? g.gatherElements(dy!, idx!, axis) : null].map((t, i) => (i === 0 && t ? sumToShape(g, t, data!) : t)) as Grads;
+    return [needs[0] ? sumToShape(g, dy!, data!) : null, null, needs[2] ? withShape(g.gatherElements(dy!, idx!, axis), upd!.shape) : null];
   },
 };
 
