@@ -4,7 +4,7 @@
  * SynehrError naming the file, the line or row, and the value; when it is tolerated, the row (or
  * patient) is dropped and the issue counted for the summary, with the first few examples kept.
  */
-import { inputError } from '../util/errors.ts';
+import { inputError, SynehrError } from '../util/errors.ts';
 
 /** The kinds of bad input a data config may tolerate (`options.tolerate: [kind, ...]`). */
 export const ISSUE_KINDS = [
@@ -43,7 +43,7 @@ export class InputIssues {
   constructor(tolerate: readonly string[] = []) {
     for (const t of tolerate) {
       if (!(ISSUE_KINDS as readonly string[]).includes(t)) {
-        throw inputError('data.options.tolerate', undefined, `unknown issue kind "${t}"; expected one of ${ISSUE_KINDS.join(', ')}`);
+        throw new SynehrError('E_CONFIG_VALUE', `data.options.tolerate: unknown issue kind "${t}"; expected one of ${ISSUE_KINDS.join(', ')}`);
       }
     }
     this.tolerated = new Set(tolerate as IssueKind[]);

@@ -70,6 +70,9 @@ describe('long loader', () => {
     it('EXPECTED FAILURE - patient with no data', async () => {
       await expect(loadAll(await longFile('p,a,0,measurement,heart_rate,80\nq,,,covariate,age,40\n'))).rejects.toThrow(/records\.csv: patient q has no codes and no measurements/);
     });
+    it('EXPECTED FAILURE - unknown issue kind in options.tolerate', async () => {
+      await expect(loadAll(await longFile('p,a,0,measurement,heart_rate,80\n', ['typos']))).rejects.toThrow('data.options.tolerate: unknown issue kind "typos"; expected one of malformed_row, ');
+    });
     it('EXPECTED FAILURE - missing file', async () => {
       await expect(loadAll(await config('long_example', '/nonexistent'))).rejects.toThrow('/nonexistent/records.csv: not found (data.root "/nonexistent" + options.file "records.csv")');
     });
