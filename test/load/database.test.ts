@@ -54,7 +54,7 @@ for (const target of targets) {
       otherDir = await writeSyntheticDir(`${tmp.dir}/other`, replicatePatients(fixturePatients(), 7).map((p) => ({ ...p, id: `x${p.id}`, admissions: p.admissions.map((a) => ({ ...a, id: `x${a.id}` })) })));
       session = await target.open(tmp.dir);
       await session.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    }, 90_000);
+    });
 
     afterAll(async () => {
       await session?.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => {});

@@ -33,7 +33,7 @@ beforeAll(async () => {
   dir = join(tmp.dir, 'syn');
   const counts = await writeRecordTables(dir, base, data);
   await writeFile(join(dir, 'manifest.json'), JSON.stringify({ format_version: 1, model: 'physionet-test', seed: 1, counts, config: { data } }));
-}, 60_000);
+});
 afterAll(async () => tmp?.cleanup());
 
 describe('PhysioNet 2012 records through load and export-data', () => {
