@@ -79,6 +79,22 @@ describe('evaluateSynthetic', () => {
     expect(get(shifted, 'detection/auc_boosting').synthetic!).toBeGreaterThan(0.9);
   });
 
+  it('runs on a codes-only data set without labels or covariates (those metrics are null, not errors)', () => {
+    const data = { ...toyData, covariates: [], labels: [], variables: [] };
+    const strip = (rs: ReturnType<typeof toyRecords>) => rs.map((r) => ({ ...r, covariates: {}, labels: {}, admissions: r.admissions.map((a) => ({ ...a, events: [] })) }));
+    const r = evaluateSynthetic({ train: strip(train), test: strip(test), synthetic: strip(toyRecords(200, 3)), data, cfg, rng: new Rng(2) });
+    expect(get(r, 'fidelity/ngram_r/2').synthetic!).toBeGreaterThan(0.9);
+    expect(get(r, 'fidelity/tcd').synthetic).toBeNull();
+    expect(r.rows.some((x) => x.group === 'utility')).toBe(false);
+    expect(r.meta.attribute).toBeNull();
+    expect(get(r, 'detection/auc_boosting').synthetic).not.toBeNull();
+  });
+
+  it('is reproducible: the same seed gives the same figures', () => {
+    const again = run(toyRecords(300, 3));
+    expect(again.rows).toEqual(good.rows);
+  });
+
   it('EXPECTED FAILURE - an unknown utility label names the label and the known ones', () => {
     expect(() => run(toyRecords(50, 3), { labels: ['mortality'] })).toThrow(SynehrError);
     expect(() => run(toyRecords(50, 3), { labels: ['mortality'] })).toThrow('eval.labels: unknown label "mortality"; the data config declares "death"');
