@@ -23,6 +23,10 @@ export const tokenizerConfigSchema = z
     label_max_values: z.number().int().min(1).default(20),
     // codes seen fewer times than this in the training split are dropped from the vocabulary
     code_min_count: z.number().int().min(1).default(1),
+    // a time step holds one value per variable: of several measurements of one variable at the same
+    // hours, keep the last (in record order), or for continuous variables their mean (categorical
+    // ones keep the last either way); MIMIC-III's demo has ~15% such repeats, a third of them differing
+    repeats: z.enum(['last', 'mean']).default('last'),
     // joint: one token per (variable, bin); var+quant: a variable token then a shared bin token
     strategy: z.enum(['joint', 'var+quant']).default('joint'),
     // within-bin quantiles kept per bin so decoding draws values better than uniformly

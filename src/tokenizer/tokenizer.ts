@@ -20,7 +20,8 @@
  * in data config order, at most one each. A time step is a set: one gap token, then one measurement
  * per variable in strictly ascending data-config variable order. Events at the same hours form one
  * time step (ties in time); several measurements of one variable at one time step are collapsed to
- * the last one in the record's order (counted in the stats as `collapsed_repeats`): keeping one value
+ * the last one in the record's order, or with `repeats: mean` a continuous variable's to their mean
+ * (counted in the stats as `collapsed_repeats`): keeping one value
  * per (variable, time step) is what makes a time step a set the grammar can check (set-a has about
  * 3,700 such repeats in 1.7 million measurements). Codes keep their recorded order and may repeat.
  *
@@ -562,6 +563,10 @@ export class Tokenizer {
     // per time step: variable index -> measurement token(s) (-1 none); reset between steps
     const J = this.variables.length;
     const slotTok = new Int32Array(J).fill(-1);
+    // repeats = 'mean': running sum and count of a continuous variable's values in the time step
+    const mean = this.config.repeats === 'mean';
+    const slotSum = new Float64Array(mean ? J : 0);
+    const slotCount = new Int32Array(mean ? J : 0);
     const touched: number[] = [];
     let prevHours = 0;
     let i = 0;
@@ -586,9 +591,15 @@ export class Tokenizer {
           }
           throw this.measurementError(vi, e, tok, `${where}, event ${j} (hours ${e.hours})`);
         }
-        if (slotTok[vi] === -1) touched.push(vi);
-        else if (stats) stats.collapsed_repeats++;
+        if (slotTok[vi] === -1) {
+          touched.push(vi);
+          if (mean) slotSum[vi] = slotCount[vi] = 0;
+        } else if (stats) stats.collapsed_repeats++;
         slotTok[vi] = tok;
+        if (mean && typeof e.value === 'number') {
+          slotSum[vi] += e.value;
+          slotCount[vi]++;
+        }
       }
       i = j;
       if (touched.length === 0) continue;
@@ -602,8 +613,8 @@ export class Tokenizer {
         }
       }
       for (const vi of touched) {
-        const tok = slotTok[vi]!;
         const v = this.variables[vi]!;
+        const tok = mean && v.type === 'continuous' && slotCount[vi]! > 1 ? this.measurementToken(vi, slotSum[vi]! / slotCount[vi]!) : slotTok[vi]!;
         if (!joint && v.type === 'continuous') {
           out.push(v.offset);
           out.push(this.sharedBins!.offset + tok);

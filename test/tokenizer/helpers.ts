@@ -114,18 +114,29 @@ export function coveringPatient(): PatientRecord {
   };
 }
 
-/** The time steps a record should encode to: events grouped by hours, last of a repeated variable wins, ascending variable order. */
+/**
+ * The time steps a record should encode to: events grouped by hours, in ascending variable order;
+ * of a repeated variable the last value wins, or under repeats: mean a continuous variable's mean.
+ */
 export function expectedSteps(tok: Tokenizer, events: Measurement[]): { hours: number; items: Measurement[] }[] {
   const order = tok.variables.map((v) => v.name);
-  const steps: { hours: number; items: Map<string, Measurement> }[] = [];
+  const mean = tok.config.repeats === 'mean';
+  const continuous = new Set(tok.variables.filter((v) => v.type === 'continuous').map((v) => v.name));
+  const steps: { hours: number; items: Map<string, Measurement[]> }[] = [];
   for (const e of [...events].sort((a, b) => a.hours - b.hours)) {
-    const last = steps[steps.length - 1];
-    if (last && last.hours === e.hours) last.items.set(e.variable, e);
-    else steps.push({ hours: e.hours, items: new Map([[e.variable, e]]) });
+    let last = steps[steps.length - 1];
+    if (!last || last.hours !== e.hours) steps.push((last = { hours: e.hours, items: new Map() }));
+    last.items.set(e.variable, [...(last.items.get(e.variable) ?? []), e]);
   }
   return steps.map((s) => ({
     hours: s.hours,
-    items: [...s.items.values()].sort((a, b) => order.indexOf(a.variable) - order.indexOf(b.variable)),
+    items: [...s.items.values()]
+      .map((es) => {
+        const e = es[es.length - 1]!;
+        if (!mean || !continuous.has(e.variable) || es.length === 1) return e;
+        return { ...e, value: es.reduce((a, x) => a + (x.value as number), 0) / es.length };
+      })
+      .sort((a, b) => order.indexOf(a.variable) - order.indexOf(b.variable)),
   }));
 }
 

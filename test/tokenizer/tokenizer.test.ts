@@ -185,8 +185,8 @@ describe('tokenizer properties on generated records', () => {
   for (const strategy of STRATEGIES) {
     it(`${strategy}: encode -> decode recovers covariates, labels and codes; values and gaps within their bins`, () => {
       fc.assert(
-        fc.property(cohortArb, fc.integer(), (cohort, seed) => {
-          const tok = fitTokenizer(cohort, toyData, tokCfg({ strategy }));
+        fc.property(cohortArb, fc.integer(), fc.constantFrom('last', 'mean') as fc.Arbitrary<'last' | 'mean'>, (cohort, seed, repeats) => {
+          const tok = fitTokenizer(cohort, toyData, tokCfg({ strategy, repeats }));
           cohort.forEach((p, i) => checkRoundTrip(tok, p, seed + i));
         }),
         { numRuns: 25 },
@@ -495,6 +495,32 @@ describe('bad input gets a clear error', () => {
     const r = tok.decode(ids, { rng: new Rng(1) });
     const at1 = r.admissions[0]!.events.filter((e) => e.variable === 'vent');
     expect(at1.map((e) => e.value)).toEqual(['no', 'no']);
+  });
+
+  it('repeats: mean collapses a continuous variable\'s repeats to their mean; categorical ones keep the last', () => {
+    const ev = (hours: number, variable: string, value: number | string) => ({ hours, variable, value });
+    const train: PatientRecord = {
+      ...base,
+      admissions: [{ id: 'a', codes: [], events: [...Array.from({ length: 201 }, (_, h) => ev(h, 'hr', h)), ev(0, 'vent', 'no'), ev(1, 'vent', 'yes')] }],
+    };
+    const p: PatientRecord = {
+      ...base,
+      admissions: [{ id: 'b', codes: [], events: [ev(5, 'hr', 60), ev(5, 'vent', 'yes'), ev(5, 'hr', 100), ev(5, 'vent', 'no')] }],
+    };
+    const bin = (t: Tokenizer): number => {
+      const r = t.decode(t.encodePatient(p), { rng: new Rng(1) });
+      const [hr, vent] = r.admissions[0]!.events;
+      expect(vent!.value).toBe('no');
+      return binIndex(t.variables[0]!.bins!.edges, hr!.value as number);
+    };
+    // uniform bins of width 20 over 0..200: 60 -> bin 3, mean 80 -> bin 4, 100 -> bin 5
+    const last = fitTokenizer([train], toyData, tokCfg({ bin_type: 'uniform', n_bins: 10, trim_tails: false }));
+    const mean = fitTokenizer([train], toyData, tokCfg({ bin_type: 'uniform', n_bins: 10, trim_tails: false, repeats: 'mean' }));
+    expect(bin(last)).toBe(5);
+    expect(bin(mean)).toBe(4);
+    const stats = { dropped_codes: 0, dropped_values: 0, collapsed_repeats: 0 };
+    mean.encodePatient(p, { stats });
+    expect(stats.collapsed_repeats).toBe(2);
   });
 
   it('events out of hours order are sorted before encoding', () => {
