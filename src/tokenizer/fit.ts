@@ -57,7 +57,8 @@ export function fitTokenizer(records: PatientRecord[], data: DataConfig, cfgIn: 
   const M = cfg.within_bin_quantiles;
   const vocab: string[] = [...SPECIAL_TOKENS];
 
-  // ---- covariates
+  // training statistics: values per numeric covariate / label / continuous variable, values seen
+  // per categorical one, code counts, and the gaps between time steps
   const covNum = data.covariates.map(() => [] as number[]);
   const covCat = data.covariates.map(() => new Map<string, boolean>()); // value -> was a number
   const covIdx = new Map(data.covariates.map((c, i) => [c.name, i]));
