@@ -155,7 +155,7 @@ export function evaluateSynthetic(input: EvaluateInput): EvalResult {
     ceiling: proximity(R, X.testA, X.testB, cfg.k, rng.fork('prox:ceil'), knnR),
   };
   // the ceiling's PRDC uses the whole test split: PRDC needs no holdout, and more rows make it fairer
-  const ceilingPrdc = test.length > cfg.k ? proximity(R, X.test, X.testB, cfg.k, rng.fork('prox:ceil-prdc'), knnR).prdc : prox.ceiling.prdc;
+  const ceilingPrdc = proximity(R, X.test, X.testB, cfg.k, rng.fork('prox:ceil-prdc'), knnR).prdc;
   log(`evaluate: nearest neighbours (${R.n} train rows × ${enc.names.length} features) ${sec(t)}`);
   const prdcRow = (key: keyof ProximityResult['prdc'], name: string) =>
     push(rows, `fidelity/prdc_${key}`, 'fidelity', name, 'max', true, {
@@ -169,15 +169,17 @@ export function evaluateSynthetic(input: EvaluateInput): EvalResult {
   prdcRow('coverage', 'PRDC coverage');
 
   t = performance.now();
+  // a test split smaller than cv_folds has no cross-validated ceiling; its figures stay empty
+  const detOrNull = (c: Matrix, label: string) => (c.n >= cfg.cv_folds ? detection(R, c, cfg.cv_folds, rng.fork(label), opts) : null);
   const det = {
     synthetic: detection(R, X.synthetic, cfg.cv_folds, rng.fork('det:syn'), opts),
-    ceiling: detection(R, X.test, cfg.cv_folds, rng.fork('det:ceil'), opts),
+    ceiling: detOrNull(X.test, 'det:ceil'),
     floor: detection(R, X.floor, cfg.cv_folds, rng.fork('det:floor'), opts),
   };
   log(`evaluate: detection ${sec(t)}`);
-  push(rows, 'detection/auc_logistic', 'detection', 'Detection AUC, logistic regression (0.5 best)', 'half', true, map3(det, (d) => d.logistic.auc));
-  push(rows, 'detection/auc_boosting', 'detection', 'Detection AUC, gradient-boosted trees (0.5 best)', 'half', true, map3(det, (d) => d.boosting.auc));
-  push(rows, 'detection/logistic_detection', 'detection', 'LogisticDetection (SDMetrics)', 'max', true, map3(det, (d) => d.logisticDetection));
+  push(rows, 'detection/auc_logistic', 'detection', 'Detection AUC, logistic regression (0.5 best)', 'half', true, map3(det, (d) => d?.logistic.auc ?? NaN));
+  push(rows, 'detection/auc_boosting', 'detection', 'Detection AUC, gradient-boosted trees (0.5 best)', 'half', true, map3(det, (d) => d?.boosting.auc ?? NaN));
+  push(rows, 'detection/logistic_detection', 'detection', 'LogisticDetection (SDMetrics)', 'max', true, map3(det, (d) => d?.logisticDetection ?? NaN));
 
   // --- utility
   t = performance.now();
@@ -478,7 +480,7 @@ function plotData(
   synCodes: CodeStatistics,
   realTs: TimeSeriesStatistics,
   synTs: TimeSeriesStatistics,
-  det: Record<'synthetic' | 'ceiling' | 'floor', ReturnType<typeof detection>>,
+  det: { synthetic: ReturnType<typeof detection>; ceiling: ReturnType<typeof detection> | null; floor: ReturnType<typeof detection> },
   prox: Record<'synthetic' | 'ceiling' | 'floor', ProximityResult>,
   utilRoc: RocPlot[],
 ): PlotData {
@@ -529,7 +531,7 @@ function plotData(
           { label: 'synthetic, logistic', ...thin(det.synthetic.logistic.roc) },
           { label: 'synthetic, boosting', ...thin(det.synthetic.boosting.roc) },
           { label: 'floor, boosting', ...thin(det.floor.boosting.roc) },
-          { label: 'ceiling, boosting', ...thin(det.ceiling.boosting.roc) },
+          ...(det.ceiling ? [{ label: 'ceiling, boosting', ...thin(det.ceiling.boosting.roc) }] : []),
         ],
       },
       ...utilRoc,

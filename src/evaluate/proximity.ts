@@ -64,15 +64,17 @@ export interface ProximityResult {
  *   (training rows) against non-members (holdout rows) in equal numbers; 0.5 is no leakage.
  */
 export function proximity(real: Matrix, cand: Matrix, holdout: Matrix, k: number, rng: Rng, realKnn?: Float64Array): ProximityResult {
-  if (real.n <= k || cand.n <= k) {
-    throw new RangeError(`PRDC needs more than k = ${k} rows in each set, got ${real.n} real and ${cand.n} candidate`);
-  }
+  if (real.n <= k) throw new RangeError(`PRDC needs more than k = ${k} real rows, got ${real.n}`);
+  if (cand.n < 2) throw new RangeError(`proximity needs at least 2 candidate rows, got ${cand.n}`);
   if (holdout.n === 0) throw new RangeError('proximity: the holdout set is empty');
-  // [N, k] and [M, k]: column k−1 is the PRDC radius, column 0 the nearest other row (for NNAA)
+  // a candidate set of k rows or fewer (a tiny reference split) has no PRDC; the rest still holds
+  const prdcDefined = cand.n > k;
+  const kc = Math.min(k, cand.n - 1);
+  // [N, k] and [M, kc]: column k−1 is the PRDC radius, column 0 the nearest other row (for NNAA)
   const knnR = realKnn ?? kNearest(real, real, k, true);
-  const knnC = kNearest(cand, cand, k, true);
+  const knnC = kNearest(cand, cand, kc, true);
   const rR2 = kthColumn(knnR, k);
-  const rC2 = kthColumn(knnC, k);
+  const rC2 = kthColumn(knnC, kc);
   const N = real.n;
   const M = cand.n;
 
@@ -151,17 +153,14 @@ export function proximity(real: Matrix, cand: Matrix, holdout: Matrix, k: number
   let nndrSum = 0;
   for (let j = 0; j < M; j++) nndrSum += nndr[j]!;
   // NNAA from the same scans: squared distances compare like distances
-  const dCC = kthColumn(knnC, k, 0);
+  const dCC = kthColumn(knnC, kc, 0);
   const dHH = holdout.n > 1 ? kthColumn(kNearest(holdout, holdout, 1, true), 1) : new Float64Array(1).fill(Infinity);
   const aaTrain = adversarialAccuracyFrom(colMin, kthColumn(knnR, k, 0), dcrTrain2, dCC);
   const aaHoldout = adversarialAccuracyFrom(colMinH, dHH, dcrHoldout2, dCC);
   return {
-    prdc: {
-      precision: precisionHits / M,
-      recall: recalled / N,
-      density: densityHits / (k * M),
-      coverage: covered / N,
-    },
+    prdc: prdcDefined
+      ? { precision: precisionHits / M, recall: recalled / N, density: densityHits / (k * M), coverage: covered / N }
+      : { precision: NaN, recall: NaN, density: NaN, coverage: NaN },
     dcrTrain,
     dcrHoldout,
     dcrTrainMedian: quantile(dcrTrain, 0.5),

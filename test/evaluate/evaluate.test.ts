@@ -90,6 +90,14 @@ describe('evaluateSynthetic', () => {
     expect(get(r, 'detection/auc_boosting').synthetic).not.toBeNull();
   });
 
+  it('a tiny test split leaves the ceiling figures it cannot support empty instead of failing', () => {
+    const r = evaluateSynthetic({ train, test: test.slice(0, 4), synthetic: toyRecords(100, 3), data: toyData, cfg: { ...cfg, cv_folds: 5 }, rng: new Rng(3) });
+    expect(get(r, 'fidelity/prdc_precision').ceiling).toBeNull(); // 4 test rows ≤ k = 5
+    expect(get(r, 'detection/auc_boosting').ceiling).toBeNull(); // 4 test rows < 5 folds
+    expect(get(r, 'detection/auc_boosting').synthetic).not.toBeNull();
+    expect(get(r, 'privacy/mia_auroc').ceiling).not.toBeNull();
+  });
+
   it('is reproducible: the same seed gives the same figures', () => {
     const again = run(toyRecords(300, 3));
     expect(again.rows).toEqual(good.rows);
