@@ -162,6 +162,25 @@ describe('graph builder', () => {
     toNumbers(out.gx!).forEach((v, i) => expect(v).toBeCloseTo(((2 * [1, 2, 3, 4, 5, 9][i]!) / 3), 5));
   });
 
+  it("index.ts's example: gradients through a symbolic batch dimension", async () => {
+    const g = new Graph('example');
+    const x = g.input('x', 'float32', ['batch_size', 4]);
+    const w = g.input('w', 'float32', [4, 3]);
+    const loss = g.reduceSum(g.gelu(g.matMul(x, w)), undefined, false);
+    g.output(loss, 'loss');
+    const [dw] = grad(loss, [w]);
+    g.output(dw!, 'grad.w');
+    const xs = [0.5, -1, 2, 0.1, 1, 1, -0.5, 0.3];
+    const ws = [0.2, -0.1, 0.4, 0.3, 0.0, -0.2, 0.1, 0.5, 0.2, -0.3, 0.1, 0.05];
+    const out = await run(g, { x: float32Tensor(xs, [2, 4]), w: float32Tensor(ws, [4, 3]) });
+    // dL/dw[i, j] = Σ_b x[b, i] gelu'(z[b, j])
+    const gelu = (z: number) => 0.5 * z * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (z + 0.044715 * z ** 3)));
+    const dgelu = (z: number) => (gelu(z + 1e-4) - gelu(z - 1e-4)) / 2e-4;
+    const z = [0, 1].map((b) => [0, 1, 2].map((j) => [0, 1, 2, 3].reduce((a, i) => a + xs[b * 4 + i]! * ws[i * 3 + j]!, 0)));
+    const want = [0, 1, 2, 3].flatMap((i) => [0, 1, 2].map((j) => [0, 1].reduce((a, b) => a + xs[b * 4 + i]! * dgelu(z[b]![j]!), 0)));
+    toNumbers(out['grad.w']!).forEach((v, k) => expect(v).toBeCloseTo(want[k]!, 4));
+  });
+
   it('gradients of unused parameters are zeros of their shape', async () => {
     const g = new Graph();
     const a = g.input('a', 'float32', [2]);
