@@ -73,6 +73,25 @@ describe('GPT inference graph (KV cache, Hugging Face layout)', () => {
     }
   });
 
+  it('left padding: a padded row gives the logits of the same tokens unpadded', async () => {
+    const { values } = randomParams(TINY, TINY_V, 5);
+    const s = await createSession(buildInferenceGraph(TINY, { vocabSize: TINY_V, weights: weights32(values) }).model, { threads: 1 });
+    const feeds: Record<string, HostTensor> = {
+      // row 0: [pad, 3, 1, 4] (mask 0 on the pad); row 1: [3, 1, 4, 1]
+      input_ids: int64Tensor([0, 3, 1, 4, 3, 1, 4, 1], [2, 4]),
+      attention_mask: int64Tensor([0, 1, 1, 1, 1, 1, 1, 1], [2, 4]),
+      position_ids: int64Tensor([1, 0, 1, 2, 0, 1, 2, 3], [2, 4]),
+    };
+    for (let l = 0; l < TINY.n_layer; l++) {
+      feeds[`past_key_values.${l}.key`] = float32Tensor(new Float32Array(0), [2, H, 0, D]);
+      feeds[`past_key_values.${l}.value`] = float32Tensor(new Float32Array(0), [2, H, 0, D]);
+    }
+    const logits = (await s.run(feeds)).logits!.data as Float32Array; // [2, 4, V]
+    for (let t = 1; t < 4; t++) {
+      for (let v = 0; v < TINY_V; v++) expect(logits[(0 * 4 + t) * TINY_V + v]).toBeCloseTo(logits[(1 * 4 + t - 1) * TINY_V + v]!, 5);
+    }
+  });
+
   it('gptCachedStep inside an ONNX Loop (KV cache carried, last-position logits) decodes as the inference graph does', async () => {
     const { values } = randomParams(TINY, TINY_V, 4);
     const weights = weights32(values);
