@@ -88,7 +88,7 @@ export interface UtilityScore {
   roc: RocCurve;
 }
 
-/** Fit on (trainX, trainY), score on (testX, testY). */
+/** Fit on (trainX, trainY), score on (testX, testY); NaN scores when there is nothing to fit on. */
 export function trainAndScore(
   kind: ModelKind,
   trainX: Matrix,
@@ -97,6 +97,8 @@ export function trainAndScore(
   testY: ArrayLike<number>,
   opts: ClassifierOptions,
 ): UtilityScore {
+  // a candidate set without this label (a generator that writes none) has nothing to train on
+  if (trainX.n === 0) return { auroc: NaN, auprc: NaN, f1: NaN, roc: { fpr: [0, 1], tpr: [0, 1] } };
   const model = fitClassifier(kind, trainX, trainY, opts);
   const threshold = bestF1Threshold(model.predict(trainX), trainY);
   const p = model.predict(testX);

@@ -42,6 +42,9 @@ export interface ProximityResult {
 }
 
 /**
+ * Distances are Euclidean between the standardized feature vectors of features.ts (SDMetrics' DCR
+ * uses a per-column range-normalized distance on flat tables; ours are whole patient records).
+ *
  * PRDC (Naeem et al. 2020, "Reliable Fidelity and Diversity Metrics for Generative Models"), with
  * r_i the distance from real row i to its k-th nearest other real row and B(x, r) the open ball:
  *   precision = 1/M Σ_j 1[∃i: C_j ∈ B(R_i, r_i)]      recall = 1/N Σ_i 1[∃j: R_i ∈ B(C_j, r'_j)]

@@ -16,7 +16,8 @@ export function ksStatistic(real: ArrayLike<number>, syn: ArrayLike<number>): nu
   const b = Float64Array.from(syn).sort();
   const n = a.length;
   const m = b.length;
-  if (n === 0 || m === 0) return n === m ? 0 : 1;
+  // no values on either side: nothing to compare (NaN, left out of means); on one side: all differ
+  if (n === 0 || m === 0) return n === m ? NaN : 1;
   let i = 0;
   let j = 0;
   let d = 0;
@@ -68,7 +69,11 @@ export function totalVariation<T>(p: Map<T, number>, q: Map<T, number>): number 
  * missing should lose score for it.
  */
 export function tvComplement<T>(real: Iterable<T>, syn: Iterable<T>): number {
-  return 1 - totalVariation(frequencies(real), frequencies(syn));
+  const p = frequencies(real);
+  const q = frequencies(syn);
+  // as ksStatistic: both empty is no comparison, one empty is no overlap at all
+  if (p.size === 0 || q.size === 0) return p.size === q.size ? NaN : 0;
+  return 1 - totalVariation(p, q);
 }
 
 /**

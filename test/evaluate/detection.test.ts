@@ -56,5 +56,7 @@ describe('trainAndScore', () => {
     // trained on one class only: every prediction is the same, so ranking is a coin toss
     const flat = trainAndScore('boosting', tr, y.slice(0, 300).map(() => 0), te, y.slice(300), opts);
     expect(flat.auroc).toBe(0.5);
+    // nothing to train on (a synthetic set without the label): no figure rather than a made-up one
+    expect(trainAndScore('logistic', matrix(0, 3), [], te, y.slice(300), opts).auroc).toBeNaN();
   });
 });

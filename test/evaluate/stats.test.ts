@@ -33,6 +33,12 @@ describe('ksStatistic', () => {
   it('matches a brute-force sup over all sample points, ties included', () => {
     fc.assert(fc.property(smallInts, smallInts, (a, b) => Math.abs(ksStatistic(a, b) - bruteKs(a, b)) < 1e-12));
   });
+  it('is NaN with no values at all and 1 when only one side has values', () => {
+    expect(ksStatistic([], [])).toBeNaN();
+    expect(ksStatistic([1], [])).toBe(1);
+    expect(tvComplement([], [])).toBeNaN();
+    expect(tvComplement(['a'], [])).toBe(0);
+  });
   it('is 0 for identical samples and 1 for disjoint ones', () => {
     expect(ksStatistic([1, 2, 3], [3, 2, 1])).toBe(0);
     expect(ksComplement([1, 2, 3], [4, 5])).toBe(0);
