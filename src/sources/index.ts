@@ -3,7 +3,9 @@
  * patients as canonical records. The loader is chosen by `data.loader`; each lives in its own
  * module, imported on demand (the DuckDB-backed ones load a native engine).
  */
+import { stat } from 'node:fs/promises';
 import type { DataConfig } from '../records/dataConfig.ts';
+import { inputError } from '../util/errors.ts';
 import type { PatientRecord } from '../records/types.ts';
 import { InputIssues } from './issues.ts';
 import type { Loader, LoadContext, OnProgress } from './types.ts';
@@ -36,6 +38,10 @@ export function loadSource(data: DataConfig, resolvePath: (p: string) => string,
   return {
     issues,
     async *[Symbol.asyncIterator]() {
+      const root = resolvePath(data.root);
+      if (!(await stat(root).then((st) => st.isDirectory(), () => false))) {
+        throw inputError(root, undefined, `data.root is not a directory (data=${data.name}; set data.root=PATH to where the ${data.loader} files are)`);
+      }
       const load = await loaderFor(data.loader);
       yield* load(data, ctx);
     },

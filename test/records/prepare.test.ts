@@ -78,3 +78,26 @@ describe('prepareData', () => {
     expect(patients.split('\n')[1]).toBe('132539,54,female,,surgical,,0,5,');
   });
 });
+
+describe('synehr prepare (the command)', () => {
+  it('prepares the embedded long-format example from a fresh working directory', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const cwd = await mkdtemp(join(tmpdir(), 'synehr-cli-'));
+    dirs.push(cwd);
+    const r = spawnSync(process.execPath, [join(ROOT, 'bin/synehr.js'), 'prepare', 'data=long_example'], { cwd, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/long_example: 3 patients, 4 admissions, 4 codes \(3 distinct\), 10 measurements/);
+    const dir = join(cwd, 'data/processed/long_example');
+    expect((await readRecords(dir)).map((p) => p.id)).toEqual(['p001', 'p002', 'p003']);
+  });
+
+  it('EXPECTED FAILURE - a missing data.root prints one line and exits non-zero', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const cwd = await mkdtemp(join(tmpdir(), 'synehr-cli-'));
+    dirs.push(cwd);
+    const r = spawnSync(process.execPath, [join(ROOT, 'bin/synehr.js'), 'prepare', 'data=physionet2012', 'data.root=/nonexistent'], { cwd, encoding: 'utf8' });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr.trim()).toMatch(/^synehr: error: \/nonexistent: data\.root is not a directory \(data=physionet2012; set data\.root=PATH to where the physionet2012 files are\)$/m);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+});

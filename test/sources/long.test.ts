@@ -74,7 +74,9 @@ describe('long loader', () => {
       await expect(loadAll(await longFile('p,a,0,measurement,heart_rate,80\n', ['typos']))).rejects.toThrow('data.options.tolerate: unknown issue kind "typos"; expected one of malformed_row, ');
     });
     it('EXPECTED FAILURE - missing file', async () => {
-      await expect(loadAll(await config('long_example', '/nonexistent'))).rejects.toThrow('/nonexistent/records.csv: not found (data.root "/nonexistent" + options.file "records.csv")');
+      await expect(loadAll(await config('long_example', '/nonexistent'))).rejects.toThrow('/nonexistent: data.root is not a directory (data=long_example;');
+      const dir = await scratch();
+      await expect(loadAll(await config('long_example', dir))).rejects.toThrow(`${dir}/records.csv: not found (data.root "${dir}" + options.file "records.csv")`);
     });
     it('EXPECTED FAILURE - wrong header', async () => {
       const dir = await scratch();
