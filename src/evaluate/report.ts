@@ -33,6 +33,8 @@ export function formatSummaryTable(result: EvalResult): string {
   const w = Math.max(6, ...rows.map((r) => name(r).length));
   const line = (a: string, b: string, c: string, d: string) => `${a.padEnd(w)} | ${b.padStart(10)} | ${c.padStart(10)} | ${d.padStart(10)}`;
   const out = [line('metric', 'synthetic', 'ceiling', 'floor'), `${'-'.repeat(w)}-+-${'-'.repeat(10)}-+-${'-'.repeat(10)}-+-${'-'.repeat(10)}`];
+  const z = result.meta.sizes;
+  out.push(line('patients (vs train of ' + z.train + ')', String(z.synthetic), String(z.test), String(z.floor)));
   let group = '';
   for (const r of rows) {
     if (r.group !== group) {
