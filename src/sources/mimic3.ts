@@ -5,7 +5,7 @@
  *
  * One patient per SUBJECT_ID; one admission per ICU stay (ICUSTAY_ID), in time order; hours since
  * the stay's INTIME, measurements kept inside [INTIME, OUTTIME] (LABEVENTS joined by HADM_ID and
- * time, as mimic3-benchmarks does). Covariates: age at the first stay (capped: MIMIC shifts ages
+ * time, as mimic3-benchmarks does; so are CHARTEVENTS rows without an ICUSTAY_ID). Covariates: age at the first stay (capped: MIMIC shifts ages
  * over 89 to about 300) and gender. Label: in-hospital death in any of the patient's admissions.
  * Codes: ICD-9 diagnoses (ICD9:) in SEQ_NUM order then procedures (ICD9PROC:), on the first ICU stay of their hospital
  * admission (a later stay of the same admission would only repeat them), diagnoses optionally
@@ -86,7 +86,7 @@ const TABLES = {
   icustays: ['subject_id', 'hadm_id', 'icustay_id', 'intime', 'outtime'],
   diagnoses_icd: ['hadm_id', 'seq_num', 'icd9_code'],
   procedures_icd: ['hadm_id', 'seq_num', 'icd9_code'],
-  chartevents: ['row_id', 'icustay_id', 'itemid', 'charttime', 'value', 'valuenum', 'valueuom'],
+  chartevents: ['row_id', 'hadm_id', 'icustay_id', 'itemid', 'charttime', 'value', 'valuenum', 'valueuom'],
   labevents: ['row_id', 'hadm_id', 'itemid', 'charttime', 'value', 'valuenum', 'valueuom'],
 } as const;
 
@@ -166,8 +166,10 @@ export async function* loadMimic3(data: DataConfig, ctx: LoadContext): AsyncGene
                m.variable, c.value, c.valuenum, c.valueuom, m.label, c.row_id, 'C' AS src, c.charttime AS raw_time
         FROM chartevents c
         JOIN items m ON TRY_CAST(c.itemid AS INTEGER) = m.itemid AND m.linksto = 'chartevents'
-        JOIN stays s ON TRY_CAST(c.icustay_id AS BIGINT) = s.stay
-        WHERE true ${chartError}
+        -- by HADM_ID in one scan: rows with an ICUSTAY_ID keep their stay, rows without one
+        -- (charted outside the ICU record) go to the stay whose window holds them
+        JOIN stays s ON TRY_CAST(c.hadm_id AS BIGINT) = s.hid
+        WHERE (c.icustay_id IS NULL OR TRIM(c.icustay_id) = '' OR TRY_CAST(c.icustay_id AS BIGINT) = s.stay) ${chartError}
         UNION ALL
         SELECT s.ord, epoch(TRY_CAST(l.charttime AS TIMESTAMP)) - s.t_in AS secs, s.t_out - s.t_in AS span,
                m.variable, l.value, l.valuenum, l.valueuom, m.label, l.row_id, 'L' AS src, l.charttime AS raw_time

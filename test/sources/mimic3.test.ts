@@ -68,6 +68,16 @@ describe('mimic3 loader', () => {
     expect(lower.records).toEqual(upper.records);
   });
 
+  it('places CHARTEVENTS rows without an ICUSTAY_ID by HADM_ID and time', async () => {
+    const dir = await scratch(FIX);
+    await editTable(dir, 'CHARTEVENTS', (t) => t.replace(/^(\d+),10006,142345,206504,211,"2164-10-23 22:40:00"/m, '$1,10006,142345,,211,"2164-10-23 22:40:00"'));
+    expect(gunzipSync(await readFile(join(dir, 'CHARTEVENTS.csv.gz'))).toString()).toContain('10006,142345,,211,');
+    const { records } = await loadAll(await config('mimic3_demo', dir));
+    const hr = records[0]!.admissions[0]!.events.filter((e) => e.variable === 'Heart Rate');
+    expect(hr).toHaveLength(24);
+    expect(hr[0]).toEqual({ hours: 5385 / 3600, variable: 'Heart Rate', value: 104 });
+  });
+
   it('maps diagnoses to ICD-10-CM through the GEM; procedures stay ICD-9', async () => {
     const { records } = await loadAll(await config('mimic3_demo', FIX, { icd10: true }));
     // 486 -> J189, 5849 -> N179, 1628 -> C3480, 4019 -> I10 (first of I10, I169)
