@@ -20,8 +20,9 @@ export function sampleIndependentMarginals(
   if (train.length === 0) throw new RangeError('sampleIndependentMarginals: the training set is empty');
   const covValues = new Map<string, (number | string | null)[]>();
   for (const c of data.covariates) covValues.set(c.name, train.map((r) => r.covariates[c.name] ?? null));
-  const labelValues = new Map<string, number[]>();
-  for (const l of data.labels) labelValues.set(l.name, train.flatMap((r) => (l.name in r.labels ? [r.labels[l.name]!] : [])));
+  // a label left out of a record (PhysioNet's survival when no death was recorded) stays out as often
+  const labelValues = new Map<string, (number | undefined)[]>();
+  for (const l of data.labels) labelValues.set(l.name, train.map((r) => r.labels[l.name]));
 
   const nAdmissions: number[] = [];
   const nCodes: number[] = [];
@@ -63,7 +64,10 @@ export function sampleIndependentMarginals(
     const covariates: PatientRecord['covariates'] = {};
     for (const [name, pool] of covValues) covariates[name] = pick(pool);
     const labels: PatientRecord['labels'] = {};
-    for (const [name, pool] of labelValues) if (pool.length) labels[name] = pick(pool);
+    for (const [name, pool] of labelValues) {
+      const v = pick(pool);
+      if (v !== undefined) labels[name] = v;
+    }
     const admissions: Admission[] = [];
     const na = Math.max(1, pick(nAdmissions));
     for (let a = 0; a < na; a++) {

@@ -146,16 +146,25 @@ describe('sampleIndependentMarginals', () => {
     const fc = codeStatistics(floor).ngrams[1]!.get('X:A1\u0001X:A2') ?? 0;
     expect(fc).toBeLessThan(rc / 2);
   });
+  it('keeps how often a label is left out, and how often a covariate is missing', () => {
+    const some = train.map((r, i) => (i % 2 ? r : { ...r, labels: {} }));
+    const f = sampleIndependentMarginals(some, 2000, new Rng(2), toyData);
+    const share = f.filter((r) => 'death' in r.labels).length / f.length;
+    expect(Math.abs(share - 0.5)).toBeLessThan(0.04);
+    const missing = (rs: PatientRecord[]) => rs.filter((r) => r.covariates['sex'] === null).length / rs.length;
+    expect(Math.abs(missing(f) - missing(train))).toBeLessThan(0.03);
+  });
   it('writes valid records: sorted non-negative times, distinct codes per admission', () => {
+    const problems: string[] = [];
     for (const r of floor) {
-      expect(r.admissions.length).toBeGreaterThan(0);
+      if (r.admissions.length === 0) problems.push(`${r.id}: no admission`);
       for (const a of r.admissions) {
-        expect(new Set(a.codes).size).toBe(a.codes.length);
+        if (new Set(a.codes).size !== a.codes.length) problems.push(`${a.id}: repeated code`);
         a.events.forEach((e, i) => {
-          expect(e.hours).toBeGreaterThanOrEqual(0);
-          if (i) expect(e.hours).toBeGreaterThanOrEqual(a.events[i - 1]!.hours);
+          if (e.hours < 0 || (i > 0 && e.hours < a.events[i - 1]!.hours)) problems.push(`${a.id}: event ${i} at ${e.hours} h out of order`);
         });
       }
     }
+    expect(problems).toEqual([]);
   });
 });
