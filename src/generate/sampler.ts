@@ -17,6 +17,7 @@ import { gptTrunk } from '../model/gpt.ts';
 import { gptParamSpecs } from '../model/params.ts';
 import type { ModelConfig } from '../model/config.ts';
 import type { GrammarAutomaton } from '../tokenizer/automaton.ts';
+import { SPECIAL_IDS } from '../tokenizer/tokenizer.ts';
 
 /** Opset 18 for BitwiseXor, which the Gumbel noise hash needs. */
 export const SAMPLER_OPSET = 18;
@@ -30,7 +31,15 @@ export interface SamplerGraphOptions {
   /** trained float32 weights by Hugging Face name, embedded as initializers */
   weights: Record<string, Float32Array>;
   automaton: GrammarAutomaton;
+  /** steps per inner Loop: the whole cache is copied once per chunk and finished rows dropped */
+  chunk?: number;
 }
+
+/**
+ * 32 steps per chunk: per-step cache copies become 1/32 of what they were, and a finished row
+ * runs at most 31 steps too many.
+ */
+export const DEFAULT_CHUNK = 32;
 
 /** The sampler's inputs, in order, with what they mean. */
 export const SAMPLER_INPUTS = {
@@ -45,12 +54,22 @@ export const SAMPLER_INPUTS = {
 /**
  * Builds sampler.onnx. Output `tokens` int64 [B, steps]: the tokens at positions 1..steps (the
  * prefix's own tokens after <s> included), `<pad>` after a row's `</s>`; steps ≤ max_len − 1.
+ *
+ * Two nested Loops. The inner one runs up to `chunk` steps: each step appends its key and value
+ * to a small per-chunk cache [b, H, j, D] and attends over the chunk's cache and the older one
+ * [b, H, t0, D], which it only reads. The outer one appends the chunk's cache to the older one
+ * (one copy per chunk instead of one per step: a Concat of the whole cache every step was 60 % of
+ * the time), writes the chunk's tokens into the output by ScatterND, and drops the rows that have
+ * finished, so that the long tail of a batch runs on the rows still open. The noise is keyed by
+ * each row's original index and the step, so dropping rows changes no draw.
  */
 export function buildSamplerGraph(cfg: ModelConfig, opts: SamplerGraphOptions): Uint8Array {
   const { vocabSize: V, automaton: A } = opts;
+  const chunk = opts.chunk ?? DEFAULT_CHUNK;
   if (A.vocabSize !== V) {
     throw new RangeError(`buildSamplerGraph: the automaton has ${A.vocabSize} tokens, the model ${V}`);
   }
+  if (!Number.isInteger(chunk) || chunk < 1) throw new RangeError(`buildSamplerGraph: chunk must be a positive integer, got ${chunk}`);
   const C = cfg.n_embd;
   const H = cfg.n_head;
   const D = C / H;
@@ -77,103 +96,155 @@ export function buildSamplerGraph(cfg: ModelConfig, opts: SamplerGraphOptions): 
   const endState = g.scalar(A.endState, 'int64');
   const vocabRange = g.constant(BigInt64Array.from({ length: V }, (_, i) => BigInt(i)), 'int64', [1, V], 'vocab_range'); // [1, V]
   const Vs = g.scalar(V, 'int64');
+  const zero = g.scalar(0, 'int64');
+  const one = g.scalar(1, 'int64');
 
-  // initial carried values: the <s> column, the state after it, and empty caches [B, H, 0, D]
-  const bos = g.squeeze(g.slice(prefix, [0], [1], [1]), [1]); // [B]
-  const state0 = g.gather(nextFlat, g.add(g.scalar(A.startState * V, 'int64'), bos)); // [B]
+  // B0 = the batch as given; b = the rows still open (b ≤ B0)
+  const bos = g.squeeze(g.slice(prefix, [0], [1], [1]), [1]); // [B0]
+  const state0 = g.gather(nextFlat, g.add(g.scalar(A.startState * V, 'int64'), bos)); // [B0]
   const B1 = g.shape(prefix, 0, 1); // [1]
-  const emptyCache = g.constantOfShape(g.concat([B1, g.ints([H, 0, D])], 0), 0, 'float32'); // [B, H, 0, D]
+  const B0 = g.squeeze(B1, [0]); // []
   const P = g.squeeze(g.shape(prefix, 1, 2), [0]); // []
-  const rows = g.unsqueeze(g.range(g.scalar(0, 'int64'), g.squeeze(B1, [0]), g.scalar(1, 'int64')), [1]); // [B, 1]
-  const cellIndex = g.add(g.mul(rows, Vs), vocabRange); // [B, V]: row · V + token, the noise counter within a step
+  const steps = g.sub(maxLen, one); // []: output columns, positions 1..max_len − 1
+  const rows0 = g.range(zero, B0, one); // [B0]: each open row's original index
+  const out0 = g.constantOfShape(g.concat([B1, g.unsqueeze(steps, [0])], 0), SPECIAL_IDS.pad, 'int64'); // [B0, steps]
+  const emptyCache = (gr: Graph, like: Tensor) => gr.constantOfShape(gr.concat([gr.shape(like, 0, 1), gr.ints([H, 0, D])], 0), 0, 'float32'); // [b, H, 0, D]
+  const stride = g.mul(B0, Vs); // []: noise counters per step
 
-  const body = g.subgraph('sampler_step');
-  const iter = body.input('iter', 'int64', []);
-  const condIn = body.input('cond_in', 'bool', []);
-  const cur = body.input('cur', 'int64', ['batch_size']); // the token at position iter
-  const state = body.input('state', 'int64', ['batch_size']); // automaton state after it
+  // ---- the outer loop: one chunk of steps per iteration
+  const ob = g.subgraph('sampler_chunk');
+  ob.input('chunk_iter', 'int64', []);
+  ob.input('chunk_cond', 'bool', []);
+  const cur = ob.input('cur', 'int64', ['b']); // the token at position t0
+  const state = ob.input('state', 'int64', ['b']); // automaton state after it
+  const rows = ob.input('rows', 'int64', ['b']);
+  const t0 = ob.input('t0', 'int64', []);
+  const outBuf = ob.input('out_buf', 'int64', ['batch_size', null]);
   const past: [Tensor, Tensor][] = [];
   for (let l = 0; l < cfg.n_layer; l++) {
-    past.push([
-      body.input(`past_key_${l}`, 'float32', ['batch_size', H, null, D]),
-      body.input(`past_value_${l}`, 'float32', ['batch_size', H, null, D]),
-    ]);
+    past.push([ob.input(`past_key_${l}`, 'float32', ['b', H, null, D]), ob.input(`past_value_${l}`, 'float32', ['b', H, null, D])]);
   }
-  void condIn;
+  const t0v = ob.unsqueeze(t0, [0]); // [1]
+  const rowBase = ob.unsqueeze(ob.mul(rows, Vs), [1]); // [b, 1]: row · V, the noise counter's row part
 
-  // ---- the GPT on one token per row, position `iter`
-  const x0 = body.add(body.gather(p['transformer.wte.weight']!, body.unsqueeze(cur, [1])), body.gather(p['transformer.wpe.weight']!, iter)); // [B, 1, C]
-  const heads = (t: Tensor) => body.transpose(body.reshape(t, [0, 0, H, D]), [0, 2, 1, 3]); // [B, H, 1, D]
+  // ---- the inner loop: one token per row per iteration
+  const ib = ob.subgraph('sampler_step');
+  const j = ib.input('iter', 'int64', []);
+  ib.input('cond_in', 'bool', []);
+  const tokIn = ib.input('step_cur', 'int64', ['b']);
+  const stIn = ib.input('step_state', 'int64', ['b']);
+  const fresh: [Tensor, Tensor][] = [];
+  for (let l = 0; l < cfg.n_layer; l++) {
+    fresh.push([ib.input(`chunk_key_${l}`, 'float32', ['b', H, null, D]), ib.input(`chunk_value_${l}`, 'float32', ['b', H, null, D])]);
+  }
+  const pos = ib.add(t0, j); // []: position of tokIn
+
+  // the GPT on one token per row at position pos
+  const x0 = ib.add(ib.gather(p['transformer.wte.weight']!, ib.unsqueeze(tokIn, [1])), ib.gather(p['transformer.wpe.weight']!, pos)); // [b, 1, C]
+  const heads = (t: Tensor) => ib.transpose(ib.reshape(t, [0, 0, H, D]), [0, 2, 1, 3]); // [b, H, 1, D]
   const present: Tensor[] = [];
-  const xf = gptTrunk(body, cfg, p, x0, {
-    linear: (x, w, b) => body.add(body.matMul(x, w), b),
+  const xf = gptTrunk(ib, cfg, p, x0, {
+    linear: (x, w, b) => ib.add(ib.matMul(x, w), b),
     attend: (l, q, k, v) => {
-      const key = body.concat([past[l]![0], heads(k)], 2); // [B, H, t + 1, D]
-      const value = body.concat([past[l]![1], heads(v)], 2);
+      const key = ib.concat([fresh[l]![0], heads(k)], 2); // [b, H, j + 1, D]
+      const value = ib.concat([fresh[l]![1], heads(v)], 2);
       present.push(key, value);
-      // one query that may see every cached position: no mask
-      // written out (not Graph.attention): no gradient is needed, and no mask either
-      const scores = body.matMul(heads(q), body.transpose(key, [0, 1, 3, 2])); // [B, H, 1, t + 1]
-      const o = body.matMul(body.softmax(scores, -1), value); // [B, H, 1, D]
-      return body.reshape(body.transpose(o, [0, 2, 1, 3]), [0, 0, C]); // [B, 1, C]
+      // one query that may see every cached position: no mask. Scores over the old cache
+      // [b, H, 1, t0] and the chunk's [b, H, 1, j + 1], one softmax over both.
+      const qh = heads(q);
+      const sOld = ib.matMul(qh, ib.transpose(past[l]![0], [0, 1, 3, 2]));
+      const sNew = ib.matMul(qh, ib.transpose(key, [0, 1, 3, 2]));
+      const probs = ib.softmax(ib.concat([sOld, sNew], 3), -1); // [b, H, 1, t0 + j + 1]
+      const axis3 = ib.ints([3], 'axis3');
+      const pOld = ib.sliceDynamic(probs, ib.ints([0], 'zero1'), t0v, axis3);
+      const pNew = ib.sliceDynamic(probs, t0v, ib.ints([Number.MAX_SAFE_INTEGER], 'end1'), axis3);
+      const o = ib.add(ib.matMul(pOld, past[l]![1]), ib.matMul(pNew, value)); // [b, H, 1, D]
+      return ib.reshape(ib.transpose(o, [0, 2, 1, 3]), [0, 0, C]); // [b, 1, C]
     },
     primitiveLayerNorm: false,
   });
-  const logits = body.reshape(body.matMul(xf, wteT), [-1, V]); // [B, V]
+  const logits = ib.reshape(ib.matMul(xf, wteT), [-1, V]); // [b, V]
 
-  // ---- the grammar: token v is feasible when next[state][v] ≥ 0 and that state can still close
-  // in the positions left after it. The new token sits at position iter + 1; positions
-  // iter + 2 .. max_len − 1 remain after it, so distToEnd[next] ≤ max_len − iter − 2.
-  const nextRow = body.gather(nextFlat, body.add(body.unsqueeze(body.mul(state, Vs), [1]), vocabRange)); // [B, V]
-  const allowed = body.greaterOrEqual(nextRow, body.scalar(0, 'int64'));
-  const dist = body.gather(distToEnd, body.where(allowed, nextRow, body.scalar(0, 'int64'))); // [B, V]
-  const left = body.sub(body.sub(maxLen, iter), body.scalar(2, 'int64')); // []
-  const feasible = body.and(allowed, body.lessOrEqual(dist, left)); // [B, V]
-  const removed = body.scalar(REMOVED, 'float32');
-  let z = body.where(feasible, body.div(logits, temperature), removed); // [B, V]
+  // the grammar: token v is feasible when next[state][v] ≥ 0 and that state can still close in
+  // the positions left after it. The new token sits at position pos + 1; positions
+  // pos + 2 .. max_len − 1 remain after it, so distToEnd[next] ≤ max_len − pos − 2.
+  const nextRow = ib.gather(nextFlat, ib.add(ib.unsqueeze(ib.mul(stIn, Vs), [1]), vocabRange)); // [b, V]
+  const allowed = ib.greaterOrEqual(nextRow, zero);
+  const dist = ib.gather(distToEnd, ib.where(allowed, nextRow, zero)); // [b, V]
+  const left = ib.sub(ib.sub(maxLen, pos), ib.scalar(2, 'int64')); // []
+  const feasible = ib.and(allowed, ib.lessOrEqual(dist, left)); // [b, V]
+  const removed = ib.scalar(REMOVED, 'float32');
+  let z = ib.where(feasible, ib.div(logits, temperature), removed); // [b, V]
 
-  // ---- top-k, then top-p (the order Hugging Face applies them), each only when switched on
-  z = optional(body, body.greater(topK, body.scalar(0, 'int64')), z, 'top_k', (br, zz) => {
+  // top-k, then top-p (the order Hugging Face applies them), each only when switched on
+  z = optional(ib, ib.greater(topK, zero), z, 'top_k', (br, zz) => {
     const k = br.min(topK, Vs); // []
-    const [sorted] = br.topK(zz, br.unsqueeze(k, [0]), -1); // [B, k] descending
-    const kth = br.gather(sorted, br.sub(k, br.scalar(1, 'int64')), 1); // [B]
+    const [sorted] = br.topK(zz, br.unsqueeze(k, [0]), -1); // [b, k] descending
+    const kth = br.gather(sorted, br.sub(k, br.scalar(1, 'int64')), 1); // [b]
     return br.where(br.greaterOrEqual(zz, br.unsqueeze(kth, [1])), zz, removed);
   });
-  z = optional(body, body.less(topP, body.scalar(1, 'float32')), z, 'top_p', (br, zz) => {
-    const [sorted] = br.topK(zz, br.ints([V], 'vocab_k'), -1); // [B, V] descending
+  z = optional(ib, ib.less(topP, ib.scalar(1, 'float32')), z, 'top_p', (br, zz) => {
+    const [sorted] = br.topK(zz, br.ints([V], 'vocab_k'), -1); // [b, V] descending
     const probs = br.softmax(sorted, -1);
     // the mass strictly before each token: the top token is always kept
     const before = br.cumSum(probs, 1, { exclusive: true });
-    const kept = br.less(before, topP); // [B, V]
+    const kept = br.less(before, topP); // [b, V]
     const bigger = br.scalar(3e38, 'float32');
-    const threshold = br.neg(br.reduceMax(br.neg(br.where(kept, sorted, bigger)), [1])); // [B, 1] smallest kept logit
+    const threshold = br.neg(br.reduceMax(br.neg(br.where(kept, sorted, bigger)), [1])); // [b, 1] smallest kept logit
     return br.where(br.greaterOrEqual(zz, threshold), zz, removed);
   });
 
-  // ---- Gumbel-max: argmax(z + G), G = −log(−log u), u from a hash of (seed, step, row, token)
-  const counter = body.add(cellIndex, body.mul(iter, body.mul(body.squeeze(B1, [0]), Vs))); // [B, V] unique per (step, row, token)
-  const u = uniformFromCounter(body, counter, seed); // [B, V] in (0, 1)
-  const gumbel = body.neg(body.log(body.neg(body.log(u))));
-  const sampled = body.argMax(body.add(z, gumbel), -1, false); // [B]
+  // Gumbel-max: argmax(z + G), G = −log(−log u), u from a hash of (seed, step, row, token)
+  const counter = ib.add(ib.add(rowBase, vocabRange), ib.mul(pos, stride)); // [b, V] unique per (step, row, token)
+  const u = uniformFromCounter(ib, counter, seed); // [b, V] in (0, 1)
+  const gumbel = ib.neg(ib.log(ib.neg(ib.log(u))));
+  const sampled = ib.argMax(ib.add(z, gumbel), -1, false); // [b]
 
-  // ---- the prefix forces positions 1..P−1; the state follows whichever token was taken
-  const nextPos = body.add(iter, body.scalar(1, 'int64'));
-  const forcedTok = body.gather(prefix, body.min(nextPos, body.sub(P, body.scalar(1, 'int64'))), 1); // [B]
-  const tok = body.where(body.less(nextPos, P), forcedTok, sampled); // [B]
-  const newState = body.gather(nextFlat, body.add(body.mul(state, Vs), tok)); // [B]
-  const open = body.cast(body.not(body.equal(newState, endState)), 'int64');
-  body.output(body.greater(body.reduceMax(open, [0], false), body.scalar(0, 'int64')), 'cond_out');
+  // the prefix forces positions 1..P−1; the state follows whichever token was taken
+  const nextPos = ib.add(pos, one);
+  const forcedCol = ib.gather(prefix, ib.min(nextPos, ib.sub(P, one)), 1); // [B0]
+  const tok = ib.where(ib.less(nextPos, P), ib.gather(forcedCol, rows), sampled); // [b]
+  const newState = ib.gather(nextFlat, ib.add(ib.mul(stIn, Vs), tok)); // [b]
+  const openStep = ib.cast(ib.not(ib.equal(newState, endState)), 'int64');
+  ib.output(ib.greater(ib.reduceMax(openStep, [0], false), zero), 'cond_out');
   // outputs keep their tensors' own names: a renamed output costs an Identity, a copy of the cache
-  body.output(tok);
-  body.output(newState);
-  for (const t of present) body.output(t);
-  body.output(body.identity(tok)); // the scan output must be a tensor of its own
+  ib.output(tok);
+  ib.output(newState);
+  for (const t of present) ib.output(t);
+  ib.output(ib.identity(tok)); // the scan output must be a tensor of its own
 
-  const trips = g.sub(maxLen, g.scalar(1, 'int64'));
-  const carried = [bos, state0, ...past.flatMap(() => [emptyCache, emptyCache])];
-  const outs = g.loop(trips, g.constant([1], 'bool', [], 'loop_go'), carried, body);
-  const scanned = outs[outs.length - 1]!; // [steps, B]
-  g.output(g.transpose(scanned, [1, 0]), 'tokens', ['batch_size', 'steps']);
+  // ---- back in the chunk: run the steps, then merge the cache, write the tokens, drop finished rows
+  const trips = ob.min(ob.scalar(chunk, 'int64'), ob.sub(steps, t0));
+  const carried = [cur, state, ...past.flatMap(() => [emptyCache(ob, cur), emptyCache(ob, cur)])];
+  const inner = ob.loop(trips, ob.constant([1], 'bool', [], 'loop_go'), carried, ib);
+  const curOut = inner[0]!;
+  const stateOut = inner[1]!;
+  const toks = inner[inner.length - 1]!; // [j, b]
+  const nStep = ob.shape(toks, 0, 1); // [1]
+  const t1 = ob.add(t0, ob.squeeze(nStep, [0]));
+  // output columns t0 .. t1 − 1 of the rows' original indices
+  const cols = ob.range(t0, t1, one); // [j]
+  const bj = ob.concat([ob.shape(cur, 0, 1), nStep, ob.ints([1], 'one1')], 0); // [b, j, 1]
+  const idx = ob.concat([ob.expand(ob.unsqueeze(rows, [1, 2]), bj), ob.expand(ob.unsqueeze(cols, [0, 2]), bj)], 2); // [b, j, 2]
+  const outNext = ob.scatterND(outBuf, idx, ob.transpose(toks, [1, 0]));
+  const keep = ob.squeeze(ob.node('NonZero', [ob.not(ob.equal(stateOut, endState))], [{ dtype: 'int64', shape: [1, null] }])[0]!, [0]); // [b']
+  const more = ob.and(ob.greater(ob.squeeze(ob.shape(keep), [0]), zero), ob.less(t1, steps));
+  ob.output(more, 'chunk_cond_out');
+  ob.output(ob.gather(curOut, keep));
+  ob.output(ob.gather(stateOut, keep));
+  ob.output(ob.gather(rows, keep));
+  ob.output(t1);
+  ob.output(outNext);
+  past.forEach(([k, v], l) => {
+    ob.output(ob.gather(ob.concat([k, inner[2 + 2 * l]!], 2), keep));
+    ob.output(ob.gather(ob.concat([v, inner[3 + 2 * l]!], 2), keep));
+  });
+
+  const outerCarried = [bos, state0, rows0, zero, out0, ...past.flatMap(() => [emptyCache(g, bos), emptyCache(g, bos)])];
+  const outs = g.loop(steps, g.constant([1], 'bool', [], 'loop_go'), outerCarried, ob);
+  const tFinal = outs[3]!;
+  const tokens = g.sliceDynamic(outs[4]!, g.ints([0], 'zero1'), g.unsqueeze(tFinal, [0]), g.ints([1], 'axis1'));
+  g.output(tokens, 'tokens', ['batch_size', 'steps']);
   return serializeModel(g);
 }
 

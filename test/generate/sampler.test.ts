@@ -186,6 +186,20 @@ describe('sampler.onnx', () => {
   });
 });
 
+describe('sampler.onnx chunks', () => {
+  it('the chunk length (cache merges, dropping finished rows) changes no draw', async () => {
+    const prefix = Array.from({ length: 12 }, () => [tok.bos]);
+    const ref = await sample(sampler, { prefix, seed: 21, topK: 5 });
+    // rows end at different steps, so finished rows are dropped while others run on
+    const ends = new Set(ref.map((r) => r.indexOf(tok.eos)));
+    expect(ends.size).toBeGreaterThan(1);
+    for (const chunk of [1, 7, 200]) {
+      const s = await createSession(buildSamplerGraph(cfg, { vocabSize: tok.vocab.length, weights, automaton: tok.automaton, chunk }), { threads: 1 });
+      expect(await sample(s, { prefix, seed: 21, topK: 5 })).toEqual(ref);
+    }
+  });
+});
+
 describe('uniformFromCounter', () => {
   /** The same hash in JS with 32-bit integer arithmetic. */
   function fmix32(h: number): number {
