@@ -51,7 +51,11 @@ const optionsSchema = z
     lab_fluids: z.array(z.string()).default(['BLOOD']),
     // item-map LEVEL2 name -> variable name in this config (default: the same name)
     variable_names: z.record(z.string(), z.string()).default({}),
-    // variable -> unit conversion applied to every value
+    // covariate -> CHARTEVENTS ITEMIDs whose first value in the patient's first ICU stay it takes,
+    // e.g. weight (PhysioNet 2012's admission weight). Explicit ids, not the item map's LEVEL2:
+    // its Weight rows include "Weight Change (gms)" and "Unintentional weight loss >10 lbs."
+    covariate_items: z.record(z.string(), z.array(z.number().int())).default({}),
+    // variable (or covariate of covariate_items) -> unit conversion applied to every value
     conversions: z.record(z.string(), z.enum(Object.keys(UNIT_CONVERSIONS) as [UnitConversion, ...UnitConversion[]])).default({}),
     // variable -> { raw VALUE -> canonical value } for categorical variables
     value_maps: z.record(z.string(), z.record(z.string(), z.string())).default({}),
@@ -126,7 +130,14 @@ export async function* loadMimic3(data: DataConfig, ctx: LoadContext): AsyncGene
     for (const v of data.variables) level2ToVar.set(v.name, v.name);
     for (const [level2, name] of Object.entries(opts.variable_names)) level2ToVar.set(level2, name);
     const pairs = [...level2ToVar].filter(([, name]) => filter.has(name));
-    if (pairs.length === 0) throw new SynehrError('E_CONFIG_VALUE', `data.variables: none of the ${data.variables.length} variables is in the item map ${itemMap}`);
+    // covariates taken from items travel through the event stream under a name no variable has
+    const COV = '=covariate:';
+    const covItems = new Map<string, string>();
+    for (const name of Object.keys(opts.covariate_items)) {
+      const spec = data.covariates.find((c) => c.name === name);
+      if (!spec || spec.type !== 'numeric') throw new SynehrError('E_CONFIG_VALUE', `data.options.covariate_items.${name}: no numeric covariate "${name}" in data.covariates`);
+      covItems.set(COV + name, name);
+    }
     await duck.run(`CREATE TABLE var_names(level2 VARCHAR, variable VARCHAR)`, itemMap);
     await duck.run(`INSERT INTO var_names VALUES ${pairs.map(([a, b]) => `(${sqlString(a)}, ${sqlString(b)})`).join(', ')}`, itemMap);
     await duck.run(
@@ -139,6 +150,18 @@ export async function* loadMimic3(data: DataConfig, ctx: LoadContext): AsyncGene
        QUALIFY row_number() OVER (PARTITION BY TRY_CAST(m.ITEMID AS INTEGER) ORDER BY n.variable) = 1`,
       itemMap,
     );
+    for (const [name, ids] of Object.entries(opts.covariate_items)) {
+      if (ids.length === 0) continue;
+      // the item map's label and unit, when it lists the item, tell the unit conversion lb from kg
+      await duck.run(
+        `INSERT INTO items
+         SELECT i.itemid, ${sqlString(COV + name)}, 'chartevents',
+                coalesce((SELECT any_value(coalesce(m."MIMIC LABEL", '') || ' ' || coalesce(m.UNITNAME, '')) FROM itemmap_raw m WHERE TRY_CAST(m.ITEMID AS INTEGER) = i.itemid), '')
+         FROM (VALUES ${ids.map((id) => `(${Number(id)})`).join(', ')}) AS i(itemid)
+         WHERE i.itemid NOT IN (SELECT itemid FROM items)`,
+        itemMap,
+      );
+    }
 
     await duck.run(
       `CREATE TABLE stays AS
@@ -160,16 +183,25 @@ export async function* loadMimic3(data: DataConfig, ctx: LoadContext): AsyncGene
     const [[nStays]] = (await duck.all('SELECT count(*) FROM stays', paths.icustays!)) as [[bigint]];
 
     const chartError = cols.chartevents!.includes('error') ? `AND coalesce(TRIM(c.error), '0') NOT IN ('1', '1.0')` : '';
+    // CHARTEVENTS is scanned once: the rows of mapped items (a small share) are materialized, then
+    // rows with an ICUSTAY_ID join their stay and rows without one (charted outside the ICU
+    // record) the stay of their HADM_ID whose window holds them
     const eventsSql = `
-      SELECT ord, secs, variable, value, valuenum, valueuom, label, row_id, src, raw_time FROM (
-        SELECT s.ord, epoch(TRY_CAST(c.charttime AS TIMESTAMP)) - s.t_in AS secs, s.t_out - s.t_in AS span,
-               m.variable, c.value, c.valuenum, c.valueuom, m.label, c.row_id, 'C' AS src, c.charttime AS raw_time
+      WITH ce AS MATERIALIZED (
+        SELECT TRY_CAST(c.icustay_id AS BIGINT) AS stay, TRY_CAST(c.hadm_id AS BIGINT) AS hid,
+               epoch(TRY_CAST(c.charttime AS TIMESTAMP)) AS t, m.variable, c.value, c.valuenum, c.valueuom, m.label, c.row_id, c.charttime AS raw_time
         FROM chartevents c
         JOIN items m ON TRY_CAST(c.itemid AS INTEGER) = m.itemid AND m.linksto = 'chartevents'
-        -- by HADM_ID in one scan: rows with an ICUSTAY_ID keep their stay, rows without one
-        -- (charted outside the ICU record) go to the stay whose window holds them
-        JOIN stays s ON TRY_CAST(c.hadm_id AS BIGINT) = s.hid
-        WHERE (c.icustay_id IS NULL OR TRIM(c.icustay_id) = '' OR TRY_CAST(c.icustay_id AS BIGINT) = s.stay) ${chartError}
+        WHERE true ${chartError}
+      )
+      SELECT ord, secs, variable, value, valuenum, valueuom, label, row_id, src, raw_time FROM (
+        SELECT s.ord, c.t - s.t_in AS secs, s.t_out - s.t_in AS span,
+               c.variable, c.value, c.valuenum, c.valueuom, c.label, c.row_id, 'C' AS src, c.raw_time
+        FROM ce c JOIN stays s ON c.stay = s.stay
+        UNION ALL
+        SELECT s.ord, c.t - s.t_in AS secs, s.t_out - s.t_in AS span,
+               c.variable, c.value, c.valuenum, c.valueuom, c.label, c.row_id, 'C' AS src, c.raw_time
+        FROM ce c JOIN stays s ON c.stay IS NULL AND c.hid = s.hid
         UNION ALL
         SELECT s.ord, epoch(TRY_CAST(l.charttime AS TIMESTAMP)) - s.t_in AS secs, s.t_out - s.t_in AS span,
                m.variable, l.value, l.valuenum, l.valueuom, m.label, l.row_id, 'L' AS src, l.charttime AS raw_time
@@ -239,6 +271,7 @@ export async function* loadMimic3(data: DataConfig, ctx: LoadContext): AsyncGene
         }
       }
       const events: Measurement[] = [];
+      const covFromItems = new Map<string, number>();
       for (let e = await eventsCur.peek(); e && num(e[0])! <= ord; e = await eventsCur.peek()) {
         eventsCur.take();
         if (num(e[0]) !== ord) continue;
@@ -250,8 +283,27 @@ export async function* loadMimic3(data: DataConfig, ctx: LoadContext): AsyncGene
           continue;
         }
         const variable = String(variableV);
-        const spec = filter.specs.get(variable)!;
         const raw = (str(valueV) ?? '').trim();
+        const covName = covItems.get(variable);
+        if (covName !== undefined) {
+          // first value of the stay (rows come sorted by time); later ones are ignored
+          if (covFromItems.has(covName)) continue;
+          const n = parseNumber(raw) ?? parseNumber(str(valuenumV) ?? '');
+          if (n === null) {
+            if (raw !== '') ctx.issues.report('non_numeric', file, undefined, `covariate ${covName}: value ${JSON.stringify(raw)} is not a number`);
+            continue;
+          }
+          const conv = convert.get(covName);
+          const v = conv ? Math.round(conv(n, `${str(uomV) ?? ''} ${str(labelV) ?? ''}`) * 100) / 100 : n;
+          const range = data.covariates.find((c) => c.name === covName)!.range;
+          if (range && (v < range[0] || v > range[1])) {
+            ctx.issues.report('out_of_range', file, undefined, `covariate ${covName}: value ${v} is outside its plausible range [${range[0]}, ${range[1]}]`);
+            continue;
+          }
+          covFromItems.set(covName, v);
+          continue;
+        }
+        const spec = filter.specs.get(variable)!;
         let value: number | string | null;
         if (spec.type === 'categorical') {
           if (raw === '') continue;
@@ -290,6 +342,7 @@ export async function* loadMimic3(data: DataConfig, ctx: LoadContext): AsyncGene
           else covariates[genderSpec.name] = g;
         }
         patient = { id: String(sid), covariates, labels: {}, admissions: [] };
+        for (const [name, v] of covFromItems) covariates[name] = v;
       }
       died = Math.max(died, num(diedV) ?? 0);
       if (events.length === 0 && codes.length === 0) {

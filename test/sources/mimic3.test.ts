@@ -20,7 +20,8 @@ describe('mimic3 loader', () => {
     expect(records.map((r) => r.id)).toEqual(['10006', '40124']);
     const [a, b] = records as [(typeof records)[0], (typeof records)[0]];
     // PATIENTS 10006: F, DOB 2094-03-05; ICUSTAYS 206504 INTIME 2164-10-23: 70.635 years
-    expect(a.covariates).toEqual({ age: 70.64, gender: 'F' });
+    // no weight or height charted in 10006's stay
+    expect(a.covariates).toEqual({ age: 70.64, gender: 'F', weight: null, height: null });
     expect(a.labels).toEqual({ in_hospital_death: 0 });
     expect(a.admissions.map((x) => x.id)).toEqual(['206504']);
     const codes = a.admissions[0]!.codes;
@@ -37,7 +38,8 @@ describe('mimic3 loader', () => {
     expect(temp[0]).toEqual({ hours: 5385 / 3600, variable: 'Temperature', value: 37.5556 });
     // 40124: two ICU stays in two hospital admissions, in INTIME order, each with its own codes
     expect(b.admissions.map((x) => x.id)).toEqual(['279554', '269173']);
-    expect(b.covariates).toEqual({ age: 66.59, gender: 'F' });
+    // first weight of the first stay: 226512 "Admission Weight (Kg)" 41.5 at 2.13 h; height only in the second stay
+    expect(b.covariates).toEqual({ age: 66.59, gender: 'F', weight: 41.5, height: null });
     expect(b.admissions[0]!.codes).toEqual(['ICD9:486', 'ICD9:5849', 'ICD9:1628', 'ICD9:27651', 'ICD9:2859', 'ICD9:496', 'ICD9:4019', 'ICD9PROC:9671']);
     expect(b.admissions[1]!.codes.slice(0, 2)).toEqual(['ICD9:486', 'ICD9:51881']);
     expect(b.admissions[0]!.events.filter((e) => e.variable === 'Heart Rate')).toHaveLength(57);
@@ -66,6 +68,15 @@ describe('mimic3 loader', () => {
     const upper = await loadAll(await config('mimic3_demo', FIX));
     const lower = await loadAll(await config('mimic3_demo', dir));
     expect(lower.records).toEqual(upper.records);
+  });
+
+  it('weight charted in pounds becomes kg', async () => {
+    const dir = await scratch(FIX);
+    await editTable(dir, 'CHARTEVENTS', (t) => t.replace(/^(\d+,40124,126179,279554,)226512,("2130-02-04 04:35:00",[^,]*,[^,]*),"41\.5",41\.5,"kg"/m, '$1226531,$2,"91.5",91.5,'));
+    expect(gunzipSync(await readFile(join(dir, 'CHARTEVENTS.csv.gz'))).toString()).toContain('226531,"2130-02-04 04:35:00"');
+    const { records } = await loadAll(await config('mimic3_demo', dir));
+    // 91.5 lb x 0.45359237 = 41.50 kg
+    expect(records[1]!.covariates.weight).toBe(41.5);
   });
 
   it('places CHARTEVENTS rows without an ICUSTAY_ID by HADM_ID and time', async () => {
