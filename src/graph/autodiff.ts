@@ -170,12 +170,12 @@ const RULES: Record<string, Rule> = {
   },
 
   Gelu: (g, e, [dy]) => {
-    // y = x h, h = σ(z2), z2 = 2k (x + c x³); dy/dx = h (1 + x (1 − h) · 2k (1 + 3c x²))
-    const x = e.inputs[0]!;
+    // y = x h, h = σ(z2), z2 = 2k (x + c x³); dy/dx = h + x h (1 − h) z2' = h + y (1 − h) · 2k (1 + 3c x²)
+    const y = e.outputs[0]!;
     const { h, xx } = e.attrs as { h: Tensor; xx: Tensor };
     const k2 = 2 * Math.sqrt(2 / Math.PI);
     const dz2 = g.add(g.mul(xx, 3 * 0.044715 * k2), k2);
-    const slope = g.mul(g.add(g.mul(g.mul(g.sub(1, h), dz2), x), 1), h);
+    const slope = g.add(g.mul(g.mul(g.sub(1, h), y), dz2), h);
     return [g.mul(dy!, slope)];
   },
 
