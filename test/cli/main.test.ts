@@ -213,6 +213,18 @@ describe('the context a command gets', () => {
   });
 });
 
+describe('config flags', () => {
+  it('--config-file uses that user config; a missing --config-dir is an error', async () => {
+    const cwd = workDir({ 'elsewhere/cfg.yaml': `config_paths: ['${FIXTURE_CONFIGS}']\noverrides: [seed=31]\n` });
+    const r = await run(['config', 'show', 'seed', '--config-file', 'elsewhere/cfg.yaml'], cwd);
+    expect([r.code, r.out]).toEqual([0, '31\n']);
+    const bad = await run(['config', 'show', '-cd', 'no/such/dir'], cwd);
+    expect([bad.code, bad.err]).toEqual([2, `synehr: error: --config-dir ${join(cwd, 'no/such/dir')}: no such directory\n`]);
+    const noValue = await run(['config', 'show', '--config-file'], cwd);
+    expect([noValue.code, noValue.err]).toEqual([2, 'synehr: error: --config-file needs a value\n']);
+  });
+});
+
 describe('config show and help', () => {
   it('config show prints the composed YAML, which parses back to the same values', async () => {
     const r = await run(['config', 'show', ...CD, 'model=gpt', 'hparams.n_ctx=333']);
