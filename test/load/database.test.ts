@@ -114,6 +114,21 @@ for (const target of targets) {
       expect(await recordsFromDatabase(session, schema)).toEqual(before);
     });
 
+    it("EXPECTED FAILURE - replace refuses to drop tables a user's view depends on, and changes nothing", async () => {
+      const before = await recordsFromDatabase(session, schema);
+      await session.query(`CREATE VIEW "${schema}".adults AS SELECT patient_id FROM "${schema}".patients WHERE "Age" >= 18`);
+      try {
+        const src = await openSyntheticDir(fixtureDir);
+        await expect(loadTables(session, src.tables, { schema, mode: 'replace' })).rejects.toMatchObject({
+          code: 'E_DB_LOAD',
+          message: expect.stringMatching(/rolled back.*cannot drop table .*patients because other objects depend on it/),
+        });
+        expect(await recordsFromDatabase(session, schema)).toEqual(before);
+      } finally {
+        await session.query(`DROP VIEW "${schema}".adults`);
+      }
+    });
+
     it('EXPECTED FAILURE - an injected failure before COMMIT of a replace leaves the old tables in place', async () => {
       const before = await recordsFromDatabase(session, schema);
       const other = await openSyntheticDir(otherDir);
