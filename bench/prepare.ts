@@ -13,18 +13,19 @@
  *
  * Targets (issue 3): set-a in under 15 s; peak RSS under 2 GiB at 50x.
  *
- * Measured 2026-11-23 on the 2-core dev machine while ~10 other jobs ran (load average ~20, so
- * wall times are several times the CPU times; an unloaded set-a run took 8.1 s wall):
+ * Measured 2026-11-23 on the 2-core dev machine while other jobs ran (load average 15-20, so
+ * wall times are well above CPU times). x1 and x10 are from a first run at nice 5 (load ~20);
+ * set-a and x50 from a second run at normal priority, after CHARTEVENTS became one scan:
  *
  *   | case                 | input rows | wall s | CPU s | patients | measurements | peak RSS MiB |
- *   | physionet2012 set-a  |  1,757,980 |   75.7 |   6.8 |    3,997 |    1,733,601 |          263 |
+ *   | physionet2012 set-a  |  1,757,980 |   10.7 |   6.1 |    3,997 |    1,733,601 |          261 |
  *   | MIMIC-III demo x1    |    834,429 |   47.5 |   5.1 |       99 |      157,139 |          365 |
  *   | MIMIC-III demo x10   |  8,344,290 |  195.3 |  23.3 |      990 |    1,571,390 |          793 |
- *   | MIMIC-III demo x50   | 41,721,450 |  435.8 | 107.1 |    4,950 |    7,856,950 |        1,294 |
+ *   | MIMIC-III demo x50   | 41,721,450 |  256.8 | 107.3 |    4,950 |    7,856,950 |        1,304 |
  *
  * Input rows for MIMIC-III are CHARTEVENTS + LABEVENTS rows. RSS grows until DuckDB's buffer pool
  * reaches its memory_limit (1 GB, data.options.memory_limit), then stays there: sampled every
- * 15-20 s during the x50 run it sat between 1.06 and 1.30 GB from the first minute to the end.
+ * 15 s during both x50 runs it sat between 1.06 and 1.32 GB from the first minute to the end.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
