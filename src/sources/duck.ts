@@ -13,6 +13,8 @@ export interface DuckOptions {
   /** DuckDB's memory_limit, e.g. "1GB"; sorts beyond it spill to disk */
   memoryLimit: string;
   threads: number;
+  /** where sorts spill (a fresh folder is made inside it and removed on close); default the OS temp dir */
+  tempRoot?: string | null;
 }
 
 export class Duck {
@@ -23,7 +25,7 @@ export class Duck {
   ) {}
 
   static async open(opts: DuckOptions): Promise<Duck> {
-    const tempDir = await mkdtemp(join(tmpdir(), 'synehr-duckdb-'));
+    const tempDir = await mkdtemp(join(opts.tempRoot ?? tmpdir(), 'synehr-duckdb-'));
     const instance = await DuckDBInstance.create(':memory:', {
       memory_limit: opts.memoryLimit,
       threads: String(opts.threads),

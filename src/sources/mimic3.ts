@@ -79,6 +79,9 @@ const optionsSchema = z
     // DuckDB's memory limit; sorts of the event tables spill to a temporary directory beyond it
     memory_limit: z.string().default('1GB'),
     threads: z.number().int().min(1).default(2),
+    // where DuckDB spills its sorts: tens of GB on the full database, so point it at a big disk
+    // if the OS temp dir is small (null = the OS temp dir)
+    temp_dir: z.string().nullable().default(null),
   })
   .strict();
 
@@ -113,7 +116,7 @@ export async function* loadMimic3(data: DataConfig, ctx: LoadContext): AsyncGene
   const filter = new MeasurementFilter(data, ctx.issues);
   const tolerant = ctx.issues.tolerated.has('malformed_row');
 
-  const duck = await Duck.open({ memoryLimit: opts.memory_limit, threads: opts.threads });
+  const duck = await Duck.open({ memoryLimit: opts.memory_limit, threads: opts.threads, tempRoot: opts.temp_dir === null ? null : ctx.resolvePath(opts.temp_dir) });
   const conns: DuckDBConnection[] = [];
   try {
     const paths: Record<string, string> = {};

@@ -70,6 +70,14 @@ describe('mimic3 loader', () => {
     expect(lower.records).toEqual(upper.records);
   });
 
+  it('spills to options.temp_dir and leaves it clean', async () => {
+    const tmp = await scratch();
+    const { records } = await loadAll(await config('mimic3_demo', FIX, { temp_dir: tmp, memory_limit: '64MB' }));
+    expect(records).toHaveLength(2);
+    const { readdir } = await import('node:fs/promises');
+    expect(await readdir(tmp)).toEqual([]);
+  });
+
   it('weight charted in pounds becomes kg', async () => {
     const dir = await scratch(FIX);
     await editTable(dir, 'CHARTEVENTS', (t) => t.replace(/^(\d+,40124,126179,279554,)226512,("2130-02-04 04:35:00",[^,]*,[^,]*),"41\.5",41\.5,"kg"/m, '$1226531,$2,"91.5",91.5,'));
