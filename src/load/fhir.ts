@@ -72,7 +72,10 @@ function codeConcept(code: string): Json {
 }
 
 function observationValue(value: number | string, unit: string | undefined): Json {
-  if (typeof value === 'string') return { valueString: value };
+  if (typeof value === 'string') {
+    // a FHIR string is never empty
+    return value === '' ? { dataAbsentReason: { coding: [{ system: FHIR_SYSTEMS.dataAbsentReason, code: 'unknown' }], text: 'empty value' } } : { valueString: value };
+  }
   if (!Number.isFinite(value)) {
     // JSON has no NaN or Infinity; FHIR says why the value is absent instead
     const code = Number.isNaN(value) ? 'not-a-number' : value > 0 ? 'positive-infinity' : 'negative-infinity';

@@ -42,7 +42,16 @@ function references(v: unknown, out: string[] = []): string[] {
   return out;
 }
 
+/** FHIR strings are never empty: paths of the empty ones in a resource. */
+function emptyStrings(v: unknown, path: string, out: string[] = []): string[] {
+  if (v === '') out.push(path);
+  else if (Array.isArray(v)) v.forEach((x, i) => emptyStrings(x, `${path}[${i}]`, out));
+  else if (isObject(v)) for (const [k, x] of Object.entries(v)) emptyStrings(x, path ? `${path}.${k}` : k, out);
+  return out;
+}
+
 function checkResource(r: Json, where: string, problems: string[]): void {
+  for (const p of emptyStrings(r, '')) problems.push(`${where} (${String(r['resourceType'])}): ${p} is an empty string; FHIR values are never empty`);
   const need = (ok: boolean, what: string) => {
     if (!ok) problems.push(`${where} (${String(r['resourceType'])}): ${what}`);
   };

