@@ -72,6 +72,7 @@ export function duckInputError(e: unknown, file: string): SynehrError {
     .filter((l) => l.trim() !== '')
     .slice(0, 4)
     .join(' | ');
+  if (/out of memory/i.test(msg)) return new SynehrError('E_MEMORY', `DuckDB ran out of memory reading ${file}: raise data.options.memory_limit (${msg})`);
   const line = /\bline:\s*(\d+)/i.exec(msg);
   return inputError(file, line ? Number(line[1]) : undefined, msg);
 }

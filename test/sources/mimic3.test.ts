@@ -72,10 +72,14 @@ describe('mimic3 loader', () => {
 
   it('spills to options.temp_dir and leaves it clean', async () => {
     const tmp = await scratch();
-    const { records } = await loadAll(await config('mimic3_demo', FIX, { temp_dir: tmp, memory_limit: '64MB' }));
+    const { records } = await loadAll(await config('mimic3_demo', FIX, { temp_dir: tmp, memory_limit: '256MB' }));
     expect(records).toHaveLength(2);
     const { readdir } = await import('node:fs/promises');
     expect(await readdir(tmp)).toEqual([]);
+  });
+
+  it('EXPECTED FAILURE - a memory limit too small for DuckDB says which option to raise', async () => {
+    await expect(loadAll(await config('mimic3_demo', FIX, { memory_limit: '16MB' }))).rejects.toThrow(/DuckDB ran out of memory reading .*: raise data\.options\.memory_limit/);
   });
 
   it('weight charted in pounds becomes kg', async () => {
