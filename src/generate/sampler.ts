@@ -3,8 +3,8 @@
  *
  * Each iteration feeds one token per row through the GPT with the KV cache carried between
  * iterations, masks the logits with the grammar automaton's row `next[state]` and with "can still
- * reach `</s>` in the positions left", applies temperature, top-k and top-p, draws by Gumbel-max
- * from a counter-based hash of (seed, step, row, token), and advances the automaton state. The
+ * reach `</s>` in the positions left", applies temperature, top-k and top-p, draws by inverting the
+ * cumulative distribution at a uniform from a counter-based hash of (seed, step, row), and advances the automaton state. The
  * first P − 1 iterations are forced to the conditional prefix instead of sampled, so one body
  * serves both the prefix and the free run. The loop stops when every row is in the accepting
  * state. Only the token ids [B, steps] come back to JS.
@@ -19,7 +19,7 @@ import type { ModelConfig } from '../model/config.ts';
 import type { GrammarAutomaton } from '../tokenizer/automaton.ts';
 import { SPECIAL_IDS } from '../tokenizer/tokenizer.ts';
 
-/** Opset 18 for BitwiseXor, which the Gumbel noise hash needs. */
+/** Opset 18 for BitwiseXor, which the noise hash needs. */
 export const SAMPLER_OPSET = 18;
 
 /** The logit of a token the grammar or a filter removed: exp() of it is 0 and no noise lifts it. */
@@ -48,7 +48,7 @@ export const SAMPLER_INPUTS = {
   temperature: 'float32 []: > 0; logits are divided by it',
   top_k: 'int64 []: keep the k most likely tokens; 0 keeps all',
   top_p: 'float32 []: keep the smallest set of tokens whose probability reaches p; 1 keeps all',
-  seed: 'int64 []: in [0, 2^32); the Gumbel noise is a function of (seed, step, row, token)',
+  seed: 'int64 []: in [0, 2^32); the uniform of each draw is a function of (seed, step, row)',
 } as const;
 
 /**
@@ -109,7 +109,6 @@ export function buildSamplerGraph(cfg: ModelConfig, opts: SamplerGraphOptions): 
   const rows0 = g.range(zero, B0, one); // [B0]: each open row's original index
   const out0 = g.constantOfShape(g.concat([B1, g.unsqueeze(steps, [0])], 0), SPECIAL_IDS.pad, 'int64'); // [B0, steps]
   const emptyCache = (gr: Graph, like: Tensor) => gr.constantOfShape(gr.concat([gr.shape(like, 0, 1), gr.ints([H, 0, D])], 0), 0, 'float32'); // [b, H, 0, D]
-  const stride = g.mul(B0, Vs); // []: noise counters per step
 
   // ---- the outer loop: one chunk of steps per iteration
   const ob = g.subgraph('sampler_chunk');
@@ -125,7 +124,6 @@ export function buildSamplerGraph(cfg: ModelConfig, opts: SamplerGraphOptions): 
     past.push([ob.input(`past_key_${l}`, 'float32', ['b', H, null, D]), ob.input(`past_value_${l}`, 'float32', ['b', H, null, D])]);
   }
   const t0v = ob.unsqueeze(t0, [0]); // [1]
-  const rowBase = ob.unsqueeze(ob.mul(rows, Vs), [1]); // [b, 1]: row · V, the noise counter's row part
 
   // ---- the inner loop: one token per row per iteration
   const ib = ob.subgraph('sampler_step');
@@ -194,11 +192,17 @@ export function buildSamplerGraph(cfg: ModelConfig, opts: SamplerGraphOptions): 
     return br.where(br.greaterOrEqual(zz, threshold), zz, removed);
   });
 
-  // Gumbel-max: argmax(z + G), G = −log(−log u), u from a hash of (seed, step, row, token)
-  const counter = ib.add(ib.add(rowBase, vocabRange), ib.mul(pos, stride)); // [b, V] unique per (step, row, token)
-  const u = uniformFromCounter(ib, counter, seed); // [b, V] in (0, 1)
-  const gumbel = ib.neg(ib.log(ib.neg(ib.log(u))));
-  const sampled = ib.argMax(ib.add(z, gumbel), -1, false); // [b]
+  // the draw, by inverting the CDF: the first token whose cumulative weight exceeds u · total,
+  // u from a hash of (seed, step, row). One uniform per row instead of Gumbel noise on every
+  // [b, V] cell (the int64 hash on [b, V] was ~10 % of the time); the same distribution.
+  const w = ib.exp(ib.sub(z, ib.reduceMax(z, [1]))); // [b, V] unnormalised, 0 where removed
+  const cdf = ib.cumSum(w, 1); // [b, V] non-decreasing
+  const total = ib.slice(cdf, [V - 1], [V], [1]); // [b, 1]
+  const u = uniformFromCounter(ib, ib.add(rows, ib.mul(pos, B0)), seed); // [b] in (0, 1)
+  // u < 1 − 2⁻²⁰ keeps u · total below total after rounding, so some token always exceeds it;
+  // the first to exceed it has a positive weight (the CDF rose there)
+  const threshold = ib.mul(total, ib.unsqueeze(ib.mul(u, 1 - 2 ** -20), [1])); // [b, 1]
+  const sampled = ib.argMax(ib.cast(ib.greater(cdf, threshold), 'int32'), -1, false); // [b]
 
   // the prefix forces positions 1..P−1; the state follows whichever token was taken
   const nextPos = ib.add(pos, one);

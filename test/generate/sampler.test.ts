@@ -186,6 +186,74 @@ describe('sampler.onnx', () => {
   });
 });
 
+describe('sampler.onnx draws', () => {
+  /** chi-square of observed counts against expected probabilities (cells below 5 expected merged) */
+  function chiSquare(counts: Map<number, number>, probs: Map<number, number>, n: number): { chi2: number; df: number } {
+    let chi2 = 0;
+    let df = -1;
+    let restObs = 0;
+    let restExp = 0;
+    for (const [v, q] of probs) {
+      const e = q * n;
+      const o = counts.get(v) ?? 0;
+      if (e < 5) {
+        restObs += o;
+        restExp += e;
+        continue;
+      }
+      chi2 += (o - e) ** 2 / e;
+      df++;
+    }
+    if (restExp > 0) {
+      chi2 += (restObs - restExp) ** 2 / restExp;
+      df++;
+    }
+    for (const v of counts.keys()) if (!probs.has(v)) throw new Error(`token ${v} drawn with probability 0`);
+    return { chi2, df };
+  }
+
+  it('the first drawn token follows softmax(logits / temperature) over the feasible (and top-k) tokens', async () => {
+    const inf = await createSession(buildInferenceGraph(cfg, { vocabSize: tok.vocab.length, weights }).model, { threads: 1 });
+    const H = cfg.n_head;
+    const D = cfg.n_embd / H;
+    const feeds: Record<string, ReturnType<typeof int64Tensor>> = {
+      input_ids: int64Tensor([tok.bos], [1, 1]),
+      attention_mask: int64Tensor([1], [1, 1]),
+      position_ids: int64Tensor([0], [1, 1]),
+    };
+    for (let l = 0; l < cfg.n_layer; l++) {
+      feeds[`past_key_values.${l}.key`] = float32Tensor(new Float32Array(0), [1, H, 0, D]);
+      feeds[`past_key_values.${l}.value`] = float32Tensor(new Float32Array(0), [1, H, 0, D]);
+    }
+    const logits = (await inf.run(feeds)).logits!.data as Float32Array; // [1, 1, V]
+    const A = tok.automaton;
+    const s1 = A.step(A.startState, tok.bos);
+    const maxLen = 40;
+    const feasible = Array.from({ length: tok.vocab.length }, (_, v) => v).filter((v) => A.step(s1, v) >= 0 && A.distToEnd[A.step(s1, v)]! <= maxLen - 2);
+    expect(feasible.length).toBeGreaterThan(3);
+    const n = 3000;
+    for (const { temperature, topK } of [
+      { temperature: 1, topK: 0 },
+      { temperature: 0.7, topK: 3 },
+    ]) {
+      const ranked = [...feasible].sort((a, b) => logits[b]! - logits[a]!);
+      const kept = topK > 0 ? ranked.slice(0, topK) : ranked;
+      const m = Math.max(...kept.map((v) => logits[v]!));
+      const w = kept.map((v) => Math.exp((logits[v]! - m) / temperature));
+      const sum = w.reduce((a, b) => a + b, 0);
+      const probs = new Map(kept.map((v, i) => [v, w[i]! / sum]));
+      const rows = await sample(sampler, { prefix: Array.from({ length: n }, () => [tok.bos]), maxLen, temperature, topK, seed: 77 });
+      const counts = new Map<number, number>();
+      for (const r of rows) counts.set(r[1]!, (counts.get(r[1]!) ?? 0) + 1);
+      const { chi2, df } = chiSquare(counts, probs, n);
+      // p = 0.001 critical values of chi-square by degrees of freedom
+      const critical = [10.83, 13.82, 16.27, 18.47, 20.52, 22.46, 24.32, 26.12, 27.88, 29.59, 31.26, 32.91, 34.53, 36.12, 37.7];
+      expect(df).toBeGreaterThan(0);
+      expect(chi2).toBeLessThan(critical[Math.min(df, critical.length) - 1]!);
+    }
+  });
+});
+
 describe('sampler.onnx chunks', () => {
   it('the chunk length (cache merges, dropping finished rows) changes no draw', async () => {
     const prefix = Array.from({ length: 12 }, () => [tok.bos]);
