@@ -1,8 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DuckDBInstance } from '@duckdb/node-api';
 import { describe, expect, it } from 'vitest';
-import { config, loadAll, ROOT, scratch } from './helpers.ts';
+import { config, FIXTURES, loadAll, ROOT, scratch } from './helpers.ts';
 
 const HEADER = 'patient_id,admission_id,time,kind,name,value\n';
 
@@ -32,22 +31,27 @@ describe('long loader', () => {
   });
 
   it('accepts rows of a patient spread over the file, minutes as the time unit, and Parquet', async () => {
-    const body = 'b,b1,30,measurement,heart_rate,70\na,a1,90,measurement,heart_rate,80\nb,,,label,mortality,1\na,a1,0,measurement,heart_rate,60\n';
-    const csv = { ...(await longFile(body)) };
-    csv.options = { ...csv.options, time_unit: 'minutes' };
+    // test/fixtures/long/records.csv: rows of a and b interleaved; records.parquet: the same rows
+    const csv = await config('long_example', join(FIXTURES, 'long'), { time_unit: 'minutes' });
     const { records } = await loadAll(csv);
-    expect(records.map((r) => [r.id, r.labels, r.admissions[0]!.events.map((e) => [e.hours, e.value])])).toEqual([
-      ['a', {}, [[0, 60], [1.5, 80]]],
-      ['b', { mortality: 1 }, [[0.5, 70]]],
+    expect(records).toEqual([
+      {
+        id: 'a',
+        covariates: { age: null, sex: 'M' },
+        labels: {},
+        admissions: [{ id: 'a1', codes: ['ICD10:I10'], events: [{ hours: 0, variable: 'heart_rate', value: 60 }, { hours: 0, variable: 'consciousness', value: 'alert' }, { hours: 1.5, variable: 'heart_rate', value: 80 }] }],
+      },
+      {
+        id: 'b',
+        covariates: { age: null, sex: null },
+        labels: { mortality: 1 },
+        admissions: [
+          { id: 'b1', codes: ['ICD10:J189'], events: [{ hours: 0.5, variable: 'heart_rate', value: 70 }] },
+          { id: 'b2', codes: ['ICD10:I10'], events: [{ hours: 0.25, variable: 'glucose', value: 101.5 }] },
+        ],
+      },
     ]);
-    // the same rows as Parquet
-    const dir = csv.root;
-    const db = await DuckDBInstance.create(':memory:');
-    const conn = await db.connect();
-    await conn.run(`COPY (SELECT * FROM read_csv('${join(dir, 'records.csv')}', all_varchar = true)) TO '${join(dir, 'records.parquet')}' (FORMAT parquet)`);
-    conn.closeSync();
-    db.closeSync();
-    const pq = { ...csv, options: { ...csv.options, file: 'records.parquet' } };
+    const pq = await config('long_example', join(FIXTURES, 'long'), { time_unit: 'minutes', file: 'records.parquet' });
     expect((await loadAll(pq)).records).toEqual(records);
   });
 
