@@ -8,11 +8,15 @@
  *   - peak RSS of `generateSynthetic` writing 1,000 and 20,000 patients (child processes).
  *
  * Tokens/s counts generated tokens (synehr: non-pad tokens of the rows; the baselines: B · L).
- * The baselines run L = min(synehr's mean row length, a budget of tokens per batch) steps: shorter
- * sequences are cheaper per token (less attention over the cache), so this favours them.
+ * The baselines run L = synehr's mean row length at that batch (the same work per row), capped at
+ * --budget tokens per batch (default 32768: full length up to batch 64, 128 steps at 256) to bound
+ * the run; a capped baseline has a shorter cache, which is cheaper per token and favours it.
+ * The RSS children write --rss patients with --rss-max-len 32 (short records: the memory of the
+ * driver, tables and parts is what grows with N, not the model's) in batches of --rss-batch 512.
  *
  * Run: npx tsx bench/generate.ts [--run saved_models/<run>] [--batches 1,16,64,256] [--threads 2]
- *        [--budget 8192] [--rss 1000,20000] [--rss-max-len 64] [--profile 64] [--skip hf,js]
+ *        [--budget 32768] [--rss 1000,20000] [--rss-max-len 32] [--profile 64] [--skip hf,js]
+ * (--batches 0 or --rss 0 skip a part)
  * Without --run it trains gpt-small on the embedded PhysioNet 2012 set for --steps (300) updates in
  * a temporary directory first (slow: about 10 minutes on an idle 2-core machine). The machine may
  * be shared: compare the columns of one run (ratios), and read the CPU-seconds beside wall time.
@@ -39,10 +43,11 @@ function arg(name: string, fallback: string): string {
   return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
 }
 const THREADS = Number(arg('threads', '2'));
-const BATCHES = arg('batches', '1,16,64,256').split(',').map(Number);
-const BUDGET = Number(arg('budget', '8192'));
-const RSS_N = arg('rss', '1000,20000').split(',').filter(Boolean).map(Number);
-const RSS_MAX_LEN = Number(arg('rss-max-len', '64'));
+const BATCHES = arg('batches', '1,16,64,256').split(',').map(Number).filter((b) => b > 0);
+const BUDGET = Number(arg('budget', '32768'));
+const RSS_N = arg('rss', '1000,20000').split(',').map(Number).filter((n) => n > 0);
+const RSS_MAX_LEN = Number(arg('rss-max-len', '32'));
+const RSS_BATCH = Number(arg('rss-batch', '512'));
 const SKIP = new Set(arg('skip', '').split(','));
 
 interface Timing {
@@ -146,7 +151,7 @@ async function main(): Promise<void> {
       }
       console.error(`bench: batch ${B} done`);
     }
-    fmt(rows);
+    if (rows.length > 0) fmt(rows);
     for (const B of BATCHES) {
       const s = rows.find((r) => r.B === B && r.method.startsWith('synehr'))!;
       const h = rows.find((r) => r.B === B && r.method.startsWith('transformers'));
@@ -156,10 +161,10 @@ async function main(): Promise<void> {
     }
 
     if (RSS_N.length > 0) {
-      console.log(`\npeak RSS of generateSynthetic (child process, batch 256, max_len ${RSS_MAX_LEN}):`);
+      console.log(`\npeak RSS of generateSynthetic (child process, batch ${RSS_BATCH}, max_len ${RSS_MAX_LEN}):`);
       const peaks: number[] = [];
       for (const n of RSS_N) {
-        const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child-rss', dir, String(n), join(work, `rss-${n}`), String(RSS_MAX_LEN), String(THREADS)], {
+        const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child-rss', dir, String(n), join(work, `rss-${n}`), String(RSS_MAX_LEN), String(THREADS), String(RSS_BATCH)], {
           encoding: 'utf8',
           stdio: ['ignore', 'pipe', 'inherit'],
           cwd: ROOT,
@@ -291,11 +296,11 @@ async function profileSampler(samplerPath: string, bos: number, maxLen: number, 
 /** Child: generate n patients into outDir and print peak RSS (VmHWM) as JSON. */
 async function childRss(): Promise<void> {
   const i = process.argv.indexOf('--child-rss');
-  const [dir, n, outDir, maxLen, threads] = process.argv.slice(i + 1);
+  const [dir, n, outDir, maxLen, threads, batch] = process.argv.slice(i + 1);
   const cfg = YAML.parse(readFileSync(join(dir!, 'config.yaml'), 'utf8')) as { model: unknown; data: unknown };
   const model = modelConfigSchema.parse(cfg.model);
   const data = dataConfigSchema.parse(cfg.data);
-  const gen = generateConfigSchema.parse({ n_samples: Number(n), batch_size: 256, max_len: Number(maxLen), seed: 5 });
+  const gen = generateConfigSchema.parse({ n_samples: Number(n), batch_size: Number(batch), max_len: Number(maxLen), seed: 5 });
   const r = await generateSynthetic({ runDir: dir!, runName: 'bench', outDir: outDir!, model, data, gen, config: {}, resume: false, overwrite: true, threads: Number(threads), progress: false });
   const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
   const peakMB = hwm ? Number(hwm[1]) / 1024 : process.resourceUsage().maxRSS / 1024;
