@@ -15,7 +15,7 @@ import { streamRecords, writeRecordTables, type TableCounts, type TableFormat } 
 import { RecordValidator } from '../../records/validate.ts';
 import { splitPatients, type Split } from '../../records/split.ts';
 import { formatSummary, SummaryBuilder, type DataSummary } from '../../records/summary.ts';
-import { loadSource, type OnProgress } from '../../sources/index.ts';
+import { loadSource, type InputIssues, type OnProgress } from '../../sources/index.ts';
 import { SynehrError } from '../../util/errors.ts';
 
 export interface PrepareOptions {
@@ -35,7 +35,7 @@ export interface PrepareResult {
   dir: string;
   counts: TableCounts;
   split: Split;
-  summary: DataSummary & { issues: ReturnType<import('../../sources/issues.ts').InputIssues['toJSON']>; seconds: number };
+  summary: DataSummary & { issues: ReturnType<InputIssues['toJSON']>; seconds: number };
 }
 
 /** The processed folder of a data config (processed_dir with `${data.name}` filled in if still there). */
