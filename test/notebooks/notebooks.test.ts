@@ -4,7 +4,7 @@
  * failure names the notebook, the cell and the error. The runner itself is shown to fail on fixture
  * notebooks with a throwing cell and with a cell that does not parse.
  */
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -111,6 +111,21 @@ describe('the tutorials run, every code cell in order', () => {
     expect(run.stdout).toMatch(/\| figure \| quickstart \| quickstart-short \| ceiling \|/);
     expect(run.displays.filter((d) => d.kind === 'html').length).toBe(6);
     expect(run.displays.filter((d) => d.kind === 'markdown').length).toBe(1);
+  });
+
+  it('docs/data-formats.md names every field of the quick start\'s tokenizer.json, manifest.json and token shard header', () => {
+    const doc = readFileSync(join(PACKAGE_ROOT, 'docs', 'data-formats.md'), 'utf8');
+    const out = join(shared, 'work');
+    const tokenizer = JSON.parse(readFileSync(join(out, 'tokenizer', 'physionet2012', 'tokenizer.json'), 'utf8'));
+    const manifest = JSON.parse(readFileSync(join(out, 'data', 'synthetic', 'quickstart', 'manifest.json'), 'utf8'));
+    const metrics = JSON.parse(readFileSync(join(out, 'saved_models', 'quickstart', 'eval', 'metrics.json'), 'utf8'));
+    const fields = [...Object.keys(tokenizer), ...Object.keys(tokenizer.automaton), ...Object.keys(manifest), ...Object.keys(manifest.sampling), ...Object.keys(manifest.counts), ...Object.keys(metrics), ...Object.keys(metrics.rows[0])];
+    const missing = fields.filter((f) => !doc.includes(`\`${f}\``));
+    expect(missing).toEqual([]);
+    expect(doc).toContain(`| \`format_version\` | \`${tokenizer.format_version}\``);
+    const shard = readFileSync(join(out, 'data', 'processed', 'physionet2012', 'tokens', 'train.bin'));
+    expect(doc).toContain(`magic \`${shard.subarray(0, 7).toString('latin1')}\\0\``);
+    expect(doc).toContain(`| 8 | 4 | format version (\`${shard.readUInt32LE(8)}\`) |`);
   });
 
   it('02-bring-your-own-data: a long-format file and a data config through the whole pipeline', timeout, async () => {

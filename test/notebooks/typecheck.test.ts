@@ -11,7 +11,11 @@ import { PACKAGE_ROOT } from '../../src/cli/main.ts';
 import { cellSource, readNotebook } from '../../src/notebooks/notebook.ts';
 
 const TSLAB_TYPES = `declare module 'tslab' {
-  interface Display { html(s: string): void; svg(s: string): void; markdown(s: string): void; text(s: string): void; png(b: Uint8Array): void; jpeg(b: Uint8Array): void }
+  interface Display {
+    javascript(s: string): void; html(s: string): void; markdown(s: string): void; latex(s: string): void; svg(s: string): void;
+    png(b: Uint8Array): void; jpeg(b: Uint8Array): void; gif(b: Uint8Array): void; pdf(b: Uint8Array): void; text(s: string): void;
+    raw(contentType: string, b: string | Uint8Array): void;
+  }
   export const display: Display;
   export function newDisplay(): Display;
 }
