@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { SynehrError } from '../util/errors.ts';
 import { openSyntheticDir, recordsFromTables } from './synthetic.ts';
+import { streamRecords, tableLayout } from './recordStream.ts';
 import type { SyntheticManifest } from './manifest.ts';
 import { exportMimic3 } from './mimic3.ts';
 import { exportOmop } from './omop.ts';
@@ -23,15 +24,18 @@ export function defaultExportDir(dir: string, format: ExportFormat): string {
   return join(dir, 'export', format);
 }
 
-/** Checks a synthetic directory (as `load` does), then writes it in the given shape. */
+/** Checks a synthetic directory (as `load` does), then writes it in the given shape, streaming where it can. */
 export async function exportSyntheticDir(options: { dir: string; format: string; outDir?: string | null; log?: (m: string) => void }): Promise<ExportReport> {
   const format = options.format as ExportFormat;
   if (!EXPORT_FORMATS.includes(format)) {
     throw new SynehrError('E_ARG', `format=${options.format} is not an export format; expected one of ${EXPORT_FORMATS.join(', ')}`);
   }
   const src = await openSyntheticDir(options.dir);
-  const records = await recordsFromTables(src);
-  const opts = { outDir: options.outDir ?? defaultExportDir(options.dir, format), units: unitsFromManifest(src.manifest), log: options.log };
+  // tables written by src/records stream one patient at a time; others are joined in memory first
+  const layout = await tableLayout(src);
+  const records = layout.grouped ? streamRecords(src) : await recordsFromTables(src);
+  if (!layout.grouped) options.log?.(`${options.dir}: the tables are not grouped by patient; reading every record into memory first`);
+  const opts = { outDir: options.outDir ?? defaultExportDir(options.dir, format), units: unitsFromManifest(src.manifest), variables: layout.variables, log: options.log };
   if (format === 'mimic3') return exportMimic3(records, opts);
   if (format === 'omop') return exportOmop(records, opts);
   return exportFhir(records, opts);

@@ -1,3 +1,5 @@
+import type { PatientRecord } from '../records/types.ts';
+
 /** What every export (MIMIC-III-, OMOP- and FHIR-shaped) takes and reports. */
 export interface ExportOptions {
   /** the folder the files are written into; created if missing */
@@ -5,7 +7,12 @@ export interface ExportOptions {
   /** unit per variable (from the data config); MIMIC's VALUEUOM, OMOP's unit_source_value, FHIR's Quantity.unit */
   units?: ReadonlyMap<string, string>;
   log?: (message: string) => void;
+  /** every variable the records have, when they are streamed (the MIMIC export resolves ITEMIDs first) */
+  variables?: Iterable<string>;
 }
+
+/** What the exports read: an array, or records streamed one patient at a time. */
+export type RecordSource = Iterable<PatientRecord> | AsyncIterable<PatientRecord>;
 
 export interface ExportReport {
   format: 'mimic3' | 'omop' | 'fhir';

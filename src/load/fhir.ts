@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { PatientRecord } from '../records/types.ts';
 import { knownMimicItem } from './itemMap.ts';
 import { diedInHospital, eventTimeMs, fhirDateTime, isProcedureSystem, patientTimeline, sexOf, splitCode, sqlDate } from './timeline.ts';
-import type { ExportOptions, ExportReport } from './exportTypes.ts';
+import type { ExportOptions, ExportReport, RecordSource } from './exportTypes.ts';
 
 /**
  * Synthetic records as FHIR R4 transaction Bundles, one patient per Bundle, one Bundle per line of
@@ -162,17 +162,18 @@ export function patientBundle(rec: PatientRecord, index: number, units: Readonly
 }
 
 /** Writes bundles.ndjson: one transaction Bundle per patient, one per line. */
-export async function exportFhir(records: readonly PatientRecord[], opts: ExportOptions): Promise<ExportReport> {
+export async function exportFhir(records: RecordSource, opts: ExportOptions): Promise<ExportReport> {
   await mkdir(opts.outDir, { recursive: true });
   const file = join(opts.outDir, 'bundles.ndjson');
   const out = createWriteStream(file);
   const counts: Record<string, number> = {};
-  for (let i = 0; i < records.length; i++) {
-    const bundle = patientBundle(records[i]!, i, opts.units);
+  let i = 0;
+  for await (const rec of records) {
+    const bundle = patientBundle(rec, i++, opts.units);
     for (const e of bundle.entry) counts[e.resource.resourceType] = (counts[e.resource.resourceType] ?? 0) + 1;
     if (!out.write(JSON.stringify(bundle) + '\n')) await once(out, 'drain');
   }
   await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
   const notes = [`resources: ${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ')}`];
-  return { format: 'fhir', outDir: opts.outDir, files: { 'bundles.ndjson': records.length }, notes };
+  return { format: 'fhir', outDir: opts.outDir, files: { 'bundles.ndjson': i }, notes };
 }

@@ -4,7 +4,7 @@ import type { PatientRecord } from '../records/types.ts';
 import { CsvWriter } from './csvWriter.ts';
 import { resolveItems } from './itemMap.ts';
 import { diedInHospital, eventTimeMs, findCovariate, isProcedureSystem, patientTimeline, sexOf, splitCode, sqlDateTime } from './timeline.ts';
-import type { ExportOptions, ExportReport } from './exportTypes.ts';
+import type { ExportOptions, ExportReport, RecordSource } from './exportTypes.ts';
 
 /**
  * Synthetic records as MIMIC-III v1.4 tables (the column names and order of the real CSVs), so that
@@ -53,11 +53,13 @@ function valueText(v: number | string): string {
   return typeof v === 'number' ? String(v) : v;
 }
 
-export async function exportMimic3(records: readonly PatientRecord[], opts: ExportOptions): Promise<ExportReport> {
+export async function exportMimic3(records: RecordSource, opts: ExportOptions): Promise<ExportReport> {
   await mkdir(opts.outDir, { recursive: true });
   const w = {} as Record<MimicTable, CsvWriter>;
   for (const name of Object.keys(HEADERS) as MimicTable[]) w[name] = new CsvWriter(join(opts.outDir, `${name}.csv`), HEADERS[name]);
-  const items = resolveItems(records.flatMap((r) => r.admissions.flatMap((a) => a.events.map((e) => e.variable))));
+  if (!opts.variables && !Array.isArray(records)) throw new Error('exportMimic3: streamed records need opts.variables');
+  const variables = opts.variables ?? (records as PatientRecord[]).flatMap((r) => r.admissions.flatMap((a) => a.events.map((e) => e.variable)));
+  const items = resolveItems(variables);
   const skippedSystems = new Map<string, number>();
   const units = opts.units ?? new Map<string, string>();
   let hadmIndex = 0;
@@ -67,8 +69,9 @@ export async function exportMimic3(records: readonly PatientRecord[], opts: Expo
   let diagRow = 0;
   let procRow = 0;
 
-  for (let i = 0; i < records.length; i++) {
-    const rec = records[i]!;
+  let i = -1;
+  for await (const rec of records) {
+    i++;
     const subjectId = i + 1;
     const timeline = patientTimeline(rec, i);
     const died = diedInHospital(rec);

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { PatientRecord } from '../records/types.ts';
 import { CsvWriter } from './csvWriter.ts';
 import { diedInHospital, eventTimeMs, isProcedureSystem, patientTimeline, sexOf, splitCode, sqlDate, sqlDateTime } from './timeline.ts';
-import type { ExportOptions, ExportReport } from './exportTypes.ts';
+import type { ExportOptions, ExportReport, RecordSource } from './exportTypes.ts';
 
 /**
  * Synthetic records as OMOP CDM 5.4 tables (CSV, one file per table, columns in the CDM's order):
@@ -45,7 +45,7 @@ function genderSourceValue(rec: PatientRecord): string | null {
   return null;
 }
 
-export async function exportOmop(records: readonly PatientRecord[], opts: ExportOptions): Promise<ExportReport> {
+export async function exportOmop(records: RecordSource, opts: ExportOptions): Promise<ExportReport> {
   await mkdir(opts.outDir, { recursive: true });
   const w = {} as Record<OmopTable, CsvWriter>;
   for (const name of Object.keys(HEADERS) as OmopTable[]) w[name] = new CsvWriter(join(opts.outDir, `${name}.csv`), HEADERS[name]);
@@ -56,10 +56,13 @@ export async function exportOmop(records: readonly PatientRecord[], opts: Export
   let procedureId = 0;
   let measurementId = 0;
 
-  for (let i = 0; i < records.length; i++) {
-    const rec = records[i]!;
+  let i = -1;
+  let noBirth = 0;
+  for await (const rec of records) {
+    i++;
     const personId = i + 1;
     const tl = patientTimeline(rec, i);
+    if (tl.birthMs === null) noBirth++;
     const sex = sexOf(rec);
     const birth = tl.birthMs === null ? null : new Date(tl.birthMs);
     await w.person.write([
@@ -102,6 +105,6 @@ export async function exportOmop(records: readonly PatientRecord[], opts: Export
     files[`${name}.csv`] = w[name].rows;
   }
   const notes = ['concept ids are 0 (no vocabulary at hand) except gender 8507/8532, visit 9201 and type 32817; *_source_value keep the original codes'];
-  if (records.some((r) => patientTimeline(r, 0).birthMs === null)) notes.push('patients without an age covariate have an empty year_of_birth');
+  if (noBirth > 0) notes.push(`${noBirth} patients without an age covariate have an empty year_of_birth`);
   return { format: 'omop', outDir: opts.outDir, files, notes };
 }

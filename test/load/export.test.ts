@@ -9,9 +9,13 @@ import { exportMimic3 } from '../../src/load/mimic3.ts';
 import { exportOmop, CONCEPT } from '../../src/load/omop.ts';
 import { exportFhir, patientBundle, type TransactionBundle } from '../../src/load/fhir.ts';
 import { validateTransactionBundle } from '../../src/load/fhirValidate.ts';
-import { exportSyntheticDir } from '../../src/load/exportData.ts';
+import { exportSyntheticDir, unitsFromManifest } from '../../src/load/exportData.ts';
+import { streamRecords, tableLayout } from '../../src/load/recordStream.ts';
+import { openSyntheticDir, recordsFromTables } from '../../src/load/synthetic.ts';
+import { readdir } from 'node:fs/promises';
+import { Table, Utf8, Float64, vectorFromArray } from 'apache-arrow';
 import { resolveItems } from '../../src/load/itemMap.ts';
-import { fixturePatients, writeSyntheticDir } from './fixtures.ts';
+import { fixturePatients, fixtureTables, replicatePatients, writeParquetTable, writeSyntheticDir } from './fixtures.ts';
 import { sortById, tempDir } from './helpers.ts';
 
 type Row = Record<string, string>;
@@ -382,5 +386,50 @@ describe('exportSyntheticDir', () => {
       code: 'E_ARG',
       message: 'format=hl7v2 is not an export format; expected one of mimic3, omop, fhir',
     });
+  });
+});
+
+describe('streamed export', () => {
+  it('tables from src/records are grouped: streamRecords gives what recordsFromTables gives, in order', async () => {
+    const src = await openSyntheticDir(await writeSyntheticDir(join(tmp.dir, 'stream1'), replicatePatients(fixturePatients(), 7)));
+    const layout = await tableLayout(src);
+    expect(layout).toEqual({ grouped: true, variables: ['GCS', 'HR', 'Lactate', 'SysABP', 'Temp', 'pH'] });
+    const streamed: PatientRecord[] = [];
+    for await (const r of streamRecords(src)) streamed.push(r);
+    expect(streamed).toEqual(await recordsFromTables(src));
+  });
+
+  it('every format: the streamed export is byte-identical to the export of the records held in memory', async () => {
+    const dir = await writeSyntheticDir(join(tmp.dir, 'stream2'), replicatePatients(fixturePatients(), 7));
+    const src = await openSyntheticDir(dir);
+    const records = await recordsFromTables(src);
+    const units = unitsFromManifest(src.manifest);
+    for (const [format, exporter] of [['mimic3', exportMimic3], ['omop', exportOmop], ['fhir', exportFhir]] as const) {
+      const streamedDir = join(tmp.dir, `streamed-${format}`);
+      const memoryDir = join(tmp.dir, `memory-${format}`);
+      await exportSyntheticDir({ dir, format, outDir: streamedDir });
+      await exporter(records, { outDir: memoryDir, units });
+      const files = (await readdir(memoryDir)).sort();
+      expect(await readdir(streamedDir).then((f) => f.sort())).toEqual(files);
+      for (const f of files) expect(await readFile(join(streamedDir, f), 'utf8'), `${format}/${f}`).toBe(await readFile(join(memoryDir, f), 'utf8'));
+    }
+  });
+
+  it('tables in another order are joined in memory instead, and still exported whole', async () => {
+    const dir = await writeSyntheticDir(join(tmp.dir, 'shuffled'), fixturePatients(), { writer: 'arrow' });
+    const ev = fixtureTables(fixturePatients()).events;
+    const col = (n: string) => [...ev.getChild(n)!].reverse();
+    await writeParquetTable(join(dir, 'events.parquet'), new Table({
+      admission_id: vectorFromArray(col('admission_id') as string[], new Utf8()),
+      hours: vectorFromArray(col('hours') as number[], new Float64()),
+      variable: vectorFromArray(col('variable') as string[], new Utf8()),
+      value_num: vectorFromArray(col('value_num') as (number | null)[], new Float64()),
+      value_text: vectorFromArray(col('value_text') as (string | null)[], new Utf8()),
+    }));
+    expect((await tableLayout(await openSyntheticDir(dir))).grouped).toBe(false);
+    const logs: string[] = [];
+    const report = await exportSyntheticDir({ dir, format: 'omop', log: (m) => logs.push(m) });
+    expect(logs[0]).toMatch(/not grouped by patient; reading every record into memory first/);
+    expect(report.files['measurement.csv']).toBe(9);
   });
 });
