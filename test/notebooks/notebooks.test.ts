@@ -133,5 +133,7 @@ describe('the tutorials run, every code cell in order', () => {
     expectOk(run);
     expect(run.stdout).toMatch(/12 synthetic patients/);
     expect(run.stdout).toMatch(/name: ward/);
+    // the bad-input cell: one line naming the file, the line and the value
+    expect(run.stdout).toMatch(/exit code 2: synehr: error: \S+ward-bad\.csv:\d+: temperature: value "hot" is not a number/);
   });
 });
