@@ -37,3 +37,20 @@ describe('synehr train: inputs', () => {
     });
   });
 });
+
+describe('synehr train: the tokenizer must match the config', () => {
+  it('EXPECTED FAILURE - a tokenizer fitted with other bins, or on another data config, is refused by key', async () => {
+    const fc = (await import('fast-check')).default;
+    const { cohortArb, tokCfg, toyData } = await import('../tokenizer/helpers.ts');
+    const { fitTokenizer } = await import('../../src/tokenizer/tokenizer.ts');
+    const { checkTokenizerMatches } = await import('../../src/cli/commands/train.ts');
+    const cohort = fc.sample(cohortArb, { numRuns: 1, seed: 3 })[0]!;
+    const tok = fitTokenizer(cohort, toyData, tokCfg({ bin_type: 'quantile' }));
+    expect(() => checkTokenizerMatches(tok, tokCfg({ bin_type: 'quantile' }), toyData, 'tok.json')).not.toThrow();
+    expect(() => checkTokenizerMatches(tok, tokCfg({ bin_type: 'uniform' }), toyData, 'tok.json')).toThrow(
+      'tok.json was fitted with another tokenizer config (tokenizer.bin_type is "quantile" there, "uniform" here): re-run `synehr tokenize data=toy` with the same tokenizer overrides',
+    );
+    const otherData = { ...toyData, labels: toyData.labels.slice(0, 1) };
+    expect(() => checkTokenizerMatches(tok, tokCfg({ bin_type: 'quantile' }), otherData, 'tok.json')).toThrow(/fitted on another data config than data=toy/);
+  });
+});

@@ -7,7 +7,10 @@
 import { existsSync } from 'node:fs';
 import { basename, isAbsolute, join, resolve } from 'node:path';
 import type { CommandContext } from '../context.ts';
-import { loadTokenizer } from '../../tokenizer/tokenizer.ts';
+import { loadTokenizer, type Tokenizer } from '../../tokenizer/tokenizer.ts';
+import { dataConfigHash } from '../../tokenizer/fit.ts';
+import type { TokenizerConfig } from '../../tokenizer/config.ts';
+import type { DataConfig } from '../../records/dataConfig.ts';
 import { readTokenShard, type TokenShard } from '../../tokenizer/shards.ts';
 import { gptRunnerFactory } from '../../train/gptRunner.ts';
 import { trainModel, type TrainResult } from '../../train/trainer.ts';
@@ -38,10 +41,27 @@ export function findTrainInputs(ctx: Pick<CommandContext, 'config' | 'workDir'>)
   return { tokenizerPath, trainShardPath, valShardPath: existsSync(valShardPath) ? valShardPath : null };
 }
 
+/**
+ * The tokenizer on disk must be the one this config asks for: a run whose config.yaml says
+ * `tokenizer.bin_type: uniform` but trains on a quantile tokenizer would misreport itself.
+ */
+export function checkTokenizerMatches(tok: Tokenizer, want: TokenizerConfig, data: DataConfig, path: string): void {
+  const differ = (Object.keys(want) as (keyof TokenizerConfig)[]).filter((k) => JSON.stringify(tok.config[k]) !== JSON.stringify(want[k]));
+  const fix = `re-run \`synehr tokenize data=${data.name}\` with the same tokenizer overrides`;
+  if (differ.length > 0) {
+    const detail = differ.map((k) => `tokenizer.${k} is ${JSON.stringify(tok.config[k])} there, ${JSON.stringify(want[k])} here`).join('; ');
+    throw new SynehrError('E_INPUT', `${path} was fitted with another tokenizer config (${detail}): ${fix}`);
+  }
+  if (tok.dataConfigHash !== dataConfigHash(data)) {
+    throw new SynehrError('E_INPUT', `${path} was fitted on another data config than data=${data.name} (covariates, labels, variables, codes or split differ): ${fix}`);
+  }
+}
+
 export async function run(ctx: CommandContext): Promise<void> {
   const cfg = ctx.config;
   const inputs = findTrainInputs(ctx);
   const tok = loadTokenizer(inputs.tokenizerPath);
+  checkTokenizerMatches(tok, cfg.tokenizer, cfg.data, inputs.tokenizerPath);
   const vocabSize = tok.vocab.length;
   const hash = tok.vocabHash();
   const readShard = (path: string): TokenShard => {
