@@ -65,9 +65,11 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'evaluate',
     summary: "Compare a run's synthetic records with the real ones (fidelity, utility, privacy, detection) into saved_models/<run>/eval/.",
-    usage: 'synehr evaluate model=<run> [eval.<key>=<value>...]',
+    usage: 'synehr evaluate model=<run> [synthetic=<dir>] [eval.<key>=<value>...]',
     groups: ['data', 'eval', 'tracking'],
     run: 'consume',
+    keys: ['synthetic'],
+    flags: [{ name: 'synthetic=<dir>', text: 'the synthetic tables to evaluate (default: eval.synthetic, else data/synthetic/<run>)' }],
   },
   {
     name: 'dashboard',

@@ -52,4 +52,18 @@ describe('synehr evaluate', () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  it('synthetic=<dir> (SynEHRgy-style, a command key) points evaluate at another folder', async () => {
+    const dir = await workspace(false);
+    try {
+      await writeRecordTables(join(dir, 'elsewhere'), toyRecords(40, 4), { ...toyData, processed_dir: 'data/processed/toy' });
+      let err = '';
+      const code = await main(['evaluate', 'model=run1', 'synthetic=elsewhere', 'eval.cv_folds=3', 'eval.boosting.trees=20'], { cwd: dir, stdout: () => {}, stderr: (s) => (err += s) });
+      expect(code, err).toBe(0);
+      const metrics = JSON.parse(await readFile(join(dir, 'saved_models/run1/eval/metrics.json'), 'utf8'));
+      expect(metrics.meta.sizes.synthetic).toBe(40);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -23,7 +23,8 @@ export async function run(ctx: CommandContext): Promise<void> {
   if (!existsSync(join(real, 'split.json'))) {
     throw new SynehrError('E_INPUT', `${real}: no processed data (split.json missing); run \`synehr prepare data=${config.data.name}\` first`);
   }
-  const synDir = config.eval.synthetic === null ? join(ctx.workDir, 'data', 'synthetic', runName) : resolve(ctx.workDir, config.eval.synthetic);
+  const given = typeof ctx.flags.synthetic === 'string' ? ctx.flags.synthetic : config.eval.synthetic;
+  const synDir = given === null ? join(ctx.workDir, 'data', 'synthetic', runName) : resolve(ctx.workDir, given);
   if (!existsSync(synDir)) {
     throw new SynehrError(
       'E_INPUT',
