@@ -6,7 +6,10 @@
  *   generation_config.json   bos/eos/pad ids and the sampling defaults of the run's config
  *   sampler.onnx             the whole grammar-constrained sampling loop (sampler.ts)
  *
- * Each file is written under a temporary name and renamed when complete.
+ * Each file is written under a temporary name and renamed when complete. @huggingface/transformers
+ * loads the folder with `AutoModelForCausalLM.from_pretrained(<run>, { local_files_only: true,
+ * dtype: 'fp32' })` and needs no tokenizer file for that (synehr's ids are not text: callers pass
+ * ids); test/generate/export.test.ts checks its logits against synehr's graph.
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
