@@ -14,7 +14,7 @@ import type { SynehrConfig } from './types.ts';
 export { compose, type ComposeOptions, type ComposeResult } from './compose.ts';
 export { discoverUserConfig, loadUserConfig, type UserConfig } from './userConfig.ts';
 export { expandMultirun } from './multirun.ts';
-export { writeFileAtomic } from './runDir.ts';
+export { writeFileAtomic } from '../util/files.ts';
 export { GROUPS, synehrConfigSchema, groupSchemas, type GroupName } from './schema.ts';
 export type { SynehrConfig } from './types.ts';
 

@@ -1,10 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import YAML from 'yaml';
 import { SynehrError } from '../util/errors.ts';
 import type { SynehrConfig } from './types.ts';
+import { writeFileAtomic } from '../util/files.ts';
 
 /**
  * Run directories (DESIGN.md, "Run directory"):
@@ -16,18 +16,6 @@ import type { SynehrConfig } from './types.ts';
  *                              when two runs start in the same second; `/<job>` under -m)
  */
 
-/** Writes a file under a temporary name and renames it into place, so a reader never sees half of it. */
-export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
-  await mkdir(dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  try {
-    await writeFile(tmp, data);
-    await rename(tmp, file);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw e;
-  }
-}
 
 const RUN_NAME = /^[A-Za-z0-9][\w.+-]*$/;
 

@@ -1,6 +1,6 @@
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { SynehrError } from '../util/errors.ts';
+import { writeFileAtomic } from '../util/files.ts';
 
 /**
  * Read and write the safetensors format (https://github.com/huggingface/safetensors, "Format"):
@@ -245,28 +245,4 @@ export async function loadSafetensors(path: string): Promise<SafetensorsFile> {
     throw new SynehrError('E_INPUT', `${path}: cannot read safetensors file (${(e as Error).message})`);
   }
   return decodeSafetensors(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), path);
-}
-
-/**
- * Replace `path` with `bytes` so that a reader sees either the old file or the new one, never a
- * half-written one: write `path.<pid>.tmp`, fsync it, rename over `path`.
- */
-export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.${process.pid}.tmp`;
-  const fh = await open(tmp, 'w');
-  try {
-    let at = 0;
-    while (at < bytes.length) {
-      const { bytesWritten } = await fh.write(bytes, at, Math.min(bytes.length - at, 1 << 26));
-      at += bytesWritten;
-    }
-    await fh.sync();
-  } catch (e) {
-    await fh.close();
-    await rm(tmp, { force: true });
-    throw e;
-  }
-  await fh.close();
-  await rename(tmp, path);
 }

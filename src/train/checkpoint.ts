@@ -2,7 +2,7 @@ import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { ParamLayout } from '../model/init.ts';
-import { writeFileAtomic } from '../model/safetensors.ts';
+import { writeFileAtomic } from '../util/files.ts';
 import { SynehrError } from '../util/errors.ts';
 import type { DataOrderState } from './batches.ts';
 

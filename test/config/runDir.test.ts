@@ -10,8 +10,8 @@ import {
   createOutputsDir,
   defaultRunName,
   listRuns,
-  writeFileAtomic,
 } from '../../src/config/runDir.ts';
+import { writeFileAtomic } from '../../src/util/files.ts';
 import type { SynehrConfig } from '../../src/config/types.ts';
 import { SynehrError } from '../../src/util/errors.ts';
 

@@ -18,7 +18,7 @@ import type { CommandContext } from '../context.ts';
 import { exportIsCurrent } from '../../generate/export.ts';
 import { dataConfigSchema } from '../../records/dataConfig.ts';
 import { dataConfigHash } from '../../tokenizer/fit.ts';
-import { writeFileAtomic } from '../../config/runDir.ts';
+import { writeFileAtomic } from '../../util/files.ts';
 import { processedDir } from './prepare.ts';
 import * as prepare from './prepare.ts';
 import * as tokenize from './tokenize.ts';
