@@ -13,12 +13,14 @@
  */
 import cliProgress from 'cli-progress';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createSession, int64Tensor, float32Tensor, type Session } from '../graph/runtime.ts';
 import type { ModelConfig } from '../model/config.ts';
 import type { DataConfig } from '../records/dataConfig.ts';
-import { streamRecords, writeRecordTables, TABLE_NAMES, type TableCounts } from '../records/tables.ts';
+import { readParquetTable, streamRecords, writeRecordTables, TABLE_NAMES, type TableCounts } from '../records/tables.ts';
+import { tableToIPC } from 'apache-arrow';
+import { writeFileAtomic } from '../util/files.ts';
 import type { PatientRecord } from '../records/types.ts';
 import { readTokenShard } from '../tokenizer/shards.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
@@ -287,7 +289,9 @@ export async function generateSynthetic(o: GenerateOptions): Promise<GenerateRes
           const groups = new Map<number, number[]>();
           for (let r = 0; r < rows; r++) {
             const p = prefixFor(first + r);
-            groups.set(p.length, [...(groups.get(p.length) ?? []), r]);
+            const members = groups.get(p.length);
+            if (members) members.push(r);
+            else groups.set(p.length, [r]);
           }
           const decoded: PatientRecord[] = new Array(rows);
           let g = 0;
@@ -334,7 +338,16 @@ export async function generateSynthetic(o: GenerateOptions): Promise<GenerateRes
     if (format === 'arrow') continue;
     counts = await writeRecordTables(o.outDir, merged(), o.data, { format });
   }
-  if (gen.formats.includes('arrow')) counts = await writeArrowTables(o.outDir, merged(), o.data);
+  if (gen.formats.includes('arrow')) {
+    // Arrow files are converted from Parquet tables: the ones just written, or a scratch copy
+    const parquetDir = gen.formats.includes('parquet') ? o.outDir : join(o.outDir, '.arrow-scratch');
+    if (parquetDir !== o.outDir) {
+      await rm(parquetDir, { recursive: true, force: true });
+      counts = await writeRecordTables(parquetDir, merged(), o.data);
+    }
+    await writeArrowTables(o.outDir, parquetDir);
+    if (parquetDir !== o.outDir) await rm(parquetDir, { recursive: true, force: true });
+  }
   if (!counts) throw new SynehrError('E_CONFIG_VALUE', 'generate.formats is empty: name at least one of parquet, csv, arrow');
   if (counts.patients !== N) throw new Error(`generated ${counts.patients} patients, expected ${N}`);
 
@@ -357,27 +370,17 @@ export async function generateSynthetic(o: GenerateOptions): Promise<GenerateRes
     created: new Date().toISOString(),
     config: o.config,
   };
-  await writeFile(`${manifestPath}.tmp`, JSON.stringify(manifest, null, 2) + '\n');
-  await rename(`${manifestPath}.tmp`, manifestPath);
+  await writeFileAtomic(manifestPath, JSON.stringify(manifest, null, 2) + '\n');
   await rm(partsDir, { recursive: true, force: true });
   return { outDir: o.outDir, counts, tokens, seconds, batches: nBatches };
 }
 
-/** The four tables as Arrow IPC files, through the Parquet writer's Arrow tables. */
-async function writeArrowTables(dir: string, records: AsyncIterable<PatientRecord>, data: DataConfig): Promise<TableCounts> {
-  const { readParquetTable } = await import('../records/tables.ts');
-  const { tableToIPC } = await import('apache-arrow');
-  // write Parquet to a scratch folder, then convert table by table (one table in memory at a time)
-  const scratch = join(dir, '.arrow-scratch');
-  await rm(scratch, { recursive: true, force: true });
-  const counts = await writeRecordTables(scratch, records, data);
+/** The four tables as Arrow IPC files in dir, converted from parquetDir's tables one at a time. */
+async function writeArrowTables(dir: string, parquetDir: string): Promise<void> {
   for (const t of TABLE_NAMES) {
-    const table = await readParquetTable(join(scratch, `${t}.parquet`));
-    await writeFile(join(dir, `${t}.arrow.tmp`), tableToIPC(table, 'file'));
-    await rename(join(dir, `${t}.arrow.tmp`), join(dir, `${t}.arrow`));
+    const table = await readParquetTable(join(parquetDir, `${t}.parquet`));
+    await writeFileAtomic(join(dir, `${t}.arrow`), tableToIPC(table, 'file'));
   }
-  await rm(scratch, { recursive: true, force: true });
-  return counts;
 }
 
 async function clearOutput(dir: string): Promise<void> {

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateConfigSchema, type GenerateConfig } from '../../src/generate/config.ts';
 import { exportRun } from '../../src/generate/export.ts';
 import { cohortPrefixes, conditionPrefix, generateSynthetic, type GenerateOptions } from '../../src/generate/generate.ts';
-import { readRecords, TABLE_NAMES } from '../../src/records/tables.ts';
+import { readParquetTable, readRecords, TABLE_NAMES } from '../../src/records/tables.ts';
 import type { PatientRecord } from '../../src/records/types.ts';
 import { buildTokenShard, writeTokenShard } from '../../src/tokenizer/shards.ts';
 import { fitTokenizer, saveTokenizer } from '../../src/tokenizer/tokenizer.ts';
@@ -123,6 +123,18 @@ describe('generateSynthetic', () => {
     expect(Array.from(patients.getChild('patient_id')!.toArray() as ArrayLike<unknown>, String)).toEqual(reference.slice(0, 5).map((r) => r.id));
     for (const t of TABLE_NAMES) expect(existsSync(join(root, 'arrow', `${t}.arrow`))).toBe(true);
     expect(existsSync(join(root, 'arrow', 'patients.parquet'))).toBe(false);
+  });
+
+  it('writes Arrow beside Parquet from the same tables, and leaves no scratch folder', async () => {
+    await generateSynthetic(opts('both', {}, { formats: ['parquet', 'arrow'], n_samples: 5, batch_size: 4 }));
+    const fromParquet = await readRecords(join(root, 'both'));
+    for (const t of TABLE_NAMES) {
+      const arrow = tableFromIPC(await readFile(join(root, 'both', `${t}.arrow`)));
+      const parquet = await readParquetTable(join(root, 'both', `${t}.parquet`));
+      expect(arrow.numRows, t).toBe(parquet.numRows);
+    }
+    expect(fromParquet.map((r) => r.id)).toEqual(reference.slice(0, 5).map((r) => r.id));
+    expect(existsSync(join(root, 'both', '.arrow-scratch'))).toBe(false);
   });
 
   it('an interrupted generation leaves no table and no manifest; resume=true finishes it exactly as an uninterrupted run', async () => {
