@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { z } from 'zod';
 
 /**
@@ -92,4 +93,10 @@ export async function readDataConfigFile(path: string, overrides: Partial<DataCo
   const data = parsed.data;
   data.processed_dir = data.processed_dir.replace(/\$\{data\.name\}/g, data.name);
   return data;
+}
+
+/** The processed folder of a data config (processed_dir with `${data.name}` filled in if still there). */
+export function processedDir(data: DataConfig, outRoot: string): string {
+  const rel = data.processed_dir.replace(/\$\{data\.name\}/g, data.name);
+  return rel.startsWith('/') ? rel : join(outRoot, rel);
 }

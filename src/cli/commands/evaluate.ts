@@ -11,7 +11,7 @@ import { readRecords } from '../../records/tables.ts';
 import { readSplit } from '../../records/split.ts';
 import { evaluateSynthetic } from '../../evaluate/evaluate.ts';
 import { formatSummaryTable, writeReport } from '../../evaluate/report.ts';
-import { processedDir } from './prepare.ts';
+import { processedDir } from '../../records/dataConfig.ts';
 import { Rng } from '../../util/rng.ts';
 import { SynehrError } from '../../util/errors.ts';
 

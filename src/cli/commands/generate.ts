@@ -3,18 +3,19 @@
  * [fix_covars=true]`: N synthetic patients from the run's sampler into data/synthetic/<run>/.
  */
 import { existsSync } from 'node:fs';
-import { basename, isAbsolute, join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import type { CommandContext } from '../context.ts';
 import { cohortPrefixes, generateSynthetic } from '../../generate/generate.ts';
 import { loadTokenizer } from '../../tokenizer/tokenizer.ts';
 import { readParquetTable } from '../../records/tables.ts';
+import { processedDir } from '../../records/dataConfig.ts';
 
 export async function run(ctx: CommandContext): Promise<void> {
   const cfg = ctx.config;
   const runDir = await ctx.runDir();
   const runName = cfg.run_name ?? basename(runDir);
   const outDir = cfg.generate.out_dir ? resolve(ctx.workDir, cfg.generate.out_dir) : join(ctx.workDir, 'data', 'synthetic', runName);
-  const processed = isAbsolute(cfg.data.processed_dir) ? cfg.data.processed_dir : resolve(ctx.workDir, cfg.data.processed_dir);
+  const processed = processedDir(cfg.data, ctx.workDir);
   const patientsPath = join(processed, 'patients.parquet');
   let realIds: Set<string> | undefined;
   if (existsSync(patientsPath)) {

@@ -19,7 +19,7 @@ import { exportIsCurrent } from '../../generate/export.ts';
 import { dataConfigSchema } from '../../records/dataConfig.ts';
 import { dataConfigHash } from '../../tokenizer/fit.ts';
 import { writeFileAtomic } from '../../util/files.ts';
-import { processedDir } from './prepare.ts';
+import { processedDir } from '../../records/dataConfig.ts';
 import * as prepare from './prepare.ts';
 import * as tokenize from './tokenize.ts';
 import * as train from './train.ts';

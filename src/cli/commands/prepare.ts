@@ -9,7 +9,7 @@
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { CommandContext } from '../context.ts';
-import type { DataConfig } from '../../records/dataConfig.ts';
+import { processedDir, type DataConfig } from '../../records/dataConfig.ts';
 import type { PatientRecord } from '../../records/types.ts';
 import { streamRecords, writeRecordTables, type TableCounts, type TableFormat } from '../../records/tables.ts';
 import { RecordValidator } from '../../records/validate.ts';
@@ -38,11 +38,6 @@ export interface PrepareResult {
   summary: DataSummary & { issues: ReturnType<InputIssues['toJSON']>; seconds: number };
 }
 
-/** The processed folder of a data config (processed_dir with `${data.name}` filled in if still there). */
-export function processedDir(data: DataConfig, outRoot: string): string {
-  const rel = data.processed_dir.replace(/\$\{data\.name\}/g, data.name);
-  return rel.startsWith('/') ? rel : join(outRoot, rel);
-}
 
 export async function prepareData(data: DataConfig, opts: PrepareOptions): Promise<PrepareResult> {
   const t0 = performance.now();

@@ -4,7 +4,7 @@
  * data/processed/<X>/tokens/{train,val,test}.bin + report.json, and prints the report.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { isAbsolute, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { CommandContext } from '../context.ts';
 import { readRecords } from '../../records/tables.ts';
 import { readSplit } from '../../records/split.ts';
@@ -14,6 +14,7 @@ import type { PatientRecord } from '../../records/types.ts';
 import { SynehrError } from '../../util/errors.ts';
 import { dataConfigSchema, type DataConfig } from '../../records/dataConfig.ts';
 import { dataConfigHash } from '../../tokenizer/fit.ts';
+import { processedDir } from '../../records/dataConfig.ts';
 
 /**
  * `synehr prepare` saves the data config it used as data.json: tables prepared under other
@@ -41,7 +42,7 @@ function checkPreparedConfig(processed: string, data: DataConfig): void {
 
 export async function run(ctx: CommandContext): Promise<void> {
   const { data, tokenizer } = ctx.config;
-  const processed = isAbsolute(data.processed_dir) ? data.processed_dir : resolve(ctx.workDir, data.processed_dir);
+  const processed = processedDir(data, ctx.workDir);
   ctx.log(`tokenize: reading ${processed}`);
   checkPreparedConfig(processed, data);
   const split = await readSplit(processed);

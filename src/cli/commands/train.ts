@@ -5,7 +5,7 @@
  * Ctrl-C saves a checkpoint and exits.
  */
 import { existsSync } from 'node:fs';
-import { basename, isAbsolute, join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import type { CommandContext } from '../context.ts';
 import { loadTokenizer, type Tokenizer } from '../../tokenizer/tokenizer.ts';
 import { dataConfigHash } from '../../tokenizer/fit.ts';
@@ -15,6 +15,7 @@ import { readTokenShard, type TokenShard } from '../../tokenizer/shards.ts';
 import { gptRunnerFactory } from '../../train/gptRunner.ts';
 import { trainModel, type TrainResult } from '../../train/trainer.ts';
 import { SynehrError } from '../../util/errors.ts';
+import { processedDir } from '../../records/dataConfig.ts';
 
 export interface TrainInputs {
   tokenizerPath: string;
@@ -27,7 +28,7 @@ export interface TrainInputs {
 export function findTrainInputs(ctx: Pick<CommandContext, 'config' | 'workDir'>): TrainInputs {
   const { data } = ctx.config;
   const tokenizerPath = resolve(ctx.workDir, 'tokenizer', data.name, 'tokenizer.json');
-  const processed = isAbsolute(data.processed_dir) ? data.processed_dir : resolve(ctx.workDir, data.processed_dir);
+  const processed = processedDir(data, ctx.workDir);
   const trainShardPath = join(processed, 'tokens', 'train.bin');
   const valShardPath = join(processed, 'tokens', 'val.bin');
   for (const [what, path] of [
