@@ -116,7 +116,12 @@ export async function findTable(root: string, candidates: string[], what: string
  * 33 GB file is a gamble; the queries cast what they use), after checking its header holds the
  * columns the loader needs, in either case (the MIMIC demo's "SUBJECT_ID" or PhysioNet's subject_id).
  */
-export async function csvView(duck: Duck, view: string, path: string, required: string[], opts: { ignoreErrors?: boolean } = {}): Promise<string[]> {
+/**
+ * Exposes a CSV file as `view` after checking its header. With `table`, the rows are copied into a
+ * table instead, whose `rowid` then follows the file's order (insertion order is preserved), for
+ * tables whose row order carries meaning and has no column of its own to sort by.
+ */
+export async function csvView(duck: Duck, view: string, path: string, required: string[], opts: { ignoreErrors?: boolean; table?: boolean } = {}): Promise<string[]> {
   const src = `read_csv(${sqlString(path)}, header = true, all_varchar = true, quote = '"', escape = '"'${opts.ignoreErrors ? ', ignore_errors = true' : ''})`;
   const cols = (await duck.all(`DESCRIBE SELECT * FROM ${src}`, path)).map((r) => String(r[0]));
   const lower = new Set(cols.map((c) => c.toLowerCase()));
@@ -124,7 +129,7 @@ export async function csvView(duck: Duck, view: string, path: string, required: 
   if (missing.length) {
     throw inputError(path, 1, `wrong header: missing column${missing.length > 1 ? 's' : ''} ${missing.join(', ')} (header has ${cols.join(', ')})`);
   }
-  await duck.run(`CREATE OR REPLACE VIEW ${view} AS SELECT * FROM ${src}`, path);
+  await duck.run(`CREATE OR REPLACE ${opts.table ? 'TABLE' : 'VIEW'} ${view} AS SELECT * FROM ${src}`, path);
   return cols;
 }
 

@@ -212,7 +212,7 @@ export async function* loadMimic3(data: DataConfig, ctx: LoadContext): AsyncGene
         JOIN items m ON TRY_CAST(l.itemid AS INTEGER) = m.itemid AND m.linksto = 'labevents'
         JOIN stays s ON TRY_CAST(l.hadm_id AS BIGINT) = s.hid
       ) WHERE secs IS NULL OR (secs >= 0 AND secs <= span)
-      ORDER BY ord, secs NULLS FIRST`;
+      ORDER BY ord, secs NULLS FIRST, src, TRY_CAST(row_id AS BIGINT), variable, value`;
     const codesSql = `
       SELECT s.ord, 0 AS kind, TRY_CAST(d.seq_num AS INTEGER) AS seq, TRIM(d.icd9_code) AS code, d.hadm_id
       FROM diagnoses_icd d JOIN stays s ON TRY_CAST(d.hadm_id AS BIGINT) = s.hid AND s.first_in_hadm

@@ -64,7 +64,8 @@ export async function* loadSynthea(data: DataConfig, ctx: LoadContext): AsyncGen
     for (const [t, required] of Object.entries(TABLES)) {
       if (t === 'procedures' && !opts.procedures) continue;
       paths[t] = await findTable(root, [`${t}.csv`, `${t}.csv.gz`], t);
-      await csvView(duck, t, paths[t]!, [...required], { ignoreErrors: tolerant });
+      // conditions and procedures have no sequence column: their file order is kept through rowid
+      await csvView(duck, t, paths[t]!, [...required], { ignoreErrors: tolerant, table: t === 'conditions' || t === 'procedures' });
     }
     await duck.run(`CREATE TABLE wanted(code VARCHAR)`, paths.observations!);
     if (data.variables.length) await duck.run(`INSERT INTO wanted VALUES ${data.variables.map((v) => `(${sqlString(v.name)})`).join(', ')}`, paths.observations!);
@@ -82,13 +83,13 @@ export async function* loadSynthea(data: DataConfig, ctx: LoadContext): AsyncGen
     );
     const codesSql = `
       SELECT ord, kind, code FROM (
-        SELECT e.ord, 0 AS kind, trim(c.code) AS code, row_number() OVER () AS rn FROM conditions c JOIN enc e ON c.encounter = e.id
-        ${opts.procedures ? `UNION ALL SELECT e.ord, 1 AS kind, trim(p.code) AS code, row_number() OVER () AS rn FROM procedures p JOIN enc e ON p.encounter = e.id` : ''}
+        SELECT e.ord, 0 AS kind, trim(c.code) AS code, c.rowid AS rn FROM conditions c JOIN enc e ON c.encounter = e.id
+        ${opts.procedures ? `UNION ALL SELECT e.ord, 1 AS kind, trim(p.code) AS code, p.rowid AS rn FROM procedures p JOIN enc e ON p.encounter = e.id` : ''}
       ) WHERE code IS NOT NULL AND code <> '' ORDER BY ord, kind, rn`;
     const obsSql = `
       SELECT e.ord, epoch(TRY_CAST(o.date AS TIMESTAMP)) - e.t_start AS secs, trim(o.code) AS code, o.value, o.date, o.encounter
       FROM observations o JOIN enc e ON o.encounter = e.id JOIN wanted w ON w.code = trim(o.code)
-      ORDER BY e.ord, secs NULLS FIRST`;
+      ORDER BY e.ord, secs NULLS FIRST, code, o.value`;
     const encSql = `SELECT ord, id, patient, t_start, raw_start, age, gender, race, ethnicity, deathdate FROM enc ORDER BY ord`;
     for (let k = 0; k < 3; k++) conns.push(await duck.connect());
     const encCur = new RowCursor(streamRows(conns[0]!, encSql, paths.encounters!));
