@@ -5,12 +5,14 @@
  *   - PyTorch: bench/reference/train_ref.py, the same GPT, batch and update in Debian's torch;
  *   - ONNX Runtime's raw MatMul GFLOP/s on the same threads, the ceiling synehr is measured against.
  *
- * Run: npx tsx bench/train.ts [--steps 3] [--threads 2] [--models gpt,gpt-small]
+ * Run: npx tsx bench/train.ts [--steps 5] [--warmup 2] [--threads 2] [--models gpt,gpt-small]
  *
  * The reference needs Debian's PyTorch and a multithreaded OpenBLAS under /usr/bin/python3:
  *   apt-get update && apt-get install -y python3-torch libopenblas0-pthread
- * Without them the PyTorch column is skipped with a message. The machine is shared: the figures are
- * means over a few steps after one warm-up step, so run it on a quiet machine for numbers to quote.
+ * Without them the PyTorch column is skipped with a message. Both sides run `warmup` untimed steps
+ * first (ONNX Runtime's first steps grow its memory arena and can take twice a steady step), then
+ * report the median of `steps` timed ones. The raw MatMul rate is measured after every timed step,
+ * so a machine whose speed drifts during the run moves both sides of the fraction alike.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -26,7 +28,7 @@ import { gptParamSpecs } from '../src/model/params.ts';
 import { adamwStep, createAdamWState, decayRanges } from '../src/train/adamw.ts';
 import { BatchPacker } from '../src/train/batches.ts';
 import { trainConfigSchema } from '../src/train/config.ts';
-import { clipGradNorm } from '../src/train/gradients.ts';
+import { clipScale, globalNorm } from '../src/train/gradients.ts';
 import { gptRunnerFactory } from '../src/train/gptRunner.ts';
 import { Rng } from '../src/util/rng.ts';
 
@@ -38,7 +40,8 @@ function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
 }
-const STEPS = Number(arg('steps', '3'));
+const STEPS = Number(arg('steps', '5'));
+const WARMUP = Number(arg('warmup', '2'));
 const THREADS = Number(arg('threads', '2'));
 const MODELS = arg('models', 'gpt,gpt-small').split(',');
 
@@ -58,7 +61,11 @@ function trainBatchSize(): number {
   return t.batch_size;
 }
 
-const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
 
 /** Full windows of random tokens, one document each: the dense case both sides compute alike. */
 function denseBatch(B: number, T: number, V: number) {
@@ -68,47 +75,70 @@ function denseBatch(B: number, T: number, V: number) {
   return packer.finish();
 }
 
-async function synehrStep(cfg: ModelConfig, V: number, B: number, T: number): Promise<{ stepMs: number[]; tokensPerS: number; gflops: number }> {
+interface SynehrResult {
+  warmupMs: number[];
+  stepMs: number[];
+  tokensPerS: number;
+  gflops: number;
+  /** ONNX Runtime's raw MatMul GFLOP/s, measured after each timed step */
+  rawGflops: number[];
+  /** median over the timed steps of the step's GFLOP/s over the raw rate measured after it */
+  fraction: number;
+}
+
+async function synehrStep(cfg: ModelConfig, V: number, B: number, T: number): Promise<SynehrResult> {
   const layout = paramLayout(gptParamSpecs(cfg, V));
   const params = initParams(layout, new Rng(0));
   const grad = new Float32Array(layout.total);
   const adam = createAdamWState(layout.total);
   const decay = decayRanges(layout, false);
   const runner = await gptRunnerFactory(cfg, { threads: THREADS })({ layout, params, B, T, vocabSize: V });
+  const raw = await rawMatMul(4096, 1024);
   const batch = denseBatch(B, T, V);
+  const warmupMs: number[] = [];
   const stepMs: number[] = [];
-  for (let i = 0; i <= STEPS; i++) {
+  const rawGflops: number[] = [];
+  for (let i = 0; i < WARMUP + STEPS; i++) {
     const t0 = performance.now();
     await runner.lossAndGrad(batch, params, grad, 1, false);
-    clipGradNorm(grad, 1);
-    adamwStep(params, grad, adam, 1e-4, { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 }, decay);
-    if (i > 0) stepMs.push(performance.now() - t0);
+    // the trainer's update: global-norm clipping folded into AdamW
+    adamwStep(params, grad, adam, 1e-4, { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 }, decay, clipScale(globalNorm(grad), 1));
+    const ms = performance.now() - t0;
+    if (i < WARMUP) warmupMs.push(ms);
+    else {
+      stepMs.push(ms);
+      rawGflops.push(await raw.gflops());
+    }
   }
   await runner.release();
-  const s = mean(stepMs) / 1000;
-  return { stepMs, tokensPerS: (B * T) / s, gflops: trainingStepFlops(cfg, V, B, T) / s / 1e9 };
+  await raw.release();
+  const flops = trainingStepFlops(cfg, V, B, T);
+  const s = median(stepMs) / 1000;
+  // each step against the raw rate measured right after it, so the two see the same machine
+  const fraction = median(stepMs.map((ms, i) => flops / (ms / 1000) / 1e9 / rawGflops[i]!));
+  return { warmupMs, stepMs, rawGflops, fraction, tokensPerS: (B * T) / s, gflops: flops / s / 1e9 };
 }
 
-function referenceStep(cfg: ModelConfig, V: number, B: number, T: number): { tokensPerS: number; stepMs: number[] } | string {
+function referenceStep(cfg: ModelConfig, V: number, B: number, T: number): { tokensPerS: number; stepMs: number[]; warmupMs: number[] } | string {
   if (!existsSync(PYTHON)) return `${PYTHON} not found`;
   const probe = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8' });
   if (probe.status !== 0) return 'PyTorch missing: apt-get update && apt-get install -y python3-torch libopenblas0-pthread';
-  const args = JSON.stringify({ n_layer: cfg.n_layer, n_embd: cfg.n_embd, n_head: cfg.n_head, T, B, V, steps: STEPS, threads: THREADS });
+  const args = JSON.stringify({ n_layer: cfg.n_layer, n_embd: cfg.n_embd, n_head: cfg.n_head, T, B, V, steps: STEPS, warmup: WARMUP, threads: THREADS });
   const r = spawnSync(PYTHON, [REFERENCE, args], {
     encoding: 'utf8',
     env: { ...process.env, OMP_NUM_THREADS: String(THREADS), OPENBLAS_NUM_THREADS: String(THREADS) },
     maxBuffer: 1 << 20,
   });
   if (r.status !== 0) return `reference failed: ${r.stderr.trim().split('\n').slice(-1)[0]}`;
-  const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { tokens_per_s: number; step_ms: number[] };
-  return { tokensPerS: out.tokens_per_s, stepMs: out.step_ms };
+  const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { tokens_per_s: number; step_ms: number[]; warmup_ms: number[] };
+  return { tokensPerS: out.tokens_per_s, stepMs: out.step_ms, warmupMs: out.warmup_ms };
 }
 
 /**
  * ONNX Runtime's MatMul rate: a chain of four [M, K] x [K, K] products reduced to a scalar, so no
- * large output is copied back and the time is the kernels'.
+ * large output is copied back and the time is the kernels'. `gflops()` is the best of three runs.
  */
-async function rawMatMulGflops(M: number, K: number): Promise<number> {
+async function rawMatMul(M: number, K: number): Promise<{ gflops: () => Promise<number>; release: () => Promise<void> }> {
   const g = new Graph('matmul_bench');
   const a = g.input('a', 'float32', [M, K]);
   const w = g.input('w', 'float32', [K, K]);
@@ -121,41 +151,41 @@ async function rawMatMulGflops(M: number, K: number): Promise<number> {
     a: float32Tensor(Float32Array.from({ length: M * K }, () => rng.normal()), [M, K]),
     w: float32Tensor(Float32Array.from({ length: K * K }, () => rng.normal() / Math.sqrt(K)), [K, K]),
   };
-  let best = Infinity;
-  for (let i = 0; i < 4; i++) {
-    const t0 = performance.now();
-    scalarValue((await s.run(feeds)).sum!);
-    if (i > 0) best = Math.min(best, performance.now() - t0);
-  }
-  await s.release();
-  return (4 * 2 * M * K * K) / (best / 1000) / 1e9;
+  scalarValue((await s.run(feeds)).sum!);
+  const gflops = async () => {
+    let best = Infinity;
+    for (let i = 0; i < 3; i++) {
+      const t0 = performance.now();
+      scalarValue((await s.run(feeds)).sum!);
+      best = Math.min(best, performance.now() - t0);
+    }
+    return (4 * 2 * M * K * K) / (best / 1000) / 1e9;
+  };
+  return { gflops, release: () => s.release() };
 }
 
 async function main(): Promise<void> {
   const V = vocabSize();
   const rows: string[] = [];
-  console.log(`synehr training throughput vs PyTorch and ONNX Runtime's raw MatMul; ${THREADS} threads, ${STEPS} timed steps after one warm-up`);
+  console.log(`synehr training throughput vs PyTorch and ONNX Runtime's raw MatMul; ${THREADS} threads; medians of ${STEPS} timed steps after ${WARMUP} warm-up steps`);
   for (const name of MODELS) {
     const cfg = modelConfig(name);
     const T = cfg.n_ctx;
     const B = name === 'gpt' ? 4 : trainBatchSize();
     const label = `${name} (L${cfg.n_layer} C${cfg.n_embd} H${cfg.n_head}, B ${B} x T ${T}, V ${V})`;
     console.log(`\n${label}`);
-    // the raw rate is measured just before and after this model's runs, so a machine whose load
-    // changes during the bench moves both sides of the fraction alike
-    const rawBefore = await rawMatMulGflops(4096, 1024);
     const ours = await synehrStep(cfg, V, B, T);
-    const rawAfter = await rawMatMulGflops(4096, 1024);
-    const raw = (rawBefore + rawAfter) / 2;
-    const frac = `${((100 * ours.gflops) / raw).toFixed(0)}%`;
-    console.log(`  ONNX Runtime raw MatMul (4 x [4096, 1024] x [1024, 1024]): ${rawBefore.toFixed(0)} / ${rawAfter.toFixed(0)} GFLOP/s (before / after)`);
-    console.log(`  synehr:  ${Math.round(ours.tokensPerS)} tokens/s, ${ours.gflops.toFixed(0)} GFLOP/s = ${frac} of raw MatMul; steps ${ours.stepMs.map((x) => x.toFixed(0)).join(', ')} ms`);
+    const raw = median(ours.rawGflops);
+    const frac = `${(100 * ours.fraction).toFixed(0)}%`;
+    console.log(`  ONNX Runtime raw MatMul (4 x [4096, 1024] x [1024, 1024]) after each step: ${ours.rawGflops.map((x) => x.toFixed(0)).join(', ')} GFLOP/s`);
+    console.log(`  synehr:  ${Math.round(ours.tokensPerS)} tokens/s, ${ours.gflops.toFixed(0)} GFLOP/s; ${frac} of raw MatMul (target >= 60%; median of per-step ratios)`);
+    console.log(`           steps ${ours.stepMs.map((x) => x.toFixed(0)).join(', ')} ms; warm-up ${ours.warmupMs.map((x) => x.toFixed(0)).join(', ')} ms`);
     const ref = referenceStep(cfg, V, B, T);
     if (typeof ref === 'string') {
       console.log(`  PyTorch: skipped (${ref})`);
       rows.push(`| ${label} | ${Math.round(ours.tokensPerS)} | - | - | ${ours.gflops.toFixed(0)} | ${raw.toFixed(0)} | ${frac} |`);
     } else {
-      console.log(`  PyTorch: ${Math.round(ref.tokensPerS)} tokens/s; steps ${ref.stepMs.map((x) => x.toFixed(0)).join(', ')} ms`);
+      console.log(`  PyTorch: ${Math.round(ref.tokensPerS)} tokens/s; steps ${ref.stepMs.map((x) => x.toFixed(0)).join(', ')} ms; warm-up ${ref.warmupMs.map((x) => x.toFixed(0)).join(', ')} ms`);
       console.log(`  speedup: ${(ours.tokensPerS / ref.tokensPerS).toFixed(1)}x (target >= 3x)`);
       rows.push(`| ${label} | ${Math.round(ours.tokensPerS)} | ${Math.round(ref.tokensPerS)} | ${(ours.tokensPerS / ref.tokensPerS).toFixed(1)}x | ${ours.gflops.toFixed(0)} | ${raw.toFixed(0)} | ${frac} |`);
     }

@@ -5,8 +5,9 @@ packed-document mask, a tanh-GELU MLP, final LayerNorm, output head tied to the 
 mean cross-entropy over targets != -1; global-norm clipping; AdamW. Written for Debian's
 python3-torch (1.13, no scaled_dot_product_attention) with libopenblas0-pthread.
 
-Usage: /usr/bin/python3 train_ref.py '{"n_layer":4,"n_embd":128,"n_head":4,"T":1024,"B":4,"V":1030,"steps":3,"threads":2}'
-Prints one JSON line: {"tokens_per_s": ..., "step_ms": [...], "torch": "..."}.
+Usage: /usr/bin/python3 train_ref.py '{"n_layer":4,"n_embd":128,"n_head":4,"T":1024,"B":4,"V":1030,"steps":5,"warmup":2,"threads":2}'
+Prints one JSON line: {"tokens_per_s": ..., "step_ms": [...], "warmup_ms": [...], "torch": "..."}, tokens/s
+from the median timed step, as bench/train.ts reports synehr's.
 """
 import json
 import math
@@ -85,17 +86,20 @@ def main():
     targets = torch.roll(idx, -1, dims=1)
     targets[:, -1] = -1
     times = []
-    for i in range(a['steps'] + 1):  # the first step warms up
+    warmup = []
+    n_warm = a.get('warmup', 1)
+    for i in range(n_warm + a['steps']):  # the first steps warm up
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
         loss = model(idx, pos, doc, targets)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
-        if i > 0:
-            times.append(time.perf_counter() - t0)
-    mean = sum(times) / len(times)
-    print(json.dumps({'tokens_per_s': B * T / mean, 'step_ms': [t * 1000 for t in times], 'loss': loss.item(), 'torch': torch.__version__}))
+        (warmup if i < n_warm else times).append(time.perf_counter() - t0)
+    s = sorted(times)
+    median = s[len(s) // 2] if len(s) % 2 else (s[len(s) // 2 - 1] + s[len(s) // 2]) / 2
+    print(json.dumps({'tokens_per_s': B * T / median, 'step_ms': [t * 1000 for t in times], 'warmup_ms': [t * 1000 for t in warmup],
+                      'loss': loss.item(), 'torch': torch.__version__}))
 
 
 if __name__ == '__main__':

@@ -731,15 +731,34 @@ export class Graph {
 
   /**
    * Attention core: softmax(q · kᵀ + bias) · v, with q [.., T, D] (already scaled), k and v
-   * [.., S, D], bias broadcastable to [.., T, S] (0 or a large negative). Every transpose it and
-   * its rule emit swaps the last two axes of a single-use tensor, which ORT folds into the MatMul.
-   * The rule uses FlashAttention's row term Σ_d dO·O instead of Σ_s dP·P: two passes fewer over
-   * the [.., T, S] scores.
+   * [.., S, D] and `bias` broadcastable to [.., T, S]: 0 where allowed, a large negative (e.g.
+   * −1e9) where blocked.
+   *
+   * With `keep` (1 where allowed, 0 where blocked; same shape as bias), blocked probabilities are
+   * exactly 0 and no denormal float is made: exp() of a score 88 or more below its row's maximum
+   * is a denormal, which ONNX Runtime's Softmax and the ops after it handle several times slower
+   * (and a packed batch is mostly blocked scores). Each row is floored at its largest allowed
+   * score minus SOFTMAX_FLOOR before Softmax and multiplied by `keep` after it, so every
+   * probability is a normal float or 0. The floor moves an allowed probability only when it is
+   * below e⁻⁶⁰ of the row's largest, and the share of the row's sum that the zeroed entries had is
+   * below S·e⁻⁶⁰ ≈ 10⁻²³ at S = 1024: far under float32's resolution.
+   *
+   * Every transpose it and its rule emit swaps the last two axes of a single-use tensor, which ORT
+   * folds into the MatMul. The rule uses FlashAttention's row term Σ_d dO·O instead of Σ_s dP·P:
+   * two passes fewer over the [.., T, S] scores.
    */
-  attention(q: Tensor, k: Tensor, v: Tensor, bias: Tensor | null): Tensor {
+  attention(q: Tensor, k: Tensor, v: Tensor, bias: Tensor | null, keep?: Tensor): Tensor {
+    if (keep && !bias) throw new RangeError('attention: keep needs the matching bias');
     const { out, probs } = this.composite(() => {
       const s = this.matMul(q, this.transpose(k, swapLastPerm(k)));
-      const probs = this.softmax(bias ? this.add(s, bias) : s, -1);
+      const z = bias ? this.add(s, bias) : s;
+      let probs: Tensor;
+      if (keep) {
+        const floor = this.sub(this.reduceMax(z, [-1], true), SOFTMAX_FLOOR); // [.., T, 1]
+        probs = this.mul(this.softmax(this.max(z, floor), -1), keep);
+      } else {
+        probs = this.softmax(z, -1);
+      }
       return { out: this.matMul(probs, v), probs };
     });
     this.record('Attention', [q, k, v, bias], [out], { probs });
@@ -809,6 +828,8 @@ export function swapLastPerm(x: Tensor): number[] {
 }
 
 export const GELU_C = 0.044715;
+/** How far below a row's largest allowed score the attention scores are floored (see attention()). */
+export const SOFTMAX_FLOOR = 60;
 export const GELU_K = Math.sqrt(2 / Math.PI);
 
 export const DTYPE_CODE: Record<DType, number> = {

@@ -64,19 +64,31 @@ interface ForwardOptions {
 /** Parameters as graph tensors, by their Hugging Face names. */
 type Params = Record<string, Tensor>;
 
+/** Block i's attention mask, as attention() takes it: additive bias and 0/1 keep, [B, 1, tb, seen]. */
+interface BlockMask {
+  bias: Tensor;
+  keep: Tensor;
+}
+
 /**
- * The additive attention bias [B, 1, T, T]: 0 where query i may see key j (j ≤ i and the same
- * doc_id: packed patients never see each other), MASKED elsewhere. Built in the graph from doc_ids:
- * it costs under 1% of a step (≈ 6 CPU-ms at B 8, T 512), less than a prebuilt [B, T, T] mask
- * would cost to fill in JS.
+ * The attention masks of a packed batch, one per causal query block (see blockCausalAttention):
+ * block i's [B, 1, tb, (i + 1) tb] allows query q to see key j when j ≤ q and both have the same
+ * doc_id (packed patients never see each other). Built in the graph from doc_ids, block by block,
+ * so the blocked upper right of the T × T square is never computed; shared by all layers.
  */
-function documentCausalBias(g: Graph, docIds: Tensor, T: number, dtype: DType): Tensor {
-  const causal = new Uint8Array(T * T);
-  for (let i = 0; i < T; i++) for (let j = 0; j <= i; j++) causal[i * T + j] = 1;
-  const causalT = g.constant(causal, 'bool', [T, T], 'causal'); // [T, T]
-  const same = g.equal(g.unsqueeze(docIds, [1, 3]), g.unsqueeze(docIds, [1, 2])); // [B, 1, T, T]
-  const allowed = g.and(same, causalT);
-  return g.where(allowed, g.scalar(0, dtype), g.scalar(MASKED, dtype));
+function documentCausalMasks(g: Graph, docIds: Tensor, T: number, nb: number, dtype: DType): BlockMask[] {
+  const tb = T / nb;
+  return Array.from({ length: nb }, (_, i) => {
+    const seen = (i + 1) * tb;
+    // query i·tb + r may see key j when j ≤ i·tb + r: only the last tb columns hold blocked keys
+    const causal = new Uint8Array(tb * seen);
+    for (let r = 0; r < tb; r++) causal.fill(1, r * seen, r * seen + i * tb + r + 1);
+    const queries = nb === 1 ? docIds : g.slice(docIds, [i * tb], [seen], [1]); // [B, tb]
+    const keys = i === nb - 1 ? docIds : g.slice(docIds, [0], [seen], [1]); // [B, seen]
+    const same = g.equal(g.unsqueeze(queries, [1, 3]), g.unsqueeze(keys, [1, 2])); // [B, 1, tb, seen]
+    const allowed = g.and(same, g.constant(causal, 'bool', [tb, seen], `causal_block${i}`));
+    return { bias: g.where(allowed, g.scalar(0, dtype), g.scalar(MASKED, dtype)), keep: g.cast(allowed, dtype) };
+  });
 }
 
 /** How the shared trunk does its two layout-dependent steps (training: Gemm on token rows; inference: MatMul on [B, S, C]). */
@@ -113,9 +125,9 @@ export function gptTrunk(g: Graph, cfg: ModelConfig, p: Params, x0: Tensor, ops:
 /**
  * The training forward pass to the final LayerNorm's output, x [N, C], on token rows: every
  * linear layer is one Gemm, and so are its gradients (dW = xᵀ dy, dx = dy Wᵀ, db = Σ dy).
- * ids and positions are [B, T]; `bias` is the additive attention mask [B, 1, T, T].
+ * ids, positions and docIds are [B, T]; a token attends to the earlier tokens of its own doc_id.
  */
-export function gptHidden(g: Graph, cfg: ModelConfig, p: Params, ids: Tensor, positions: Tensor, bias: Tensor, o: ForwardOptions): Tensor {
+export function gptHidden(g: Graph, cfg: ModelConfig, p: Params, ids: Tensor, positions: Tensor, docIds: Tensor, o: ForwardOptions): Tensor {
   const { B, T } = o;
   const C = cfg.n_embd;
   const H = cfg.n_head;
@@ -128,16 +140,14 @@ export function gptHidden(g: Graph, cfg: ModelConfig, p: Params, ids: Tensor, po
   if (!Number.isInteger(nb) || nb < 1 || T % nb !== 0) {
     throw new RangeError(`buildTrainingGraph: attentionBlocks must be a positive integer dividing ctx = ${T}, got ${nb}`);
   }
-  const tb = T / nb;
-  // block i's bias [B, 1, tb, (i + 1) tb], shared by all layers
-  const biasBlocks = Array.from({ length: nb }, (_, i) => (nb === 1 ? bias : g.slice(bias, [i * tb, 0], [(i + 1) * tb, (i + 1) * tb], [2, 3])));
+  const masks = documentCausalMasks(g, docIds, T, nb, p['transformer.wte.weight']!.dtype); // shared by all layers
   return gptTrunk(g, cfg, p, x0, {
     linear: (x, w, b) => g.gemm(x, w, b),
     attend: (_l, q, k, v) => {
       const qh = g.transpose(g.reshape(q, [B, T, H, D]), [0, 2, 1, 3]); // [B, H, T, D]
       const kh = g.transpose(g.reshape(k, [B, T, H, D]), [0, 2, 1, 3]); // [B, H, T, D]
       const vh = g.transpose(g.reshape(v, [B, T, H, D]), [0, 2, 1, 3]); // [B, H, T, D]
-      const o = blockCausalAttention(g, qh, kh, vh, biasBlocks); // [B, H, T, D]
+      const o = blockCausalAttention(g, qh, kh, vh, masks); // [B, H, T, D]
       return g.reshape(g.transpose(o, [0, 2, 1, 3]), [N, C]); // [N, C]
     },
     primitiveLayerNorm: o.primitiveLayerNorm,
@@ -145,13 +155,13 @@ export function gptHidden(g: Graph, cfg: ModelConfig, p: Params, ids: Tensor, po
 }
 
 /**
- * softmax(q kᵀ + bias) v for causal attention, by query blocks: block i's queries [.., tb, D]
- * score only the keys of blocks 0..i, the later ones being masked anyway.
+ * Masked softmax(q kᵀ) v for causal attention, by query blocks: block i's queries [.., tb, D]
+ * score only the keys of blocks 0..i, the later ones being masked anyway; masks[i] is block i's.
  * q, k, v [B, H, T, D] → [B, H, T, D]. The key/value prefixes are contiguous slices along T.
  */
-function blockCausalAttention(g: Graph, q: Tensor, k: Tensor, v: Tensor, biasBlocks: Tensor[]): Tensor {
-  const nb = biasBlocks.length;
-  if (nb === 1) return g.attention(q, k, v, biasBlocks[0]!);
+function blockCausalAttention(g: Graph, q: Tensor, k: Tensor, v: Tensor, masks: BlockMask[]): Tensor {
+  const nb = masks.length;
+  if (nb === 1) return g.attention(q, k, v, masks[0]!.bias, masks[0]!.keep);
   const T = q.shape![2] as number;
   const tb = T / nb;
   const qs = g.split(q, new Array<number>(nb).fill(tb), 2);
@@ -159,7 +169,7 @@ function blockCausalAttention(g: Graph, q: Tensor, k: Tensor, v: Tensor, biasBlo
     const seen = (i + 1) * tb;
     const ki = i === nb - 1 ? k : g.slice(k, [0], [seen], [2]); // [B, H, seen, D]
     const vi = i === nb - 1 ? v : g.slice(v, [0], [seen], [2]);
-    return g.attention(qi, ki, vi, biasBlocks[i]!); // [B, H, tb, D]
+    return g.attention(qi, ki, vi, masks[i]!.bias, masks[i]!.keep); // [B, H, tb, D]
   });
   return g.concat(outs, 2);
 }
@@ -204,9 +214,8 @@ function buildLoss(cfg: ModelConfig, opts: TrainingGraphOptions, name: string): 
   const params = gptParamSpecs(cfg, vocabSize);
   const p: Params = {};
   const paramTensors = params.map((s) => (p[s.name] = g.input(s.name, dtype, s.shape)));
-  const bias = documentCausalBias(g, docs, T, dtype);
   const attentionBlocks = opts.attentionBlocks ?? defaultAttentionBlocks(T);
-  const xf = gptHidden(g, cfg, p, ids, positions, bias, { B, T, primitiveLayerNorm, attentionBlocks });
+  const xf = gptHidden(g, cfg, p, ids, positions, docs, { B, T, primitiveLayerNorm, attentionBlocks });
   const logits = g.gemm(xf, p['transformer.wte.weight']!, null, { transB: true }); // tied head: [N, V]
   const loss = maskedCrossEntropy(g, logits, targets, B * T);
   return { g, loss, params, paramTensors };

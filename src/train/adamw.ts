@@ -45,7 +45,12 @@ export function createAdamWState(n: number): AdamWState {
   return { m: new Float32Array(n), v: new Float32Array(n), t: 0 };
 }
 
-/** One AdamW update of `params` (in place) from `grad`, with learning rate `lr`. */
+/**
+ * One AdamW update of `params` (in place) from `grad`, with learning rate `lr`. `gradScale`
+ * multiplies the gradient as it is read (global-norm clipping, see clipScale), with the same
+ * float32 rounding as scaling `grad` in place first; `grad` itself is left as it is. Decay,
+ * moments and the step are one pass over the arrays.
+ */
 export function adamwStep(
   params: Float32Array,
   grad: Float32Array,
@@ -53,6 +58,7 @@ export function adamwStep(
   lr: number,
   opts: AdamWOptions,
   decay: DecayRanges,
+  gradScale = 1,
 ): void {
   const n = params.length;
   if (grad.length !== n || state.m.length !== n || state.v.length !== n) {
@@ -62,20 +68,31 @@ export function adamwStep(
   state.t += 1;
   const bc1 = 1 - b1 ** state.t;
   const bc2 = 1 - b2 ** state.t;
-  if (opts.weightDecay > 0) {
-    const f = 1 - lr * opts.weightDecay;
-    for (const [a, b] of decay) for (let i = a; i < b; i++) params[i]! *= f;
-  }
-  const { m, v } = state;
   const stepSize = lr / bc1;
   const invSqrtBc2 = 1 / Math.sqrt(bc2);
-  for (let i = 0; i < n; i++) {
-    const g = grad[i]!;
-    const mi = b1 * m[i]! + (1 - b1) * g;
-    const vi = b2 * v[i]! + (1 - b2) * g * g;
-    m[i] = mi;
-    v[i] = vi;
-    // torch: denom = sqrt(v) / sqrt(bc2) + eps, computed from the stored (float32) moments
-    params[i]! -= (stepSize * m[i]!) / (Math.sqrt(v[i]!) * invSqrtBc2 + eps);
+  const decayFactor = opts.weightDecay > 0 ? 1 - lr * opts.weightDecay : 1;
+  // [start, end, factor] segments covering 0..n: decayed ranges shrink by decayFactor, the rest by 1
+  let at = 0;
+  for (const [a, b] of [...decay].sort((x, y) => x[0] - y[0])) {
+    if (a < at || b > n) throw new RangeError(`adamwStep: decay range [${a}, ${b}) overlaps another or lies outside the ${n} parameters`);
+    if (a > at) update(at, a, 1);
+    update(a, b, decayFactor);
+    at = b;
+  }
+  if (at < n) update(at, n, 1);
+
+  function update(start: number, end: number, factor: number): void {
+    const { m, v } = state;
+    const c1 = 1 - b1;
+    const c2 = 1 - b2;
+    for (let i = start; i < end; i++) {
+      const g = gradScale === 1 ? grad[i]! : Math.fround(grad[i]! * gradScale);
+      // moments are stored in float32 and used as stored (torch: denom = sqrt(v) / sqrt(bc2) + eps)
+      const mi = Math.fround(b1 * m[i]! + c1 * g);
+      const vi = Math.fround(b2 * v[i]! + c2 * g * g);
+      m[i] = mi;
+      v[i] = vi;
+      params[i] = Math.fround(params[i]! * factor) - (stepSize * mi) / (Math.sqrt(vi) * invSqrtBc2 + eps);
+    }
   }
 }

@@ -10,16 +10,23 @@ export function globalNorm(grad: Float32Array): number {
 }
 
 /**
+ * The factor global-norm clipping scales a gradient of norm `norm` by: maxNorm / (norm + 1e-6)
+ * when the norm exceeds maxNorm, else 1 (and always 1 when maxNorm is 0: no clipping). The 1e-6 is
+ * PyTorch's: it keeps the scale finite when the norm is tiny (it cannot be here, but matching the
+ * reference keeps the two implementations comparable).
+ */
+export function clipScale(norm: number, maxNorm: number): number {
+  return maxNorm > 0 && norm > maxNorm ? maxNorm / (norm + 1e-6) : 1;
+}
+
+/**
  * Scale `grad` in place so its global L2 norm is at most `maxNorm` (0 = no clipping). Returns the
- * norm before clipping, which is what is logged as grad_norm.
+ * norm before clipping, which is what is logged as grad_norm. The trainer passes clipScale to
+ * adamwStep instead, which saves this pass over the gradient.
  */
 export function clipGradNorm(grad: Float32Array, maxNorm: number): number {
   const norm = globalNorm(grad);
-  if (maxNorm > 0 && norm > maxNorm) {
-    // the 1e-6 is PyTorch's: keeps the scale finite when the norm is tiny (it cannot be here, but
-    // matching the reference keeps the two implementations comparable)
-    const scale = maxNorm / (norm + 1e-6);
-    for (let i = 0; i < grad.length; i++) grad[i]! *= scale;
-  }
+  const scale = clipScale(norm, maxNorm);
+  if (scale !== 1) for (let i = 0; i < grad.length; i++) grad[i]! *= scale;
   return norm;
 }

@@ -19,7 +19,7 @@ import {
   type EarlyStoppingState,
 } from './checkpoint.ts';
 import type { TrainConfig } from './config.ts';
-import { clipGradNorm } from './gradients.ts';
+import { clipScale, globalNorm } from './gradients.ts';
 import type { ModelRunner, RunnerFactory } from './runner.ts';
 import { learningRate } from './schedule.ts';
 
@@ -287,8 +287,8 @@ export async function trainModel(opts: TrainModelOptions): Promise<TrainResult> 
         tokensSeen += batch.nTokens;
         intervalTokens += batch.nTokens;
       }
-      const gradNorm = clipGradNorm(grad, cfg.clip_norm);
-      adamwStep(params, grad, adam, lr, adamOpts, decay);
+      const gradNorm = globalNorm(grad);
+      adamwStep(params, grad, adam, lr, adamOpts, decay, clipScale(gradNorm, cfg.clip_norm));
       step += 1;
       intervalLoss += stepLoss;
       intervalMicro += 1;

@@ -30,6 +30,43 @@ describe('graph builder', () => {
     expect(g.slice(w, [1], [-1], [0]).shape).toEqual([2, 5]);
   });
 
+  it('attention with a keep mask equals the exactly masked softmax, even with blocked scores far above the allowed ones', async () => {
+    // one row of 4 queries over 6 keys; scores spread over ±300 so e^(s − max) underflows for many
+    const T = 4;
+    const S = 6;
+    const D = 2;
+    const qv = [10, 0, -10, 0, 0, 10, 3, -3];
+    const kv = [20, 0, -20, 0, 0, 20, 0, -20, 30, 30, -30, 0];
+    // key 4 (score up to 300) is blocked for every query
+    const allowed = [1, 0, 1, 0, 0, 0, 1, 1, 0, 1, 0, 0, 0, 1, 1, 1, 0, 0, 1, 1, 1, 1, 0, 1];
+    const build = (vv: number[]) => {
+      const g = new Graph();
+      const q = g.constant(qv, 'float32', [T, D], 'q');
+      const k = g.constant(kv, 'float32', [S, D], 'k');
+      const v = g.constant(vv, 'float32', [S, D], 'v');
+      const bias = g.constant(allowed.map((a) => (a ? 0 : -1e9)), 'float32', [T, S], 'bias');
+      const keep = g.constant(allowed, 'float32', [T, S], 'keep');
+      g.output(g.attention(q, k, v, bias, keep), 'o');
+      return run(g);
+    };
+    const vv = Array.from({ length: S * D }, (_, i) => (i % 5) - 2);
+    const got = toNumbers((await build(vv)).o!);
+    // reference in float64: softmax over the allowed keys only
+    const want: number[] = [];
+    for (let t = 0; t < T; t++) {
+      const s = Array.from({ length: S }, (_, j) => qv[t * D]! * kv[j * D]! + qv[t * D + 1]! * kv[j * D + 1]!);
+      const ok = s.map((_, j) => allowed[t * S + j] === 1);
+      const m = Math.max(...s.filter((_, j) => ok[j]));
+      const e = s.map((x, j) => (ok[j] ? Math.exp(x - m) : 0));
+      const z = e.reduce((a, b) => a + b, 0);
+      for (let d = 0; d < D; d++) want.push(e.reduce((a, p, j) => a + (p / z) * vv[j * D + d]!, 0));
+    }
+    got.forEach((x, i) => expect(x).toBeCloseTo(want[i]!, 5));
+    // blocked keys contribute exactly nothing: changing their values leaves every output bit as it was
+    const vBlocked = vv.map((x, i) => (Math.floor(i / D) === 4 ? x + 1000 : x));
+    expect(toNumbers((await build(vBlocked)).o!)).toEqual(got);
+  });
+
   it('BAD CALL - shape and dtype mismatches name the operands', () => {
     const g = new Graph();
     const a = g.input('a', 'float32', [2, 3]);

@@ -156,6 +156,12 @@ describe('VJP rules against finite differences (float64)', () => {
     await expectGrad([{ shape: [2, 2, 3] }, { shape: [2, 4, 3] }, { shape: [2, 4, 3] }, { shape: [2, 4] }], (g, [q, k, v, b]) => g.attention(q!, k!, v!, b!));
   });
 
+  it('Attention composite with a keep mask (floored softmax, exact zeros)', async () => {
+    const bias = (g: Graph) => g.constant([0, -1e9, -1e9, 0, 0, -1e9, 0, 0, 0], 'float64', [1, 3, 3], 'bias');
+    const keep = (g: Graph) => g.constant([1, 0, 0, 1, 1, 0, 1, 1, 1], 'float64', [1, 3, 3], 'keep');
+    await expectGrad([{ shape: [2, 3, 4] }, { shape: [2, 3, 4] }, { shape: [2, 3, 4] }], (g, [q, k, v]) => g.attention(q!, k!, v!, bias(g), keep(g)));
+  });
+
   it('CrossEntropy composite (own rule)', async () => {
     await expectGrad([{ shape: [4, 5] }], (g, [logits]) => g.crossEntropy(logits!, g.constant([3, 1, 0, 4], 'int64', [4, 1])));
   });

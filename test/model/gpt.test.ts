@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { scalarValue } from '../../src/graph/runtime.ts';
-import { buildEvalGraph, buildTrainingGraph, gradName, trainingGraph, TRAINING_DATA_INPUTS } from '../../src/model/gpt.ts';
+import { buildEvalGraph, buildTrainingGraph, defaultAttentionBlocks, gradName, trainingGraph, TRAINING_DATA_INPUTS } from '../../src/model/gpt.ts';
 import { referenceLoss, referenceTokenLosses } from '../../src/model/reference.ts';
 import { Rng } from '../../src/util/rng.ts';
 import { TINY, TINY_V, feedsFor, packedBatch, randomParams, session } from './gptfixture.ts';
@@ -152,7 +152,8 @@ describe('GPT training graph', () => {
     expect(g.initializers.filter((c) => c.dtype === 'float64').map((c) => c.name)).toEqual([]);
     const ops = g.nodes.map((n) => n.op);
     expect(ops).not.toContain('OneHot');
-    expect(g.nodes.filter((n) => n.op === 'Cast').length).toBe(1); // the target mask only
+    // the target mask, and the keep mask of each causal attention block (one at ctx 8)
+    expect(g.nodes.filter((n) => n.op === 'Cast').length).toBe(1 + defaultAttentionBlocks(opts.ctx));
     // forward: 4 linear layers per block + the head; backward: two per linear layer + head
     const L = TINY.n_layer;
     expect(ops.filter((o) => o === 'Gemm').length).toBe(3 * (4 * L + 1));

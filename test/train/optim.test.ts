@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { adamwStep, createAdamWState, decayRanges } from '../../src/train/adamw.ts';
 import { learningRate } from '../../src/train/schedule.ts';
-import { clipGradNorm, globalNorm } from '../../src/train/gradients.ts';
+import { clipGradNorm, clipScale, globalNorm } from '../../src/train/gradients.ts';
 import { paramLayout } from '../../src/model/init.ts';
 import { gptParamSpecs } from '../../src/model/params.ts';
 import { modelConfigSchema } from '../../src/model/config.ts';
@@ -62,6 +62,40 @@ describe('AdamW', () => {
     const state = createAdamWState(3);
     adamwStep(params, new Float32Array([3, -0.001, 1e3]), state, 0.01, { beta1: 0.9, beta2: 0.999, eps: 1e-12, weightDecay: 0 }, []);
     expect(Array.from(params).map((x) => +x.toFixed(6))).toEqual([0.99, -0.99, 0.49]);
+  });
+
+  it('gradScale (clipping folded in) gives bit for bit what clipping the gradient in place first gives, over scattered decay ranges', () => {
+    const rng = new Rng(7);
+    const n = 50;
+    const p0 = Float32Array.from({ length: n }, () => rng.normal());
+    const o = { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 };
+    const decay: Array<[number, number]> = [[30, 41], [3, 9], [9, 12]];
+    const a = p0.slice();
+    const b = p0.slice();
+    const sa = createAdamWState(n);
+    const sb = createAdamWState(n);
+    for (let step = 0; step < 5; step++) {
+      const g = Float32Array.from({ length: n }, () => rng.normal() * 3);
+      const g2 = g.slice();
+      const norm = clipGradNorm(g2, 1); // in place
+      expect(norm).toBeGreaterThan(1);
+      adamwStep(a, g2, sa, 1e-2, o, decay);
+      adamwStep(b, g, sb, 1e-2, o, decay, clipScale(globalNorm(g), 1));
+    }
+    expect(Array.from(b)).toEqual(Array.from(a));
+    expect(Array.from(sb.m)).toEqual(Array.from(sa.m));
+    expect(Array.from(sb.v)).toEqual(Array.from(sa.v));
+    // and decay reached exactly the listed ranges: with zero gradients only decayed weights move
+    const c = p0.slice();
+    adamwStep(c, new Float32Array(n), createAdamWState(n), 0.5, o, decay);
+    const moved = Array.from(c, (x, i) => x !== p0[i]);
+    expect(moved).toEqual(Array.from({ length: n }, (_, i) => (i >= 3 && i < 12) || (i >= 30 && i < 41)));
+  });
+
+  it('BAD CALL - overlapping decay ranges', () => {
+    expect(() => adamwStep(new Float32Array(10), new Float32Array(10), createAdamWState(10), 1, { beta1: 0.9, beta2: 0.9, eps: 1e-8, weightDecay: 0.1 }, [[0, 5], [4, 8]])).toThrowError(
+      /decay range \[4, 8\) overlaps another/,
+    );
   });
 
   it('decays GPT matrices, not biases, LayerNorm or embeddings unless decay_embeddings', () => {
