@@ -319,6 +319,27 @@ const RULES: Record<string, Rule> = {
     return [g.pad(dy!, pads)];
   },
 
+  Prefixes: (g, e, dys) => {
+    // shortest first: acc over x[0:len] grows by one padded step per prefix, then to x's size
+    const x = e.inputs[0]!;
+    const { ends, axis } = e.attrs as { ends: number[]; axis: number };
+    const r = x.shape!.length;
+    const padTo = (t: Tensor, from: number, to: number) => {
+      const pads = new Array<number>(2 * r).fill(0);
+      pads[axis + r] = to - from;
+      return g.pad(t, pads);
+    };
+    let acc: Tensor | null = null;
+    let len = 0;
+    ends.forEach((end, i) => {
+      const dy = dys[i];
+      if (!dy) return;
+      acc = acc ? g.add(dy, padTo(acc, len, end)) : dy;
+      len = end;
+    });
+    return [acc ? padTo(acc, len, x.shape![axis] as number) : null];
+  },
+
   Gather: (g, e, [dy], needs) => {
     const [data, idx] = e.inputs as Tensor[];
     if (e.attrs.axis !== 0) throw new RangeError(`grad: Gather is differentiable along axis 0 only (got ${e.attrs.axis})`);

@@ -165,12 +165,11 @@ function blockCausalAttention(g: Graph, q: Tensor, k: Tensor, v: Tensor, masks: 
   const T = q.shape![2] as number;
   const tb = T / nb;
   const qs = g.split(q, new Array<number>(nb).fill(tb), 2);
-  const outs = qs.map((qi, i) => {
-    const seen = (i + 1) * tb;
-    const ki = i === nb - 1 ? k : g.slice(k, [0], [seen], [2]); // [B, H, seen, D]
-    const vi = i === nb - 1 ? v : g.slice(v, [0], [seen], [2]);
-    return g.attention(qi, ki, vi, masks[i]!.bias, masks[i]!.keep); // [B, H, tb, D]
-  });
+  // block i sees keys and values 0..(i + 1) tb; the last block sees all of them
+  const ends = Array.from({ length: nb - 1 }, (_, i) => (i + 1) * tb);
+  const ks = [...g.prefixes(k, ends, 2), k]; // [B, H, seen, D]
+  const vs = [...g.prefixes(v, ends, 2), v];
+  const outs = qs.map((qi, i) => g.attention(qi, ks[i]!, vs[i]!, masks[i]!.bias, masks[i]!.keep)); // [B, H, tb, D]
   return g.concat(outs, 2);
 }
 

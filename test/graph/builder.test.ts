@@ -75,6 +75,8 @@ describe('graph builder', () => {
     expect(() => g.add(a, g.input('d', 'float64', [2, 3]))).toThrow(TypeError);
     expect(() => g.input('a', 'float32', [1])).toThrow(/the name 'a' is already taken/);
     expect(() => g.split(a, [1, 1], 1)).toThrow(/sizes \[1,1\] sum to 2, but a: float32\[2, 3\] has 3 along axis 1/);
+    expect(() => g.prefixes(a, [2, 2], 1)).toThrow(/prefixes: ends must be strictly increasing integers in \[1, 3\), got \[2, 2\]/);
+    expect(() => g.prefixes(a, [3], 1)).toThrow(/got \[3\]/);
     expect(() => grad(g.reduceSum(g.cast(g.argMax(a), 'float32'), undefined, false), [a])).toThrow(/does not depend on any parameter/);
   });
 

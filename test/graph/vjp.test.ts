@@ -107,6 +107,17 @@ describe('VJP rules against finite differences (float64)', () => {
     await expectGrad([{ shape: [4, 5] }], (g, [x]) => g.slice(x!, [1, -3], [3, 100], [0, 1]));
   });
 
+  it('Prefixes (the causal blocks\' keys): every prefix used, one unused, and x used directly as well', async () => {
+    await expectGrad([{ shape: [2, 5, 3] }], (g, [x]) => {
+      const [a, b, c] = g.prefixes(x!, [1, 3, 4], 1);
+      return g.concat([g.mul(a!, a!), b!, g.mul(c!, 2), x!], 1);
+    });
+    await expectGrad([{ shape: [2, 5, 3] }], (g, [x]) => {
+      const [a, , c] = g.prefixes(x!, [2, 3, 4], -2);
+      return g.add(g.reduceSum(g.mul(a!, a!), [1], true), g.reduceSum(g.mul(c!, x!.graph.constant([1, 2, 3], 'float64', [3], 'w')), [1], true));
+    });
+  });
+
   it('Gather rows (embedding, repeated ids) and GatherElements', async () => {
     await expectGrad([{ shape: [5, 3] }], (g, [x]) => g.gather(x!, g.constant([0, 2, 2, 4, 0, 1], 'int64', [2, 3])));
     await expectGrad([{ shape: [3, 4] }], (g, [x]) => g.gatherElements(x!, g.constant([1, 1, 3], 'int64', [3, 1]), 1));
