@@ -372,9 +372,9 @@ const RULES: Record<string, Rule> = {
   LayerNorm: (g, e, [dy], needs) => {
     // x̂ = (x − μ) σ⁻¹;  dx = σ⁻¹ (dx̂ − mean(dx̂) − x̂ · mean(dx̂ · x̂)), dx̂ = dy · γ
     const [x, gamma, beta] = e.inputs as Tensor[];
-    const mean = e.attrs.mean as Tensor;
-    const invStd = e.attrs.invStd as Tensor;
-    const xhat = g.mul(g.sub(x!, mean), invStd);
+    const { mean, invStd, epsilon, primitive } = e.attrs as { mean: Tensor; invStd: Tensor; epsilon: number; primitive: boolean };
+    // x̂ recomputed: one LayerNormalization pass where the op exists (float32), else Sub and Mul
+    const xhat = primitive ? g.mul(g.sub(x!, mean), invStd) : g.normalized(x!, epsilon);
     let dx: Tensor | null = null;
     if (needs[0]) {
       const dxhat = g.mul(dy!, gamma!);

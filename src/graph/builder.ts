@@ -731,8 +731,21 @@ export class Graph {
       const y = this.add(this.mul(this.mul(xc, invStd), gamma), beta);
       return { y, mean, invStd };
     });
-    this.record('LayerNorm', [x, gamma, beta], [y], { mean, invStd });
+    this.record('LayerNorm', [x, gamma, beta], [y], { mean, invStd, epsilon: eps, primitive });
     return y;
+  }
+
+  /**
+   * (x − mean) / √(var + ε) over the last axis as one LayerNormalization node with unit gain and
+   * zero shift (no tape entry: LayerNorm's backward rule uses it to recompute x̂ in one pass
+   * instead of a Sub and a Mul).
+   */
+  normalized(x: Tensor, epsilon: number): Tensor {
+    const C = x.shape?.[x.shape.length - 1];
+    if (typeof C !== 'number') throw new RangeError(`normalized: ${x} needs a static last dimension`);
+    const ones = this.constant(new Array<number>(C).fill(1), x.dtype, [C], 'ln_unit_gain');
+    const zeros = this.constant(new Array<number>(C).fill(0), x.dtype, [C], 'ln_zero_shift');
+    return this.node('LayerNormalization', [x, ones, zeros], [{ dtype: x.dtype, shape: x.shape, hint: 'xhat' }], { axis: attr.int(-1), epsilon: attr.float(epsilon) })[0]!;
   }
 
   /**
