@@ -2,7 +2,7 @@
  * Training-graph throughput: ms per step, tokens/s and achieved GFLOP/s of buildTrainingGraph for
  * the `gpt` and `gpt-small` shapes, beside ONNX Runtime's raw MatMul GFLOP/s in the same run.
  *
- *   npx tsx bench/graph.ts [--threads 2] [--steps 3] [--only gpt-small] [--batch-small 8] [--batch-gpt 4]
+ *   npx tsx bench/graph.ts [--threads 2] [--steps 3] [--only gpt-small] [--batch-small 4] [--batch-gpt 4]
  *                          [--blocks N] [--profile] [--no-spin]
  *
  * The machine's load average is printed with the figures: on a shared 2-core machine, other
@@ -13,7 +13,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { Graph, serializeModel } from '../src/graph/index.ts';
 import { createSession, float32Tensor, int64Tensor, type HostTensor } from '../src/graph/runtime.ts';
-import type { ModelConfig } from '../src/model/config.ts';
+import YAML from 'yaml';
+import { modelConfigSchema, type ModelConfig } from '../src/model/config.ts';
 import { buildTrainingGraph, trainingStepFlops } from '../src/model/gpt.ts';
 import { Rng } from '../src/util/rng.ts';
 
@@ -24,15 +25,21 @@ function arg(name: string, dflt: string): string {
 const threads = Number(arg('threads', '2'));
 const steps = Number(arg('steps', '3'));
 const only = arg('only', '');
-const V = Number(arg('vocab', '2000'));
+const V = Number(arg('vocab', '430')); // the PhysioNet 2012 tokenizer's vocabulary
 const blocks = process.argv.includes('--blocks') ? Number(arg('blocks', '1')) : undefined;
 const profile = process.argv.includes('--profile');
 // ORT's idle threads spin-wait by default; on a shared machine that only burns others' cycles
 const allowSpinning = !process.argv.includes('--no-spin');
 
+/** The shipped model configs (configs/model/<name>.yaml). */
+function shipped(name: string): ModelConfig {
+  const path = new URL(`../configs/model/${name}.yaml`, import.meta.url);
+  return modelConfigSchema.parse(YAML.parse(fs.readFileSync(path, 'utf8')));
+}
+
 const MODELS: { cfg: ModelConfig; batch: number }[] = [
-  { cfg: { name: 'gpt-small', n_layer: 4, n_embd: 128, n_head: 4, n_ctx: 512, init_std: 0.02 }, batch: Number(arg('batch-small', '8')) },
-  { cfg: { name: 'gpt', n_layer: 4, n_embd: 384, n_head: 4, n_ctx: 1024, init_std: 0.02 }, batch: Number(arg('batch-gpt', '4')) },
+  { cfg: shipped('gpt-small'), batch: Number(arg('batch-small', '4')) },
+  { cfg: shipped('gpt'), batch: Number(arg('batch-gpt', '4')) },
 ];
 
 /** A session running ORT's raw MatMul on a GEMM the size of the model's widest layer: [M, K] · [K, N]. */
