@@ -8,5 +8,7 @@ export default defineConfig({
     maxWorkers: 2,
     testTimeout: 120_000,
     hookTimeout: 120_000,
+    // expect.poll waits for a browser or a file watcher; under CI's load 1 s (the default) is short
+    expect: { poll: { timeout: 10_000 } },
   },
 });
