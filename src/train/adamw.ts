@@ -71,28 +71,40 @@ export function adamwStep(
   const stepSize = lr / bc1;
   const invSqrtBc2 = 1 / Math.sqrt(bc2);
   const decayFactor = opts.weightDecay > 0 ? 1 - lr * opts.weightDecay : 1;
-  // [start, end, factor] segments covering 0..n: decayed ranges shrink by decayFactor, the rest by 1
+  const k: UpdateConstants = { b1, b2, c1: 1 - b1, c2: 1 - b2, eps, stepSize, invSqrtBc2, gradScale };
+  // [start, end) segments covering 0..n: decayed ranges shrink by decayFactor, the rest by 1
   let at = 0;
   for (const [a, b] of [...decay].sort((x, y) => x[0] - y[0])) {
     if (a < at || b > n) throw new RangeError(`adamwStep: decay range [${a}, ${b}) overlaps another or lies outside the ${n} parameters`);
-    if (a > at) update(at, a, 1);
-    update(a, b, decayFactor);
+    if (a > at) updateRange(params, grad, state.m, state.v, at, a, 1, k);
+    updateRange(params, grad, state.m, state.v, a, b, decayFactor, k);
     at = b;
   }
-  if (at < n) update(at, n, 1);
+  if (at < n) updateRange(params, grad, state.m, state.v, at, n, 1, k);
+}
 
-  function update(start: number, end: number, factor: number): void {
-    const { m, v } = state;
-    const c1 = 1 - b1;
-    const c2 = 1 - b2;
-    for (let i = start; i < end; i++) {
-      const g = gradScale === 1 ? grad[i]! : Math.fround(grad[i]! * gradScale);
-      // moments are stored in float32 and used as stored (torch: denom = sqrt(v) / sqrt(bc2) + eps)
-      const mi = Math.fround(b1 * m[i]! + c1 * g);
-      const vi = Math.fround(b2 * v[i]! + c2 * g * g);
-      m[i] = mi;
-      v[i] = vi;
-      params[i] = Math.fround(params[i]! * factor) - (stepSize * mi) / (Math.sqrt(vi) * invSqrtBc2 + eps);
-    }
+interface UpdateConstants {
+  b1: number;
+  b2: number;
+  c1: number;
+  c2: number;
+  eps: number;
+  stepSize: number;
+  invSqrtBc2: number;
+  gradScale: number;
+}
+
+/** AdamW over [start, end): the hot loop, kept monomorphic (typed arrays and numbers only). */
+function updateRange(params: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, start: number, end: number, factor: number, k: UpdateConstants): void {
+  const { b1, b2, c1, c2, eps, stepSize, invSqrtBc2, gradScale } = k;
+  for (let i = start; i < end; i++) {
+    // Math.fround(g · 1) is g: one expression for clipped and unclipped gradients
+    const g = Math.fround(grad[i]! * gradScale);
+    // moments are stored in float32 and used as stored (torch: denom = sqrt(v) / sqrt(bc2) + eps)
+    const mi = Math.fround(b1 * m[i]! + c1 * g);
+    const vi = Math.fround(b2 * v[i]! + c2 * g * g);
+    m[i] = mi;
+    v[i] = vi;
+    params[i] = Math.fround(params[i]! * factor) - (stepSize * mi) / (Math.sqrt(vi) * invSqrtBc2 + eps);
   }
 }
