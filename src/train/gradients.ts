@@ -4,9 +4,25 @@
  * depend on summation order effects of float32 at millions of terms.
  */
 export function globalNorm(grad: Float32Array): number {
-  let s = 0;
-  for (let i = 0; i < grad.length; i++) s += grad[i]! * grad[i]!;
-  return Math.sqrt(s);
+  // four running sums: independent additions pipeline (one chain waits on each add's latency)
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  const n = grad.length;
+  const n4 = n - (n % 4);
+  for (let i = 0; i < n4; i += 4) {
+    const a = grad[i]!;
+    const b = grad[i + 1]!;
+    const c = grad[i + 2]!;
+    const d = grad[i + 3]!;
+    s0 += a * a;
+    s1 += b * b;
+    s2 += c * c;
+    s3 += d * d;
+  }
+  for (let i = n4; i < n; i++) s0 += grad[i]! * grad[i]!;
+  return Math.sqrt(s0 + s1 + s2 + s3);
 }
 
 /**
