@@ -10,7 +10,7 @@
  *
  * synehr's GFLOP/s count model FLOPs as PaLM's MFU does (Chowdhery et al. 2022, appendix B):
  * the matrix products of forward and backward, the attention at its full T x T, although the
- * block-causal graph computes only (nb + 1) / (2 nb) of it (9/16 at T 1024).
+ * block-causal graph computes only (nb + 1) / (2 nb) of it (5/8 at T 1024).
  *
  * Run: npx tsx bench/train.ts [--steps 5] [--warmup 2] [--threads 2] [--models gpt,gpt-small]
  *
