@@ -15,7 +15,7 @@ import { Graph, serializeModel } from '../src/graph/index.ts';
 import { createSession, float32Tensor, int64Tensor, type HostTensor } from '../src/graph/runtime.ts';
 import YAML from 'yaml';
 import { modelConfigSchema, type ModelConfig } from '../src/model/config.ts';
-import { buildTrainingGraph, trainingStepFlops } from '../src/model/gpt.ts';
+import { buildTrainingGraph, trainingStepFlops, TRAINING_SESSION_OPTIONS } from '../src/model/gpt.ts';
 import { Rng } from '../src/util/rng.ts';
 
 function arg(name: string, dflt: string): string {
@@ -88,7 +88,7 @@ async function benchModel(cfg: ModelConfig, B: number): Promise<void> {
   const T = cfg.n_ctx;
   const t0 = performance.now();
   const built = buildTrainingGraph(cfg, { vocabSize: V, batch: B, ctx: T, attentionBlocks: blocks });
-  const s = await createSession(built.model, { threads, allowSpinning });
+  const s = await createSession(built.model, { ...TRAINING_SESSION_OPTIONS, threads, allowSpinning });
   const buildMs = performance.now() - t0;
   const rng = new Rng(2);
   const feeds: Record<string, HostTensor> = {};
@@ -140,7 +140,7 @@ async function benchModel(cfg: ModelConfig, B: number): Promise<void> {
 /** One profiled step: kernel time per op type, largest first. */
 async function profileStep(model: Uint8Array, feeds: Record<string, HostTensor>): Promise<void> {
   const prefix = `${os.tmpdir()}/synehr-graph-profile-${process.pid}`;
-  const s = await createSession(model, { threads, profileFilePrefix: prefix });
+  const s = await createSession(model, { ...TRAINING_SESSION_OPTIONS, threads, profileFilePrefix: prefix });
   await s.run(feeds);
   await s.run(feeds);
   s.endProfiling();

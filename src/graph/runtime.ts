@@ -34,6 +34,8 @@ export interface SessionOptions {
   allowSpinning?: boolean;
   /** write ORT's per-node profile (Chrome trace JSON) to <prefix>_<date>.json at endProfiling() */
   profileFilePrefix?: string;
+  /** ORT graph transformers to skip, by name (session config optimization.disable_specified_optimizers) */
+  disabledOptimizers?: readonly string[];
 }
 
 const ORT_DTYPE: Record<DType, ort.Tensor.Type> = {
@@ -96,7 +98,11 @@ export class Session {
     if (opts.threads) so.intraOpNumThreads = opts.threads;
     if (opts.enableMemPattern !== undefined) so.enableMemPattern = opts.enableMemPattern;
     if (opts.enableCpuMemArena !== undefined) so.enableCpuMemArena = opts.enableCpuMemArena;
-    if (opts.allowSpinning === false) so.extra = { 'session.intra_op.allow_spinning': '0' }; // the Node binding takes flat config keys
+    // the Node binding takes flat config keys
+    const extra: Record<string, string> = {};
+    if (opts.allowSpinning === false) extra['session.intra_op.allow_spinning'] = '0';
+    if (opts.disabledOptimizers?.length) extra['optimization.disable_specified_optimizers'] = opts.disabledOptimizers.join(',');
+    if (Object.keys(extra).length) so.extra = extra;
     if (opts.profileFilePrefix) {
       so.enableProfiling = true;
       so.profileFilePrefix = opts.profileFilePrefix;

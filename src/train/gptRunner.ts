@@ -1,5 +1,5 @@
 import type { ModelConfig } from '../model/config.ts';
-import { buildEvalGraph, buildTrainingGraph } from '../model/gpt.ts';
+import { buildEvalGraph, buildTrainingGraph, TRAINING_SESSION_OPTIONS } from '../model/gpt.ts';
 import type { SessionOptions } from '../graph/runtime.ts';
 import { createGraphRunner, type RunnerFactory } from './runner.ts';
 
@@ -15,6 +15,6 @@ export function gptRunnerFactory(model: ModelConfig, session: SessionOptions = {
     if (names !== layout.specs.map((s) => s.name).join(',')) {
       throw new Error(`the training graph's parameters differ from the trainer's layout: ${names.slice(0, 200)}`);
     }
-    return createGraphRunner({ train, eval: buildEvalGraph(model, opts), layout, params, B, T, session });
+    return createGraphRunner({ train, eval: buildEvalGraph(model, opts), layout, params, B, T, session: { ...TRAINING_SESSION_OPTIONS, ...session } });
   };
 }

@@ -154,9 +154,12 @@ describe('GPT training graph', () => {
     expect(ops).not.toContain('OneHot');
     // the target mask, and the keep mask of each causal attention block (one at ctx 8)
     expect(g.nodes.filter((n) => n.op === 'Cast').length).toBe(1 + defaultAttentionBlocks(opts.ctx));
-    // forward: 4 linear layers per block + the head; backward: two per linear layer + head
+    // forward: each of the 4 linear layers per block a MatMul on the rows' parameter, the head a
+    // Gemm; backward: two Gemms per linear layer and the head
     const L = TINY.n_layer;
-    expect(ops.filter((o) => o === 'Gemm').length).toBe(3 * (4 * L + 1));
+    const params = new Set(g.inputs.map((t) => t.name).filter((n) => n.startsWith('transformer.')));
+    expect(g.nodes.filter((n) => n.op === 'MatMul' && params.has(n.inputs[1]!)).length).toBe(4 * L);
+    expect(ops.filter((o) => o === 'Gemm').length).toBe(2 * 4 * L + 3);
   });
 
   it('BAD CALL - ctx beyond n_ctx, float64 with the LayerNormalization op', () => {
