@@ -113,10 +113,10 @@ export interface ExportResult {
   seconds: number;
 }
 
-/** Writes the four export files into the run directory. */
-export async function exportRun(dir: string, model: ModelConfig, gen: GenerateConfig): Promise<ExportResult> {
+/** Writes the four export files into the run directory (from `loaded` when the caller has read the run already). */
+export async function exportRun(dir: string, model: ModelConfig, gen: GenerateConfig, loaded?: TrainedRun): Promise<ExportResult> {
   const t0 = performance.now();
-  const run = await loadTrainedRun(dir, model);
+  const run = loaded ?? (await loadTrainedRun(dir, model));
   const V = run.tokenizer.vocab.length;
   await mkdir(join(dir, 'onnx'), { recursive: true });
   const inference = buildInferenceGraph(model, { vocabSize: V, weights: run.weights });
@@ -129,8 +129,11 @@ export async function exportRun(dir: string, model: ModelConfig, gen: GenerateCo
   return { files: EXPORT_FILES.map((f) => join(dir, f)), weightsHash: run.weightsHash, seconds: (performance.now() - t0) / 1000 };
 }
 
-/** Whether the run's export exists and was built from its current model.safetensors. */
-export async function exportIsCurrent(dir: string): Promise<boolean> {
+/**
+ * Whether the run's export exists and was built from its current model.safetensors. `loaded`
+ * (the run as loadTrainedRun read it) saves reading and hashing the weights again.
+ */
+export async function exportIsCurrent(dir: string, loaded?: TrainedRun): Promise<boolean> {
   const stampPath = join(dir, 'onnx', 'export.json');
   if (!EXPORT_FILES.every((f) => existsSync(join(dir, f))) || !existsSync(stampPath)) return false;
   const stamp = JSON.parse(await readFile(stampPath, 'utf8')) as { weights_sha256?: string; tokenizer_hash?: string };
@@ -138,10 +141,10 @@ export async function exportIsCurrent(dir: string): Promise<boolean> {
   const tokPath = join(dir, 'tokenizer.json');
   if (!existsSync(weights) || !existsSync(tokPath)) return false;
   // the sampler embeds the grammar: a replaced tokenizer makes the export stale too
-  if (stamp.tokenizer_hash !== loadTokenizer(tokPath).vocabHash()) return false;
+  if (stamp.tokenizer_hash !== (loaded?.tokenizer ?? loadTokenizer(tokPath)).vocabHash()) return false;
   const [ws, ss] = await Promise.all([stat(weights), stat(join(dir, 'sampler.onnx'))]);
   if (ws.mtimeMs > ss.mtimeMs) return false;
-  const hash = createHash('sha256').update(await readFile(weights)).digest('hex');
+  const hash = loaded?.weightsHash ?? createHash('sha256').update(await readFile(weights)).digest('hex');
   return stamp.weights_sha256 === hash;
 }
 

@@ -217,11 +217,12 @@ export async function generateSynthetic(o: GenerateOptions): Promise<GenerateRes
     await clearOutput(o.outDir);
   }
 
-  if (!(await exportIsCurrent(o.runDir))) {
-    log(`generate: exporting ${o.runDir} (sampler.onnx is missing or older than model.safetensors)`);
-    await exportRun(o.runDir, o.model, gen);
-  }
+  // the weights are read once: for the export check, the export itself and the decoder
   const run = await loadTrainedRun(o.runDir, o.model);
+  if (!(await exportIsCurrent(o.runDir, run))) {
+    log(`generate: exporting ${o.runDir} (sampler.onnx is missing or older than model.safetensors)`);
+    await exportRun(o.runDir, o.model, gen, run);
+  }
   const tok = run.tokenizer;
   const maxLen = Math.min(gen.max_len ?? o.model.n_ctx, o.model.n_ctx);
   const sampler = await Sampler.open(join(o.runDir, 'sampler.onnx'), tok, maxLen, o.threads ?? 0);
