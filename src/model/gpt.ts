@@ -106,13 +106,15 @@ function documentCausalMasks(g: Graph, docIds: Tensor, T: number, nb: number, dt
   });
 }
 
-/** How the shared trunk does its two layout-dependent steps (training: Gemm on token rows; inference: MatMul on [B, S, C]). */
+/** How the shared trunk does its layout-dependent steps (training: products on [N, C] token rows; inference: on [B, S, C]). */
 export interface TrunkOps {
   /** x [.., in] · W [in, out] + b (Conv1D layout, as GPT-2 stores it) */
   linear(x: Tensor, w: Tensor, b: Tensor): Tensor;
   /** layer l's attention: q (already scaled by 1/√D), k, v [.., C] → the heads' output [.., C] */
   attend(layer: number, q: Tensor, k: Tensor, v: Tensor): Tensor;
   primitiveLayerNorm: boolean;
+  /** q, k and v as three products on slices of c_attn's weight instead of one product split after */
+  splitQkvWeights?: boolean;
 }
 
 /**
@@ -126,8 +128,19 @@ export function gptTrunk(g: Graph, cfg: ModelConfig, p: Params, x0: Tensor, ops:
   let x = x0;
   for (let l = 0; l < cfg.n_layer; l++) {
     const h = `transformer.h.${l}`;
-    const qkv = ops.linear(ln(x, `${h}.ln_1`), p[`${h}.attn.c_attn.weight`]!, p[`${h}.attn.c_attn.bias`]!); // [.., 3C]
-    const [q, k, v] = g.split(qkv, [C, C, C], -1);
+    const xa = ln(x, `${h}.ln_1`);
+    const [wAttn, bAttn] = [p[`${h}.attn.c_attn.weight`]!, p[`${h}.attn.c_attn.bias`]!];
+    let q: Tensor | undefined;
+    let k: Tensor | undefined;
+    let v: Tensor | undefined;
+    if (ops.splitQkvWeights) {
+      // three products on split weights: no [.., 3C] result to split (or its gradient to concatenate)
+      const ws = g.split(wAttn, [C, C, C], 1);
+      const bs = g.split(bAttn, [C, C, C], 0);
+      [q, k, v] = ws.map((w, i) => ops.linear(xa, w, bs[i]!));
+    } else {
+      [q, k, v] = g.split(ops.linear(xa, wAttn, bAttn), [C, C, C], -1); // [.., 3C] → 3 × [.., C]
+    }
     // the 1/√D scale on q ([.., C]) is cheaper than on the scores ([.., H, T, T])
     const y = ops.attend(l, g.mul(q!, 1 / Math.sqrt(D)), k!, v!); // [.., C]
     x = g.add(x, ops.linear(y, p[`${h}.attn.c_proj.weight`]!, p[`${h}.attn.c_proj.bias`]!));
@@ -168,6 +181,8 @@ export function gptHidden(g: Graph, cfg: ModelConfig, p: Params, ids: Tensor, po
       return g.reshape(g.transpose(o, [0, 2, 1, 3]), [N, C]); // [N, C]
     },
     primitiveLayerNorm: o.primitiveLayerNorm,
+    // measured 1.5-2% faster for gpt-small (no Split of [N, 3C], no Concat of its gradient)
+    splitQkvWeights: true,
   });
 }
 
