@@ -129,18 +129,13 @@ export function gptTrunk(g: Graph, cfg: ModelConfig, p: Params, x0: Tensor, ops:
   for (let l = 0; l < cfg.n_layer; l++) {
     const h = `transformer.h.${l}`;
     const xa = ln(x, `${h}.ln_1`);
-    const [wAttn, bAttn] = [p[`${h}.attn.c_attn.weight`]!, p[`${h}.attn.c_attn.bias`]!];
-    let q: Tensor | undefined;
-    let k: Tensor | undefined;
-    let v: Tensor | undefined;
-    if (ops.splitQkvWeights) {
-      // three products on split weights: no [.., 3C] result to split (or its gradient to concatenate)
-      const ws = g.split(wAttn, [C, C, C], 1);
-      const bs = g.split(bAttn, [C, C, C], 0);
-      [q, k, v] = ws.map((w, i) => ops.linear(xa, w, bs[i]!));
-    } else {
-      [q, k, v] = g.split(ops.linear(xa, wAttn, bAttn), [C, C, C], -1); // [.., 3C] → 3 × [.., C]
-    }
+    const wAttn = p[`${h}.attn.c_attn.weight`]!; // [C, 3C]
+    const bAttn = p[`${h}.attn.c_attn.bias`]!; // [3C]
+    const bs = ops.splitQkvWeights ? g.split(bAttn, [C, C, C], 0) : [];
+    // split weights: three products and no [.., 3C] result to split (nor its gradient to concatenate)
+    const [q, k, v] = ops.splitQkvWeights
+      ? g.split(wAttn, [C, C, C], 1).map((w, i) => ops.linear(xa, w, bs[i]!))
+      : g.split(ops.linear(xa, wAttn, bAttn), [C, C, C], -1); // 3 × [.., C]
     // the 1/√D scale on q ([.., C]) is cheaper than on the scores ([.., H, T, T])
     const y = ops.attend(l, g.mul(q!, 1 / Math.sqrt(D)), k!, v!); // [.., C]
     x = g.add(x, ops.linear(y, p[`${h}.attn.c_proj.weight`]!, p[`${h}.attn.c_proj.bias`]!));
