@@ -115,11 +115,9 @@ export async function findTable(root: string, candidates: string[], what: string
  * A view over a CSV(.gz) file with every column as VARCHAR (type inference on a sample of a
  * 33 GB file is a gamble; the queries cast what they use), after checking its header holds the
  * columns the loader needs, in either case (the MIMIC demo's "SUBJECT_ID" or PhysioNet's subject_id).
- */
-/**
- * Exposes a CSV file as `view` after checking its header. With `table`, the rows are copied into a
- * table instead, whose `rowid` then follows the file's order (insertion order is preserved), for
- * tables whose row order carries meaning and has no column of its own to sort by.
+ * With `table`, the rows are copied into a table instead, whose `rowid` then follows the file's
+ * order (insertion order is preserved): for tables whose row order carries meaning and that have
+ * no column of their own to sort by.
  */
 export async function csvView(duck: Duck, view: string, path: string, required: string[], opts: { ignoreErrors?: boolean; table?: boolean } = {}): Promise<string[]> {
   const src = `read_csv(${sqlString(path)}, header = true, all_varchar = true, quote = '"', escape = '"'${opts.ignoreErrors ? ', ignore_errors = true' : ''})`;
