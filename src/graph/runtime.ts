@@ -34,7 +34,10 @@ export interface SessionOptions {
   allowSpinning?: boolean;
   /** write ORT's per-node profile (Chrome trace JSON) to <prefix>_<date>.json at endProfiling() */
   profileFilePrefix?: string;
-  /** ORT graph transformers to skip, by name (session config optimization.disable_specified_optimizers) */
+  /**
+   * ORT graph transformers to skip, by name (session config optimization.disable_specified_optimizers),
+   * e.g. 'MatMulAddFusion'. ORT ignores a name it does not know, so a misspelt one does nothing.
+   */
   disabledOptimizers?: readonly string[];
 }
 
