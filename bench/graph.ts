@@ -11,12 +11,12 @@
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import { Graph, serializeModel } from '../src/graph/index.ts';
 import { createSession, float32Tensor, int64Tensor, type HostTensor } from '../src/graph/runtime.ts';
 import YAML from 'yaml';
 import { modelConfigSchema, type ModelConfig } from '../src/model/config.ts';
 import { buildTrainingGraph, trainingStepFlops, TRAINING_SESSION_OPTIONS } from '../src/model/gpt.ts';
 import { Rng } from '../src/util/rng.ts';
+import { rawMatMul, startTiming, type Timing } from './rawMatMul.ts';
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -42,46 +42,6 @@ const MODELS: { cfg: ModelConfig; batch: number }[] = [
   { cfg: shipped('gpt'), batch: Number(arg('batch-gpt', '4')) },
 ];
 
-/** A session running ORT's raw MatMul on a GEMM the size of the model's widest layer: [M, K] · [K, N]. */
-async function rawMatMul(M: number, K: number, N: number): Promise<{ time: () => Promise<Timing>; flops: number }> {
-  const g = new Graph('matmul');
-  const a = g.input('a', 'float32', [M, K]);
-  const b = g.input('b', 'float32', [K, N]);
-  // only one element comes back: copying the [M, N] product to JS (≈ 0.5 ms/MB) is not MatMul time
-  g.output(g.slice(g.matMul(a, b), [0, 0], [1, 1]), 'y');
-  const s = await createSession(serializeModel(g), { threads, allowSpinning });
-  const rng = new Rng(1);
-  const feeds = {
-    a: float32Tensor(Float32Array.from({ length: M * K }, () => rng.normal()), [M, K]),
-    b: float32Tensor(Float32Array.from({ length: K * N }, () => rng.normal()), [K, N]),
-  };
-  await s.run(feeds);
-  const time = async () => {
-    // enough repetitions that a small GEMM's few milliseconds are not dominated by thread wake-ups
-    const reps = Math.max(3, Math.ceil(2e10 / (2 * M * K * N)));
-    const t = startTiming();
-    for (let i = 0; i < reps; i++) await s.run(feeds);
-    const r = t();
-    return { wall: r.wall / reps, cpu: r.cpu / reps };
-  };
-  return { time, flops: 2 * M * K * N };
-}
-
-/** Wall and process CPU milliseconds (CPU time counts ORT's threads too, and is what other users cannot take away). */
-interface Timing {
-  wall: number;
-  cpu: number;
-}
-
-function startTiming(): () => Timing {
-  const w = performance.now();
-  const c = process.cpuUsage();
-  return () => {
-    const d = process.cpuUsage(c);
-    return { wall: performance.now() - w, cpu: (d.user + d.system) / 1000 };
-  };
-}
-
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function benchModel(cfg: ModelConfig, B: number): Promise<void> {
@@ -104,7 +64,7 @@ async function benchModel(cfg: ModelConfig, B: number): Promise<void> {
   }
   await s.run(feeds); // warm-up
   const C = cfg.n_embd;
-  const mm = await rawMatMul(B * T, C, 4 * C);
+  const mm = await rawMatMul(B * T, C, 4 * C, { threads, allowSpinning }); // the model's widest layer
   // steps and raw MatMul runs interleaved, so both see the same load from the machine's other users
   const stepT: Timing[] = [];
   const mmT: Timing[] = [];
@@ -114,6 +74,7 @@ async function benchModel(cfg: ModelConfig, B: number): Promise<void> {
     stepT.push(t());
     mmT.push(await mm.time());
   }
+  await mm.release();
   const ms = median(stepT.map((t) => t.wall));
   // the fastest step: the best estimate of an idle machine when others load it
   const best = Math.min(...stepT.map((t) => t.wall));
@@ -167,7 +128,7 @@ console.log(`bench/graph.ts: ${threads} threads${allowSpinning ? '' : ' (no spin
 for (const m of MODELS) if (!only || m.cfg.name === only) await benchModel(m.cfg, m.batch);
 {
   // a large square GEMM: the best this ORT and machine do, for scale
-  const sq = await rawMatMul(2048, 2048, 2048);
+  const sq = await rawMatMul(2048, 2048, 2048, { threads, allowSpinning });
   const ts: Timing[] = [];
   for (let i = 0; i < 3; i++) ts.push(await sq.time());
   const wall = median(ts.map((t) => t.wall));

@@ -26,8 +26,6 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
-import { Graph, serializeModel, type Tensor } from '../src/graph/index.ts';
-import { createSession, float32Tensor, type HostTensor } from '../src/graph/runtime.ts';
 import { modelConfigSchema, type ModelConfig } from '../src/model/config.ts';
 import { trainingStepFlops } from '../src/model/gpt.ts';
 import { initParams, paramLayout } from '../src/model/init.ts';
@@ -38,6 +36,7 @@ import { trainConfigSchema } from '../src/train/config.ts';
 import { clipScale, globalNorm } from '../src/train/gradients.ts';
 import { gptRunnerFactory } from '../src/train/gptRunner.ts';
 import { Rng } from '../src/util/rng.ts';
+import { rawMatMul } from './rawMatMul.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const PYTHON = '/usr/bin/python3';
@@ -106,7 +105,7 @@ async function synehrStep(cfg: ModelConfig, V: number, B: number, T: number): Pr
   const adam = createAdamWState(layout.total);
   const decay = decayRanges(layout, false);
   const runner = await gptRunnerFactory(cfg, { threads: THREADS })({ layout, params, B, T, vocabSize: V });
-  const raws = [await rawMatMul(4096, 1024, 1024), await rawMatMul(B * T, cfg.n_embd, 4 * cfg.n_embd)];
+  const raws = [await rawMatMul(4096, 1024, 1024, { threads: THREADS }), await rawMatMul(B * T, cfg.n_embd, 4 * cfg.n_embd, { threads: THREADS })];
   const batch = denseBatch(B, T, V);
   const warmupMs: number[] = [];
   const stepMs: number[] = [];
@@ -149,46 +148,6 @@ function referenceStep(cfg: ModelConfig, V: number, B: number, T: number): { tok
   if (r.status !== 0) return `reference failed: ${r.stderr.trim().split('\n').slice(-1)[0]}`;
   const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { tokens_per_s: number; step_ms: number[]; warmup_ms: number[] };
   return { tokensPerS: out.tokens_per_s, stepMs: out.step_ms, warmupMs: out.warmup_ms };
-}
-
-/**
- * ONNX Runtime's MatMul rate on [M, K] x [K, N]: four products with different right operands
- * (so none is merged with another), each cut to one element, so no large output is copied back
- * and the time is the kernels'. `gflops()` is the best of three runs.
- */
-async function rawMatMul(M: number, K: number, N: number): Promise<RawMatMul> {
-  const g = new Graph('matmul_bench');
-  const a = g.input('a', 'float32', [M, K]);
-  let sum: Tensor | null = null;
-  for (let i = 0; i < 4; i++) {
-    const corner = g.slice(g.matMul(a, g.input(`w${i}`, 'float32', [K, N])), [0, 0], [1, 1]);
-    sum = sum ? g.add(sum, corner) : corner;
-  }
-  g.output(sum!, 'sum');
-  // no spin-waiting: between its runs this session's idle threads would otherwise spin on the
-  // cores the training session is using
-  const s = await createSession(serializeModel(g), { threads: THREADS, allowSpinning: false });
-  const rng = new Rng(2);
-  const feeds: Record<string, HostTensor> = { a: float32Tensor(Float32Array.from({ length: M * K }, () => rng.normal()), [M, K]) };
-  for (let i = 0; i < 4; i++) feeds[`w${i}`] = float32Tensor(Float32Array.from({ length: K * N }, () => rng.normal() / Math.sqrt(K)), [K, N]);
-  await s.run(feeds);
-  const gflops = async () => {
-    let best = Infinity;
-    for (let i = 0; i < 3; i++) {
-      const t0 = performance.now();
-      await s.run(feeds);
-      best = Math.min(best, performance.now() - t0);
-    }
-    return (4 * 2 * M * K * N) / (best / 1000) / 1e9;
-  };
-  return { label: `[${M}, ${K}] x [${K}, ${N}]`, gflops, release: () => s.release() };
-}
-
-interface RawMatMul {
-  label: string;
-  /** GFLOP/s, best of three runs */
-  gflops: () => Promise<number>;
-  release: () => Promise<void>;
 }
 
 async function main(): Promise<void> {
