@@ -3,7 +3,7 @@
  * a seeded RNG, with broadcasting on either side for the binary ops.
  */
 import { describe, expect, it } from 'vitest';
-import { DIFFERENTIABLE_OPS, Graph, serializeModel, type Tensor } from '../../src/graph/index.ts';
+import { DIFFERENTIABLE_OPS, Graph, grad, serializeModel, type Tensor } from '../../src/graph/index.ts';
 import { createSession, float64Tensor } from '../../src/graph/runtime.ts';
 import { Rng } from '../../src/util/rng.ts';
 import { gradCheck, type CheckInput } from './gradcheck.ts';
@@ -190,4 +190,37 @@ describe('VJP rules against finite differences (float64)', () => {
   it('covers every op that has a rule', () => {
     expect(DIFFERENTIABLE_OPS.filter((op) => !covered.has(op))).toEqual([]);
   });
+});
+
+describe('a broadcast gradient summed over many rows', () => {
+  // from 1024 rows the sum runs in two stages ([f, R/f, C] over R/f, then f): these check it, and
+  // the one-stage fallback (a prime row count), against plain float64 sums of the same numbers
+  const cases: [string, number[], number[]][] = [
+    ['[2048, 5] + [5]', [2048, 5], [5]],
+    ['[4, 512, 3] + [1, 3] (two leading axes summed, a kept 1)', [4, 512, 3], [1, 3]],
+    ['[1031, 4] + [4] (prime: one stage)', [1031, 4], [4]],
+  ];
+  for (const [name, xs, bs] of cases) {
+    it(name, async () => {
+      const rng = new Rng(xs.length + bs.length);
+      const g = new Graph('rows');
+      const x = g.input('x', 'float64', xs);
+      const b = g.input('b', 'float64', bs);
+      const n = xs.reduce((p, q) => p * q, 1);
+      const C = xs[xs.length - 1]!;
+      const w = Float64Array.from({ length: n }, () => rng.normal());
+      const loss = g.reduceSum(g.mul(g.add(x, b), g.constant(w, 'float64', xs, 'w')), undefined, false);
+      g.output(loss, 'loss');
+      const [db] = grad(loss, [b]);
+      g.output(db!, 'db');
+      const s = await createSession(serializeModel(g), { threads: 1 });
+      const out = await s.run({ x: float64Tensor(new Float64Array(n), xs), b: float64Tensor(new Float64Array(C), bs) });
+      await s.release();
+      expect(out.db!.dims).toEqual(bs);
+      const want = new Float64Array(C);
+      for (let i = 0; i < n; i++) want[i % C]! += w[i]!;
+      const got = out.db!.data as Float64Array;
+      for (let c = 0; c < C; c++) expect(Math.abs(got[c]! - want[c]!)).toBeLessThan(1e-9 * (1 + Math.abs(want[c]!)));
+    });
+  }
 });
