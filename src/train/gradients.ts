@@ -42,7 +42,8 @@ export function clipScale(norm: number, maxNorm: number): number {
  */
 export function clipGradNorm(grad: Float32Array, maxNorm: number): number {
   const norm = globalNorm(grad);
-  const scale = clipScale(norm, maxNorm);
+  // a float32 factor, as torch's clip_coef tensor is and as adamwStep applies its gradScale
+  const scale = Math.fround(clipScale(norm, maxNorm));
   if (scale !== 1) for (let i = 0; i < grad.length; i++) grad[i]! *= scale;
   return norm;
 }

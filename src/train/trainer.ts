@@ -10,6 +10,7 @@ import { createTracker } from '../tracking/tracker.ts';
 import { Rng } from '../util/rng.ts';
 import { SynehrError } from '../util/errors.ts';
 import { adamwStep, createAdamWState, decayRanges, type AdamWState } from './adamw.ts';
+import { createOptimizerArena } from './adamwKernel.ts';
 import { TrainBatchStream, truncationStats, validationBatches, type PackedBatch, type TokenShard } from './batches.ts';
 import {
   checkCompatible,
@@ -185,12 +186,22 @@ export async function trainModel(opts: TrainModelOptions): Promise<TrainResult> 
   }
   const valBatches = opts.valShard ? validationBatches(opts.valShard, B, T, opts.padId, cfg.eval_batches) : [];
 
+  // parameters, gradient and moments side by side where AdamW's SIMD kernel updates them; before
+  // the runner is made, since it feeds ONNX Runtime views of these parameters
+  const arena = createOptimizerArena(layout.total);
+  if (arena) {
+    arena.params.set(params);
+    arena.m.set(adam.m);
+    arena.v.set(adam.v);
+    params = arena.params;
+    adam = { m: arena.m, v: arena.v, t: adam.t };
+  }
   const runner: ModelRunner = await opts.createRunner({ layout, params, B, T, vocabSize: opts.vocabSize });
   const metrics =
     opts.metrics ?? (await createTracker(runDir, opts.tracking ?? DEFAULT_TRACKING, { runName: opts.runName ?? 'run', config: opts.config ?? null }));
   if (!resumed) metrics.text('seed', String(opts.seed), 0);
 
-  const grad = new Float32Array(layout.total);
+  const grad = arena?.grad ?? new Float32Array(layout.total);
   const decay = decayRanges(layout, cfg.decay_embeddings);
   const adamOpts = { beta1: cfg.beta1, beta2: cfg.beta2, eps: cfg.eps, weightDecay: cfg.weight_decay };
 
