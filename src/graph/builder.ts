@@ -149,9 +149,14 @@ export class Graph {
       throw new RangeError(`constant ${hint}: ${arr.length} values for dims ${formatShape([...dims])} (${n} expected)`);
     }
     const root = this.root;
+    // small constants are shared by value; larger ones when one value fills them (a unit gain)
+    const values = arr as ArrayLike<number | bigint>;
+    const first = values[0];
+    const name = (v: number | bigint | undefined) => (Object.is(v, -0) ? '-0' : String(v));
     let key: string | null = null;
-    if (n <= 64) {
-      key = `${dtype}|${dims.join(',')}|${Array.from(arr as ArrayLike<number | bigint>, String).join(',')}`;
+    if (n <= 64) key = `${dtype}|${dims.join(',')}|${Array.from(values, name).join(',')}`;
+    else if (Array.prototype.every.call(values, (v: number | bigint) => Object.is(v, first))) key = `${dtype}|${dims.join(',')}|all ${name(first)}`;
+    if (key !== null) {
       const hit = root.constCache.get(key);
       if (hit) return hit;
     }

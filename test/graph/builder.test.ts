@@ -93,6 +93,22 @@ describe('graph builder', () => {
     expect(m.graph!.output!.map((o) => o.name)).toEqual(['y', 'z']);
   });
 
+  it('shares a constant by value: any small one, a large one when one value fills it; 0 and -0 stay apart', () => {
+    const g = new Graph('c');
+    const big = (v: number) => g.constant(new Array<number>(200).fill(v), 'float32', [200]);
+    expect(big(1)).toBe(big(1));
+    expect(big(1)).not.toBe(big(2));
+    expect(big(0)).not.toBe(big(-0));
+    expect(g.constant([0, 0, 0], 'float32', [3])).not.toBe(g.constant([-0, 0, 0], 'float32', [3]));
+    const ramp = (k: number) => g.constant(Array.from({ length: 200 }, (_, i) => i * k), 'float32', [200]);
+    expect(ramp(1)).not.toBe(ramp(1)); // not filled with one value: not looked up
+    expect(g.constant(new Array<number>(200).fill(1), 'float32', [10, 20])).not.toBe(big(1)); // other dims
+    // LayerNorm's backward recomputes x̂ with a unit gain and zero shift: one of each per width
+    const x = g.input('x', 'float32', [4, 96]);
+    g.normalized(g.normalized(x, 1e-5), 1e-5);
+    expect(g.initializers.filter((c) => c.name.startsWith('/ln_unit_gain')).length).toBe(1);
+  });
+
   it('runs int64/bool ops: Shape, ConstantOfShape, Range, CumSum, TopK, ArgMax, Where, Not, Less', async () => {
     const g = new Graph();
     const x = g.input('x', 'float32', [2, 4]);
