@@ -4,9 +4,10 @@
  *     norm clipping, AdamW over the flat parameters) on [B, T] windows, tokens/s and GFLOP/s;
  *   - PyTorch: bench/reference/train_ref.py, the same GPT, batch and update in Debian's torch;
  *   - ONNX Runtime's raw MatMul GFLOP/s on the same threads, the ceiling synehr is measured
- *     against, at two shapes: a large GEMM ([4096, 1024] x [1024, 1024], the best this ORT and
- *     machine do) and the model's own widest GEMM ([B T, C] x [C, 4C], the best ORT does on
- *     matrices this narrow: gpt-small's are 128 wide).
+ *     against, at two shapes: a large GEMM ([4096, 1024] x [1024, 1024], the usual yardstick)
+ *     and the model's own widest GEMM ([B T, C] x [C, 4C]). On the 2-core machine of
+ *     docs/training.md the second measured faster for gpt-small (~300 GFLOP/s against ~265), so
+ *     synehr's share of it is the lower of the two there.
  *
  * synehr's GFLOP/s count model FLOPs as PaLM's MFU does (Chowdhery et al. 2022, appendix B):
  * the matrix products of forward and backward, the attention at its full T x T, although the
