@@ -31,8 +31,7 @@ import { modelConfigSchema, type ModelConfig } from '../src/model/config.ts';
 import { trainingStepFlops } from '../src/model/gpt.ts';
 import { initParams, paramLayout } from '../src/model/init.ts';
 import { gptParamSpecs } from '../src/model/params.ts';
-import { adamwStep, createAdamWState, decayRanges } from '../src/train/adamw.ts';
-import { createOptimizerArena } from '../src/train/adamwKernel.ts';
+import { adamwStep, createOptimizerState, decayRanges } from '../src/train/adamw.ts';
 import { BatchPacker } from '../src/train/batches.ts';
 import { trainConfigSchema } from '../src/train/config.ts';
 import { clipScale, globalNorm } from '../src/train/gradients.ts';
@@ -103,11 +102,8 @@ interface SynehrResult {
 async function synehrStep(cfg: ModelConfig, V: number, B: number, T: number): Promise<SynehrResult> {
   const layout = paramLayout(gptParamSpecs(cfg, V));
   // as the trainer holds them: in AdamW's SIMD kernel's memory where it can run
-  const arena = createOptimizerArena(layout.total);
-  const params = arena ? arena.params : new Float32Array(layout.total);
+  const { params, grad, adam } = createOptimizerState(layout.total);
   params.set(initParams(layout, new Rng(0)));
-  const grad = arena ? arena.grad : new Float32Array(layout.total);
-  const adam = arena ? { m: arena.m, v: arena.v, t: 0 } : createAdamWState(layout.total);
   const decay = decayRanges(layout, false);
   const runner = await gptRunnerFactory(cfg, { threads: THREADS })({ layout, params, B, T, vocabSize: V });
   const raws = [await rawMatMul(4096, 1024, 1024, { threads: THREADS }), await rawMatMul(B * T, cfg.n_embd, 4 * cfg.n_embd, { threads: THREADS })];

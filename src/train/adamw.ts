@@ -1,5 +1,5 @@
 import type { ParamLayout } from '../model/init.ts';
-import { kernelFor, type AdamWKernel } from './adamwKernel.ts';
+import { createOptimizerArena, kernelFor, type AdamWKernel } from './adamwKernel.ts';
 
 /**
  * AdamW (Loshchilov & Hutter), as torch.optim.AdamW computes it, over one flat Float32Array:
@@ -46,6 +46,17 @@ export function decayRanges(layout: ParamLayout, decayEmbeddings: boolean): Deca
 
 export function createAdamWState(n: number): AdamWState {
   return { m: new Float32Array(n), v: new Float32Array(n), t: 0 };
+}
+
+/**
+ * Zeroed flat parameters, gradient and AdamW state (t = 0) for n parameters, as the trainer keeps
+ * them: in one OptimizerArena (adamwKernel.ts), so adamwStep runs its SIMD kernel over them, or
+ * in plain arrays where the kernel cannot run.
+ */
+export function createOptimizerState(n: number): { params: Float32Array; grad: Float32Array; adam: AdamWState } {
+  const arena = createOptimizerArena(n);
+  if (!arena) return { params: new Float32Array(n), grad: new Float32Array(n), adam: createAdamWState(n) };
+  return { params: arena.params, grad: arena.grad, adam: { m: arena.m, v: arena.v, t: 0 } };
 }
 
 /**

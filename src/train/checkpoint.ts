@@ -121,7 +121,7 @@ export function decodeCheckpoint(bytes: Uint8Array, source: string): Checkpoint 
   const data = bytes.subarray(start);
   const sum = crc32(data);
   if (sum !== header.crc32) fail(`corrupt data: CRC-32 ${sum.toString(16)} does not match the header's ${Number(header.crc32).toString(16)}`);
-  // copy into fresh, aligned arrays: the caller trains on them
+  // copied into fresh arrays: a Float32Array needs 4-byte alignment, which the file buffer need not have
   const f = (k: number): Float32Array => new Float32Array(data.buffer.slice(data.byteOffset + k * N * 4, data.byteOffset + (k + 1) * N * 4));
   return { header, params: f(0), m: f(1), v: f(2) };
 }

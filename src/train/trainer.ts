@@ -9,8 +9,7 @@ import type { TrackingConfig } from '../tracking/config.ts';
 import { createTracker } from '../tracking/tracker.ts';
 import { Rng } from '../util/rng.ts';
 import { SynehrError } from '../util/errors.ts';
-import { adamwStep, createAdamWState, decayRanges, type AdamWState } from './adamw.ts';
-import { createOptimizerArena } from './adamwKernel.ts';
+import { adamwStep, createOptimizerState, decayRanges } from './adamw.ts';
 import { TrainBatchStream, truncationStats, validationBatches, type PackedBatch, type TokenShard } from './batches.ts';
 import {
   checkCompatible,
@@ -127,8 +126,8 @@ export async function trainModel(opts: TrainModelOptions): Promise<TrainResult> 
   const root = new Rng(opts.seed);
   const initRng = root.fork('init');
   const dataRng = root.fork('data');
-  let params: Float32Array;
-  let adam: AdamWState;
+  // where AdamW's SIMD kernel updates them; the runner made below feeds ONNX Runtime views of these parameters
+  const { params, grad, adam } = createOptimizerState(layout.total);
   let step = 0;
   let tokensSeen = 0;
   let early: EarlyStoppingState = { bestValLoss: null, bestStep: null, badEvals: 0 };
@@ -142,8 +141,10 @@ export async function trainModel(opts: TrainModelOptions): Promise<TrainResult> 
       { vocabSize: opts.vocabSize, model: opts.model, batchSize: B, gradAccum: cfg.grad_accum, seed: opts.seed, layout },
       resumed.path,
     );
-    params = resumed.checkpoint.params;
-    adam = { m: resumed.checkpoint.m, v: resumed.checkpoint.v, t: h.adamT };
+    params.set(resumed.checkpoint.params);
+    adam.m.set(resumed.checkpoint.m);
+    adam.v.set(resumed.checkpoint.v);
+    adam.t = h.adamT;
     step = h.step;
     tokensSeen = h.tokensSeen;
     early = h.early;
@@ -167,8 +168,7 @@ export async function trainModel(opts: TrainModelOptions): Promise<TrainResult> 
       };
     }
   } else {
-    params = initParams(layout, initRng);
-    adam = createAdamWState(layout.total);
+    params.set(initParams(layout, initRng));
     stream = TrainBatchStream.start(opts.trainShard, B, T, opts.padId, dataRng);
   }
 
@@ -186,22 +186,11 @@ export async function trainModel(opts: TrainModelOptions): Promise<TrainResult> 
   }
   const valBatches = opts.valShard ? validationBatches(opts.valShard, B, T, opts.padId, cfg.eval_batches) : [];
 
-  // parameters, gradient and moments side by side where AdamW's SIMD kernel updates them; before
-  // the runner is made, since it feeds ONNX Runtime views of these parameters
-  const arena = createOptimizerArena(layout.total);
-  if (arena) {
-    arena.params.set(params);
-    arena.m.set(adam.m);
-    arena.v.set(adam.v);
-    params = arena.params;
-    adam = { m: arena.m, v: arena.v, t: adam.t };
-  }
   const runner: ModelRunner = await opts.createRunner({ layout, params, B, T, vocabSize: opts.vocabSize });
   const metrics =
     opts.metrics ?? (await createTracker(runDir, opts.tracking ?? DEFAULT_TRACKING, { runName: opts.runName ?? 'run', config: opts.config ?? null }));
   if (!resumed) metrics.text('seed', String(opts.seed), 0);
 
-  const grad = arena?.grad ?? new Float32Array(layout.total);
   const decay = decayRanges(layout, cfg.decay_embeddings);
   const adamOpts = { beta1: cfg.beta1, beta2: cfg.beta2, eps: cfg.eps, weightDecay: cfg.weight_decay };
 
