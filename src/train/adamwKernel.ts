@@ -23,12 +23,11 @@ interface WasmApi {
 }
 const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
-/** Where the kernel can run: the arena's memory and the assembled function. */
+/** The assembled function, instantiated over one arena's memory. */
 export interface AdamWKernel {
-  memory: WasmMemory;
   /**
    * One pass over `bytes` bytes (a multiple of 16) of params, grad, m and v, each given by its
-   * byte offset in `memory`; the scalars as in adamw.ts's UpdateConstants.
+   * byte offset in the arena's memory; the scalars as in adamw.ts's UpdateConstants.
    */
   update(
     p: number, g: number, m: number, v: number, bytes: number,
@@ -81,7 +80,7 @@ const kernels = new WeakMap<ArrayBufferLike, AdamWKernel>();
 
 function instantiate(memory: WasmMemory): AdamWKernel {
   const instance = new wasm.Instance(kernelModule()!, { env: { memory } });
-  return { memory, update: instance.exports.adamw as AdamWKernel['update'] };
+  return { update: instance.exports.adamw as AdamWKernel['update'] };
 }
 
 let compiled: object | null | undefined;
@@ -132,7 +131,7 @@ function assembleKernel(): Uint8Array {
   const get = (x: number) => [0x20, ...leb(x)];
   const set = (x: number) => [0x21, ...leb(x)];
   const simd = (op: number, ...imm: number[]) => [0xfd, ...leb(op), ...imm];
-  const memarg = [4, 0]; // 16-byte alignment hint, offset 0
+  const memarg = [0, 0]; // no alignment promised (a range may start at any float), offset 0
   const at = (base: number) => [...get(base), ...get(I), 0x6a]; // base + i
   const load = (base: number) => [...at(base), ...simd(OP.load, ...memarg)];
   const store = (base: number, value: number[]) => [...at(base), ...value, ...simd(OP.store, ...memarg)];
