@@ -370,9 +370,21 @@ const RULES: Record<string, Rule> = {
     const [data, idx] = e.inputs as Tensor[];
     if (e.attrs.axis !== 0) throw new RangeError(`grad: Gather is differentiable along axis 0 only (got ${e.attrs.axis})`);
     if (!needs[0]) return [null, null];
-    // embedding gradient: rows scattered (with add, for repeated ids) into zeros shaped like the table
-    const rows = g.unsqueeze(idx!, [-1]);
-    return [g.scatterND(g.zerosLike(data!), rows, dy!, 'add'), null];
+    // embedding gradient: rows added (repeated ids summed) into zeros shaped like the table. Not by
+    // ScatterND with add: ORT's CPU kernel splits its updates between threads that add into the
+    // same rows unsynchronized, losing some (a gpt-small embedding gradient at 2 threads differed
+    // by up to 20% of its largest entry from run to run). ScatterElements with add adds one element
+    // at a time, in order; over the flattened table (element id·R + r of row id) it took 1.9 ms
+    // for 4096 rows of 128 where the same scatter on [V, R] took 3.2 (and ScatterND 0.3).
+    const rest = data!.shape?.slice(1);
+    if (!rest || !rest.every((d): d is number => typeof d === 'number')) {
+      throw new RangeError(`grad: Gather needs the table's row shape to be static (${data})`);
+    }
+    const R = rest.reduce((a, b) => a * b, 1);
+    const within = g.constant(BigInt64Array.from({ length: R }, (_, r) => BigInt(r)), 'int64', [1, R], 'row_offsets');
+    const at = g.reshape(g.add(g.mul(g.reshape(idx!, [-1, 1]), R), within), [-1]); // [M·R]
+    const table = g.scatterElements(g.reshape(g.zerosLike(data!), [-1]), at, g.reshape(dy!, [-1]), 0, 'add'); // [V·R]
+    return [withShape(g.reshape(table, shapeOf(g, data!)), data!.shape), null];
   },
 
   GatherElements: (g, e, [dy], needs) => {
