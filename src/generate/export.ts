@@ -21,7 +21,8 @@ import { decodeSafetensors, tensorToFloat32 } from '../model/safetensors.ts';
 import { writeFileAtomic } from '../util/files.ts';
 import type { ModelConfig } from '../model/config.ts';
 import type { GenerateConfig } from './config.ts';
-import { loadTokenizer, type Tokenizer } from '../tokenizer/tokenizer.ts';
+import { loadTokenizer } from '../tokenizer/file.ts';
+import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import { SynehrError } from '../util/errors.ts';
 import { buildSamplerGraph } from './sampler.ts';
 

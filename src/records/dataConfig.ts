@@ -67,6 +67,10 @@ export const dataConfigSchema = z
     // code systems a code prefix may name, e.g. ["ICD9", "ICD10"]; an unknown prefix is an error
     code_systems: z.array(z.string()).default([]),
     variables: z.array(variableSpecSchema).default([]),
+    // the observation window: hours after an admission's start that no event passes (PhysioNet 2012
+    // keeps the first 48 h of each stay); decoding and sampling keep every event inside it. Left out,
+    // the tokenizer takes the training split's latest event
+    window_hours: z.number().positive().optional(),
     // loader-specific options (file names, item maps, GEM mapping, tolerance of bad rows)
     options: z.record(z.string(), z.unknown()).default({}),
   })

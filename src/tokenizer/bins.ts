@@ -4,9 +4,12 @@
  * A `BinSet` is K bins given by K+1 ascending edges e_0 <= ... <= e_K. A value x falls in the largest
  * k with e_k <= x, clamped to [0, K-1]: values below e_0 join the first bin and values at or above
  * e_K join the last, so every finite value has a bin ("out-of-range values clamp to the end bins").
- * Each bin also keeps M within-bin quantiles of the training values it received, so decoding draws a
- * value from (a piecewise-linear approximation of) the training distribution inside the bin instead
- * of uniformly between its edges.
+ * Only the last two edges may be equal: [v, v] is a bin that holds the maximum v alone.
+ *
+ * Each bin keeps the share of training values it received and a few hundred of them at evenly
+ * spaced within-bin ranks ("atoms"): decoding inverts that step CDF, so a decoded value is always a
+ * training value of its bin and the decoded distribution inside a bin is the training one, tails
+ * included (no interpolation towards a far extreme).
  */
 import type { Rng } from '../util/rng.ts';
 
@@ -15,15 +18,17 @@ export type BinType = 'uniform' | 'quantile' | 'quantile_ueq';
 export interface BinSet {
   /** [K+1] ascending bin edges */
   edges: number[];
-  /** [K][M] ascending within-bin quantiles of the training values in each bin (q_0 = min, q_M-1 = max) */
-  quantiles: number[][];
-  /** every training value was an integer: decoded values are rounded (GCS, counts, ages) */
-  integer: boolean;
+  /** [K] share of the training values in each bin (all 0 when there were none) */
+  mass: number[];
   /**
-   * the most decimals any training value had (at most MAX_DECIMALS): decoded values are rounded to
-   * it, so 92.33 comes back as 92.41, not 92.4137805. Absent in files that predate it: no rounding.
+   * [K][m_k] ascending training values of each bin at within-bin ranks (i + 0.5) / m_k: atom i
+   * stands for ranks [i / m_k, (i + 1) / m_k). m_k grows with the bin's share; empty bins have none.
    */
-  decimals?: number;
+  atoms: number[][];
+  /** every training value was an integer (GCS, counts, ages) */
+  integer: boolean;
+  /** the most decimals any training value had (at most MAX_DECIMALS): values of an empty bin are rounded to it */
+  decimals: number;
 }
 
 /** The quantile points quantile_ueq puts edges at (SynEHRgy): min, p2, p5, ..., p98, max. */
@@ -91,29 +96,89 @@ function dedupe(edges: number[]): number[] {
 }
 
 /**
+ * Gives every value holding at least `share` of the training values a bin of its own, [v, v') with
+ * v' the next distinct training value (or [v, v] when v is the largest): decoding then returns v
+ * itself, where a shared bin would spread it (GCS 15, FiO2 0.5, a gap of exactly one hour). Edges
+ * strictly between v and v' are dropped, since no training value lies there.
+ */
+function isolateAtoms(edges: number[], sorted: Float64Array, share: number): number[] {
+  const n = sorted.length;
+  const lo = edges[0]!;
+  const hi = edges[edges.length - 1]!;
+  let out = edges.slice();
+  let atMax = false;
+  for (let i = 0; i < n; ) {
+    let j = i;
+    while (j < n && sorted[j] === sorted[i]) j++;
+    const v = sorted[i]!;
+    if ((j - i) / n >= share && v >= lo && v <= hi) {
+      if (j < n) {
+        const next = sorted[j]!;
+        out = out.filter((e) => !(e > v && e < next));
+        out.push(v, next);
+      } else {
+        out = out.filter((e) => !(e > v));
+        out.push(v);
+        atMax = true;
+      }
+    }
+    i = j;
+  }
+  out.sort((a, b) => a - b);
+  const d = dedupe(out);
+  // the largest value alone: [.., v) then [v, v]
+  if (atMax && d.length >= 2 && d[d.length - 1] === sorted[n - 1] && d[d.length - 2] !== d[d.length - 1]) d.push(sorted[n - 1]!);
+  return d;
+}
+
+/** How fitValueEdges refines the edges of its bin type (every option off by default: SynEHRgy's edges). */
+export interface EdgeOptions {
+  /** each value with at least this share of the values gets a bin of its own (isolateAtoms) */
+  atomShare?: number | null;
+  /**
+   * beyond the outermost edges, more edges out to the smallest and largest values, each step from
+   * the median this factor longer than the one before (e.g. 1.5): far values keep bins of their own
+   * with about the same relative width instead of all sharing one end bin (a creatinine of 3 and
+   * one of 20, or a gap of 2 h and one of 25 h); null = none (SynEHRgy)
+   */
+  tailGrowth?: number | null;
+}
+
+/**
  * Bin edges for one variable from its training values. `nBins` null = SynEHRgy's default count;
  * quantile_ueq ignores it (its edges are the fixed UEQ_PROBS quantiles). Repeated edges (ties in the
  * data) are merged, so a variable can end up with fewer bins than asked for.
  */
-export function fitValueEdges(
-  values: ArrayLike<number>,
-  binType: BinType,
-  nBins: number | null,
-  trim: boolean,
-): number[] {
+export function fitValueEdges(values: ArrayLike<number>, binType: BinType, nBins: number | null, trim: boolean, opts: EdgeOptions = {}): number[] {
   if (values.length === 0) throw new RangeError('fitValueEdges: no training values');
   const sorted = Float64Array.from(values).sort();
   const n = nBins ?? defaultBinCount(countUnique(sorted));
   const core = trim ? trimTails(sorted) : sorted;
   const lo = core[0]!;
   const hi = core[core.length - 1]!;
+  let edges: number[];
   if (binType === 'uniform') {
-    const edges: number[] = [];
+    edges = [];
     for (let k = 0; k <= n; k++) edges.push(k === n ? hi : lo + ((hi - lo) * k) / n);
-    return dedupe(edges);
+  } else {
+    const probs = binType === 'quantile_ueq' ? UEQ_PROBS : Array.from({ length: n + 1 }, (_, k) => k / n);
+    edges = probs.map((p) => quantileSorted(core, p));
   }
-  const probs = binType === 'quantile_ueq' ? UEQ_PROBS : Array.from({ length: n + 1 }, (_, k) => k / n);
-  return dedupe(probs.map((p) => quantileSorted(core, p)));
+  const g = opts.tailGrowth ?? null;
+  if (g !== null && g > 1) {
+    const med = quantileSorted(sorted, 0.5);
+    const min = sorted[0]!;
+    const max = sorted[sorted.length - 1]!;
+    // from the outermost edge inside the data: an end bin that already reaches the extreme is the one to split
+    const inner = [...new Set(edges)].sort((a, b) => a - b);
+    const top = inner.length > 1 && inner[inner.length - 1]! >= max ? inner[inner.length - 2]! : inner[inner.length - 1]!;
+    const bottom = inner.length > 1 && inner[0]! <= min ? inner[1]! : inner[0]!;
+    if (top > med) for (let e = med + (top - med) * g; e < max; e = med + (e - med) * g) edges.push(e);
+    if (bottom < med) for (let e = med - (med - bottom) * g; e > min; e = med - (med - e) * g) edges.push(e);
+  }
+  edges = dedupe(edges.sort((a, b) => a - b));
+  const share = opts.atomShare ?? null;
+  return share !== null && share > 0 && edges[edges.length - 1]! > edges[0]! ? isolateAtoms(edges, sorted, share) : edges;
 }
 
 /** The bin of x: the largest k with edges[k] <= x, clamped to [0, K-1]. Binary search, no allocation. */
@@ -160,48 +225,66 @@ export function allIntegers(values: ArrayLike<number>): boolean {
 }
 
 /**
- * Completes edges into a BinSet: assigns each training value its bin and keeps `m` quantiles per bin.
- * A bin no training value fell in keeps evenly spaced points between its edges.
+ * Completes edges into a BinSet: assigns each training value its bin and keeps, per bin, its share
+ * of the values and about `atoms · share` of them at evenly spaced within-bin ranks (at least one,
+ * at most all of them). A bin no training value fell in keeps no atoms (decoding then draws
+ * uniformly between its edges).
  */
-export function fitBinSet(edges: number[], values: ArrayLike<number>, m: number): BinSet {
+export function fitBinSet(edges: number[], values: ArrayLike<number>, atoms: number): BinSet {
+  // the end bins hold the tails, which decide a variable's spread and its patients' extremes: they
+  // keep at least TAIL_ATOMS values (or all of theirs)
   const K = edges.length - 1;
   const perBin: number[][] = Array.from({ length: K }, () => []);
   for (let i = 0; i < values.length; i++) perBin[binIndex(edges, values[i]!)]!.push(values[i]!);
-  const quantiles = perBin.map((vals, k) => {
-    if (vals.length === 0) {
-      const lo = edges[k]!;
-      const hi = edges[k + 1]!;
-      return Array.from({ length: m }, (_, j) => lo + ((hi - lo) * j) / (m - 1));
-    }
+  const N = values.length;
+  const mass = perBin.map((v) => (N > 0 ? v.length / N : 0));
+  const atomSets = perBin.map((vals, k) => {
+    if (vals.length === 0) return [];
     const s = Float64Array.from(vals).sort();
-    return Array.from({ length: m }, (_, j) => quantileSorted(s, j / (m - 1)));
+    const want = Math.ceil((atoms * s.length) / N);
+    const m = Math.max(1, Math.min(s.length, k === 0 || k === K - 1 ? Math.max(want, TAIL_ATOMS) : want));
+    // atom i stands for within-bin ranks [i/m, (i+1)/m): the value at the middle of that range
+    return Array.from({ length: m }, (_, i) => s[Math.min(s.length - 1, Math.floor(((i + 0.5) / m) * s.length))]!);
   });
-  return { edges, quantiles, integer: values.length > 0 && allIntegers(values), decimals: maxDecimals(values) };
+  return { edges, mass, atoms: atomSets, integer: N > 0 && allIntegers(values), decimals: maxDecimals(values) };
+}
+
+/** The fewest atoms an end bin keeps (fitBinSet). */
+export const TAIL_ATOMS = 256;
+
+/** The number of bins, K. */
+export function binCount(bins: BinSet): number {
+  return bins.edges.length - 1;
 }
 
 /**
- * A value inside bin k, drawn by inverse-CDF through the bin's within-bin quantiles. The result is
- * rounded to the training values' decimals and guaranteed to fall back in bin k (binIndex(edges, x)
- * === k): rounding stays between the bin's extreme quantiles, which are training values, and a float
- * that lands on the next edge is pulled back to this one.
+ * The value at within-bin rank w in [0, 1) of bin k: the step inverse CDF of the bin's training
+ * values, so every value it gives is a training value of bin k and falls back in bin k. An empty
+ * bin gives a value between its edges at w, rounded as the training values were.
  */
-export function drawInBin(bins: BinSet, k: number, rng: Rng): number {
-  const q = bins.quantiles[k]!;
-  const pos = rng.float() * (q.length - 1);
-  const j = Math.floor(pos);
-  const a = q[j]!;
-  const b = q[Math.min(j + 1, q.length - 1)]!;
-  let x = a + (b - a) * (pos - j);
-  if (bins.integer) {
-    x = Math.round(x);
-    if (x < q[0]!) x = Math.ceil(q[0]!);
-    if (x > q[q.length - 1]!) x = Math.floor(q[q.length - 1]!);
-  } else if (bins.decimals !== undefined && bins.decimals < MAX_DECIMALS) {
-    // q[0] and q[M-1] are training values, which have at most `decimals` decimals: rounding stays between them
-    x = Math.min(Math.max(roundTo(x, bins.decimals), q[0]!), q[q.length - 1]!);
-  }
-  if (binIndex(bins.edges, x) !== k) x = binIndex(bins.edges, q[0]!) === k ? q[0]! : bins.edges[k]!;
+export function valueAtRank(bins: BinSet, k: number, w: number): number {
+  const a = bins.atoms[k]!;
+  if (a.length > 0) return a[Math.min(a.length - 1, Math.floor(w * a.length))]!;
+  const lo = bins.edges[k]!;
+  const hi = bins.edges[k + 1]!;
+  let x = lo + (hi - lo) * w;
+  if (bins.integer) x = Math.ceil(x);
+  else x = roundTo(x, bins.decimals);
+  // rounding up may reach the next edge, which belongs to the next bin (except for the last bin)
+  if (binIndex(bins.edges, x) !== k) x = lo;
   return x;
+}
+
+/** A value of bin k drawn from the training distribution inside it (an independent draw). */
+export function drawInBin(bins: BinSet, k: number, rng: Rng): number {
+  return valueAtRank(bins, k, rng.float());
+}
+
+/** [K+1] the cumulative share of training values below each bin's lower edge: 0, m_0, m_0 + m_1, ..., 1. */
+export function cumulativeMass(bins: BinSet): Float64Array {
+  const c = new Float64Array(bins.mass.length + 1);
+  for (let k = 0; k < bins.mass.length; k++) c[k + 1] = c[k]! + bins.mass[k]!;
+  return c;
 }
 
 /** Lower and upper bound of what bin k holds, for messages and checks ([-inf, +inf) at the clamped ends). */

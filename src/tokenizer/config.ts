@@ -13,11 +13,13 @@ export const tokenizerConfigSchema = z
     // bin edges (years) of a numeric covariate named age (any case): 18, 20, 25, ..., 90; as with every
     // bin set, ages below 18 fall in the first bin [18, 20) and ages above 90 in the last [85, 90]
     age_edges: z.array(z.number()).default([18, 20, 25, 30, 35, 40, 45, 50, 55, 60, 65, 70, 75, 80, 85, 90]),
-    // time-gap bin edges in hours, those SynEHRgy took from HALO (16 edges, 15 bins); gaps above
-    // 200.1 h fall in the last bin
-    gap_edges: z
-      .array(z.number())
-      .default([0, 0.5, 1.5, 2.5, 3.5, 6.5, 10.5, 16.5, 26.5, 48, 48.1, 60.1, 80.1, 110.1, 150.1, 200.1]),
+    // time-gap bin edges in hours: 'fit' = quantile edges over the training gaps (gap_bins of them,
+    // with atom_share isolating the common gaps such as exactly 1 h), or a list of edges, e.g.
+    // SynEHRgy's from HALO (tokenizer=synehrgy): 0, 0.5, 1.5, 2.5, 3.5, 6.5, 10.5, 16.5, 26.5, 48,
+    // 48.1, 60.1, 80.1, 110.1, 150.1, 200.1; gaps above the last edge fall in the last bin
+    gap_edges: z.union([z.literal('fit'), z.array(z.number())]).default('fit'),
+    // gap_edges=fit: how many quantile bins of the training gaps (before atoms get their own)
+    gap_bins: z.number().int().min(1).default(16),
     // a label with more distinct training values than this (and no declared values), such as a length
     // of stay in days, gets value bins (bin_type, n_bins) instead of one token per value
     label_max_values: z.number().int().min(1).default(20),
@@ -29,8 +31,20 @@ export const tokenizerConfigSchema = z
     repeats: z.enum(['last', 'mean']).default('last'),
     // joint: one token per (variable, bin); var+quant: a variable token then a shared bin token
     strategy: z.enum(['joint', 'var+quant']).default('joint'),
-    // within-bin quantiles kept per bin so decoding draws values better than uniformly
-    within_bin_quantiles: z.number().int().min(2).default(9),
+    // a value holding at least this share of a variable's (or the gaps') training values gets a bin of
+    // its own, so it decodes exactly (GCS 15, FiO2 0.5, a gap of exactly 1 h); null = off (SynEHRgy)
+    atom_share: z.number().gt(0).max(1).nullable().default(0.05),
+    // beyond the outermost bin edges (quantile or uniform), more edges out to the extremes, each step
+    // from the median this factor longer than the last: far values (a creatinine of 20, a 25 h gap)
+    // keep bins of about the same relative width instead of sharing one end bin; null = none (SynEHRgy)
+    tail_growth: z.number().gt(1).nullable().default(1.5),
+    // training values kept per variable (spread over its bins by their shares) for decoding to draw
+    // from: the decoded distribution inside a bin is the training one to about 1 / value_atoms
+    value_atoms: z.number().int().min(1).default(1000),
+    // how a patient's series of a continuous variable is decoded: 'smooth' follows a fitted latent
+    // process (values repeat and stay close as real series do, series.ts); 'independent' draws each
+    // value afresh inside its bin, which makes series jitter
+    decode: z.enum(['smooth', 'independent']).default('smooth'),
   })
   .strict();
 

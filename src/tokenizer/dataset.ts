@@ -7,7 +7,9 @@ import { join } from 'node:path';
 import type { PatientRecord } from '../records/types.ts';
 import type { DataConfig } from '../records/dataConfig.ts';
 import type { TokenizerConfig } from './config.ts';
-import { fitTokenizer, emptyEncodeStats, type Tokenizer, type EncodeStats } from './tokenizer.ts';
+import { emptyEncodeStats, type Tokenizer, type EncodeStats } from './tokenizer.ts';
+import { fitTokenizer } from './fit.ts';
+import { saveTokenizer } from './file.ts';
 import { buildTokenShard, writeTokenShard, type TokenShard } from './shards.ts';
 import { summarizeLengths, type TokenizeReport } from './report.ts';
 
@@ -59,7 +61,7 @@ export function tokenizeDataset(args: TokenizeDatasetArgs): TokenizeDatasetResul
     splits,
     seconds: (performance.now() - t0) / 1000,
   };
-  if (args.tokenizerPath) tokenizer.saveTokenizer(args.tokenizerPath);
+  if (args.tokenizerPath) saveTokenizer(tokenizer, args.tokenizerPath);
   if (args.tokensDir) {
     mkdirSync(args.tokensDir, { recursive: true });
     for (const name of SPLIT_NAMES) writeTokenShard(join(args.tokensDir, `${name}.bin`), shards[name]);

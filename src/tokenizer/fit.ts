@@ -2,48 +2,20 @@
  * Fitting a tokenizer on the training split: value bins and within-bin quantiles, categorical and
  * label values, the code vocabulary and the vocabulary order (see tokenizer.ts for the layout).
  */
-import { createHash } from 'node:crypto';
 import type { PatientRecord } from '../records/types.ts';
 import type { DataConfig } from '../records/dataConfig.ts';
+import { dataConfigHash } from '../records/dataConfigHash.ts';
 import { tokenizerConfigSchema, type TokenizerConfig } from './config.ts';
-import { fitBinSet, fitValueEdges, type BinSet } from './bins.ts';
-import {
-  SPECIAL_IDS,
-  SPECIAL_TOKENS,
-  Tokenizer,
-  type Categories,
-  type FittedCovariate,
-  type FittedLabel,
-  type FittedVariable,
-} from './tokenizer.ts';
+import { binCount, fitBinSet, fitValueEdges, type BinSet } from './bins.ts';
+import { INDEPENDENT, fitSeriesModel } from './series.ts';
+import { Tokenizer } from './tokenizer.ts';
+import { SPECIAL_IDS, SPECIAL_TOKENS, type Categories, type FittedCovariate, type FittedLabel, type FittedVariable } from './vocabulary.ts';
 import { categoryKey, checkCodeSystem, firstDuplicate, listNames, sortedByHours } from './input.ts';
 import { SynehrError } from '../util/errors.ts';
+import { Rng } from '../util/rng.ts';
 
-/**
- * sha256 of the parts of a data config that shape the fitted tokenizer (keys in sorted order): the
- * declared covariates, labels, variables and code systems, and the split, which decides the
- * training patients it is fitted on. Paths and loader options are left out, so moving the data
- * does not invalidate a tokenizer.
- */
-export function dataConfigHash(data: DataConfig): string {
-  const relevant = {
-    covariates: data.covariates,
-    labels: data.labels,
-    variables: data.variables,
-    code_systems: data.code_systems,
-    split: data.split,
-  };
-  return createHash('sha256').update(canonicalJSON(relevant)).digest('hex');
-}
-
-function canonicalJSON(x: unknown): string {
-  if (Array.isArray(x)) return `[${x.map(canonicalJSON).join(',')}]`;
-  if (x !== null && typeof x === 'object') {
-    const keys = Object.keys(x).filter((k) => (x as Record<string, unknown>)[k] !== undefined).sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJSON((x as Record<string, unknown>)[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(x);
-}
+/** The smallest gap decoding puts between two time steps of one admission when a bin offers none: one minute. */
+export const MIN_STEP_GAP_HOURS = 1 / 60;
 
 /**
  * Fits a tokenizer on `records`, which must be the training split only: value bins, within-bin
@@ -52,9 +24,9 @@ function canonicalJSON(x: unknown): string {
 export function fitTokenizer(records: PatientRecord[], data: DataConfig, cfgIn: TokenizerConfig): Tokenizer {
   const cfg = tokenizerConfigSchema.parse(cfgIn);
   checkNames(data);
-  checkEdges(cfg.gap_edges, 'tokenizer.gap_edges');
+  if (cfg.gap_edges !== 'fit') checkEdges(cfg.gap_edges, 'tokenizer.gap_edges');
   checkEdges(cfg.age_edges, 'tokenizer.age_edges');
-  const M = cfg.within_bin_quantiles;
+  const M = cfg.value_atoms;
   const vocab: string[] = [...SPECIAL_TOKENS];
 
   // training statistics: values per numeric covariate / label / continuous variable, values seen
@@ -69,9 +41,21 @@ export function fitTokenizer(records: PatientRecord[], data: DataConfig, cfgIn: 
   const varCat = data.variables.map(() => new Map<string, boolean>());
   const codeCount = new Map<string, number>();
   const gaps: number[] = [];
+  // per continuous variable, each patient's values in time order (admissions in order): the series models' data
+  const varSeries = data.variables.map(() => [] as number[][]);
+  const covMissing = new Int32Array(data.covariates.length);
+  const labelMissing = new Int32Array(data.labels.length);
+  let lastHours = -Infinity;
 
   for (const p of records) {
     const where = `patient ${p.id}`;
+    data.covariates.forEach((c, i) => {
+      if (p.covariates[c.name] === null || p.covariates[c.name] === undefined) covMissing[i]++;
+    });
+    data.labels.forEach((l, i) => {
+      if (p.labels[l.name] === null || p.labels[l.name] === undefined) labelMissing[i]++;
+    });
+    const patientSeries = new Map<number, number[]>();
     for (const [key, v] of Object.entries(p.covariates)) {
       const i = covIdx.get(key);
       if (i === undefined) {
@@ -129,12 +113,18 @@ export function fitTokenizer(records: PatientRecord[], data: DataConfig, cfgIn: 
             throw new SynehrError('E_INPUT', `${awhere}, event ${ei} (hours ${e.hours}): '${e.variable}' = ${JSON.stringify(e.value)} is not a finite number`);
           }
           varNum[vi]!.push(e.value);
+          let ser = patientSeries.get(vi);
+          if (!ser) patientSeries.set(vi, (ser = []));
+          ser.push(e.value);
         } else {
           varCat[vi]!.set(categoryKey(e.value, () => `${awhere}, event ${ei}: '${e.variable}'`), typeof e.value === 'number');
         }
       }
+      if (sorted.length > 0) lastHours = Math.max(lastHours, sorted[sorted.length - 1]!.hours);
     }
+    for (const [vi, ser] of patientSeries) varSeries[vi]!.push(ser);
   }
+  const present = records.length > 0;
 
   const fitNumeric = (values: number[], edges?: number[], range?: [number, number]): BinSet => {
     if (edges) return fitBinSet(edges, values, M);
@@ -142,7 +132,7 @@ export function fitTokenizer(records: PatientRecord[], data: DataConfig, cfgIn: 
       // never observed in training: one bin over the plausible range from the data config (or [0, 0])
       return fitBinSet(range && range[1] > range[0] ? [range[0], range[1]] : [0, 0], [], M);
     }
-    return fitBinSet(fitValueEdges(values, cfg.bin_type, cfg.n_bins, cfg.trim_tails), values, M);
+    return fitBinSet(fitValueEdges(values, cfg.bin_type, cfg.n_bins, cfg.trim_tails, { atomShare: cfg.atom_share, tailGrowth: cfg.tail_growth }), values, M);
   };
   const fitCategories = (declared: string[] | undefined, seen: Map<string, boolean>, what: string): Categories => {
     if (declared && declared.length > 0) {
@@ -164,20 +154,21 @@ export function fitTokenizer(records: PatientRecord[], data: DataConfig, cfgIn: 
     const offset = vocab.length;
     if (spec.type === 'numeric') {
       const bins = fitNumeric(covNum[i]!, /^age$/i.test(spec.name) ? cfg.age_edges : undefined, spec.range);
-      bins.quantiles.forEach((_, k) => vocab.push(`cov:${spec.name}:b${k}`));
+      for (let k = 0; k < binCount(bins); k++) vocab.push(`cov:${spec.name}:b${k}`);
       const missing = vocab.length;
       vocab.push(`cov:${spec.name}:missing`);
-      return { name: spec.name, type: 'numeric', bins, offset, missing };
+      return { name: spec.name, type: 'numeric', bins, offset, missing, required: present && covMissing[i] === 0 };
     }
     const categories = fitCategories(spec.values, covCat[i]!, `covariate '${spec.name}'`);
     categories.values.forEach((v) => vocab.push(`cov:${spec.name}=${v}`));
     const missing = vocab.length;
     vocab.push(`cov:${spec.name}:missing`);
-    return { name: spec.name, type: 'categorical', categories, offset, missing };
+    return { name: spec.name, type: 'categorical', categories, offset, missing, required: present && covMissing[i] === 0 };
   });
 
   const labels: FittedLabel[] = data.labels.map((spec, i) => {
     const offset = vocab.length;
+    const required = present && labelMissing[i] === 0;
     let values: number[];
     const distinct = [...new Set(labelSeen[i]!)];
     if (spec.values && spec.values.length > 0) {
@@ -189,11 +180,11 @@ export function fitTokenizer(records: PatientRecord[], data: DataConfig, cfgIn: 
       values = [...spec.values];
     } else if (distinct.length > cfg.label_max_values) {
       const bins = fitNumeric(labelSeen[i]!);
-      bins.quantiles.forEach((_, k) => vocab.push(`label:${spec.name}:b${k}`));
-      return { name: spec.name, values: [], bins, offset };
+      for (let k = 0; k < binCount(bins); k++) vocab.push(`label:${spec.name}:b${k}`);
+      return { name: spec.name, values: [], bins, offset, required };
     } else values = distinct.sort((a, b) => a - b);
     values.forEach((v) => vocab.push(`label:${spec.name}=${v}`));
-    return { name: spec.name, values, offset };
+    return { name: spec.name, values, offset, required };
   });
 
   const codeList = [...codeCount.entries()]
@@ -202,18 +193,20 @@ export function fitTokenizer(records: PatientRecord[], data: DataConfig, cfgIn: 
   const codes = { offset: vocab.length, values: codeList.map(([c]) => c), counts: codeList.map(([, n]) => n) };
   codes.values.forEach((c) => vocab.push(c));
 
-  const gapBins = fitBinSet(cfg.gap_edges, gaps, M);
-  const gapsFitted = { offset: vocab.length, bins: gapBins };
-  gapBins.quantiles.forEach((_, k) => vocab.push(`gap:b${k}`));
+  const gapEdges = cfg.gap_edges !== 'fit' ? cfg.gap_edges : gaps.length > 0 ? fitValueEdges(gaps, 'quantile', cfg.gap_bins, cfg.trim_tails, { atomShare: cfg.atom_share, tailGrowth: cfg.tail_growth }) : [0, 1];
+  const gapBins = fitBinSet(gapEdges, gaps, M);
+  const gapsFitted = { offset: vocab.length, bins: gapBins, min_step: minSteps(gapBins) };
+  for (let k = 0; k < binCount(gapBins); k++) vocab.push(`gap:b${k}`);
 
   const joint = cfg.strategy === 'joint';
   const variables: FittedVariable[] = data.variables.map((spec, i) => {
     const offset = vocab.length;
     if (spec.type === 'continuous') {
       const bins = fitNumeric(varNum[i]!, undefined, spec.range);
-      if (joint) bins.quantiles.forEach((_, k) => vocab.push(`${spec.name}:b${k}`));
+      if (joint) for (let k = 0; k < binCount(bins); k++) vocab.push(`${spec.name}:b${k}`);
       else vocab.push(`var:${spec.name}`);
-      return { name: spec.name, type: 'continuous', bins, offset };
+      const series = cfg.decode === 'smooth' ? fitSeriesModel(varSeries[i]!, bins, new Rng(seriesSeed(spec.name))) : INDEPENDENT;
+      return { name: spec.name, type: 'continuous', bins, series, offset };
     }
     const categories = fitCategories(spec.values, varCat[i]!, `variable '${spec.name}'`);
     categories.values.forEach((v) => vocab.push(`${spec.name}=${v}`));
@@ -221,7 +214,7 @@ export function fitTokenizer(records: PatientRecord[], data: DataConfig, cfgIn: 
   });
   let sharedBins: { offset: number; count: number } | null = null;
   if (!joint) {
-    const count = Math.max(1, ...variables.map((v) => v.bins?.quantiles.length ?? 0));
+    const count = Math.max(1, ...variables.map((v) => (v.bins ? binCount(v.bins) : 0)));
     sharedBins = { offset: vocab.length, count };
     for (let k = 0; k < count; k++) vocab.push(`bin:${k}`);
   }
@@ -244,7 +237,30 @@ export function fitTokenizer(records: PatientRecord[], data: DataConfig, cfgIn: 
     gaps: gapsFitted,
     variables,
     shared_bins: sharedBins,
+    window_hours: data.window_hours ?? (Number.isFinite(lastHours) && lastHours > 0 ? lastHours : null),
   });
+}
+
+/**
+ * Per gap bin, the smallest gap a later time step decodes to: its smallest positive training gap;
+ * for a bin without one, its lower edge when that is positive, else a minute (or half the bin).
+ */
+function minSteps(bins: BinSet): number[] {
+  return bins.atoms.map((a, k) => {
+    const pos = a.find((x) => x > 0);
+    if (pos !== undefined) return pos;
+    const lo = bins.edges[k]!;
+    if (lo > 0) return lo;
+    const hi = bins.edges[k + 1]!;
+    return hi > 0 ? Math.min(MIN_STEP_GAP_HOURS, hi / 2) : MIN_STEP_GAP_HOURS;
+  });
+}
+
+/** A fixed seed per variable for the series fit's simulation, so refitting gives the same file. */
+function seriesSeed(name: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193) >>> 0;
+  return h;
 }
 
 function isNumericString(s: string): boolean {

@@ -12,7 +12,7 @@ import { exportRun } from '../../src/generate/export.ts';
 import { generateConfigSchema } from '../../src/generate/config.ts';
 import { createSession, float32Tensor, int64Tensor } from '../../src/graph/runtime.ts';
 import { buildInferenceGraph } from '../../src/model/gpt.ts';
-import { fitTokenizer } from '../../src/tokenizer/tokenizer.ts';
+import { fitTokenizer } from '../../src/tokenizer/fit.ts';
 import { cohortArb, tokCfg, toyData } from '../tokenizer/helpers.ts';
 import { writeRun, type ToyRun } from './helpers.ts';
 

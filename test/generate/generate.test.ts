@@ -16,7 +16,8 @@ import { cohortPrefixes, conditionPrefix, generateSynthetic, type GenerateOption
 import { readParquetTable, readRecords, TABLE_NAMES } from '../../src/records/tables.ts';
 import type { PatientRecord } from '../../src/records/types.ts';
 import { buildTokenShard, writeTokenShard } from '../../src/tokenizer/shards.ts';
-import { fitTokenizer, saveTokenizer } from '../../src/tokenizer/tokenizer.ts';
+import { fitTokenizer } from '../../src/tokenizer/fit.ts';
+import { saveTokenizer } from '../../src/tokenizer/file.ts';
 import { SynehrError } from '../../src/util/errors.ts';
 import { cohortArb, expectValidRecord, tokCfg, toyData } from '../tokenizer/helpers.ts';
 import { writeRun, type ToyRun } from './helpers.ts';

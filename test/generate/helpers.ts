@@ -11,7 +11,8 @@ import { gptParamSpecs } from '../../src/model/params.ts';
 import { encodeSafetensors } from '../../src/model/safetensors.ts';
 import { writeFileAtomic } from '../../src/util/files.ts';
 import type { PatientRecord } from '../../src/records/types.ts';
-import { saveTokenizer, type Tokenizer } from '../../src/tokenizer/tokenizer.ts';
+import { saveTokenizer } from '../../src/tokenizer/file.ts';
+import type { Tokenizer } from '../../src/tokenizer/tokenizer.ts';
 import { Rng } from '../../src/util/rng.ts';
 import { cohortArb } from '../tokenizer/helpers.ts';
 

@@ -10,7 +10,8 @@ import { buildSamplerGraph, uniformFromCounter } from '../../src/generate/sample
 import { buildInferenceGraph } from '../../src/model/gpt.ts';
 import { gptParamSpecs } from '../../src/model/params.ts';
 import { initParams, paramLayout, paramViews } from '../../src/model/init.ts';
-import { fitTokenizer, type Tokenizer } from '../../src/tokenizer/tokenizer.ts';
+import { fitTokenizer } from '../../src/tokenizer/fit.ts';
+import type { Tokenizer } from '../../src/tokenizer/tokenizer.ts';
 import { Rng } from '../../src/util/rng.ts';
 import { cohortArb, tokCfg, toyData } from '../tokenizer/helpers.ts';
 import type { ModelConfig } from '../../src/model/config.ts';

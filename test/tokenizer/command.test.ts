@@ -7,7 +7,7 @@ import type { CommandContext } from '../../src/cli/context.ts';
 import type { SynehrConfig } from '../../src/config/types.ts';
 import { writeRecordTables } from '../../src/records/tables.ts';
 import { splitPatients } from '../../src/records/split.ts';
-import { loadTokenizer } from '../../src/tokenizer/tokenizer.ts';
+import { loadTokenizer } from '../../src/tokenizer/file.ts';
 import { readTokenShard, shardPatient } from '../../src/tokenizer/shards.ts';
 import { fixturePatients, physionetDataConfig } from './physionet.ts';
 import { tokCfg } from './helpers.ts';

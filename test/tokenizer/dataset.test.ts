@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tokenizeDataset } from '../../src/tokenizer/dataset.ts';
-import { loadTokenizer } from '../../src/tokenizer/tokenizer.ts';
+import { loadTokenizer } from '../../src/tokenizer/file.ts';
 import { readTokenShard, shardPatient } from '../../src/tokenizer/shards.ts';
 import { Rng } from '../../src/util/rng.ts';
 import { fixturePatients, physionetDataConfig } from './physionet.ts';

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { CommandContext } from '../context.ts';
 import { cohortPrefixes, generateSynthetic } from '../../generate/generate.ts';
-import { loadTokenizer } from '../../tokenizer/tokenizer.ts';
+import { loadTokenizer } from '../../tokenizer/file.ts';
 import { readParquetTable } from '../../records/tables.ts';
 import { processedDir } from '../../records/dataConfig.ts';
 

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import type { CommandContext } from '../context.ts';
 import { exportIsCurrent } from '../../generate/export.ts';
 import { dataConfigSchema } from '../../records/dataConfig.ts';
-import { dataConfigHash } from '../../tokenizer/fit.ts';
+import { dataConfigHash } from '../../records/dataConfigHash.ts';
 import { writeFileAtomic } from '../../util/files.ts';
 import { processedDir } from '../../records/dataConfig.ts';
 import * as prepare from './prepare.ts';

@@ -13,7 +13,7 @@ import { formatReport } from '../../tokenizer/report.ts';
 import type { PatientRecord } from '../../records/types.ts';
 import { SynehrError } from '../../util/errors.ts';
 import { dataConfigSchema, type DataConfig } from '../../records/dataConfig.ts';
-import { dataConfigHash } from '../../tokenizer/fit.ts';
+import { dataConfigHash } from '../../records/dataConfigHash.ts';
 import { processedDir } from '../../records/dataConfig.ts';
 
 /**
@@ -30,7 +30,7 @@ function checkPreparedConfig(processed: string, data: DataConfig): void {
     throw new SynehrError('E_INPUT', `${path}: not a data config (${(e as Error).message.split('\n')[0]}); rerun \`synehr prepare data=${data.name}\``);
   }
   if (dataConfigHash(prepared) !== dataConfigHash(data)) {
-    const differ = (['covariates', 'labels', 'variables', 'code_systems', 'split'] as const).filter(
+    const differ = (['covariates', 'labels', 'variables', 'code_systems', 'window_hours', 'split'] as const).filter(
       (k) => JSON.stringify(prepared[k]) !== JSON.stringify(data[k]),
     );
     throw new SynehrError(

@@ -7,8 +7,9 @@
 import { existsSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { CommandContext } from '../context.ts';
-import { loadTokenizer, type Tokenizer } from '../../tokenizer/tokenizer.ts';
-import { dataConfigHash } from '../../tokenizer/fit.ts';
+import { loadTokenizer } from '../../tokenizer/file.ts';
+import type { Tokenizer } from '../../tokenizer/tokenizer.ts';
+import { dataConfigHash } from '../../records/dataConfigHash.ts';
 import type { TokenizerConfig } from '../../tokenizer/config.ts';
 import type { DataConfig } from '../../records/dataConfig.ts';
 import { readTokenShard, type TokenShard } from '../../tokenizer/shards.ts';
