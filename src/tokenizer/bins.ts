@@ -136,10 +136,10 @@ export interface EdgeOptions {
   /** each value with at least this share of the values gets a bin of its own (isolateAtoms) */
   atomShare?: number | null;
   /**
-   * beyond the outermost edges, more edges out to the smallest and largest values, each step from
-   * the median this factor longer than the one before (e.g. 1.5): far values keep bins of their own
-   * with about the same relative width instead of all sharing one end bin (a creatinine of 3 and
-   * one of 20, or a gap of 2 h and one of 25 h); null = none (SynEHRgy)
+   * beyond the outermost edges, more edges out to the smallest and largest values, the first step as
+   * wide as the bin next to it and each next one this factor wider (e.g. 1.5): far values keep bins
+   * of their own instead of all sharing one end bin (a creatinine of 3 and one of 20, a gap of 2 h
+   * and one of 25 h); null = none (SynEHRgy)
    */
   tailGrowth?: number | null;
 }
@@ -165,16 +165,18 @@ export function fitValueEdges(values: ArrayLike<number>, binType: BinType, nBins
     edges = probs.map((p) => quantileSorted(core, p));
   }
   const g = opts.tailGrowth ?? null;
-  if (g !== null && g > 1) {
-    const med = quantileSorted(sorted, 0.5);
+  const inner = [...new Set(edges)].sort((a, b) => a - b);
+  if (g !== null && g > 1 && inner.length >= 2) {
     const min = sorted[0]!;
     const max = sorted[sorted.length - 1]!;
-    // from the outermost edge inside the data: an end bin that already reaches the extreme is the one to split
-    const inner = [...new Set(edges)].sort((a, b) => a - b);
-    const top = inner.length > 1 && inner[inner.length - 1]! >= max ? inner[inner.length - 2]! : inner[inner.length - 1]!;
-    const bottom = inner.length > 1 && inner[0]! <= min ? inner[1]! : inner[0]!;
-    if (top > med) for (let e = med + (top - med) * g; e < max; e = med + (e - med) * g) edges.push(e);
-    if (bottom < med) for (let e = med - (med - bottom) * g; e > min; e = med - (med - e) * g) edges.push(e);
+    // from the outermost edge inside the data (an end bin that reaches the extreme is the one to
+    // split), steps as wide as the bin next to it, each g times wider than the one before
+    let i = inner.length - 1;
+    if (inner[i]! >= max) i--;
+    if (i >= 1) for (let w = inner[i]! - inner[i - 1]!, e = inner[i]! + w; e < max; w *= g, e += w) edges.push(e);
+    let j = 0;
+    if (inner[j]! <= min) j++;
+    if (j + 1 < inner.length) for (let w = inner[j + 1]! - inner[j]!, e = inner[j]! - w; e > min; w *= g, e -= w) edges.push(e);
   }
   edges = dedupe(edges.sort((a, b) => a - b));
   const share = opts.atomShare ?? null;

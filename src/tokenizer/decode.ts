@@ -16,6 +16,7 @@ import type { Admission, PatientRecord } from '../records/types.ts';
 import type { GrammarAutomaton } from './automaton.ts';
 import { binIndex, drawInBin, type BinSet } from './bins.ts';
 import { SeriesDecoder, type SeriesState } from './series.ts';
+import { gapHours } from './input.ts';
 import { SPECIAL_IDS as SPECIAL, TokenClass, categoryValue, type FittedGaps, type Vocabulary } from './vocabulary.ts';
 import { SynehrError } from '../util/errors.ts';
 import type { Rng } from '../util/rng.ts';
@@ -251,26 +252,32 @@ export class GapDecoder {
       if (this.window === null || total <= this.window) return this.accumulate(ks, g);
     }
     // one by one: gap i may use what the smallest gaps of steps i+1.. leave of the window
-    const lo = ks.map((k, i) => (i === 0 ? this.smallest(k, true) : this.minStep[k]!));
+    const lo = ks.map((k, i) => this.lowest(k, i === 0));
     const after = new Float64Array(n + 1); // [n+1] sum of lo[i..]
     for (let i = n - 1; i >= 0; i--) after[i] = after[i + 1]! + lo[i]!;
     let t = 0;
     for (let i = 0; i < n; i++) {
-      g[i] = this.draw(ks[i]!, i === 0, Math.max(0, this.window! - t - after[i + 1]!), rng);
+      g[i] = this.draw(ks[i]!, i === 0, Math.max(lo[i]!, this.window! - t - after[i + 1]!), rng);
       t += g[i]!;
     }
     return this.accumulate(ks, g);
   }
 
-  /** A gap of bin k, at most `budget` when the bin has one that small (else its smallest). */
+  /**
+   * A gap of bin k: a training gap of the bin (> 0 after the first step), among those at most
+   * `budget`; when the bin has none that small, the budget itself, which then lies between the
+   * bin's lowest gap and its smallest training gap, so still in the bin.
+   */
   private draw(k: number, first: boolean, budget: number, rng: Rng): number {
     const a = this.bins.atoms[k]!;
     const start = first ? 0 : this.firstPositive[k]!;
     if (start >= a.length) {
       // first steps, and empty bins above 0, draw between the edges; a bin whose training gaps were
       // all 0 (first steps at hour 0) gives a later step its smallest positive gap
-      return first || (a.length === 0 && this.bins.edges[k]! > 0) ? drawInBin(this.bins, k, rng) : this.minStep[k]!;
+      const x = first || (a.length === 0 && this.bins.edges[k]! > 0) ? drawInBin(this.bins, k, rng) : this.minStep[k]!;
+      return Math.min(x, Math.max(budget, this.lowest(k, first)));
     }
+    if (budget < a[start]!) return Math.max(budget, this.lowest(k, first));
     let end = a.length;
     if (budget < a[end - 1]!) {
       // atoms ascend: keep those <= budget
@@ -281,15 +288,14 @@ export class GapDecoder {
         if (a[mid]! <= budget) lo = mid + 1;
         else hi = mid;
       }
-      end = Math.max(lo, start + 1);
+      end = lo;
     }
     return a[start + Math.floor(rng.float() * (end - start))]!;
   }
 
-  private smallest(k: number, first: boolean): number {
-    const a = this.bins.atoms[k]!;
-    const start = first ? 0 : this.firstPositive[k]!;
-    return start < a.length ? a[start]! : first ? this.bins.edges[k]! : this.minStep[k]!;
+  /** The smallest gap bin k can give: 0 for a first step in bin 0, else its lower edge (min_step after the first). */
+  private lowest(k: number, first: boolean): number {
+    return first ? (k === 0 ? 0 : this.bins.edges[k]!) : this.minStep[k]!;
   }
 
   /**
@@ -305,7 +311,7 @@ export class GapDecoder {
       const k = ks[i]!;
       let t = hours + g[i]!;
       for (let r = 0; r < 8; r++) {
-        const b = binIndex(edges, t - hours);
+        const b = binIndex(edges, gapHours(hours, t));
         if (b === k) break;
         t = nextFloat(t, b < k ? 1 : -1);
       }

@@ -11,7 +11,7 @@
 import type { Admission, Measurement, PatientRecord } from '../records/types.ts';
 import type { GrammarAutomaton } from './automaton.ts';
 import { binIndex } from './bins.ts';
-import { categoryKey, checkCodeSystem, listNames, sortedByHours } from './input.ts';
+import { categoryKey, checkCodeSystem, gapHours, listNames, sortedByHours } from './input.ts';
 import { SPECIAL_IDS as SPECIAL, type Vocabulary } from './vocabulary.ts';
 import { SynehrError } from '../util/errors.ts';
 
@@ -200,7 +200,7 @@ function encodeEvents(v: Vocabulary, adm: Admission, where: string, unknown: 'er
     }
     i = j;
     if (touched.length === 0) continue;
-    out.push(v.gaps.offset + binIndex(v.gaps.bins.edges, hours - prevHours));
+    out.push(v.gaps.offset + binIndex(v.gaps.bins.edges, gapHours(prevHours, hours)));
     prevHours = hours;
     // loaders list a time step's variables in config order already; sort only when they do not
     for (let t = 1; t < touched.length; t++) {

@@ -6,11 +6,11 @@ import type { PatientRecord } from '../records/types.ts';
 import type { DataConfig } from '../records/dataConfig.ts';
 import { dataConfigHash } from '../records/dataConfigHash.ts';
 import { tokenizerConfigSchema, type TokenizerConfig } from './config.ts';
-import { binCount, fitBinSet, fitValueEdges, type BinSet } from './bins.ts';
+import { binCount, binIndex, fitBinSet, fitValueEdges, type BinSet } from './bins.ts';
 import { INDEPENDENT, fitSeriesModel } from './series.ts';
 import { Tokenizer } from './tokenizer.ts';
 import { SPECIAL_IDS, SPECIAL_TOKENS, type Categories, type FittedCovariate, type FittedLabel, type FittedVariable } from './vocabulary.ts';
-import { categoryKey, checkCodeSystem, firstDuplicate, listNames, sortedByHours } from './input.ts';
+import { categoryKey, checkCodeSystem, firstDuplicate, gapHours, listNames, sortedByHours } from './input.ts';
 import { SynehrError } from '../util/errors.ts';
 import { Rng } from '../util/rng.ts';
 
@@ -97,7 +97,7 @@ export function fitTokenizer(records: PatientRecord[], data: DataConfig, cfgIn: 
       for (let ei = 0; ei < sorted.length; ei++) {
         const e = sorted[ei]!;
         if (e.hours !== step) {
-          gaps.push(e.hours - prev);
+          gaps.push(gapHours(prev, e.hours));
           prev = step = e.hours;
         }
         const vi = varIdx.get(e.variable);
@@ -195,7 +195,7 @@ export function fitTokenizer(records: PatientRecord[], data: DataConfig, cfgIn: 
 
   const gapEdges = cfg.gap_edges !== 'fit' ? cfg.gap_edges : gaps.length > 0 ? fitValueEdges(gaps, 'quantile', cfg.gap_bins, cfg.trim_tails, { atomShare: cfg.atom_share, tailGrowth: cfg.tail_growth }) : [0, 1];
   const gapBins = fitBinSet(gapEdges, gaps, M);
-  const gapsFitted = { offset: vocab.length, bins: gapBins, min_step: minSteps(gapBins) };
+  const gapsFitted = { offset: vocab.length, bins: gapBins, min_step: minSteps(gapBins, gaps) };
   for (let k = 0; k < binCount(gapBins); k++) vocab.push(`gap:b${k}`);
 
   const joint = cfg.strategy === 'joint';
@@ -242,15 +242,18 @@ export function fitTokenizer(records: PatientRecord[], data: DataConfig, cfgIn: 
 }
 
 /**
- * Per gap bin, the smallest gap a later time step decodes to: its smallest positive training gap;
- * for a bin without one, its lower edge when that is positive, else a minute (or half the bin).
+ * Per gap bin, the smallest gap a time step after the first can be given: the bin's lower edge when
+ * it is above 0 (every gap of the bin is at least that), and for a bin starting at 0 its smallest
+ * positive training gap, else a minute or half the bin. The decoder can always give this value, and
+ * every real gap of the bin is at least this (an unseen smaller one in bin 0 aside), so a real
+ * admission inside the window keeps a sum of these inside it too.
  */
-function minSteps(bins: BinSet): number[] {
-  return bins.atoms.map((a, k) => {
-    const pos = a.find((x) => x > 0);
-    if (pos !== undefined) return pos;
-    const lo = bins.edges[k]!;
+function minSteps(bins: BinSet, gaps: readonly number[]): number[] {
+  let smallest = Infinity;
+  for (const g of gaps) if (g > 0 && g < smallest && binIndex(bins.edges, g) === 0) smallest = g;
+  return bins.edges.slice(0, -1).map((lo, k) => {
     if (lo > 0) return lo;
+    if (k === 0 && Number.isFinite(smallest)) return smallest;
     const hi = bins.edges[k + 1]!;
     return hi > 0 ? Math.min(MIN_STEP_GAP_HOURS, hi / 2) : MIN_STEP_GAP_HOURS;
   });

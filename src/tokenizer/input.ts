@@ -41,6 +41,16 @@ export function sortedByHours(events: Measurement[], where: string): Measurement
     .map(([e]) => e);
 }
 
+/**
+ * The gap in hours between two event times, rounded to 1e-9 h (3.6 µs): times are sums and
+ * differences of floats (minutes / 60), so the same minute count comes out a few ulps apart, and
+ * an edge fitted at 0.25 would otherwise put some 0.25 h gaps below it. Fitting, encoding and
+ * decoding all measure gaps with this.
+ */
+export function gapHours(from: number, to: number): number {
+  return Math.round((to - from) * 1e9) / 1e9;
+}
+
 export function listNames(xs: { name: string }[]): string {
   const names = xs.map((x) => x.name);
   return names.length > 12 ? `${names.slice(0, 12).join(', ')}, ... (${names.length} in all)` : names.join(', ') || 'none';

@@ -1,6 +1,11 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import YAML from 'yaml';
 import {
+  TAIL_ATOMS,
+  binCount,
   binIndex,
   defaultBinCount,
   drawInBin,
@@ -9,8 +14,8 @@ import {
   maxDecimals,
   quantileSorted,
   trimTails,
+  valueAtRank,
 } from '../../src/tokenizer/bins.ts';
-import { tokenizerConfigSchema } from '../../src/tokenizer/config.ts';
 import { Rng } from '../../src/util/rng.ts';
 
 const range = (a: number, b: number): number[] => Array.from({ length: b - a + 1 }, (_, i) => a + i);
@@ -75,19 +80,39 @@ describe('bin edges on known data (worked by hand)', () => {
     expect([-5, 0, 9.99, 10, 29, 30, 99].map((x) => binIndex(e, x))).toEqual([0, 0, 0, 1, 2, 2, 2]);
   });
 
-  it('HALO gap edges: 15 bins, 48 and 48.1 separate, long gaps clamp to the last', () => {
-    const e = tokenizerConfigSchema.parse({}).gap_edges;
+  it('HALO gap edges (tokenizer=synehrgy): 15 bins, 48 and 48.1 separate, long gaps clamp to the last', () => {
+    const preset = YAML.parse(readFileSync(join(import.meta.dirname, '../../configs/tokenizer/synehrgy.yaml'), 'utf8')) as { gap_edges: number[] };
+    const e = preset.gap_edges;
     expect(e.length - 1).toBe(15);
     expect([0, 0.49, 0.5, 47.99, 48, 48.05, 48.1, 300].map((x) => binIndex(e, x))).toEqual([0, 0, 1, 8, 9, 9, 10, 14]);
   });
 
-  it('within-bin quantiles; an empty bin falls back to evenly spaced points between its edges', () => {
-    const b = fitBinSet([0, 10, 20], [1, 2, 3, 4, 5, 15], 3);
-    expect(b.quantiles).toEqual([[1, 3, 5], [15, 15, 15]]);
-    expect(b.integer).toBe(true);
-    const e = fitBinSet([0, 10, 20], [1.5], 3);
-    expect(e.quantiles).toEqual([[1.5, 1.5, 1.5], [10, 15, 20]]);
-    expect(e.integer).toBe(false);
+  it('atoms: a value holding atomShare of the data gets a bin of its own, [v, next value); the largest one [v, v]', () => {
+    // 60 holds 40 % of the values, 5 and 90 (the maximum) 20 % each
+    const values = [...Array(40).fill(60), ...Array(20).fill(5), ...Array(20).fill(90), ...range(10, 29)];
+    const on = fitValueEdges(values, 'quantile', 4, false, { atomShare: 0.1 });
+    // quantile edges 5, 14.75, 60, 90; 5 gets [5, 10), 60 [60, 90) and 90 [90, 90]
+    expect(on).toEqual([5, 10, 14.75, 60, 90, 90]);
+    expect([5, 9.9, 10, 59, 60, 89, 90, 95].map((x) => binIndex(on, x))).toEqual([0, 0, 1, 2, 3, 3, 4, 4]);
+    const bins = fitBinSet(on, values, 1000);
+    expect(bins.atoms[3]!.every((a) => a === 60)).toBe(true);
+    expect(bins.atoms[4]!.every((a) => a === 90)).toBe(true);
+    // off (SynEHRgy): 60 and 90 share the last bin
+    const off = fitValueEdges(values, 'quantile', 4, false);
+    expect(binIndex(off, 60)).toBe(binIndex(off, 90));
+  });
+
+  it('tail growth: past the outermost inner edge, steps as wide as the bin next to it, each 1.5 times wider, out to the extreme', () => {
+    // 1..100 and one far value 1000: trimmed to 1..98, quantile edges 1, 49.5, 98; then 98 + 48.5,
+    // + 72.75, + 109.125, ... while below 1000; below, the first bin already reaches the minimum 1
+    const values = [...range(1, 100), 1000];
+    expect(fitValueEdges(values, 'quantile', 2, true)).toEqual([1, 49.5, 98]);
+    const grown = fitValueEdges(values, 'quantile', 2, true, { tailGrowth: 1.5 });
+    expect(grown).toEqual([1, 49.5, 98, 146.5, 219.25, 328.375, 492.0625, 737.59375]);
+    expect(binIndex(grown, 1000)).toBe(6);
+    // a last bin that reaches the maximum is split from its lower edge
+    const untrimmed = fitValueEdges([...range(1, 100), 300], 'quantile', 2, false, { tailGrowth: 1.5 });
+    expect(untrimmed).toEqual([1, 51, 101, 176, 288.5, 300]);
   });
 });
 
@@ -101,9 +126,9 @@ describe('drawing inside a bin', () => {
         fc.boolean(),
         fc.integer(),
         (values, type, n, trim, seed) => {
-          const bins = fitBinSet(fitValueEdges(values, type, n, trim), values, 9);
+          const bins = fitBinSet(fitValueEdges(values, type, n, trim, { atomShare: 0.05, tailGrowth: 1.5 }), values, 40);
           const rng = new Rng(seed);
-          for (let k = 0; k < bins.quantiles.length; k++) {
+          for (let k = 0; k < binCount(bins); k++) {
             for (let i = 0; i < 20; i++) {
               const x = drawInBin(bins, k, rng);
               expect(Number.isFinite(x)).toBe(true);
@@ -120,14 +145,14 @@ describe('drawing inside a bin', () => {
     fc.assert(
       fc.property(fc.array(fc.integer({ min: -100000, max: 100000 }), { minLength: 1, maxLength: 100 }), fc.integer(), (cents, seed) => {
         const values = cents.map((c) => c / 100);
-        const bins = fitBinSet(fitValueEdges(values, 'quantile', null, true), values, 9);
+        const bins = fitBinSet(fitValueEdges(values, 'quantile', null, true, { tailGrowth: 1.5 }), values, 40);
         expect(bins.decimals).toBeLessThanOrEqual(2);
         const rng = new Rng(seed);
-        for (let k = 0; k < bins.quantiles.length; k++) {
+        for (let k = 0; k < binCount(bins); k++) {
           for (let i = 0; i < 10; i++) {
             const x = drawInBin(bins, k, rng);
             expect(binIndex(bins.edges, x)).toBe(k);
-            expect(maxDecimals([x])).toBeLessThanOrEqual(bins.decimals!);
+            expect(maxDecimals([x])).toBeLessThanOrEqual(bins.decimals);
           }
         }
       }),
@@ -140,17 +165,38 @@ describe('drawing inside a bin', () => {
     const values = range(3, 15);
     const bins = fitBinSet(fitValueEdges(values, 'quantile', 3, false), values, 9);
     const rng = new Rng(1);
-    for (let k = 0; k < bins.quantiles.length; k++) for (let i = 0; i < 50; i++) expect(Number.isInteger(drawInBin(bins, k, rng))).toBe(true);
+    for (let k = 0; k < binCount(bins); k++) for (let i = 0; i < 50; i++) expect(Number.isInteger(drawInBin(bins, k, rng))).toBe(true);
   });
 
-  it('draws follow the training distribution inside a bin better than uniform', () => {
-    // one bin [0, 100] whose training values all sit in [0, 10]: every draw must land there
+  it('draws follow the training distribution inside a bin, tails included: a far extreme is drawn as often as it was seen', () => {
+    // one bin [0, 100] whose training values sit in [0, 9.8] but for one 100 in 100 values; interpolating
+    // 9 within-bin quantiles sent 1/8 of all draws towards 100, the step inverse CDF sends 1/100 there
     const values = [...Array.from({ length: 99 }, (_, i) => i / 10), 100];
-    const bins = fitBinSet([0, 100], values, 9);
+    const bins = fitBinSet([0, 100], values, 1000);
+    expect(bins.atoms[0]!.length).toBe(100);
     const rng = new Rng(5);
-    let low = 0;
-    for (let i = 0; i < 1000; i++) if (drawInBin(bins, 0, rng) <= 10) low++;
-    // the top 1/8 of the quantile curve reaches from ~8.6 to 100, so roughly 7/8 of draws are <= 10
-    expect(low).toBeGreaterThan(800);
+    let high = 0;
+    for (let i = 0; i < 10000; i++) if (drawInBin(bins, 0, rng) > 10) high++;
+    // expected 100; 4 standard deviations either side
+    expect(high).toBeGreaterThan(60);
+    expect(high).toBeLessThan(140);
+  });
+
+  it('atoms: per bin its share of the values and values at evenly spaced ranks; end bins keep at least TAIL_ATOMS', () => {
+    // 10 values in 3 bins; 4 atoms overall: the middle bin gets ceil(4·4/10) = 2, at ranks 1/4 and 3/4
+    const b = fitBinSet([0, 10, 20, 30], [1, 2, 3, 4, 5, 15, 16, 17, 18, 25], 4);
+    expect(b.mass).toEqual([0.5, 0.4, 0.1]);
+    expect(b.atoms).toEqual([[1, 2, 3, 4, 5], [16, 18], [25]]);
+    expect(TAIL_ATOMS).toBeGreaterThan(5);
+    expect(valueAtRank(b, 1, 0)).toBe(16);
+    expect(valueAtRank(b, 1, 0.49)).toBe(16);
+    expect(valueAtRank(b, 1, 0.5)).toBe(18);
+    expect(b.integer).toBe(true);
+    // a bin no value fell in has no atoms and draws between its edges, rounded as the values were
+    const e = fitBinSet([0, 10, 20], [1.5], 3);
+    expect(e.atoms).toEqual([[1.5], []]);
+    expect(e.mass).toEqual([1, 0]);
+    expect(valueAtRank(e, 1, 0.5)).toBe(15);
+    expect(valueAtRank(e, 1, 0.123)).toBe(11.2);
   });
 });

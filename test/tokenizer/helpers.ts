@@ -185,3 +185,34 @@ export function expectValidRecord(tok: Tokenizer, r: PatientRecord): void {
   }
   expect(problems).toEqual([]);
 }
+
+/** A patient with every covariate missing, no labels and one empty admission: fitted beside others, it keeps them all optional. */
+export function sparsePatient(): PatientRecord {
+  return { id: 'sparse', covariates: { age: null, sex: null, bmi: null, unit: null }, labels: {}, admissions: [{ id: 'sparse-0', codes: [], events: [] }] };
+}
+
+/**
+ * A random accepted sequence of at most `budget` tokens, as the sampler draws them: only tokens
+ * from which </s> is still reachable in time, and, with `clock`, no gap that would take the
+ * admission past the tokenizer's window (the sampler's step mask, in float64).
+ */
+export function clockWalk(tok: Tokenizer, rng: { int(n: number): number }, budget: number, clock = true): number[] {
+  const a = tok.automaton;
+  const { stepHours, resets, windowHours } = tok.clock();
+  const ids: number[] = [];
+  let s = a.startState;
+  let elapsed = 0;
+  while (s !== a.endState) {
+    const left = budget - ids.length; // tokens we may still emit, this one included
+    const ok = a
+      .allowed(s)
+      .filter((t) => a.distToEnd[a.step(s, t)]! <= left - 1)
+      .filter((t) => !clock || windowHours === null || elapsed + stepHours[t]! <= windowHours);
+    expect(ok.length, `stuck in ${a.stateNames[s]} with ${left} tokens left`).toBeGreaterThan(0);
+    const t = ok[rng.int(ok.length)]!;
+    ids.push(t);
+    elapsed = resets.includes(t) ? 0 : elapsed + stepHours[t]!;
+    s = a.step(s, t);
+  }
+  return ids;
+}

@@ -3,21 +3,15 @@ import fc from 'fast-check';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  fitTokenizer,
-  loadTokenizer,
-  tokenizerFromJSON,
-  SPECIAL_TOKENS,
-  TokenClass,
-  type Tokenizer,
-  type TokenizerJSON,
-} from '../../src/tokenizer/tokenizer.ts';
-import { binIndex, binRange } from '../../src/tokenizer/bins.ts';
+import { SPECIAL_TOKENS, TokenClass, type Tokenizer } from '../../src/tokenizer/tokenizer.ts';
+import { fitTokenizer } from '../../src/tokenizer/fit.ts';
+import { loadTokenizer, saveTokenizer, tokenizerFromJSON, tokenizerToJSON, type TokenizerJSON } from '../../src/tokenizer/file.ts';
+import { binCount, binIndex, binRange } from '../../src/tokenizer/bins.ts';
 import { Rng } from '../../src/util/rng.ts';
 import type { PatientRecord } from '../../src/records/types.ts';
 import { SynehrError } from '../../src/util/errors.ts';
 import { FIXTURE_DIR, fixturePatients, physionetDataConfig } from './physionet.ts';
-import { cohortArb, coveringPatient, expectedSteps, expectValidRecord, tokCfg, toyData } from './helpers.ts';
+import { clockWalk, cohortArb, coveringPatient, expectedSteps, expectValidRecord, sparsePatient, tokCfg, toyData } from './helpers.ts';
 
 const STRATEGIES = ['joint', 'var+quant'] as const;
 
@@ -121,7 +115,7 @@ describe('tokenizer on PhysioNet 2012 fixtures', () => {
     expect(tok.vocab).toContain('MechVent=1');
     // Age uses the age edges: 15 bins + missing
     expect(tok.covariates[0]!.bins!.edges).toEqual(tokCfg().age_edges);
-    expect(tok.vocab.filter((t) => t.startsWith('gap:')).length).toBe(15);
+    expect(tok.vocab.filter((t) => t.startsWith('gap:')).length).toBe(binCount(tok.gaps.bins));
   });
 
   it('save -> load gives the same tokenizer, encodings and decodings', () => {
@@ -129,7 +123,7 @@ describe('tokenizer on PhysioNet 2012 fixtures', () => {
     for (const strategy of STRATEGIES) {
       const tok = fitTokenizer(patients, physionetDataConfig, tokCfg({ strategy }));
       const path = join(dir, `${strategy}.json`);
-      tok.saveTokenizer(path);
+      saveTokenizer(tok, path);
       const back = loadTokenizer(path);
       expect(back.vocab).toEqual(tok.vocab);
       expect(back.automaton.equals(tok.automaton)).toBe(true);
@@ -145,9 +139,9 @@ describe('tokenizer on PhysioNet 2012 fixtures', () => {
 
   it('EXPECTED FAILURE - tokenizer.json of another format version, kind, or edited automaton', () => {
     const tok = fitTokenizer(patients.slice(0, 10), physionetDataConfig, tokCfg());
-    const j = JSON.parse(JSON.stringify(tok.toJSON())) as TokenizerJSON;
+    const j = JSON.parse(JSON.stringify(tokenizerToJSON(tok))) as TokenizerJSON;
     expect(() => tokenizerFromJSON({ ...j, format_version: 99 }, 'x.json')).toThrow(
-      /x\.json: tokenizer format_version 99 is not supported \(this synehr reads version 1\)/,
+      /x\.json: tokenizer format_version 99 is not supported \(this synehr reads version 2\)/,
     );
     try {
       tokenizerFromJSON({ ...j, format_version: 0 });
@@ -173,11 +167,32 @@ describe('tokenizer on PhysioNet 2012 fixtures', () => {
 
   it('tokenizer.json is self-contained: loading needs nothing but the file', () => {
     const tok = fitTokenizer(patients, physionetDataConfig, tokCfg());
-    const j = JSON.parse(JSON.stringify(tok.toJSON()));
+    const j = JSON.parse(JSON.stringify(tokenizerToJSON(tok)));
     expect(Object.keys(j)).toEqual(
-      expect.arrayContaining(['format_version', 'vocab', 'covariates', 'variables', 'gaps', 'automaton', 'data_config_hash']),
+      expect.arrayContaining(['format_version', 'vocab', 'covariates', 'variables', 'gaps', 'automaton', 'data_config_hash', 'window_hours']),
     );
-    expect(j.variables[0].bins.quantiles[0].length).toBe(tokCfg().within_bin_quantiles);
+    expect(j.window_hours).toBe(48);
+    const alp = j.variables[0];
+    expect(alp.bins.atoms.length).toBe(alp.bins.mass.length);
+    expect(alp.series).toEqual({ stick: expect.any(Number), rho: expect.any(Number) });
+    expect(j.gaps.min_step.length).toBe(j.gaps.bins.mass.length);
+    const back = tokenizerFromJSON(j);
+    const ids = tok.encodePatient(patients[0]!);
+    expect(back.decode(ids, { rng: new Rng(3) })).toEqual(tok.decode(ids, { rng: new Rng(3) }));
+  });
+
+  it('EXPECTED FAILURE - a version 1 tokenizer.json (written by the previous synehr) is refused, with what to do', () => {
+    // test/fixtures/tokenizer/tokenizer-v1.json was written by the last synehr that read version 1
+    const path = join(FIXTURE_DIR, '..', 'tokenizer-v1.json');
+    let err: unknown;
+    try {
+      loadTokenizer(path);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(SynehrError);
+    expect((err as SynehrError).code).toBe('E_TOKENIZER_VERSION');
+    expect((err as Error).message).toMatch(/tokenizer-v1\.json: tokenizer format_version 1 is not supported \(this synehr reads version 2\); re-run `synehr tokenize` to refit it/);
   });
 });
 
@@ -200,12 +215,35 @@ describe('tokenizer properties on generated records', () => {
           const a = tok.automaton;
           const rng = new Rng(seed);
           for (let walk = 0; walk < 5; walk++) {
-            const ids = randomWalk(tok, rng, budget);
+            const ids = clockWalk(tok, rng, budget);
             expect(ids.length).toBeLessThanOrEqual(budget);
             expect(a.accepts(ids)).toBe(true);
             const r = tok.decode(ids, { rng });
             expectValidRecord(tok, r);
             expect(Array.from(tok.encodePatient(r))).toEqual(ids);
+          }
+        }),
+        { numRuns: 25 },
+      );
+    });
+
+    it(`${strategy}: any accepted sequence, the sampler's or not, decodes to times inside the window that never go back`, () => {
+      fc.assert(
+        fc.property(cohortArb, fc.integer(), fc.integer({ min: 12, max: 300 }), fc.boolean(), (cohort, seed, budget, clock) => {
+          const tok = fitTokenizer(cohort, toyData, tokCfg({ strategy }));
+          const rng = new Rng(seed);
+          const W = tok.windowHours!;
+          expect(W).toBeGreaterThan(0);
+          for (let walk = 0; walk < 5; walk++) {
+            // without the clock the walk may ask for more time than the window holds: decoding still keeps inside it
+            const r = tok.decode(clockWalk(tok, rng, budget, clock), { rng });
+            for (const adm of r.admissions) {
+              adm.events.forEach((e, i) => {
+                expect(e.hours).toBeGreaterThanOrEqual(0);
+                expect(e.hours).toBeLessThanOrEqual(W);
+                if (i > 0) expect(e.hours).toBeGreaterThanOrEqual(adm.events[i - 1]!.hours);
+              });
+            }
           }
         }),
         { numRuns: 25 },
@@ -266,7 +304,7 @@ describe('tokenizer properties on generated records', () => {
       }),
       { numRuns: 10 },
     );
-    const tok = fitTokenizer([coveringPatient()], toyData, tokCfg());
+    const tok = fitTokenizer([coveringPatient(), sparsePatient()], toyData, tokCfg());
     expect(tok.tokensToString(tok.encodePrefix({ covariates: { sex: 'M' }, labels: { death: 1 } }))).toBe(
       '<s> cov:age:missing cov:sex=M cov:bmi:missing cov:unit:missing </covar> label:death=1 </label>',
     );
@@ -406,7 +444,7 @@ describe('decoding invalid sequences', () => {
 });
 
 describe('bad input gets a clear error', () => {
-  const tok = fitTokenizer([coveringPatient()], toyData, tokCfg());
+  const tok = fitTokenizer([coveringPatient(), sparsePatient()], toyData, tokCfg());
   const base = coveringPatient();
   const withEvent = (variable: string, value: number | string, hours = 3): PatientRecord => ({
     ...base,
@@ -479,7 +517,7 @@ describe('bad input gets a clear error', () => {
       ...withEvent('vent', 'maybe'),
       covariates: { ...base.covariates, sex: 'X' },
     };
-    const fit = fitTokenizer([{ ...base, admissions: [{ ...base.admissions[0]!, codes: ['ICD9:4019'] }] }], toyData, tokCfg());
+    const fit = fitTokenizer([{ ...base, admissions: [{ ...base.admissions[0]!, codes: ['ICD9:4019'] }] }, sparsePatient()], toyData, tokCfg());
     const ids = fit.encodePatient(p, { unknown: 'drop', stats });
     expect(fit.automaton.accepts(ids)).toBe(true);
     expect(stats).toEqual({ dropped_codes: base.admissions[0]!.codes.length - 1, dropped_values: 2, collapsed_repeats: 0 });
@@ -529,22 +567,6 @@ describe('bad input gets a clear error', () => {
     expect(Array.from(tok.encodePatient(rev))).toEqual(Array.from(tok.encodePatient(p)));
   });
 });
-
-/** A random accepted sequence of at most `budget` tokens: only tokens from which </s> is still reachable in time. */
-function randomWalk(tok: Tokenizer, rng: Rng, budget: number): number[] {
-  const a = tok.automaton;
-  const ids: number[] = [];
-  let s = a.startState;
-  while (s !== a.endState) {
-    const left = budget - ids.length; // tokens we may still emit, this one included
-    const ok = a.allowed(s).filter((t) => a.distToEnd[a.step(s, t)]! <= left - 1);
-    expect(ok.length, `stuck in ${a.stateNames[s]} with ${left} tokens left`).toBeGreaterThan(0);
-    const t = ok[rng.int(ok.length)]!;
-    ids.push(t);
-    s = a.step(s, t);
-  }
-  return ids;
-}
 
 /** Fewest tokens from `from` to the end state, searching forwards level by level (independent of distToEnd). */
 function forwardBfs(tok: Tokenizer, from: number): number {
