@@ -38,7 +38,8 @@ import { learningRate } from './schedule.ts';
 export interface MetricsSink {
   log(step: number, scalars: Record<string, number>): void;
   text(tag: string, value: string, step?: number): void;
-  close(): Promise<void>;
+  /** `exitCode` 1 when training threw (W&B then marks the run failed) */
+  close(opts?: { exitCode?: number }): Promise<void>;
 }
 
 export interface TrainModelOptions {
@@ -273,6 +274,7 @@ export async function trainModel(opts: TrainModelOptions): Promise<TrainResult> 
   let intervalStart = performance.now();
   const loopStart = performance.now();
   const tokensAtStart = tokensSeen;
+  let threw = true;
   try {
     while (step < cfg.max_steps) {
       const lr = learningRate(step, cfg);
@@ -341,9 +343,10 @@ export async function trainModel(opts: TrainModelOptions): Promise<TrainResult> 
     bar?.stop();
     if (stoppedBy === 'interrupted') log(`interrupted at step ${step}: checkpoint ${ckPath}; continue with resume=true`);
     else if (stoppedBy === 'early_stopping') log(`early stopping at step ${step}: no improvement in ${cfg.patience} evaluations; best val/loss ${early.bestValLoss?.toFixed(4)} at step ${early.bestStep}`);
+    threw = false;
   } finally {
     bar?.stop();
-    await metrics.close();
+    await metrics.close({ exitCode: threw ? 1 : 0 });
     await runner.release();
   }
 
