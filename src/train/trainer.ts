@@ -7,6 +7,7 @@ import { gptParamSpecs, paramCount, type ParamSpec } from '../model/params.ts';
 import { saveSafetensors } from '../model/safetensors.ts';
 import type { TrackingConfig } from '../tracking/config.ts';
 import { createTracker } from '../tracking/tracker.ts';
+import { RUN_TOKENIZER_FILE } from '../config/runDir.ts';
 import { Rng } from '../util/rng.ts';
 import { SynehrError } from '../util/errors.ts';
 import { adamwStep, createOptimizerState, decayRanges } from './adamw.ts';
@@ -114,7 +115,7 @@ export async function trainModel(opts: TrainModelOptions): Promise<TrainResult> 
   const runDir = opts.runDir;
   const ckptDir = join(runDir, 'checkpoints');
   await mkdir(runDir, { recursive: true });
-  if (opts.tokenizerJsonPath) await copyFile(opts.tokenizerJsonPath, join(runDir, 'tokenizer.json'));
+  if (opts.tokenizerJsonPath) await copyFile(opts.tokenizerJsonPath, join(runDir, RUN_TOKENIZER_FILE));
 
   if (opts.trainShard.vocabSize !== opts.vocabSize) {
     throw new SynehrError('E_INPUT', `training shard has vocabulary size ${opts.trainShard.vocabSize}, the tokenizer ${opts.vocabSize}: re-run synehr tokenize`);
