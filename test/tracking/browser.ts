@@ -41,3 +41,15 @@ export async function launchChromium(): Promise<{ context: BrowserContext; close
     },
   };
 }
+
+/**
+ * For a suite's beforeAll: Chromium, or why it could not start, kept for each test to rethrow,
+ * so that a missing browser shows as failed tests, not skipped ones.
+ */
+export async function launchChromiumForSuite(): Promise<{ browser?: Awaited<ReturnType<typeof launchChromium>>; error?: unknown }> {
+  try {
+    return { browser: await launchChromium() };
+  } catch (error) {
+    return { error };
+  }
+}

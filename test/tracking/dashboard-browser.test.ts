@@ -5,12 +5,12 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startDashboard, type Dashboard } from '../../src/tracking/dashboard/server.ts';
 import { createTracker } from '../../src/tracking/tracker.ts';
-import { launchChromium } from './browser.ts';
+import { launchChromiumForSuite } from './browser.ts';
 import { copyFixtureRuns } from './fixtureRuns.ts';
 
 let fx: ReturnType<typeof copyFixtureRuns>;
 let dash: Dashboard;
-let browser: Awaited<ReturnType<typeof launchChromium>> | undefined;
+let browser: Awaited<ReturnType<typeof launchChromiumForSuite>>['browser'];
 let launchError: unknown;
 let page: Page;
 const pageErrors: string[] = [];
@@ -70,13 +70,8 @@ beforeAll(async () => {
   fx = copyFixtureRuns();
   fakePgliteFolder(join(fx.workDir, 'data', 'synthetic', 'tiny-a', 'pglite'), 72);
   dash = await startDashboard({ workDir: fx.workDir, port: 0 });
-  try {
-    browser = await launchChromium();
-  } catch (e) {
-    // kept for each test to rethrow, so a missing browser shows as failed tests, not skipped ones
-    launchError = e;
-    return;
-  }
+  ({ browser, error: launchError } = await launchChromiumForSuite());
+  if (!browser) return;
   page = await browser.context.newPage();
   page.on('pageerror', (e) => pageErrors.push(e.message));
   page.setDefaultTimeout(10_000);
