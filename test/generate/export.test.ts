@@ -2,7 +2,8 @@
  * The exported folder (onnx/model.onnx + config.json + generation_config.json) loads in
  * @huggingface/transformers from local files only and gives the same next-token logits as
  * synehr's own inference graph run through src/graph/runtime.ts; its tokenizer.json loads in
- * AutoTokenizer with synehr's ids, and a text-generation pipeline() runs on the folder.
+ * AutoTokenizer and in Hugging Face's Rust `tokenizers` library (the npm binding of the crate
+ * Python's fast tokenizers use) with synehr's ids, and a text-generation pipeline() runs on it.
  */
 import fc from 'fast-check';
 import { existsSync, readFileSync } from 'node:fs';
@@ -118,6 +119,23 @@ describe('export', () => {
     // every id of the vocabulary, not just those the cohort uses
     const all = run.tok.vocab.map((_, id) => id);
     expect(hfTok.encode(hfTok.decode(all))).toEqual(all);
+  });
+
+  it('Hugging Face\'s Rust tokenizers library (what transformers\' fast tokenizers run) loads tokenizer.json with the same ids both ways', async () => {
+    const { Tokenizer } = await import('tokenizers');
+    const rust = Tokenizer.fromFile(join(run.dir, 'tokenizer.json'));
+    expect(rust.getVocabSize(true)).toBe(run.tok.vocab.length);
+    for (const p of run.cohort.slice(0, 5)) {
+      const ids = Array.from(run.tok.encodePatient(p));
+      const text = ids.map((id) => hfTokenText(run.tok.vocab[id]!)).join(' ');
+      expect(await rust.decode(ids, false)).toBe(text);
+      expect((await rust.encode(text)).getIds()).toEqual(ids);
+    }
+    // the section ends and <s> </s> <pad> are special: skipped when asked
+    const special = [run.tok.bos, run.tok.endCovar, run.tok.eos];
+    expect(await rust.decode(special, true)).toBe('');
+    // a word that is no synehr token has no id: an error, not a silent <unk>
+    await expect(rust.encode('not-a-token')).rejects.toThrow(/Missing \[UNK\] token/);
   });
 
   it('a text-generation pipeline() on the folder runs and emits the vocabulary\'s tokens', async () => {
