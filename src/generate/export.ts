@@ -12,7 +12,8 @@
  * under a temporary name and renamed when complete. @huggingface/transformers loads the folder with
  * `AutoModelForCausalLM.from_pretrained(<run>, { local_files_only: true, dtype: 'fp32' })` and
  * `AutoTokenizer.from_pretrained(<run>, { local_files_only: true })`; test/generate/export.test.ts
- * checks its logits against synehr's graph and its tokenizer's ids (in transformers.js and in HF's Rust tokenizers) against synehr's.
+ * checks its logits against synehr's graph, and its tokenizer's ids, in transformers.js and in
+ * Hugging Face's Rust tokenizers, against synehr's.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
