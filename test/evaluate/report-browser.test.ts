@@ -3,7 +3,8 @@
  * values and nothing drawn outside its box (long category names such as PhysioNet's
  * `cardiac_surgery_recovery` included), heatmaps have a colour scale, a heavy-tailed lab comes on
  * a log axis, and the real distribution stays visible under the synthetic and floor lines.
- * A screenshot of the report is saved (its folder is printed) for a person to look at.
+ * Screenshots of the report and its plot sections are taken; SYNEHR_SCREENSHOTS=<dir> keeps them
+ * for a person to look at.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,7 +18,7 @@ import { writeReport } from '../../src/evaluate/report.ts';
 import { dataConfigSchema } from '../../src/records/dataConfig.ts';
 import type { PatientRecord } from '../../src/records/types.ts';
 import { Rng } from '../../src/util/rng.ts';
-import { launchChromiumForSuite } from '../tracking/browser.ts';
+import { launchChromiumForSuite, screenshotDir } from '../tracking/browser.ts';
 import { toyData, toyRecords } from './toy.ts';
 
 const ICU_TYPES = ['coronary_care', 'cardiac_surgery_recovery', 'medical', 'surgical'];
@@ -47,7 +48,8 @@ let dir: string;
 let browser: Awaited<ReturnType<typeof launchChromiumForSuite>>['browser'];
 let launchError: unknown;
 let page: Page;
-const shots = mkdtempSync(join(tmpdir(), 'synehr-report-shots-'));
+const screenshots = screenshotDir('report');
+const shots = screenshots.dir;
 
 beforeAll(async () => {
   result = evaluateSynthetic({
@@ -72,6 +74,7 @@ beforeEach(() => {
 
 afterAll(async () => {
   await browser?.close();
+  screenshots.cleanup();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -110,7 +113,6 @@ describe('report.html in headless Chromium', () => {
     await page.screenshot({ path: join(shots, 'report.png'), fullPage: true });
     const sections = page.locator('div.plots');
     for (const [i, name] of ['marginals', 'codes', 'correlations', 'roc', 'dcr'].entries()) await sections.nth(i).screenshot({ path: join(shots, `${name}.png`) });
-    console.log(`report screenshot in ${shots}`);
     const plots = await overflow();
     expect(plots.length).toBeGreaterThanOrEqual(data.variables.length + data.covariates.length + 5);
     expect(plots.filter((p) => p.outside.length > 0)).toEqual([]);

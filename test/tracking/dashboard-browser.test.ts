@@ -1,11 +1,10 @@
-import { appendFileSync, cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startDashboard, type Dashboard } from '../../src/tracking/dashboard/server.ts';
 import { createTracker } from '../../src/tracking/tracker.ts';
-import { launchChromiumForSuite } from './browser.ts';
+import { launchChromiumForSuite, screenshotDir } from './browser.ts';
 import { copyFixtureRuns } from './fixtureRuns.ts';
 
 let fx: ReturnType<typeof copyFixtureRuns>;
@@ -21,8 +20,9 @@ async function drawnPoints(chartId: string, series: string): Promise<number> {
   return (d ?? '').match(/[ML]/g)?.length ?? 0;
 }
 
-/** Screenshots of what the tests look at, for a person to check (the path is printed). */
-const shots = mkdtempSync(join(tmpdir(), 'synehr-dashboard-shots-'));
+/** Screenshots of what the tests look at, for a person to check: SYNEHR_SCREENSHOTS=<dir> keeps them. */
+const screenshots = screenshotDir('dashboard');
+const shots = screenshots.dir;
 
 /** What `synehr load` leaves beside a data set: PGlite's data directory (PG_VERSION at its top, the database's files below). */
 function fakePgliteFolder(dir: string, files: number): void {
@@ -83,6 +83,7 @@ beforeEach(() => {
 
 afterAll(async () => {
   await browser?.close();
+  screenshots.cleanup();
   await dash?.close();
   fx?.cleanup();
 });
@@ -256,7 +257,6 @@ describe('dashboard in headless Chromium', () => {
     expect(titles).toEqual(['step', 'cross-entropy (nats per token)']);
     await page.locator('#compare-loss-chart').screenshot({ path: join(shots, 'compare-loss.png') });
     await page.screenshot({ path: join(shots, 'compare.png'), fullPage: true });
-    console.log(`dashboard screenshots in ${shots}`);
   });
 
   it('one run: the loss chart\'s legend sits above its curves', async () => {
