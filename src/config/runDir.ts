@@ -17,6 +17,13 @@ import { writeFileAtomic } from '../util/files.ts';
  */
 
 
+/**
+ * synehr's own tokenizer (vocabulary, bins, grammar) in a run directory. Not `tokenizer.json`:
+ * that name belongs to the Hugging Face tokenizer `synehr export` writes beside it, which
+ * AutoTokenizer loads.
+ */
+export const RUN_TOKENIZER_FILE = 'synehr_tokenizer.json';
+
 const RUN_NAME = /^[A-Za-z0-9][\w.+-]*$/;
 
 /** A run name is one path segment: letters, digits, `_ . + -`, not starting with a dot or dash. */

@@ -63,8 +63,12 @@ export interface MetricRow {
 
 export interface HistogramPlot {
   field: string;
+  /** the data config's unit of the field, when it has one */
+  unit?: string;
   /** numeric fields: bin edges, [B + 1]; categorical ones: the categories, [B] */
   edges?: number[];
+  /** 'log': the edges are spaced evenly in log10 (a heavy right tail, see numericHistogram) */
+  scale?: 'linear' | 'log';
   categories?: string[];
   /** shares per bin, [B] */
   real: number[];
@@ -446,7 +450,18 @@ function shares(counts: number[]): number[] {
   return counts.map((c) => round(total ? c / total : 0));
 }
 
-function numericHistogram(field: string, real: number[], syn: number[], floor: number[], bins = 30): HistogramPlot | null {
+/**
+ * A right tail this many times the median (the 99.5th percentile over the median, all values
+ * positive) is drawn on a log scale: ALT, AST or bilirubin on a linear one put nearly every value
+ * in the first of 30 bins.
+ */
+export const LOG_SCALE_TAIL_RATIO = 10;
+
+/**
+ * Shares of the real, synthetic and floor values in 30 bins over the real values' 0.5th to 99.5th
+ * percentiles (values outside count in the end bins); log-spaced bins for a heavy right tail.
+ */
+function numericHistogram(field: string, unit: string | undefined, real: number[], syn: number[], floor: number[], bins = 30): HistogramPlot | null {
   if (real.length === 0) return null;
   let lo = quantile(real, 0.005);
   let hi = quantile(real, 0.995);
@@ -454,23 +469,40 @@ function numericHistogram(field: string, real: number[], syn: number[], floor: n
     lo -= 0.5;
     hi += 0.5;
   }
-  const edges = Array.from({ length: bins + 1 }, (_, i) => lo + ((hi - lo) * i) / bins);
+  const log = lo > 0 && hi / quantile(real, 0.5) >= LOG_SCALE_TAIL_RATIO;
+  // t maps a value to the axis: log10 on a log scale; non-positive values land in the first bin
+  const t = log ? (x: number) => (x > 0 ? Math.log10(x) : -Infinity) : (x: number) => x;
+  const [t0, t1] = [t(lo), t(hi)];
+  const edges = Array.from({ length: bins + 1 }, (_, i) => (log ? 10 ** (t0 + ((t1 - t0) * i) / bins) : lo + ((hi - lo) * i) / bins));
   const hist = (v: number[]) => {
     const c = new Array<number>(bins).fill(0);
-    for (const x of v) c[Math.min(bins - 1, Math.max(0, Math.floor(((x - lo) / (hi - lo)) * bins)))]!++;
+    for (const x of v) c[Math.min(bins - 1, Math.max(0, Math.floor(((t(x) - t0) / (t1 - t0)) * bins)))]!++;
     return shares(c);
   };
-  return { field, edges: edges.map((e) => round(e)), real: hist(real), synthetic: hist(syn), floor: hist(floor) };
+  return {
+    field,
+    ...(unit ? { unit } : {}),
+    edges: edges.map((e) => roundSignificant(e)),
+    scale: log ? 'log' : 'linear',
+    real: hist(real),
+    synthetic: hist(syn),
+    floor: hist(floor),
+  };
 }
 
-function categoricalHistogram(field: string, real: string[], syn: string[], floor: string[]): HistogramPlot {
+/** 6 significant digits: log-spaced edges of small values would round to 0 at a fixed number of decimals. */
+function roundSignificant(v: number): number {
+  return v === 0 ? 0 : Number(v.toPrecision(6));
+}
+
+function categoricalHistogram(field: string, unit: string | undefined, real: string[], syn: string[], floor: string[]): HistogramPlot {
   const cats = [...new Set([...real, ...syn, ...floor])].sort();
   const hist = (v: string[]) => {
     const m = new Map<string, number>();
     for (const x of v) m.set(x, (m.get(x) ?? 0) + 1);
     return shares(cats.map((c) => m.get(c) ?? 0));
   };
-  return { field, categories: cats, real: hist(real), synthetic: hist(syn), floor: hist(floor) };
+  return { field, ...(unit ? { unit } : {}), categories: cats, real: hist(real), synthetic: hist(syn), floor: hist(floor) };
 }
 
 function plotData(
@@ -493,19 +525,19 @@ function plotData(
     const get = (set: readonly PatientRecord[]) => set.map((r) => r.covariates[c.name] ?? null);
     if (c.type === 'numeric') {
       const num = (a: (number | string | null)[]) => a.filter((v): v is number => typeof v === 'number');
-      const h = numericHistogram(`cov:${c.name}`, num(get(train)), num(get(synthetic)), num(get(floor)));
+      const h = numericHistogram(`cov:${c.name}`, c.unit, num(get(train)), num(get(synthetic)), num(get(floor)));
       if (h) histograms.push(h);
     } else {
       const cat = (a: (number | string | null)[]) => a.map((v) => (v === null ? 'missing' : String(v)));
-      histograms.push(categoricalHistogram(`cov:${c.name}`, cat(get(train)), cat(get(synthetic)), cat(get(floor))));
+      histograms.push(categoricalHistogram(`cov:${c.name}`, undefined, cat(get(train)), cat(get(synthetic)), cat(get(floor))));
     }
   }
   for (const v of data.variables) {
     if (v.type === 'continuous') {
-      const h = numericHistogram(`var:${v.name}`, values(train, v.name).map(Number), values(synthetic, v.name).map(Number), values(floor, v.name).map(Number));
+      const h = numericHistogram(`var:${v.name}`, v.unit, values(train, v.name).map(Number), values(synthetic, v.name).map(Number), values(floor, v.name).map(Number));
       if (h) histograms.push(h);
     } else {
-      histograms.push(categoricalHistogram(`var:${v.name}`, values(train, v.name).map(String), values(synthetic, v.name).map(String), values(floor, v.name).map(String)));
+      histograms.push(categoricalHistogram(`var:${v.name}`, v.unit, values(train, v.name).map(String), values(synthetic, v.name).map(String), values(floor, v.name).map(String)));
     }
   }
   const codes = [...new Set([...realCodes.prevalence.keys(), ...synCodes.prevalence.keys()])]

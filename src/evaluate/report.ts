@@ -1,6 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { EvalResult, MetricRow } from './evaluate.ts';
+import { LOG_SCALE_TAIL_RATIO, type EvalResult, type MetricRow } from './evaluate.ts';
 import { dcrSvg, escapeXml, heatmapSvg, histogramSvg, prevalenceScatterSvg, rocSvg } from './plots.ts';
 
 /**
@@ -106,6 +106,7 @@ Synthetic cells are shaded from red (at the floor) to green (at the ceiling).</p
 ${sections}
 <h2>Plots</h2>
 <h3>Marginals: real vs synthetic vs floor</h3>
+<p class="note">Real (train) values are the grey area, synthetic the blue line, the floor the dashed orange line. Fields whose 99.5th percentile is ${LOG_SCALE_TAIL_RATIO} times their median or more (lab values such as ALT, AST, bilirubin) are binned on a log axis.</p>
 <div class="plots">${plots.histograms.map(histogramSvg).join('\n')}</div>
 <h3>Codes</h3>
 <div class="plots">${prevalenceScatterSvg(plots.prevalence)}</div>

@@ -4,17 +4,21 @@
  *   onnx/model.onnx          KV-cache inference graph in Hugging Face GPT-2 layout
  *   config.json              transformers' GPT-2 config, so @huggingface/transformers loads the folder
  *   generation_config.json   bos/eos/pad ids and the sampling defaults of the run's config
+ *   tokenizer.json, tokenizer_config.json, special_tokens_map.json, README.md
+ *                            the Hugging Face tokenizer over synehr's vocabulary and the model card (hfFolder.ts)
  *   sampler.onnx             the whole grammar-constrained sampling loop (sampler.ts)
  *
- * Each file is written under a temporary name and renamed when complete. @huggingface/transformers
- * loads the folder with `AutoModelForCausalLM.from_pretrained(<run>, { local_files_only: true,
- * dtype: 'fp32' })` and needs no tokenizer file for that (synehr's ids are not text: callers pass
- * ids); test/generate/export.test.ts checks its logits against synehr's graph.
+ * synehr's own tokenizer stays in synehr_tokenizer.json (RUN_TOKENIZER_FILE). Each file is written
+ * under a temporary name and renamed when complete. @huggingface/transformers loads the folder with
+ * `AutoModelForCausalLM.from_pretrained(<run>, { local_files_only: true, dtype: 'fp32' })` and
+ * `AutoTokenizer.from_pretrained(<run>, { local_files_only: true })`; test/generate/export.test.ts
+ * checks its logits against synehr's graph, and its tokenizer's ids, in transformers.js and in
+ * Hugging Face's Rust tokenizers, against synehr's.
  */
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { buildInferenceGraph } from '../model/gpt.ts';
 import { gptParamSpecs } from '../model/params.ts';
 import { decodeSafetensors, tensorToFloat32 } from '../model/safetensors.ts';
@@ -25,8 +29,10 @@ import { loadTokenizer } from '../tokenizer/file.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import { SynehrError } from '../util/errors.ts';
 import { buildSamplerGraph } from './sampler.ts';
+import { RUN_TOKENIZER_FILE } from '../config/runDir.ts';
+import { HF_FOLDER_FILES, hfModelCard, hfSpecialTokensMap, hfTokenizerConfig, hfTokenizerJson } from './hfFolder.ts';
 
-export const EXPORT_FILES = ['onnx/model.onnx', 'config.json', 'generation_config.json', 'sampler.onnx'] as const;
+export const EXPORT_FILES = ['onnx/model.onnx', 'config.json', 'generation_config.json', ...HF_FOLDER_FILES, 'sampler.onnx'] as const;
 
 export interface TrainedRun {
   dir: string;
@@ -37,12 +43,18 @@ export interface TrainedRun {
   weightsHash: string;
 }
 
-/** Reads a run's tokenizer.json and model.safetensors, checking them against the model config. */
+/** Reads a run's synehr_tokenizer.json and model.safetensors, checking them against the model config. */
 export async function loadTrainedRun(dir: string, model: ModelConfig): Promise<TrainedRun> {
-  const tokPath = join(dir, 'tokenizer.json');
+  const tokPath = join(dir, RUN_TOKENIZER_FILE);
   const wPath = join(dir, 'model.safetensors');
+  if (!existsSync(tokPath) && isSynehrTokenizerFile(join(dir, 'tokenizer.json'))) {
+    throw new SynehrError(
+      'E_RUN',
+      `${dir} keeps synehr's tokenizer as tokenizer.json, the name of the Hugging Face tokenizer since this version: rename it to ${RUN_TOKENIZER_FILE}`,
+    );
+  }
   for (const [what, p] of [
-    ['tokenizer.json', tokPath],
+    [RUN_TOKENIZER_FILE, tokPath],
     ['model.safetensors', wPath],
   ] as const) {
     if (!existsSync(p)) {
@@ -124,6 +136,11 @@ export async function exportRun(dir: string, model: ModelConfig, gen: GenerateCo
   await writeFileAtomic(join(dir, 'onnx', 'model.onnx'), inference.model);
   await writeFileAtomic(join(dir, 'config.json'), json(hfConfig(model, run.tokenizer)));
   await writeFileAtomic(join(dir, 'generation_config.json'), json(hfGenerationConfig(run.tokenizer, gen, model)));
+  await writeFileAtomic(join(dir, 'tokenizer.json'), json(hfTokenizerJson(run.tokenizer)));
+  await writeFileAtomic(join(dir, 'tokenizer_config.json'), json(hfTokenizerConfig(run.tokenizer, model)));
+  await writeFileAtomic(join(dir, 'special_tokens_map.json'), json(hfSpecialTokensMap(run.tokenizer)));
+  const nParams = Object.values(run.weights).reduce((n, w) => n + w.length, 0);
+  await writeFileAtomic(join(dir, 'README.md'), new TextEncoder().encode(hfModelCard(basename(dir), run.tokenizer, model, nParams)));
   await writeFileAtomic(join(dir, 'sampler.onnx'), buildSamplerGraph(model, { vocabSize: V, weights: run.weights, automaton: run.tokenizer.automaton }));
   // the stamp names the weights the graphs were built from, so generate can tell a stale export
   await writeFileAtomic(join(dir, 'onnx', 'export.json'), json({ weights_sha256: run.weightsHash, tokenizer_hash: run.tokenizer.vocabHash() }));
@@ -139,7 +156,7 @@ export async function exportIsCurrent(dir: string, loaded?: TrainedRun): Promise
   if (!EXPORT_FILES.every((f) => existsSync(join(dir, f))) || !existsSync(stampPath)) return false;
   const stamp = JSON.parse(await readFile(stampPath, 'utf8')) as { weights_sha256?: string; tokenizer_hash?: string };
   const weights = join(dir, 'model.safetensors');
-  const tokPath = join(dir, 'tokenizer.json');
+  const tokPath = join(dir, RUN_TOKENIZER_FILE);
   if (!existsSync(weights) || !existsSync(tokPath)) return false;
   // the sampler embeds the grammar: a replaced tokenizer makes the export stale too
   if (stamp.tokenizer_hash !== (loaded?.tokenizer ?? loadTokenizer(tokPath)).vocabHash()) return false;
@@ -147,6 +164,16 @@ export async function exportIsCurrent(dir: string, loaded?: TrainedRun): Promise
   if (ws.mtimeMs > ss.mtimeMs) return false;
   const hash = loaded?.weightsHash ?? createHash('sha256').update(await readFile(weights)).digest('hex');
   return stamp.weights_sha256 === hash;
+}
+
+/** Whether `path` is a synehr tokenizer (a run trained before the rename), not a Hugging Face one. */
+function isSynehrTokenizerFile(path: string): boolean {
+  if (!existsSync(path)) return false;
+  try {
+    return (JSON.parse(readFileSync(path, 'utf8')) as { kind?: unknown }).kind === 'synehr-tokenizer';
+  } catch {
+    return false;
+  }
 }
 
 function json(x: unknown): Uint8Array {

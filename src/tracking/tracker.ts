@@ -3,8 +3,9 @@
  * config turns on, all under the run directory:
  *
  *   metrics.jsonl            one JSON object per logged step (the dashboard reads it live)
- *   events.out.tfevents.*    TensorBoard scalars and text (`wandb sync --sync-tensorboard` uploads them)
- *   Weights & Biases         online, when tracking.wandb=true and WANDB_API_KEY is set
+ *   events.out.tfevents.*    TensorBoard scalars and text
+ *   wandb/<run folder>/      Weights & Biases, when tracking.wandb=true: the run's transaction log
+ *                            (`wandb sync` uploads it) and, unless WANDB_MODE=offline, W&B online
  *
  * Metric names follow nanoGPT's: `train/loss`, `val/loss`, `lr`, `tokens_per_s`.
  * `log` and `text` never throw because of W&B, and never wait on the network.
@@ -15,7 +16,7 @@ import { join } from 'node:path';
 import type { TrackingConfig } from './config.ts';
 import { MetricsJsonlWriter } from './metricsJsonl.ts';
 import { encodeScalarsEvent, encodeTextEvent, EventFileWriter } from './tfevents.ts';
-import { WANDB_DEFAULT_BASE_URL, WandbSink } from './wandb.ts';
+import { WANDB_DEFAULT_BASE_URL, WandbRun, wandbMode } from './wandb.ts';
 
 export interface Tracker {
   /** one row of scalars at a step: a line of metrics.jsonl, one TensorBoard event, one W&B history row */
@@ -24,10 +25,13 @@ export interface Tracker {
   text(tag: string, value: string, step?: number): void;
   /** forces files to disk and sends what W&B has pending */
   flush(): Promise<void>;
-  /** flushes, closes the files, and marks the W&B run finished; the tracker is unusable afterwards */
-  close(): Promise<void>;
+  /**
+   * flushes, closes the files, and marks the W&B run finished (failed when `exitCode` is not 0,
+   * as for a run that threw); the tracker is unusable afterwards
+   */
+  close(opts?: { exitCode?: number }): Promise<void>;
   /** the files this tracker writes (for logs and tests) */
-  readonly files: { metricsJsonl: string | null; tfevents: string | null };
+  readonly files: { metricsJsonl: string | null; tfevents: string | null; wandb: string | null };
 }
 
 export interface TrackerMeta {
@@ -46,7 +50,7 @@ export interface TrackerOptions {
   warn?: (message: string) => void;
   /** where notices go (the W&B run's address once it exists): stderr */
   info?: (message: string) => void;
-  /** environment read for WANDB_API_KEY and WANDB_BASE_URL (process.env) */
+  /** environment read for WANDB_MODE, WANDB_API_KEY and WANDB_BASE_URL (process.env) */
   env?: Record<string, string | undefined>;
   /** HTTP client for W&B (globalThis.fetch) */
   fetch?: typeof fetch;
@@ -73,22 +77,28 @@ export async function createTracker(
   const metrics = cfg.metrics_jsonl ? new MetricsJsonlWriter(join(runDir, METRICS_FILE)) : null;
   const events = cfg.tensorboard ? new EventFileWriter(runDir, now() / 1000, options.hostname ?? osHostname()) : null;
 
-  let wandb: WandbSink | null = null;
+  let wandb: WandbRun | null = null;
   if (cfg.wandb) {
+    let mode = wandbMode(env);
     const apiKey = env.WANDB_API_KEY;
-    if (!apiKey) {
-      warn(
-        'tracking.wandb=true but WANDB_API_KEY is not set; logging locally only. ' +
-          `Upload later with: wandb sync --sync-tensorboard ${runDir}`,
-      );
-    } else {
-      wandb = new WandbSink({
+    if (mode === 'disabled') info('wandb: WANDB_MODE=disabled, not logging to Weights & Biases');
+    if (mode === 'online' && !apiKey) {
+      warn('tracking.wandb=true but WANDB_API_KEY is not set; writing an offline W&B run instead (WANDB_MODE=offline says so without this warning)');
+      mode = 'offline';
+    }
+    if (mode !== 'disabled') {
+      wandb = await WandbRun.start({
+        runDir,
+        mode,
         apiKey,
         baseUrl: (env.WANDB_BASE_URL || WANDB_DEFAULT_BASE_URL).replace(/\/+$/, ''),
         project: cfg.wandb_project,
         entity: cfg.wandb_entity,
         runName: meta.runName,
         config: meta.config,
+        host: options.hostname ?? osHostname(),
+        now,
+        producer: 'synehr',
         warn,
         info,
         fetch: options.fetch ?? globalThis.fetch,
@@ -103,7 +113,7 @@ export async function createTracker(
   };
 
   return {
-    files: { metricsJsonl: metrics?.path ?? null, tfevents: events?.path ?? null },
+    files: { metricsJsonl: metrics?.path ?? null, tfevents: events?.path ?? null, wandb: wandb?.logPath ?? null },
 
     log(step, scalars) {
       checkOpen('log');
@@ -127,14 +137,14 @@ export async function createTracker(
       await wandb?.flush();
     },
 
-    async close() {
+    async close(opts) {
       if (closed) return;
       closed = true;
       metrics?.flush();
       events?.flush();
       metrics?.close();
       events?.close();
-      await wandb?.close();
+      await wandb?.close(opts?.exitCode ?? 0);
     },
   };
 }

@@ -7,6 +7,7 @@ import { gptParamSpecs, paramCount, type ParamSpec } from '../model/params.ts';
 import { saveSafetensors } from '../model/safetensors.ts';
 import type { TrackingConfig } from '../tracking/config.ts';
 import { createTracker } from '../tracking/tracker.ts';
+import { RUN_TOKENIZER_FILE } from '../config/runDir.ts';
 import { Rng } from '../util/rng.ts';
 import { SynehrError } from '../util/errors.ts';
 import { adamwStep, createOptimizerState, decayRanges } from './adamw.ts';
@@ -38,7 +39,8 @@ import { learningRate } from './schedule.ts';
 export interface MetricsSink {
   log(step: number, scalars: Record<string, number>): void;
   text(tag: string, value: string, step?: number): void;
-  close(): Promise<void>;
+  /** `exitCode` 1 when training threw (W&B then marks the run failed) */
+  close(opts?: { exitCode?: number }): Promise<void>;
 }
 
 export interface TrainModelOptions {
@@ -113,7 +115,7 @@ export async function trainModel(opts: TrainModelOptions): Promise<TrainResult> 
   const runDir = opts.runDir;
   const ckptDir = join(runDir, 'checkpoints');
   await mkdir(runDir, { recursive: true });
-  if (opts.tokenizerJsonPath) await copyFile(opts.tokenizerJsonPath, join(runDir, 'tokenizer.json'));
+  if (opts.tokenizerJsonPath) await copyFile(opts.tokenizerJsonPath, join(runDir, RUN_TOKENIZER_FILE));
 
   if (opts.trainShard.vocabSize !== opts.vocabSize) {
     throw new SynehrError('E_INPUT', `training shard has vocabulary size ${opts.trainShard.vocabSize}, the tokenizer ${opts.vocabSize}: re-run synehr tokenize`);
@@ -273,6 +275,7 @@ export async function trainModel(opts: TrainModelOptions): Promise<TrainResult> 
   let intervalStart = performance.now();
   const loopStart = performance.now();
   const tokensAtStart = tokensSeen;
+  let threw = true;
   try {
     while (step < cfg.max_steps) {
       const lr = learningRate(step, cfg);
@@ -341,9 +344,10 @@ export async function trainModel(opts: TrainModelOptions): Promise<TrainResult> 
     bar?.stop();
     if (stoppedBy === 'interrupted') log(`interrupted at step ${step}: checkpoint ${ckPath}; continue with resume=true`);
     else if (stoppedBy === 'early_stopping') log(`early stopping at step ${step}: no improvement in ${cfg.patience} evaluations; best val/loss ${early.bestValLoss?.toFixed(4)} at step ${early.bestStep}`);
+    threw = false;
   } finally {
     bar?.stop();
-    await metrics.close();
+    await metrics.close({ exitCode: threw ? 1 : 0 });
     await runner.release();
   }
 

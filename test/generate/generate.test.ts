@@ -3,6 +3,7 @@
  * records): counts, determinism, resume after an interruption, refusals, conditions, formats and
  * the errors a bad run directory gets.
  */
+import { RUN_TOKENIZER_FILE } from '../../src/config/runDir.ts';
 import fc from 'fast-check';
 import { tableFromIPC } from 'apache-arrow';
 import { existsSync } from 'node:fs';
@@ -215,7 +216,7 @@ describe('generateSynthetic', () => {
     // another cohort fits another vocabulary: the weights' embedding no longer matches it
     const other = fitTokenizer(fc.sample(cohortArb, { numRuns: 1, seed: 99 })[0]!, toyData, tokCfg());
     expect(other.vocab.length).not.toBe(run.tok.vocab.length);
-    saveTokenizer(other, join(bad, 'tokenizer.json'));
+    saveTokenizer(other, join(bad, RUN_TOKENIZER_FILE));
     await expectSynehrError(generateSynthetic(o('bad-3')), 'E_RUN', new RegExp(`transformer.wte.weight' has shape \\[${run.tok.vocab.length},32\\].*vocab ${other.vocab.length}.*mismatched tokenizer`));
   });
 });

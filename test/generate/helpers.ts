@@ -2,6 +2,7 @@
  * Shared pieces of the generate tests: a toy trained run (a tokenizer fitted on generated records
  * and random weights, written as a run directory the way `synehr train` writes one).
  */
+import { RUN_TOKENIZER_FILE } from '../../src/config/runDir.ts';
 import fc from 'fast-check';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -36,11 +37,11 @@ export function randomWeights(model: ModelConfig, V: number, seed: number, std =
   return w;
 }
 
-/** A run directory with tokenizer.json and model.safetensors. */
+/** A run directory with synehr_tokenizer.json and model.safetensors. */
 export async function writeRun(dir: string, tok: Tokenizer, o: { seed: number; model?: ModelConfig }): Promise<ToyRun> {
   const model = o.model ?? toyModel;
   await mkdir(dir, { recursive: true });
-  saveTokenizer(tok, join(dir, 'tokenizer.json'));
+  saveTokenizer(tok, join(dir, RUN_TOKENIZER_FILE));
   const V = tok.vocab.length;
   const specs = gptParamSpecs({ ...model, init_std: 0.3 }, V);
   const layout = paramLayout(specs);

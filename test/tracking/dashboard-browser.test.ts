@@ -1,15 +1,15 @@
-import { appendFileSync, cpSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startDashboard, type Dashboard } from '../../src/tracking/dashboard/server.ts';
 import { createTracker } from '../../src/tracking/tracker.ts';
-import { launchChromium } from './browser.ts';
+import { launchChromiumForSuite, screenshotDir } from './browser.ts';
 import { copyFixtureRuns } from './fixtureRuns.ts';
 
 let fx: ReturnType<typeof copyFixtureRuns>;
 let dash: Dashboard;
-let browser: Awaited<ReturnType<typeof launchChromium>> | undefined;
+let browser: Awaited<ReturnType<typeof launchChromiumForSuite>>['browser'];
 let launchError: unknown;
 let page: Page;
 const pageErrors: string[] = [];
@@ -20,16 +20,58 @@ async function drawnPoints(chartId: string, series: string): Promise<number> {
   return (d ?? '').match(/[ML]/g)?.length ?? 0;
 }
 
+/** Screenshots of what the tests look at, for a person to check: SYNEHR_SCREENSHOTS=<dir> keeps them. */
+const screenshots = screenshotDir('dashboard');
+const shots = screenshots.dir;
+
+/** What `synehr load` leaves beside a data set: PGlite's data directory (PG_VERSION at its top, the database's files below). */
+function fakePgliteFolder(dir: string, files: number): void {
+  mkdirSync(join(dir, 'base', '1'), { recursive: true });
+  mkdirSync(join(dir, 'global'), { recursive: true });
+  writeFileSync(join(dir, 'PG_VERSION'), '17\n');
+  for (let i = 0; i < files; i++) writeFileSync(join(dir, i % 3 ? 'base/1' : 'global', String(1200 + i)), new Uint8Array(8192));
+}
+
+/**
+ * The boxes of a chart's legend items (line + label), its plot area's top and its width, in SVG
+ * units: a legend that fits lies above the plot area, within the width, items apart.
+ */
+async function legendGeometry(chartId: string): Promise<{ items: { x: number; y: number; w: number; h: number }[]; plotTop: number; width: number }> {
+  return page.locator(`#${chartId}`).evaluate((svg) => {
+    const el = svg as unknown as { viewBox: { baseVal: { width: number } }; querySelectorAll(q: string): ArrayLike<{ getBBox(): { x: number; y: number; width: number; height: number }; getAttribute(n: string): string | null }> };
+    const texts = Array.from(el.querySelectorAll('.legend text')).map((t) => t.getBBox());
+    const lines = Array.from(el.querySelectorAll('.legend line')).map((l) => l.getBBox());
+    const axes = Array.from(el.querySelectorAll('line.axis')).map((l) => Number(l.getAttribute('y1')));
+    const items = texts.map((t, i) => {
+      const x = Math.min(t.x, lines[i]!.x);
+      const y = Math.min(t.y, lines[i]!.y);
+      return { x, y, w: t.x + t.width - x, h: Math.max(t.y + t.height, lines[i]!.y + lines[i]!.height) - y };
+    });
+    return { items, plotTop: Math.min(...axes), width: el.viewBox.baseVal.width };
+  });
+}
+
+function expectLegendFits(g: Awaited<ReturnType<typeof legendGeometry>>): void {
+  expect(g.items.length).toBeGreaterThan(0);
+  for (const b of g.items) {
+    expect(b.x).toBeGreaterThanOrEqual(0);
+    expect(b.x + b.w).toBeLessThanOrEqual(g.width);
+    expect(b.y + b.h).toBeLessThanOrEqual(g.plotTop);
+  }
+  for (let i = 0; i < g.items.length; i++)
+    for (let j = i + 1; j < g.items.length; j++) {
+      const [a, b] = [g.items[i]!, g.items[j]!];
+      const apart = a.x + a.w <= b.x || b.x + b.w <= a.x || a.y + a.h <= b.y || b.y + b.h <= a.y;
+      expect(apart, `legend items ${i} and ${j} overlap`).toBe(true);
+    }
+}
+
 beforeAll(async () => {
   fx = copyFixtureRuns();
+  fakePgliteFolder(join(fx.workDir, 'data', 'synthetic', 'tiny-a', 'pglite'), 72);
   dash = await startDashboard({ workDir: fx.workDir, port: 0 });
-  try {
-    browser = await launchChromium();
-  } catch (e) {
-    // kept for each test to rethrow, so a missing browser shows as failed tests, not skipped ones
-    launchError = e;
-    return;
-  }
+  ({ browser, error: launchError } = await launchChromiumForSuite());
+  if (!browser) return;
   page = await browser.context.newPage();
   page.on('pageerror', (e) => pageErrors.push(e.message));
   page.setDefaultTimeout(10_000);
@@ -41,6 +83,7 @@ beforeEach(() => {
 
 afterAll(async () => {
   await browser?.close();
+  screenshots.cleanup();
   await dash?.close();
   fx?.cleanup();
 });
@@ -119,7 +162,11 @@ describe('dashboard in headless Chromium', () => {
     expect(manifest).toContain('counts.patients');
     expect(manifest).not.toContain('n_samples'); // the generation config is folded away, not in the table
     expect(await page.locator('details', { hasText: 'config used for generation' }).locator('pre').textContent()).toContain('"n_samples": 3');
+    // the data set's own files; synehr load's PGlite folder is one line, its 72 files not listed
     expect(await page.locator('[data-testid="synthetic-files"] a').allTextContents()).toEqual(['manifest.json', 'patients.csv']);
+    expect(await page.locator('[data-testid="synthetic-files"] tr[data-database]').allTextContents()).toEqual([
+      'pglite/ database (synehr load): 73 files of its own, not listed576.0 KB',
+    ]);
     expect(await page.locator('[data-testid="config"]').textContent()).toContain('n_layer: 2');
   });
 
@@ -191,6 +238,34 @@ describe('dashboard in headless Chromium', () => {
     expect(await bestIn('compare-eval-metrics', 'fidelity/code_prevalence_r2')).toBe('0.91'); // higher
     expect(await bestIn('compare-eval-metrics', 'detection/auroc')).toBe('0.61'); // closer to 0.5
     expect(await page.locator('[data-testid="compare-eval-metrics"] tr').count()).toBe(6); // header + 5 summary metrics
+  });
+
+  it('compare view: legends of runs with long names wrap above the curves, within the chart; axes have titles', async () => {
+    const long = ['physionet2012_gpt-small_20261123-150405', 'physionet2012_gpt-small_20261124-091233'];
+    cpSync(join(fx.workDir, 'saved_models', 'tiny-a'), join(fx.workDir, 'saved_models', long[0]!), { recursive: true });
+    cpSync(join(fx.workDir, 'saved_models', 'tiny-b'), join(fx.workDir, 'saved_models', long[1]!), { recursive: true });
+    await page.evaluate((h) => ((globalThis as unknown as { location: { hash: string } }).location.hash = h), '#compare=' + [...long, 'tiny-a'].join(','));
+    await expect.poll(() => page.locator('[data-testid="compare-title"]').textContent()).toBe('Comparing 3 runs');
+    await expect.poll(() => page.locator('#compare-loss-chart path.series').count()).toBe(6);
+    const g = await legendGeometry('compare-loss-chart');
+    expect(g.items).toHaveLength(6);
+    expectLegendFits(g);
+    // six labels of up to 49 characters take more than one row
+    expect(new Set(g.items.map((b) => Math.round(b.y))).size).toBeGreaterThan(1);
+    expectLegendFits(await legendGeometry('compare-lr-chart'));
+    const titles = await page.locator('#compare-loss-chart text.axis-title').allTextContents();
+    expect(titles).toEqual(['step', 'cross-entropy (nats per token)']);
+    await page.locator('#compare-loss-chart').screenshot({ path: join(shots, 'compare-loss.png') });
+    await page.screenshot({ path: join(shots, 'compare.png'), fullPage: true });
+  });
+
+  it('one run: the loss chart\'s legend sits above its curves', async () => {
+    await page.evaluate((h) => ((globalThis as unknown as { location: { hash: string } }).location.hash = h), '#run=tiny-a');
+    await expect.poll(() => page.locator('[data-testid="run-title"]').textContent()).toBe('tiny-a');
+    await page.locator('#loss-chart path.series').first().waitFor();
+    expectLegendFits(await legendGeometry('loss-chart'));
+    expect(await page.locator('#lr-chart text.axis-title').allTextContents()).toEqual(['step', 'learning rate']);
+    await page.screenshot({ path: join(shots, 'run.png'), fullPage: true });
   });
 
   it('raised no JavaScript errors', () => {

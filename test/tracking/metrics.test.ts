@@ -75,6 +75,6 @@ describe('metrics.jsonl', () => {
     tracker.log(1, { a: 1 });
     tracker.text('t', 'x');
     await tracker.close();
-    expect(tracker.files).toEqual({ metricsJsonl: null, tfevents: null });
+    expect(tracker.files).toEqual({ metricsJsonl: null, tfevents: null, wandb: null });
   });
 });

@@ -1,4 +1,5 @@
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { RUN_TOKENIZER_FILE } from '../../src/config/runDir.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -56,7 +57,7 @@ describe('trainModel (bigram stand-in model)', () => {
     const st = decodeSafetensors(new Uint8Array(await readFile(join(dir, 'run', 'model.safetensors'))));
     expect(st.tensors.map((t) => [t.name, t.shape])).toEqual([['bigram.weight', [V, V]], ['bigram.bias', [V]]]);
     expect(st.metadata.step).toBe(String(r.bestStep));
-    expect(await readFile(join(dir, 'run', 'tokenizer.json'), 'utf8')).toBe('{"vocab":[]}');
+    expect(await readFile(join(dir, 'run', RUN_TOKENIZER_FILE), 'utf8')).toBe('{"vocab":[]}');
     expect(await listCheckpointSteps(join(dir, 'run', 'checkpoints'))).toEqual([28, 30]);
   });
 

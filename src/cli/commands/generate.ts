@@ -7,6 +7,7 @@ import { basename, join, resolve } from 'node:path';
 import type { CommandContext } from '../context.ts';
 import { cohortPrefixes, generateSynthetic } from '../../generate/generate.ts';
 import { loadTokenizer } from '../../tokenizer/file.ts';
+import { RUN_TOKENIZER_FILE } from '../../config/runDir.ts';
 import { readParquetTable } from '../../records/tables.ts';
 import { processedDir } from '../../records/dataConfig.ts';
 
@@ -22,7 +23,7 @@ export async function run(ctx: CommandContext): Promise<void> {
     const table = await readParquetTable(patientsPath);
     realIds = new Set(Array.from(table.getChild('patient_id')!.toArray() as ArrayLike<unknown>, String));
   }
-  const cohort = cfg.generate.cohort.length > 0 ? cohortPrefixes(cfg.generate.cohort, loadTokenizer(join(runDir, 'tokenizer.json'))) : undefined;
+  const cohort = cfg.generate.cohort.length > 0 ? cohortPrefixes(cfg.generate.cohort, loadTokenizer(join(runDir, RUN_TOKENIZER_FILE))) : undefined;
   // Ctrl-C stops between batches: complete parts stay on disk for resume=true
   const interrupt = new AbortController();
   const onSigint = () => interrupt.abort();

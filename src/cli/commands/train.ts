@@ -1,6 +1,6 @@
 /**
  * `synehr train data=X model=M`: train the GPT on X's token shards and write the run directory
- * saved_models/<run_name>/ (config, tokenizer.json copy, model.safetensors, checkpoints/,
+ * saved_models/<run_name>/ (config, synehr_tokenizer.json copy, model.safetensors, checkpoints/,
  * metrics.jsonl, TensorBoard events). `resume=true` continues the run from its newest checkpoint;
  * Ctrl-C saves a checkpoint and exits.
  */

@@ -50,7 +50,18 @@ export interface RunDetail extends RunSummary {
   /** eval/metrics.json parsed */
   evalMetrics: unknown;
   evalFiles: ServedFile[];
-  synthetic: { manifest: unknown; files: ServedFile[] } | null;
+  /**
+   * the generated data set: its files, and apart from them the databases in it (`synehr load`'s
+   * PGlite folder), each as one entry, since their files are the database's own
+   */
+  synthetic: { manifest: unknown; files: ServedFile[]; databases: DatabaseFolder[] } | null;
+}
+
+/** A PostgreSQL data directory (PGlite's included) inside a listed folder. */
+export interface DatabaseFolder {
+  name: string;
+  files: number;
+  size: number;
 }
 
 export interface MetricsChunk {
@@ -180,7 +191,32 @@ export function listRuns(workDir: string, now = Date.now()): RunSummary[] {
   return runs.sort((a, b) => b.updated - a.updated || a.name.localeCompare(b.name));
 }
 
-function listFiles(workDir: string, root: ServedRoot, segments: string[], depth: number, out: ServedFile[], prefix = ''): void {
+/** PostgreSQL (and PGlite) keep a data directory's version in PG_VERSION at its top. */
+function isDatabaseFolder(dir: string): boolean {
+  return existsSync(join(dir, 'PG_VERSION'));
+}
+
+/** Files and total size under dir, for a database folder's one line. */
+function folderSize(dir: string): { files: number; size: number } {
+  let files = 0;
+  let size = 0;
+  for (const e of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (!e.isFile()) continue;
+    files++;
+    size += statSync(join(e.parentPath, e.name)).size;
+  }
+  return { files, size };
+}
+
+function listFiles(
+  workDir: string,
+  root: ServedRoot,
+  segments: string[],
+  depth: number,
+  out: ServedFile[],
+  prefix = '',
+  databases: DatabaseFolder[] | null = null,
+): void {
   const dir = tryResolve(workDir, root, segments);
   if (dir === null) return;
   let entries;
@@ -196,7 +232,8 @@ function listFiles(workDir: string, root: ServedRoot, segments: string[], depth:
     if (real === null) continue; // a symlink out: not listed, and refused if asked for
     const st = statSync(real);
     if (st.isDirectory()) {
-      if (depth > 0) listFiles(workDir, root, segs, depth - 1, out, `${prefix}${e.name}/`);
+      if (databases !== null && isDatabaseFolder(real)) databases.push({ name: `${prefix}${e.name}/`, ...folderSize(real) });
+      else if (depth > 0) listFiles(workDir, root, segs, depth - 1, out, `${prefix}${e.name}/`, databases);
     } else out.push({ name: prefix + e.name, size: st.size, url: fileUrl(root, segs) });
   }
 }
@@ -237,8 +274,9 @@ export function runDetail(workDir: string, name: string, now = Date.now()): RunD
       }
     }
     const files: ServedFile[] = [];
-    listFiles(workDir, 'synthetic', [name], 2, files);
-    synthetic = { manifest, files };
+    const databases: DatabaseFolder[] = [];
+    listFiles(workDir, 'synthetic', [name], 2, files, '', databases);
+    synthetic = { manifest, files, databases };
   }
 
   return {
