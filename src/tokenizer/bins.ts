@@ -131,6 +131,9 @@ function isolateAtoms(edges: number[], sorted: Float64Array, share: number): num
   return d;
 }
 
+/** The most edges tail growth adds on one side. */
+const MAX_TAIL_EDGES = 32;
+
 /** How fitValueEdges refines the edges of its bin type (every option off by default: SynEHRgy's edges). */
 export interface EdgeOptions {
   /** each value with at least this share of the values gets a bin of its own (isolateAtoms) */
@@ -171,12 +174,19 @@ export function fitValueEdges(values: ArrayLike<number>, binType: BinType, nBins
     const max = sorted[sorted.length - 1]!;
     // from the outermost edge inside the data (an end bin that reaches the extreme is the one to
     // split), steps as wide as the bin next to it, each g times wider than the one before
+    // (a first step of at least 1/1000 of the way, and at most MAX_TAIL_EDGES, however narrow the bin)
     let i = inner.length - 1;
     if (inner[i]! >= max) i--;
-    if (i >= 1) for (let w = inner[i]! - inner[i - 1]!, e = inner[i]! + w; e < max; w *= g, e += w) edges.push(e);
+    if (i >= 1) {
+      let w = Math.max(inner[i]! - inner[i - 1]!, (max - inner[i]!) / 1000);
+      for (let e = inner[i]! + w, n = 0; e < max && n < MAX_TAIL_EDGES; w *= g, e += w, n++) edges.push(e);
+    }
     let j = 0;
     if (inner[j]! <= min) j++;
-    if (j + 1 < inner.length) for (let w = inner[j + 1]! - inner[j]!, e = inner[j]! - w; e > min; w *= g, e -= w) edges.push(e);
+    if (j + 1 < inner.length) {
+      let w = Math.max(inner[j + 1]! - inner[j]!, (inner[j]! - min) / 1000);
+      for (let e = inner[j]! - w, n = 0; e > min && n < MAX_TAIL_EDGES; w *= g, e -= w, n++) edges.push(e);
+    }
   }
   edges = dedupe(edges.sort((a, b) => a - b));
   const share = opts.atomShare ?? null;

@@ -247,9 +247,10 @@ export class GapDecoder {
     const g = new Array<number>(n);
     if (n === 0) return g;
     for (let attempt = 0; attempt < JOINT_TRIES; attempt++) {
-      let total = 0;
-      for (let i = 0; i < n; i++) total += g[i] = this.draw(ks[i]!, i === 0, Infinity, rng);
-      if (this.window === null || total <= this.window) return this.accumulate(ks, g);
+      for (let i = 0; i < n; i++) g[i] = this.draw(ks[i]!, i === 0, Infinity, rng);
+      // judged on the hours themselves: summing can move a time step by an ulp (see accumulate)
+      const hours = this.accumulate(ks, g, false);
+      if (this.window === null || hours[n - 1]! <= this.window) return hours;
     }
     // one by one: gap i may use what the smallest gaps of steps i+1.. leave of the window
     const lo = ks.map((k, i) => this.lowest(k, i === 0));
@@ -303,23 +304,32 @@ export class GapDecoder {
    * (t + g) - t across a bin edge (gaps that sit exactly on an edge, such as 1 h, are common),
    * and held inside the window.
    */
-  private accumulate(ks: readonly number[], g: number[]): number[] {
+  private accumulate(ks: readonly number[], g: number[], clamp = true): number[] {
     const edges = this.bins.edges;
     const out = new Array<number>(ks.length);
     let hours = 0;
     for (let i = 0; i < ks.length; i++) {
       const k = ks[i]!;
-      let t = hours + g[i]!;
+      // on the 1e-9 h grid gaps are measured on: sums of grid gaps stay exact, so a step's gap
+      // re-measures to the gap drawn and the window compares exactly
+      let t = onGrid(hours + g[i]!);
+      // a gap far below the hours' precision is absorbed by the sum: the step goes one ulp later instead
+      if (i > 0 && !(t > hours)) t = nextFloat(hours, 1);
       for (let r = 0; r < 8; r++) {
         const b = binIndex(edges, gapHours(hours, t));
         if (b === k) break;
         t = nextFloat(t, b < k ? 1 : -1);
       }
-      if (this.window !== null && t > this.window) t = Math.max(hours, this.window);
+      if (clamp && this.window !== null && t > this.window) t = Math.max(hours, this.window);
       out[i] = hours = t;
     }
     return out;
   }
+}
+
+/** x rounded to the 1e-9 grid of gapHours (exact in float64 below 1e6 h; larger hours are left as they are). */
+function onGrid(x: number): number {
+  return Math.abs(x) < 1e6 ? Math.round(x * 1e9) / 1e9 : x;
 }
 
 const f64 = new Float64Array(1);

@@ -14,6 +14,9 @@ import { categoryKey, checkCodeSystem, firstDuplicate, gapHours, listNames, sort
 import { SynehrError } from '../util/errors.ts';
 import { Rng } from '../util/rng.ts';
 
+/** min_step of the first gap bin is never below this (a micro-hour): far below any clock, far above float32's smallest. */
+const MIN_GAP_RESOLUTION_HOURS = 1e-6;
+
 /** The smallest gap decoding puts between two time steps of one admission when a bin offers none: one minute. */
 export const MIN_STEP_GAP_HOURS = 1 / 60;
 
@@ -24,7 +27,13 @@ export const MIN_STEP_GAP_HOURS = 1 / 60;
 export function fitTokenizer(records: PatientRecord[], data: DataConfig, cfgIn: TokenizerConfig): Tokenizer {
   const cfg = tokenizerConfigSchema.parse(cfgIn);
   checkNames(data);
-  if (cfg.gap_edges !== 'fit') checkEdges(cfg.gap_edges, 'tokenizer.gap_edges');
+  if (cfg.gap_edges !== 'fit') {
+    checkEdges(cfg.gap_edges, 'tokenizer.gap_edges');
+    const tiny = cfg.gap_edges.find((e) => e > 0 && e < MIN_GAP_RESOLUTION_HOURS);
+    if (tiny !== undefined) {
+      throw new SynehrError('E_CONFIG_VALUE', `tokenizer.gap_edges: edge ${tiny} h is closer to 0 than ${MIN_GAP_RESOLUTION_HOURS} h; gap bins must hold positive gaps`);
+    }
+  }
   checkEdges(cfg.age_edges, 'tokenizer.age_edges');
   const M = cfg.value_atoms;
   const vocab: string[] = [...SPECIAL_TOKENS];
@@ -193,7 +202,17 @@ export function fitTokenizer(records: PatientRecord[], data: DataConfig, cfgIn: 
   const codes = { offset: vocab.length, values: codeList.map(([c]) => c), counts: codeList.map(([, n]) => n) };
   codes.values.forEach((c) => vocab.push(c));
 
-  const gapEdges = cfg.gap_edges !== 'fit' ? cfg.gap_edges : gaps.length > 0 ? fitValueEdges(gaps, 'quantile', cfg.gap_bins, cfg.trim_tails, { atomShare: cfg.atom_share, tailGrowth: cfg.tail_growth }) : [0, 1];
+  // every gap bin must hold positive gaps (a later time step is later), at a resolution float32 keeps:
+  // fitted edges closer to 0 than MIN_GAP_RESOLUTION_HOURS are dropped
+  const gapEdges =
+    cfg.gap_edges !== 'fit'
+      ? cfg.gap_edges
+      : gaps.length > 0
+        ? fitValueEdges(gaps, 'quantile', cfg.gap_bins, cfg.trim_tails, { atomShare: cfg.atom_share, tailGrowth: cfg.tail_growth })
+            // on the grid gaps are measured on (gapHours), so a gap and an edge compare the same after rounding
+            .map((e) => gapHours(0, e))
+            .filter((e, i, all) => i === 0 || (e >= MIN_GAP_RESOLUTION_HOURS && e > all[i - 1]!) || (i === all.length - 1 && e === all[i - 1]!))
+        : [0, 1];
   const gapBins = fitBinSet(gapEdges, gaps, M);
   const gapsFitted = { offset: vocab.length, bins: gapBins, min_step: minSteps(gapBins, gaps) };
   for (let k = 0; k < binCount(gapBins); k++) vocab.push(`gap:b${k}`);
@@ -237,7 +256,9 @@ export function fitTokenizer(records: PatientRecord[], data: DataConfig, cfgIn: 
     gaps: gapsFitted,
     variables,
     shared_bins: sharedBins,
-    window_hours: data.window_hours ?? (Number.isFinite(lastHours) && lastHours > 0 ? lastHours : null),
+    // the latest training event, rounded up to a tenth of a micro-hour: decoded times are sums of
+    // gaps measured to 1e-9 h, which can land a few grid steps past the raw hours they came from
+    window_hours: data.window_hours ?? (Number.isFinite(lastHours) && lastHours > 0 ? Math.ceil(lastHours * 1e7) / 1e7 : null),
   });
 }
 
@@ -253,8 +274,9 @@ function minSteps(bins: BinSet, gaps: readonly number[]): number[] {
   for (const g of gaps) if (g > 0 && g < smallest && binIndex(bins.edges, g) === 0) smallest = g;
   return bins.edges.slice(0, -1).map((lo, k) => {
     if (lo > 0) return lo;
-    if (k === 0 && Number.isFinite(smallest)) return smallest;
     const hi = bins.edges[k + 1]!;
+    // at least MIN_GAP_RESOLUTION_HOURS: the sampler adds these up in float32
+    if (k === 0 && Number.isFinite(smallest)) return Math.max(smallest, Math.min(MIN_GAP_RESOLUTION_HOURS, hi / 2));
     return hi > 0 ? Math.min(MIN_STEP_GAP_HOURS, hi / 2) : MIN_STEP_GAP_HOURS;
   });
 }

@@ -125,6 +125,15 @@ export interface TokenizerParts {
   window_hours: number | null;
 }
 
+/** The smallest float32 >= x (x finite and >= 0). */
+function float32AtLeast(x: number): number {
+  const f = Math.fround(x);
+  if (f >= x) return f;
+  const b = new Float32Array([f]);
+  new Int32Array(b.buffer)[0]! += 1;
+  return b[0]!;
+}
+
 export function covariateValueCount(c: FittedCovariate): number {
   return c.type === 'numeric' ? binCount(c.bins!) : c.categories!.values.length;
 }
@@ -255,7 +264,8 @@ export class Vocabulary {
    */
   clock(): { stepHours: Float32Array; resets: number[]; windowHours: number | null } {
     const stepHours = new Float32Array(this.vocab.length);
-    this.gaps.min_step.forEach((h, k) => (stepHours[this.gaps.offset + k] = h));
+    // rounded up to float32, so the sampler's sum never undercounts what decoding must give
+    this.gaps.min_step.forEach((h, k) => (stepHours[this.gaps.offset + k] = float32AtLeast(h)));
     return { stepHours, resets: [SPECIAL_IDS.endAdm], windowHours: this.parts.window_hours };
   }
 }

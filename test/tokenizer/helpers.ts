@@ -198,6 +198,8 @@ export function sparsePatient(): PatientRecord {
  */
 export function clockWalk(tok: Tokenizer, rng: { int(n: number): number }, budget: number, clock = true): number[] {
   const a = tok.automaton;
+  // required covariates and labels make the shortest record longer than some budgets
+  budget = Math.max(budget, a.distToEnd[a.startState]!);
   const { stepHours, resets, windowHours } = tok.clock();
   const ids: number[] = [];
   let s = a.startState;
