@@ -141,7 +141,7 @@ export async function exportRun(dir: string, model: ModelConfig, gen: GenerateCo
   await writeFileAtomic(join(dir, 'special_tokens_map.json'), json(hfSpecialTokensMap(run.tokenizer)));
   const nParams = Object.values(run.weights).reduce((n, w) => n + w.length, 0);
   await writeFileAtomic(join(dir, 'README.md'), new TextEncoder().encode(hfModelCard(basename(dir), run.tokenizer, model, nParams)));
-  await writeFileAtomic(join(dir, 'sampler.onnx'), buildSamplerGraph(model, { vocabSize: V, weights: run.weights, automaton: run.tokenizer.automaton }));
+  await writeFileAtomic(join(dir, 'sampler.onnx'), buildSamplerGraph(model, { vocabSize: V, weights: run.weights, automaton: run.tokenizer.automaton, clock: run.tokenizer.clock() }));
   // the stamp names the weights the graphs were built from, so generate can tell a stale export
   await writeFileAtomic(join(dir, 'onnx', 'export.json'), json({ weights_sha256: run.weightsHash, tokenizer_hash: run.tokenizer.vocabHash() }));
   return { files: EXPORT_FILES.map((f) => join(dir, f)), weightsHash: run.weightsHash, seconds: (performance.now() - t0) / 1000 };

@@ -3,7 +3,8 @@
  *
  * Each iteration feeds one token per row through the GPT with the KV cache carried between
  * iterations, masks the logits with the grammar automaton's row `next[state]` and with "can still
- * reach `</s>` in the positions left", applies temperature, top-k and top-p, draws by inverting the
+ * reach `</s>` in the positions left" and with "this gap keeps the admission inside its time window"
+ * (the least hours its gaps so far add up to, carried per row), applies temperature, top-k and top-p, draws by inverting the
  * cumulative distribution at a uniform from a counter-based hash of (seed, step, row), and advances the automaton state. The
  * first P − 1 iterations are forced to the conditional prefix instead of sampled, so one body
  * serves both the prefix and the free run. The loop stops when every row is in the accepting
@@ -31,6 +32,12 @@ export interface SamplerGraphOptions {
   /** trained float32 weights by Hugging Face name, embedded as initializers */
   weights: Record<string, Float32Array>;
   automaton: GrammarAutomaton;
+  /**
+   * the time window (Tokenizer.clock()): per token the fewest hours it moves an admission's clock,
+   * the tokens that restart it, and the window; a gap token that would take the clock past the
+   * window is masked like a forbidden one. Left out, or with no window, nothing is masked for time.
+   */
+  clock?: { stepHours: Float32Array; resets: readonly number[]; windowHours: number | null };
   /** steps per inner Loop: the whole cache is copied once per chunk and finished rows dropped */
   chunk?: number;
 }
@@ -90,6 +97,16 @@ export function buildSamplerGraph(cfg: ModelConfig, opts: SamplerGraphOptions): 
   }
   const wteT = g.transpose(p['transformer.wte.weight']!, [1, 0]); // [C, V], folded by ORT
 
+  // the clock: hours each token adds at least [V] (0 after a reset token), and the window
+  const clock = opts.clock && opts.clock.windowHours !== null ? opts.clock : null;
+  if (clock && clock.stepHours.length !== V) throw new RangeError(`buildSamplerGraph: clock.stepHours has ${clock.stepHours.length} entries for ${V} tokens`);
+  const keepClock = new Float32Array(V).fill(1);
+  for (const t of clock?.resets ?? []) keepClock[t] = 0;
+  const stepHours = clock ? g.constant(clock.stepHours, 'float32', [V], 'clock_step_hours') : null; // [V]
+  const stepHoursRow = clock ? g.constant(clock.stepHours, 'float32', [1, V], 'clock_step_hours_row') : null; // [1, V]
+  const keepClockT = clock ? g.constant(keepClock, 'float32', [V], 'clock_keep') : null; // [V]
+  const windowT = clock ? g.scalar(clock.windowHours!, 'float32') : null;
+
   // the automaton as tensors: next flattened [S·V] (-1 = forbidden), distToEnd [S]
   const nextFlat = g.constant(BigInt64Array.from(A.next, BigInt), 'int64', [A.numStates * V], 'grammar_next');
   const distToEnd = g.constant(BigInt64Array.from(A.distToEnd, BigInt), 'int64', [A.numStates], 'grammar_dist');
@@ -108,6 +125,7 @@ export function buildSamplerGraph(cfg: ModelConfig, opts: SamplerGraphOptions): 
   const steps = g.sub(maxLen, one); // []: output columns, positions 1..max_len − 1
   const rows0 = g.range(zero, B0, one); // [B0]: each open row's original index
   const out0 = g.constantOfShape(g.concat([B1, g.unsqueeze(steps, [0])], 0), SPECIAL_IDS.pad, 'int64'); // [B0, steps]
+  const elapsed0 = g.constantOfShape(B1, 0, 'float32'); // [B0] hours on each row's admission clock
   const emptyCache = (gr: Graph, like: Tensor) => gr.constantOfShape(gr.concat([gr.shape(like, 0, 1), gr.ints([H, 0, D])], 0), 0, 'float32'); // [b, H, 0, D]
 
   // ---- the outer loop: one chunk of steps per iteration
@@ -116,6 +134,7 @@ export function buildSamplerGraph(cfg: ModelConfig, opts: SamplerGraphOptions): 
   ob.input('chunk_cond', 'bool', []);
   const cur = ob.input('cur', 'int64', ['b']); // the token at position t0
   const state = ob.input('state', 'int64', ['b']); // automaton state after it
+  const elapsed = ob.input('elapsed', 'float32', ['b']); // the least hours its admission has used
   const rows = ob.input('rows', 'int64', ['b']);
   const t0 = ob.input('t0', 'int64', []);
   const outBuf = ob.input('out_buf', 'int64', ['batch_size', null]);
@@ -131,6 +150,7 @@ export function buildSamplerGraph(cfg: ModelConfig, opts: SamplerGraphOptions): 
   ib.input('cond_in', 'bool', []);
   const tokIn = ib.input('step_cur', 'int64', ['b']);
   const stIn = ib.input('step_state', 'int64', ['b']);
+  const elIn = ib.input('step_elapsed', 'float32', ['b']);
   const fresh: [Tensor, Tensor][] = [];
   for (let l = 0; l < cfg.n_layer; l++) {
     fresh.push([ib.input(`chunk_key_${l}`, 'float32', ['b', H, null, D]), ib.input(`chunk_value_${l}`, 'float32', ['b', H, null, D])]);
@@ -170,7 +190,9 @@ export function buildSamplerGraph(cfg: ModelConfig, opts: SamplerGraphOptions): 
   const allowed = ib.greaterOrEqual(nextRow, zero);
   const dist = ib.gather(distToEnd, ib.where(allowed, nextRow, zero)); // [b, V]
   const left = ib.sub(ib.sub(maxLen, pos), ib.scalar(2, 'int64')); // []
-  const feasible = ib.and(allowed, ib.lessOrEqual(dist, left)); // [b, V]
+  let feasible = ib.and(allowed, ib.lessOrEqual(dist, left)); // [b, V]
+  // the window: no gap that would take the admission's clock past it
+  if (clock) feasible = ib.and(feasible, ib.lessOrEqual(ib.add(ib.unsqueeze(elIn, [1]), stepHoursRow!), windowT!)); // [b, V]
   const removed = ib.scalar(REMOVED, 'float32');
   let z = ib.where(feasible, ib.div(logits, temperature), removed); // [b, V]
 
@@ -209,20 +231,23 @@ export function buildSamplerGraph(cfg: ModelConfig, opts: SamplerGraphOptions): 
   const forcedCol = ib.gather(prefix, ib.min(nextPos, ib.sub(P, one)), 1); // [B0]
   const tok = ib.where(ib.less(nextPos, P), ib.gather(forcedCol, rows), sampled); // [b]
   const newState = ib.gather(nextFlat, ib.add(ib.mul(stIn, Vs), tok)); // [b]
+  const newElapsed = clock ? ib.mul(ib.add(elIn, ib.gather(stepHours!, tok)), ib.gather(keepClockT!, tok)) : ib.identity(elIn); // [b]
   const openStep = ib.cast(ib.not(ib.equal(newState, endState)), 'int64');
   ib.output(ib.greater(ib.reduceMax(openStep, [0], false), zero), 'cond_out');
   // outputs keep their tensors' own names: a renamed output costs an Identity, a copy of the cache
   ib.output(tok);
   ib.output(newState);
+  ib.output(newElapsed);
   for (const t of present) ib.output(t);
   ib.output(ib.identity(tok)); // the scan output must be a tensor of its own
 
   // ---- back in the chunk: run the steps, then merge the cache, write the tokens, drop finished rows
   const trips = ob.min(ob.scalar(chunk, 'int64'), ob.sub(steps, t0));
-  const carried = [cur, state, ...past.flatMap(() => [emptyCache(ob, cur), emptyCache(ob, cur)])];
+  const carried = [cur, state, elapsed, ...past.flatMap(() => [emptyCache(ob, cur), emptyCache(ob, cur)])];
   const inner = ob.loop(trips, ob.constant([1], 'bool', [], 'loop_go'), carried, ib);
   const curOut = inner[0]!;
   const stateOut = inner[1]!;
+  const elapsedOut = inner[2]!;
   const toks = inner[inner.length - 1]!; // [j, b]
   const nStep = ob.shape(toks, 0, 1); // [1]
   const t1 = ob.add(t0, ob.squeeze(nStep, [0]));
@@ -236,18 +261,19 @@ export function buildSamplerGraph(cfg: ModelConfig, opts: SamplerGraphOptions): 
   ob.output(more, 'chunk_cond_out');
   ob.output(ob.gather(curOut, keep));
   ob.output(ob.gather(stateOut, keep));
+  ob.output(ob.gather(elapsedOut, keep));
   ob.output(ob.gather(rows, keep));
   ob.output(t1);
   ob.output(outNext);
   past.forEach(([k, v], l) => {
-    ob.output(ob.gather(ob.concat([k, inner[2 + 2 * l]!], 2), keep));
-    ob.output(ob.gather(ob.concat([v, inner[3 + 2 * l]!], 2), keep));
+    ob.output(ob.gather(ob.concat([k, inner[3 + 2 * l]!], 2), keep));
+    ob.output(ob.gather(ob.concat([v, inner[4 + 2 * l]!], 2), keep));
   });
 
-  const outerCarried = [bos, state0, rows0, zero, out0, ...past.flatMap(() => [emptyCache(g, bos), emptyCache(g, bos)])];
+  const outerCarried = [bos, state0, elapsed0, rows0, zero, out0, ...past.flatMap(() => [emptyCache(g, bos), emptyCache(g, bos)])];
   const outs = g.loop(steps, g.constant([1], 'bool', [], 'loop_go'), outerCarried, ob);
-  const tFinal = outs[3]!;
-  const tokens = g.sliceDynamic(outs[4]!, g.ints([0], 'zero1'), g.unsqueeze(tFinal, [0]), g.ints([1], 'axis1'));
+  const tFinal = outs[4]!;
+  const tokens = g.sliceDynamic(outs[5]!, g.ints([0], 'zero1'), g.unsqueeze(tFinal, [0]), g.ints([1], 'axis1'));
   g.output(tokens, 'tokens', ['batch_size', 'steps']);
   return serializeModel(g);
 }

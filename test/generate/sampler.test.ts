@@ -11,7 +11,7 @@ import { buildInferenceGraph } from '../../src/model/gpt.ts';
 import { gptParamSpecs } from '../../src/model/params.ts';
 import { initParams, paramLayout, paramViews } from '../../src/model/init.ts';
 import { fitTokenizer } from '../../src/tokenizer/fit.ts';
-import type { Tokenizer } from '../../src/tokenizer/tokenizer.ts';
+import { TokenClass, type Tokenizer } from '../../src/tokenizer/tokenizer.ts';
 import { Rng } from '../../src/util/rng.ts';
 import { cohortArb, tokCfg, toyData } from '../tokenizer/helpers.ts';
 import type { ModelConfig } from '../../src/model/config.ts';
@@ -66,6 +66,9 @@ async function jsGreedy(inf: Session, prefix: number[], maxLen: number): Promise
   const seq = [...prefix];
   let state = A.startState;
   for (const t of prefix) state = A.step(state, t);
+  // the clock, in float32 as the sampler keeps it
+  const { stepHours, resets, windowHours } = tok.clock();
+  let elapsed = 0;
   let past: Record<string, ReturnType<typeof float32Tensor>> = {};
   for (let l = 0; l < cfg.n_layer; l++) {
     past[`past_key_values.${l}.key`] = float32Tensor(new Float32Array(0), [1, H, 0, D]);
@@ -91,10 +94,12 @@ async function jsGreedy(inf: Session, prefix: number[], maxLen: number): Promise
     for (let v = 0; v < V; v++) {
       const n = A.step(state, v);
       if (n < 0 || A.distToEnd[n]! > left) continue;
+      if (windowHours !== null && Math.fround(elapsed + stepHours[v]!) > Math.fround(windowHours)) continue;
       if (best < 0 || logits[v]! > logits[best]!) best = v;
     }
     seq.push(best);
     state = A.step(state, best);
+    elapsed = resets.includes(best) ? 0 : Math.fround(elapsed + stepHours[best]!);
   }
   return seq;
 }
@@ -110,7 +115,7 @@ beforeAll(async () => {
   const cohort = fc.sample(cohortArb, { numRuns: 1, seed: 11 })[0]!;
   tok = fitTokenizer(cohort, toyData, tokCfg());
   weights = randomWeights(tok.vocab.length, 3);
-  sampler = await createSession(buildSamplerGraph(cfg, { vocabSize: tok.vocab.length, weights, automaton: tok.automaton }), { threads: 1 });
+  sampler = await createSession(buildSamplerGraph(cfg, { vocabSize: tok.vocab.length, weights, automaton: tok.automaton, clock: tok.clock() }), { threads: 1 });
 });
 
 describe('sampler.onnx', () => {
@@ -172,6 +177,59 @@ describe('sampler.onnx', () => {
       // where the grammar allows </adm> the model takes it, so it does appear, but only legally
       expect(r).toContain(target);
     }
+  });
+
+  it('a model pushed toward the longest gap never takes an admission past the time window', async () => {
+    // logits peak everywhere at a long gap bin (the longest whose least hours fit a third of the
+    // window, so some fit): unmasked, every time step would take it
+    const W0 = tok.windowHours!;
+    const fits = tok.gaps.min_step.map((h, k) => [h, k] as const).filter(([h]) => h > 0 && h <= W0 / 3);
+    const longest = tok.gaps.offset + fits.reduce((a, b) => (b[0] > a[0] ? b : a))[1];
+    const pushed = { ...weights };
+    const C = cfg.n_embd;
+    // its (tied) embedding row made 4 times longer, so its logit beats every other token's
+    const wte = Float32Array.from(weights['transformer.wte.weight']!);
+    for (let c = 0; c < C; c++) wte[longest * C + c]! *= 4;
+    pushed['transformer.wte.weight'] = wte;
+    const bias = new Float32Array(C);
+    for (let c = 0; c < C; c++) bias[c] = 50 * wte[longest * C + c]!;
+    pushed['transformer.ln_f.weight'] = new Float32Array(C);
+    pushed['transformer.ln_f.bias'] = bias;
+    const W = W0;
+    const build = (clock: boolean) =>
+      createSession(buildSamplerGraph(cfg, { vocabSize: tok.vocab.length, weights: pushed, automaton: tok.automaton, ...(clock ? { clock: tok.clock() } : {}) }), { threads: 1 });
+    // the least hours each admission of a row's sequence adds up to
+    const admissionHours = (r: number[]): number[] => {
+      const out: number[] = [];
+      let h = 0;
+      for (const t of r) {
+        if (tok.tokenClass[t] === TokenClass.gap) h += tok.gaps.min_step[t - tok.gaps.offset]!;
+        if (t === tok.endAdm) {
+          out.push(h);
+          h = 0;
+        }
+      }
+      return out;
+    };
+    // from a real patient's first admission start (through its </code>), so codes do not fill the context
+    const cohort = fc.sample(cohortArb, { numRuns: 1, seed: 11 })[0]!;
+    const ids = Array.from(tok.encodePatient(cohort[0]!));
+    const start = ids.slice(0, ids.indexOf(tok.endCode) + 1);
+    const prefix = Array.from({ length: 6 }, () => start);
+    const withClock = await sample(await build(true), { prefix, seed: 4 });
+    const without = await sample(await build(false), { prefix, seed: 4 });
+    let longGaps = 0;
+    for (const r of withClock) {
+      expect(tok.automaton.firstInvalid(r)).toBe(-1);
+      for (const h of admissionHours(r)) expect(h).toBeLessThanOrEqual(W * (1 + 1e-6));
+      longGaps += r.filter((t) => t === longest).length;
+      // and decoding keeps every event inside the window
+      for (const a of tok.decode(r, { rng: new Rng(1) }).admissions) for (const e of a.events) expect(e.hours).toBeLessThanOrEqual(W);
+    }
+    // the push works: the model does take the longest gap where the window leaves room, and the
+    // same sampler without the clock runs admissions past the window
+    expect(longGaps).toBeGreaterThan(0);
+    expect(without.some((r) => admissionHours(r).some((h) => h > W))).toBe(true);
   });
 
   it('honours a conditional prefix', async () => {
@@ -263,7 +321,7 @@ describe('sampler.onnx chunks', () => {
     const ends = new Set(ref.map((r) => r.indexOf(tok.eos)));
     expect(ends.size).toBeGreaterThan(1);
     for (const chunk of [1, 7, 200]) {
-      const s = await createSession(buildSamplerGraph(cfg, { vocabSize: tok.vocab.length, weights, automaton: tok.automaton, chunk }), { threads: 1 });
+      const s = await createSession(buildSamplerGraph(cfg, { vocabSize: tok.vocab.length, weights, automaton: tok.automaton, clock: tok.clock(), chunk }), { threads: 1 });
       expect(await sample(s, { prefix, seed: 21, topK: 5 })).toEqual(ref);
     }
   });
