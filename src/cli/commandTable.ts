@@ -42,6 +42,15 @@ export const COMMANDS: readonly CommandSpec[] = [
     run: 'outputs',
   },
   {
+    name: 'roundtrip',
+    summary: "Encode and decode a real split with the tokenizer of the config and evaluate what decoding lost (data/processed/<data>/roundtrip/).",
+    usage: 'synehr roundtrip [data=<option>] [split=val|test] [tokenizer.<key>=<value>...] [eval.<key>=<value>...]',
+    groups: ['data', 'tokenizer', 'eval'],
+    run: 'outputs',
+    keys: ['split'],
+    flags: [{ name: 'split=val|test', text: 'the real split to round-trip (default val: choose tokenizer settings on it, report on test)' }],
+  },
+  {
     name: 'train',
     summary: 'Train the GPT on the token shards into saved_models/<run_name>/ (config, checkpoints, metrics, best weights).',
     usage: 'synehr train [run_name=<name>] [model=<option>] [overrides...] [-m]',

@@ -10,6 +10,7 @@ import {
   tvComplement,
 } from './stats.ts';
 import { timeSteps } from './marginals.ts';
+import { gapHours } from '../records/time.ts';
 
 /**
  * Statistical fidelity of a candidate set against the real training records: marginals per field,
@@ -227,7 +228,7 @@ export function timeSeriesStatistics(records: readonly PatientRecord[], data: Da
       let prev = 0;
       let step = 0;
       for (const ts of timeSteps(a.events)) {
-        gaps.push(ts.hours - prev);
+        gaps.push(gapHours(prev, ts.hours));
         prev = ts.hours;
         const fresh: number[] = [];
         for (const e of ts.events) {

@@ -1,6 +1,7 @@
 import type { Admission, Measurement, PatientRecord } from '../records/types.ts';
 import type { DataConfig } from '../records/dataConfig.ts';
 import type { Rng } from '../util/rng.ts';
+import { gapHours } from '../records/time.ts';
 
 /**
  * The floor reference: a generator that keeps every field's training marginal and nothing else.
@@ -42,7 +43,7 @@ export function sampleIndependentMarginals(
       nSteps.push(steps.length);
       let prev = 0;
       for (const s of steps) {
-        gaps.push(s.hours - prev);
+        gaps.push(gapHours(prev, s.hours));
         prev = s.hours;
         totalSteps++;
         for (const v of new Set(s.events.map((e) => e.variable))) stepCount.set(v, (stepCount.get(v) ?? 0) + 1);

@@ -3,18 +3,28 @@ import { join } from 'node:path';
 import { LOG_SCALE_TAIL_RATIO, type EvalResult, type MetricRow } from './evaluate.ts';
 import { dcrSvg, escapeXml, heatmapSvg, histogramSvg, prevalenceScatterSvg, rocSvg } from './plots.ts';
 
+/** What a report adds to the evaluation's own: a title, and HTML placed before the metric tables. */
+export interface ReportExtras {
+  title?: string;
+  preface?: string;
+}
+
 /**
  * The evaluation's outputs: `<dir>/eval/metrics.json` (everything, NaN written as null),
  * `<dir>/eval/report.html` (self-contained: tables and inline SVG, no script, no external file)
  * and the summary table printed by the CLI.
  */
 export async function writeReport(dir: string, result: EvalResult): Promise<{ metrics: string; report: string }> {
-  const out = join(dir, 'eval');
+  return writeReportFiles(join(dir, 'eval'), result);
+}
+
+/** metrics.json (the result and `extra` members beside it) and report.html, straight into `out`. */
+export async function writeReportFiles(out: string, result: EvalResult, extra: Record<string, unknown> = {}, extras: ReportExtras = {}): Promise<{ metrics: string; report: string }> {
   await mkdir(out, { recursive: true });
   const metrics = join(out, 'metrics.json');
   const report = join(out, 'report.html');
-  await writeFile(metrics, JSON.stringify(result, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 1) + '\n');
-  await writeFile(report, renderReport(result));
+  await writeFile(metrics, JSON.stringify({ ...result, ...extra }, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 1) + '\n');
+  await writeFile(report, renderReport(result, extras));
   return { metrics, report };
 }
 
@@ -72,7 +82,8 @@ function table(rows: MetricRow[]): string {
   return `<table><thead><tr><th>metric</th><th>best</th><th>synthetic</th><th>ceiling</th><th>floor</th><th>key</th></tr></thead><tbody>\n${body}\n</tbody></table>`;
 }
 
-export function renderReport(result: EvalResult): string {
+export function renderReport(result: EvalResult, extras: ReportExtras = {}): string {
+  const title = escapeXml(extras.title ?? 'synehr evaluation');
   const { meta, plots } = result;
   const groups = ['fidelity', 'detection', 'utility', 'privacy'] as const;
   const V = plots.correlation.variables.length;
@@ -89,7 +100,7 @@ export function renderReport(result: EvalResult): string {
     })
     .join('\n');
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>synehr evaluation</title>
+<html lang="en"><head><meta charset="utf-8"><title>${title}</title>
 <style>
 body { font-family: sans-serif; margin: 2em; max-width: 1200px; color: #222; }
 table { border-collapse: collapse; margin: 0.5em 0 1em; font-size: 13px; }
@@ -99,10 +110,11 @@ td.key, td.dir { color: #888; font-size: 11px; }
 .plots { display: flex; flex-wrap: wrap; gap: 8px; }
 .note { color: #555; font-size: 13px; }
 </style></head><body>
-<h1>synehr evaluation</h1>
+<h1>${title}</h1>
 <p class="note">${escapeXml(meta.created)} · train ${meta.sizes.train}, test ${meta.sizes.test}, synthetic ${meta.sizes.synthetic}, floor ${meta.sizes.floor} patients · feature vectors of ${meta.feature_columns} columns on up to ${meta.sizes.feature_rows} training rows · k = ${meta.k}, ${meta.cv_folds}-fold detection · seed ${meta.seed} · ${meta.seconds.toFixed(1)} s</p>
 <p class="note"><b>ceiling</b>: ${escapeXml(meta.references.ceiling)}.<br><b>floor</b>: ${escapeXml(meta.references.floor)}.<br>
 Synthetic cells are shaded from red (at the floor) to green (at the ceiling).</p>
+${extras.preface ?? ''}
 ${sections}
 <h2>Plots</h2>
 <h3>Marginals: real vs synthetic vs floor</h3>

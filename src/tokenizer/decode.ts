@@ -16,8 +16,8 @@ import type { Admission, PatientRecord } from '../records/types.ts';
 import type { GrammarAutomaton } from './automaton.ts';
 import { binIndex, drawInBin, type BinSet } from './bins.ts';
 import { SeriesDecoder, type SeriesState } from './series.ts';
-import { gapHours } from './input.ts';
 import { SPECIAL_IDS as SPECIAL, TokenClass, categoryValue, type FittedGaps, type Vocabulary } from './vocabulary.ts';
+import { gapHours } from '../records/time.ts';
 import { SynehrError } from '../util/errors.ts';
 import type { Rng } from '../util/rng.ts';
 

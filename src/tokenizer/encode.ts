@@ -11,8 +11,9 @@
 import type { Admission, Measurement, PatientRecord } from '../records/types.ts';
 import type { GrammarAutomaton } from './automaton.ts';
 import { binIndex } from './bins.ts';
-import { categoryKey, checkCodeSystem, gapHours, listNames, sortedByHours } from './input.ts';
+import { categoryKey, checkCodeSystem, listNames, sortedByHours } from './input.ts';
 import { SPECIAL_IDS as SPECIAL, type Vocabulary } from './vocabulary.ts';
+import { gapHours } from '../records/time.ts';
 import { SynehrError } from '../util/errors.ts';
 
 /** What encoding did that is not a plain 1:1 mapping, summed over the patients it saw. */

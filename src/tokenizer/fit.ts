@@ -10,7 +10,8 @@ import { binCount, binIndex, fitBinSet, fitValueEdges, type BinSet } from './bin
 import { INDEPENDENT, fitSeriesModel } from './series.ts';
 import { Tokenizer } from './tokenizer.ts';
 import { SPECIAL_IDS, SPECIAL_TOKENS, type Categories, type FittedCovariate, type FittedLabel, type FittedVariable } from './vocabulary.ts';
-import { categoryKey, checkCodeSystem, firstDuplicate, gapHours, listNames, sortedByHours } from './input.ts';
+import { categoryKey, checkCodeSystem, firstDuplicate, listNames, sortedByHours } from './input.ts';
+import { gapHours } from '../records/time.ts';
 import { SynehrError } from '../util/errors.ts';
 import { Rng } from '../util/rng.ts';
 

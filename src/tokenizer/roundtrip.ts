@@ -13,6 +13,7 @@ import type { DataConfig } from '../records/dataConfig.ts';
 import { ksStatistic } from '../evaluate/stats.ts';
 import { Rng } from '../util/rng.ts';
 import { emptyEncodeStats, type EncodeStats, type Tokenizer } from './tokenizer.ts';
+import { gapHours } from '../records/time.ts';
 
 export interface RoundTripResult {
   decoded: PatientRecord[];
@@ -125,7 +126,7 @@ function seriesOf(records: readonly PatientRecord[]): Series {
       let step = Number.NaN;
       for (const e of a.events) {
         if (e.hours !== step) {
-          gaps.push(e.hours - prev);
+          gaps.push(gapHours(prev, e.hours));
           prev = step = e.hours;
         }
         if (typeof e.value !== 'number') continue;
@@ -191,4 +192,20 @@ export function formatRoundTripTable(t: RoundTripTable, short = false): string {
     lines.push(short ? `${base}  ${pair(r.max)}` : `${base}  ${pair(r.mean)}  ${pair(r.p1)}  ${pair(r.p99)}  ${pair(r.max)}`);
   }
   return lines.join('\n');
+}
+
+const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/** The table as an HTML section for report.html. */
+export function renderRoundTripTable(t: RoundTripTable, caption: string): string {
+  const td = (x: number | null, d = 3) => `<td class="num">${fmt(x, d)}</td>`;
+  const pair = (p: [number, number]) => `${td(p[0], 2)}${td(p[1], 2)}`;
+  const rows = t.rows
+    .map((r) => `<tr><td>${esc(r.field)}</td>${td(r.n, 0)}${td(r.ks)}${td(r.sd_ratio)}${td(r.within_sd_ratio)}${pair(r.mean)}${pair(r.p1)}${pair(r.p99)}${pair(r.max)}</tr>`)
+    .join('\n');
+  return `<h2>Round trip per field</h2>
+<p class="note">${esc(caption)}</p>
+<table><thead><tr><th>field</th><th>n</th><th>KS</th><th>sd ratio</th><th>within-patient sd ratio</th><th>mean orig</th><th>mean decoded</th><th>p1 orig</th><th>p1 decoded</th><th>p99 orig</th><th>p99 decoded</th><th>max orig</th><th>max decoded</th></tr></thead><tbody>
+${rows}
+</tbody></table>`;
 }

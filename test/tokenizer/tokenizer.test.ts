@@ -7,7 +7,7 @@ import { SPECIAL_TOKENS, TokenClass, type Tokenizer } from '../../src/tokenizer/
 import { fitTokenizer } from '../../src/tokenizer/fit.ts';
 import { loadTokenizer, saveTokenizer, tokenizerFromJSON, tokenizerToJSON, type TokenizerJSON } from '../../src/tokenizer/file.ts';
 import { binCount, binIndex, binRange } from '../../src/tokenizer/bins.ts';
-import { gapHours } from '../../src/tokenizer/input.ts';
+import { gapHours } from '../../src/records/time.ts';
 import { Rng } from '../../src/util/rng.ts';
 import type { PatientRecord } from '../../src/records/types.ts';
 import { SynehrError } from '../../src/util/errors.ts';

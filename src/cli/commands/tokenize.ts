@@ -10,6 +10,7 @@ import { readRecords } from '../../records/tables.ts';
 import { readSplit } from '../../records/split.ts';
 import { tokenizeDataset, SPLIT_NAMES, type SplitName } from '../../tokenizer/dataset.ts';
 import { formatReport } from '../../tokenizer/report.ts';
+import { formatRoundTripTable, roundTrip, roundTripTable } from '../../tokenizer/roundtrip.ts';
 import type { PatientRecord } from '../../records/types.ts';
 import { SynehrError } from '../../util/errors.ts';
 import { dataConfigSchema, type DataConfig } from '../../records/dataConfig.ts';
@@ -58,7 +59,13 @@ export async function run(ctx: CommandContext): Promise<void> {
   }
   const tokenizerPath = resolve(ctx.workDir, 'tokenizer', data.name, 'tokenizer.json');
   const tokensDir = join(processed, 'tokens');
-  const { report } = tokenizeDataset({ data, tokenizer, splits, tokenizerPath, tokensDir });
+  const { report, tokenizer: tok } = tokenizeDataset({ data, tokenizer, splits, tokenizerPath, tokensDir });
   ctx.log(formatReport(report));
+  // what this tokenizer's decoding loses, on the validation split (`synehr roundtrip` evaluates it in full)
+  if (splits.val.length > 0) {
+    const table = roundTripTable(splits.val, roundTrip(tok, splits.val, 1).decoded, data);
+    ctx.log(`round trip of the ${splits.val.length} val patients (encoded, decoded, compared with themselves):`);
+    ctx.log(formatRoundTripTable(table, true));
+  }
   ctx.log(`wrote ${tokenizerPath} and ${tokensDir}/{${SPLIT_NAMES.join(',')}}.bin, report.json`);
 }
