@@ -133,6 +133,15 @@ export function lookupSchema(root: AnySchema, path: readonly string[]): SchemaLo
         return { kind: 'unknown', index: i, allowed: items.map((_, j) => String(j)) };
       }
       cur = items[Number(seg)]!;
+    } else if (k === 'union') {
+      // the first alternative the rest of the path fits (gap_edges: 'fit' or a list of edges)
+      let last: SchemaLookup = { kind: 'unknown', index: i, allowed: [] };
+      for (const option of def(u).options as AnySchema[]) {
+        const r = lookupSchema(option, path.slice(i));
+        if (r.kind !== 'unknown') return r;
+        last = { ...r, index: r.index + i };
+      }
+      return last;
     } else if (k === 'unknown' || k === 'any') {
       return { kind: 'open' };
     } else {

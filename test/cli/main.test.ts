@@ -58,7 +58,7 @@ describe('dispatch and exit codes', () => {
     const r = await run(['trian']);
     expect(r.code).toBe(2);
     expect(r.err).toBe(
-      "synehr: error: unknown command 'trian'; did you mean 'train'? commands: prepare, tokenize, train, export, generate, evaluate, dashboard, load, config, pipeline, export-data\n",
+      "synehr: error: unknown command 'trian'; did you mean 'train'? commands: prepare, tokenize, roundtrip, train, export, generate, evaluate, dashboard, load, config, pipeline, export-data\n",
     );
   });
   it('a stage not built yet says so in one line, exit 3, without reading any config', async () => {
