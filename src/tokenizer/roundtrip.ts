@@ -11,6 +11,7 @@
 import type { PatientRecord } from '../records/types.ts';
 import type { DataConfig } from '../records/dataConfig.ts';
 import { ksStatistic } from '../evaluate/stats.ts';
+import { codeFidelity, codeStatistics } from '../evaluate/fidelity.ts';
 import { Rng } from '../util/rng.ts';
 import { emptyEncodeStats, type EncodeStats, type Tokenizer } from './tokenizer.ts';
 import { gapHours } from '../records/time.ts';
@@ -50,13 +51,32 @@ export interface RoundTripRow {
   within_sd_ratio: number | null;
 }
 
+/** Codes, original against decoded, admission by admission. */
+export interface RoundTripCodes {
+  /** admissions with at least one code in either */
+  admissions: number;
+  /** share of those whose decoded codes are the original ones, in order */
+  exact: number;
+  /** the same against the original codes the vocabulary holds (the others are dropped by encoding) */
+  exact_in_vocabulary: number;
+  /** Pearson r of n-gram counts (n = 1, 2, 3) between decoded and original; 1 when every admission is exact */
+  ngram_r: [number, number, number];
+}
+
 export interface RoundTripTable {
   rows: RoundTripRow[];
+  /** null when no admission has codes */
+  codes: RoundTripCodes | null;
   /** the latest event hour of any admission, original and decoded */
   max_hours: [original: number, decoded: number];
 }
 
-export function roundTripTable(original: readonly PatientRecord[], decoded: readonly PatientRecord[], data: DataConfig): RoundTripTable {
+export function roundTripTable(
+  original: readonly PatientRecord[],
+  decoded: readonly PatientRecord[],
+  data: DataConfig,
+  vocabularyCodes?: ReadonlySet<string>,
+): RoundTripTable {
   if (original.length !== decoded.length) {
     throw new RangeError(`roundTripTable: ${original.length} original records but ${decoded.length} decoded`);
   }
@@ -84,7 +104,26 @@ export function roundTripTable(original: readonly PatientRecord[], decoded: read
   }
   rows.push(compare('time:gap', so.gaps, sd.gaps, null));
   rows.push(compare('time:last_hours', so.lastHours, sd.lastHours, null));
-  return { rows, max_hours: [maxOf(so.lastHours), maxOf(sd.lastHours)] };
+  return { rows, codes: codesRow(original, decoded, vocabularyCodes), max_hours: [maxOf(so.lastHours), maxOf(sd.lastHours)] };
+}
+
+function codesRow(original: readonly PatientRecord[], decoded: readonly PatientRecord[], vocab?: ReadonlySet<string>): RoundTripCodes | null {
+  let admissions = 0;
+  let exact = 0;
+  let inVocab = 0;
+  original.forEach((p, i) => {
+    p.admissions.forEach((a, k) => {
+      const got = decoded[i]!.admissions[k]?.codes ?? [];
+      if (a.codes.length === 0 && got.length === 0) return;
+      admissions++;
+      if (got.join('\n') === a.codes.join('\n')) exact++;
+      const kept = vocab ? a.codes.filter((c) => vocab.has(c)) : a.codes;
+      if (got.join('\n') === kept.join('\n')) inVocab++;
+    });
+  });
+  if (admissions === 0) return null;
+  const r = codeFidelity(codeStatistics(original), codeStatistics(decoded)).ngramR;
+  return { admissions, exact: exact / admissions, exact_in_vocabulary: inVocab / admissions, ngram_r: r };
 }
 
 function compare(field: string, a: number[], b: number[], within: number | null): RoundTripRow {
@@ -191,6 +230,12 @@ export function formatRoundTripTable(t: RoundTripTable, short = false): string {
     const base = `${r.field.padEnd(w)} ${String(r.n).padStart(6)} ${fmt(r.ks).padStart(6)} ${fmt(r.sd_ratio).padStart(9)} ${fmt(r.within_sd_ratio).padStart(10)}`;
     lines.push(short ? `${base}  ${pair(r.max)}` : `${base}  ${pair(r.mean)}  ${pair(r.p1)}  ${pair(r.p99)}  ${pair(r.max)}`);
   }
+  const c = t.codes;
+  if (c) {
+    lines.push(
+      `codes: ${c.admissions} admissions, ${(100 * c.exact).toFixed(1)}% exact in order (${(100 * c.exact_in_vocabulary).toFixed(1)}% of the codes the vocabulary holds); n-gram r ${c.ngram_r.map((x) => fmt(x)).join(' / ')}`,
+    );
+  }
   return lines.join('\n');
 }
 
@@ -203,8 +248,12 @@ export function renderRoundTripTable(t: RoundTripTable, caption: string): string
   const rows = t.rows
     .map((r) => `<tr><td>${esc(r.field)}</td>${td(r.n, 0)}${td(r.ks)}${td(r.sd_ratio)}${td(r.within_sd_ratio)}${pair(r.mean)}${pair(r.p1)}${pair(r.p99)}${pair(r.max)}</tr>`)
     .join('\n');
+  const c = t.codes;
+  const codes = c
+    ? `<p class="note">Codes: ${c.admissions} admissions, ${(100 * c.exact).toFixed(1)}% exact in order (${(100 * c.exact_in_vocabulary).toFixed(1)}% of the codes the vocabulary holds); n-gram r ${c.ngram_r.map((x) => fmt(x)).join(' / ')}.</p>`
+    : '';
   return `<h2>Round trip per field</h2>
-<p class="note">${esc(caption)}</p>
+<p class="note">${esc(caption)}</p>${codes}
 <table><thead><tr><th>field</th><th>n</th><th>KS</th><th>sd ratio</th><th>within-patient sd ratio</th><th>mean orig</th><th>mean decoded</th><th>p1 orig</th><th>p1 decoded</th><th>p99 orig</th><th>p99 decoded</th><th>max orig</th><th>max decoded</th></tr></thead><tbody>
 ${rows}
 </tbody></table>`;

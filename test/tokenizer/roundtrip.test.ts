@@ -3,7 +3,8 @@ import { fitTokenizer } from '../../src/tokenizer/fit.ts';
 import { roundTrip, roundTripTable, formatRoundTripTable, type RoundTripTable } from '../../src/tokenizer/roundtrip.ts';
 import { tokenizerConfigSchema } from '../../src/tokenizer/config.ts';
 import { fixturePatients, physionetDataConfig } from './physionet.ts';
-import { coveringPatient, sparsePatient, tokCfg, toyData } from './helpers.ts';
+import fc from 'fast-check';
+import { cohortArb, coveringPatient, sparsePatient, tokCfg, toyData } from './helpers.ts';
 import { SynehrError } from '../../src/util/errors.ts';
 import YAML from 'yaml';
 import { readFileSync } from 'node:fs';
@@ -52,6 +53,20 @@ describe('round trip: real patients encoded and decoded back', () => {
     expect(tok.windowHours).toBe(48);
     const t = roundTripTable(patients, roundTrip(tok, patients, 2).decoded, data);
     expect(t.max_hours[1]).toBeLessThanOrEqual(48);
+  });
+
+  it('codes come back exactly and in order: every admission, and n-gram r = 1', () => {
+    const cohort = fc.sample(cohortArb, { numRuns: 1, seed: 5 })[0]!;
+    const tok = fitTokenizer(cohort, toyData, tokCfg());
+    const t = roundTripTable(cohort, roundTrip(tok, cohort, 1).decoded, toyData, new Set(tok.codes.values));
+    expect(t.codes!.admissions).toBeGreaterThan(0);
+    expect(t.codes!.exact).toBe(1);
+    expect(t.codes!.ngram_r).toEqual([1, 1, 1]);
+    // a patient with a code the vocabulary lacks: exact only against the codes it holds
+    const other = { ...coveringPatient(), id: 'other', admissions: [{ id: 'o', codes: ['ICD9:9999', ...cohort[0]!.admissions[0]!.codes.slice(0, 1), 'ICD9:9999'], events: [] }] };
+    const withUnseen = roundTripTable([other], roundTrip(tok, [other], 1).decoded, toyData, new Set(tok.codes.values));
+    expect(withUnseen.codes!.exact).toBe(0);
+    expect(withUnseen.codes!.exact_in_vocabulary).toBe(1);
   });
 
   it('the table of a set against itself: KS 0 and every ratio 1', () => {

@@ -46,7 +46,7 @@ export async function run(ctx: CommandContext): Promise<void> {
   if (real.length === 0) throw new SynehrError('E_INPUT', `${processed}: the ${split} split holds no patients`);
   const tok = fitTokenizer(train, data, tokenizer);
   const rt = roundTrip(tok, real, evalCfg.seed);
-  const table = roundTripTable(real, rt.decoded, data);
+  const table = roundTripTable(real, rt.decoded, data, new Set(tok.codes.values));
   const lengths = real.map((p) => tok.encodePatient(p, { unknown: 'drop' }).length).sort((a, b) => a - b);
   ctx.log(
     `roundtrip: ${real.length} ${split} patients encoded and decoded by a tokenizer of ${tok.vocabSize} tokens fitted on ${train.length} train (median ${lengths[lengths.length >> 1]} tokens a patient) in ${((performance.now() - t0) / 1000).toFixed(1)} s`,

@@ -63,7 +63,7 @@ export async function run(ctx: CommandContext): Promise<void> {
   ctx.log(formatReport(report));
   // what this tokenizer's decoding loses, on the validation split (`synehr roundtrip` evaluates it in full)
   if (splits.val.length > 0) {
-    const table = roundTripTable(splits.val, roundTrip(tok, splits.val, 1).decoded, data);
+    const table = roundTripTable(splits.val, roundTrip(tok, splits.val, 1).decoded, data, new Set(tok.codes.values));
     ctx.log(`round trip of the ${splits.val.length} val patients (encoded, decoded, compared with themselves):`);
     ctx.log(formatRoundTripTable(table, true));
   }
