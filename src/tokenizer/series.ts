@@ -139,9 +139,9 @@ function clampU(u: number): number {
 }
 
 /** Training series a fit simulates at most (the longest kept first is not needed: a seeded subset). */
-const FIT_SERIES = 1500;
-/** Bisection steps on ρ (ρ to about 1e-4 of its range). */
-const FIT_STEPS = 14;
+const FIT_SERIES = 600;
+/** Bisection steps on ρ (ρ to about 1e-3). */
+const FIT_STEPS = 10;
 
 /**
  * Fits ρ and stick on the training series of one variable (each patient's values in time order) by
