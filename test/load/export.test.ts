@@ -9,13 +9,13 @@ import { exportMimic3 } from '../../src/load/mimic3.ts';
 import { exportOmop, CONCEPT } from '../../src/load/omop.ts';
 import { exportFhir, patientBundle, type TransactionBundle } from '../../src/load/fhir.ts';
 import { validateTransactionBundle } from '../../src/load/fhirValidate.ts';
-import { exportSyntheticDir, unitsFromManifest } from '../../src/load/exportData.ts';
+import { exportSyntheticDir, variableSpecsOf } from '../../src/load/exportData.ts';
 import { streamRecords, tableLayout } from '../../src/load/recordStream.ts';
 import { openSyntheticDir, recordsFromTables } from '../../src/load/synthetic.ts';
 import { readdir } from 'node:fs/promises';
 import { Table, Utf8, Float64, vectorFromArray } from 'apache-arrow';
 import { resolveItems } from '../../src/load/itemMap.ts';
-import { fixturePatients, fixtureTables, replicatePatients, writeParquetTable, writeSyntheticDir } from './fixtures.ts';
+import { fixtureDataConfig, fixturePatients, fixtureTables, replicatePatients, writeParquetTable, writeSyntheticDir } from './fixtures.ts';
 import { sortById, tempDir } from './helpers.ts';
 
 type Row = Record<string, string>;
@@ -72,6 +72,7 @@ describe('MIMIC-III export', () => {
   it('round trip: the tables joined back give the records (codes, event times, values, ITEMIDs)', () => {
     const items = resolveItems(fixturePatients().flatMap((p) => p.admissions.flatMap((a) => a.events.map((e) => e.variable))));
     const variableOf = new Map([...items].map(([v, i]) => [String(i.itemid), v]));
+    const categorical = new Set(fixtureDataConfig().variables.filter((v) => v.type === 'categorical').map((v) => v.name));
     const ids = new Map(t['SYNEHR_IDS']!.rows.map((r) => [r['HADM_ID']!, r]));
     const patients = new Map<string, PatientRecord>();
     for (const r of t['SYNEHR_IDS']!.rows) {
@@ -92,20 +93,24 @@ describe('MIMIC-III export', () => {
     for (const file of ['CHARTEVENTS', 'LABEVENTS']) {
       for (const r of t[file]!.rows) {
         const hours = (msOf(r['CHARTTIME']!) - admitMs.get(r['HADM_ID']!)!) / 3_600_000;
-        const value = r['VALUENUM'] !== '' ? Number(r['VALUENUM']) : r['VALUE']!;
-        admissions.get(r['HADM_ID']!)!.events.push({ hours, variable: variableOf.get(r['ITEMID']!)!, value });
+        const variable = variableOf.get(r['ITEMID']!)!;
+        // a categorical value keeps its text in VALUE (GCS's VALUENUM is its score, as in MIMIC)
+        const value = r['VALUENUM'] !== '' && !categorical.has(variable) ? Number(r['VALUENUM']) : r['VALUE']!;
+        admissions.get(r['HADM_ID']!)!.events.push({ hours, variable, value });
       }
     }
     const strip = (ps: PatientRecord[]) => canonical(ps).map((p) => ({ id: p.id, admissions: p.admissions }));
     expect(strip([...patients.values()])).toEqual(strip(fixturePatients()));
   });
 
-  it('uses the item map: HR -> 211 (CHARTEVENTS), pH -> 50820 and Lactate -> 50813 (LABEVENTS), units from the data config', () => {
+  it("uses the item map: HR -> 211 (CHARTEVENTS), pH -> 50820 and Lactate -> 50813 (LABEVENTS), in the item's unit as MIMIC spells it", () => {
     const chart = t['CHARTEVENTS']!.rows;
-    expect(chart.filter((r) => r['ITEMID'] === '211').map((r) => [r['VALUENUM'], r['VALUEUOM']])).toEqual([['88', 'bpm'], ['101', 'bpm'], ['120', 'bpm']]);
+    // the data config's bpm is MIMIC's BPM (both UCUM /min)
+    expect(chart.filter((r) => r['ITEMID'] === '211').map((r) => [r['VALUENUM'], r['VALUEUOM']])).toEqual([['88', 'BPM'], ['101', 'BPM'], ['120', 'BPM']]);
     expect(t['LABEVENTS']!.rows.map((r) => r['ITEMID']).sort()).toEqual(['50813', '50820']);
-    // a categorical value: VALUE holds the text, VALUENUM is empty
+    // a categorical value: VALUE holds the text; GCS's VALUENUM is the score the text starts with, here none
     expect(chart.find((r) => r['ITEMID'] === '198' && r['SUBJECT_ID'] === '2')).toMatchObject({ VALUE: 'No Response, "eyes closed"', VALUENUM: '' });
+    expect(chart.find((r) => r['ITEMID'] === '198' && r['SUBJECT_ID'] === '1')).toMatchObject({ VALUE: '15', VALUENUM: '15' });
     expect(t['D_LABITEMS']!.rows.map((r) => [r['ITEMID'], r['LOINC_CODE']])).toEqual([['50813', '32693-4'], ['50820', '11558-4']]);
   });
 
@@ -376,9 +381,12 @@ describe('exportSyntheticDir', () => {
     expect(m.files['CHARTEVENTS.csv']).toBe(7);
     const f = await exportSyntheticDir({ dir, format: 'fhir' });
     expect(f.files['bundles.ndjson']).toBe(3);
-    // units come from the manifest's data config
+    // units come from the manifest's data config: °C is UCUM Cel, the unit of item 676, which MIMIC writes Deg. C
     const chart = await readCsv(join(dir, 'export', 'mimic3', 'CHARTEVENTS.csv'));
-    expect(chart.rows.find((r) => r['ITEMID'] === '676')!['VALUEUOM']).toBe('°C');
+    expect(chart.rows.find((r) => r['ITEMID'] === '676')).toMatchObject({ VALUENUM: '37.1', VALUEUOM: 'Deg. C' });
+    const bundles = (await readFile(join(dir, 'export', 'fhir', 'bundles.ndjson'), 'utf8')).trimEnd().split('\n').map((l) => JSON.parse(l) as TransactionBundle);
+    const temp = bundles[0]!.entry.map((e) => e.resource as Record<string, any>).find((r) => r['code']?.text === 'Temp')!;
+    expect(temp['valueQuantity']).toEqual({ value: 37.1, unit: '°C', system: 'http://unitsofmeasure.org', code: 'Cel' });
   });
 
   it('EXPECTED FAILURE - an unknown format is refused naming the formats', async () => {
@@ -403,12 +411,12 @@ describe('streamed export', () => {
     const dir = await writeSyntheticDir(join(tmp.dir, 'stream2'), replicatePatients(fixturePatients(), 7));
     const src = await openSyntheticDir(dir);
     const records = await recordsFromTables(src);
-    const units = unitsFromManifest(src.manifest);
+    const specs = await variableSpecsOf(dir, src.manifest);
     for (const [format, exporter] of [['mimic3', exportMimic3], ['omop', exportOmop], ['fhir', exportFhir]] as const) {
       const streamedDir = join(tmp.dir, `streamed-${format}`);
       const memoryDir = join(tmp.dir, `memory-${format}`);
       await exportSyntheticDir({ dir, format, outDir: streamedDir });
-      await exporter(records, { outDir: memoryDir, units });
+      await exporter(records, { outDir: memoryDir, specs });
       const files = (await readdir(memoryDir)).sort();
       expect(await readdir(streamedDir).then((f) => f.sort())).toEqual(files);
       for (const f of files) expect(await readFile(join(streamedDir, f), 'utf8'), `${format}/${f}`).toBe(await readFile(join(memoryDir, f), 'utf8'));
