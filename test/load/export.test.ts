@@ -147,7 +147,7 @@ describe('OMOP CDM 5.4 export', () => {
   beforeAll(async () => {
     const dir = join(tmp.dir, 'omop');
     await exportOmop(fixturePatients(), { outDir: dir, units: fixtureUnits });
-    for (const f of ['person', 'observation_period', 'visit_occurrence', 'condition_occurrence', 'procedure_occurrence', 'measurement', 'death']) t[f] = await readCsv(join(dir, `${f}.csv`));
+    for (const f of ['person', 'observation_period', 'visit_occurrence', 'condition_occurrence', 'procedure_occurrence', 'measurement', 'death', 'cdm_source']) t[f] = await readCsv(join(dir, `${f}.csv`));
   });
 
   // the fields the CDM 5.4 specification marks required, per table
@@ -169,19 +169,26 @@ describe('OMOP CDM 5.4 export', () => {
     }
   });
 
-  it('concept ids: 0 where a vocabulary would be needed; the documented standard concepts otherwise', () => {
+  it('concept ids: from the shipped source-to-concept map (HR 8867-4 -> 3027018, bpm -> 8541 per minute), 0 never NULL where none is known', () => {
     expect(t['person']!.rows.map((r) => Number(r['gender_concept_id']))).toEqual([CONCEPT.male, CONCEPT.female, CONCEPT.female]);
     expect(new Set(t['visit_occurrence']!.rows.map((r) => r['visit_concept_id']))).toEqual(new Set(['9201']));
-    for (const [table, { rows }] of Object.entries(t)) {
-      for (const r of rows) {
-        for (const [k, v] of Object.entries(r)) {
-          if (!k.endsWith('_concept_id') || v === '') continue;
-          if (k === 'gender_concept_id' || k === 'visit_concept_id') continue;
-          if (k.endsWith('type_concept_id')) expect(v, `${table}.${k}`).toBe('32817');
-          else expect(v, `${table}.${k}`).toBe('0');
-        }
-      }
+    const m = t['measurement']!.rows;
+    const byVar = (v: string) => m.filter((r) => r['measurement_source_value'] === v);
+    expect(new Set(byVar('HR').map((r) => [r['measurement_concept_id'], r['unit_concept_id']].join()))).toEqual(new Set(['3027018,8541']));
+    expect(new Set(byVar('SysABP').map((r) => [r['measurement_concept_id'], r['unit_concept_id']].join()))).toEqual(new Set(['3004249,8876']));
+    // pH (11558-4) and lactate (32693-4) have no cited concept: 0
+    expect(new Set(byVar('pH').map((r) => r['measurement_concept_id']))).toEqual(new Set(['0']));
+    for (const r of m) {
+      expect(r['unit_concept_id'], 'unit_concept_id').not.toBe('');
+      expect(r['value_as_concept_id'], 'value_as_concept_id of a text value').toBe(r['value_as_number'] === '' || byVar('GCS').includes(r) ? '0' : '');
     }
+    // without a vocabulary, ICD codes have no concept yet; their source values are ICD-9-CM's own spelling
+    for (const r of t['condition_occurrence']!.rows) expect([r['condition_concept_id'], r['condition_source_concept_id']]).toEqual(['0', '0']);
+    expect(t['condition_occurrence']!.rows.map((r) => r['condition_source_value'])).toEqual(['401.9', '414.01', '427.31', '038.9', '584.9']);
+    expect(t['procedure_occurrence']!.rows.map((r) => r['procedure_source_value'])).toEqual(['39.61']);
+    for (const [table, { rows }] of Object.entries(t)) for (const r of rows) for (const [k, v] of Object.entries(r)) if (k.endsWith('type_concept_id')) expect(v, `${table}.${k}`).toBe('32817');
+    expect(t['cdm_source']!.rows).toHaveLength(1);
+    expect(t['cdm_source']!.rows[0]).toMatchObject({ cdm_source_abbreviation: 'synehr', cdm_version: 'CDM v5.4', cdm_version_concept_id: '0' });
   });
 
   it('round trip: source values keep the original codes, variables, values and times', () => {
@@ -194,13 +201,16 @@ describe('OMOP CDM 5.4 export', () => {
     for (const r of t['measurement']!.rows) {
       const v = visits.get(r['visit_occurrence_id']!)!;
       const hours = (msOf(r['measurement_datetime']!) - msOf(v['visit_start_datetime']!)) / 3_600_000;
-      const value = r['value_as_number'] !== '' ? Number(r['value_as_number']) : r['value_source_value']!;
+      // a text value has value_as_concept_id 0 (and a number too when the text is one, as GCS's "15")
+      const value = r['value_as_concept_id'] === '0' ? r['value_source_value']! : Number(r['value_as_number']);
       byAdmission.get(v['visit_source_value']!)!.events.push({ hours, variable: r['measurement_source_value']!, value });
     }
+    // ICD-9-CM as the vocabulary writes it: the record's 4019 is 401.9, procedure 3961 is 39.61
+    const icd = (c: string) => (c.startsWith('ICD9PROC:') ? `${c.slice(9, 11)}.${c.slice(11)}` : `${c.slice(5, 8)}.${c.slice(8)}`);
     for (const p of canonical(fixturePatients())) {
       for (const a of p.admissions) {
         const got = byAdmission.get(a.id)!;
-        expect(got.codes).toEqual(a.codes);
+        expect(got.codes).toEqual(a.codes.map(icd));
         expect(canonical([{ id: '', covariates: {}, labels: {}, admissions: [{ id: a.id, ...got }] }])[0]!.admissions[0]!.events).toEqual(a.events);
       }
     }
