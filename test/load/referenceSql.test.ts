@@ -5,6 +5,9 @@ import { readDataConfigFile } from '../../src/records/dataConfig.ts';
 import type { PatientRecord } from '../../src/records/types.ts';
 import { loadSource } from '../../src/sources/index.ts';
 import { exportMimic3 } from '../../src/load/mimic3.ts';
+import { exportOmop } from '../../src/load/omop.ts';
+import { fixtureDataConfig, fixturePatients } from './fixtures.ts';
+import { readFileSync } from 'node:fs';
 import { specsFromDataConfig } from '../../src/load/exportData.ts';
 import { tempDir } from './helpers.ts';
 
@@ -112,5 +115,33 @@ describe.runIf(Boolean(pgUrl))("mimic-code's MIMIC-III build (create tables, \\c
     // total may be charted a minute apart from its parts)
     const agree = withTotal.filter(([, , m, v, e, t]) => m! + v! + e! === t);
     expect(agree.length / withTotal.length).toBeGreaterThan(0.8);
+  });
+});
+
+describe.runIf(Boolean(pgUrl))("OHDSI's OMOP CDM 5.4 PostgreSQL DDL, primary keys, constraints and indices, with an Athena vocabulary", () => {
+  const schema = `omop_${process.pid}`;
+  afterAll(() => psql(`DROP SCHEMA IF EXISTS ${schema} CASCADE;`, 'public'));
+
+  it('every statement passes; every concept id the export writes is in the vocabulary (foreign keys), mapped through vocab=DIR', async () => {
+    const vocab = join(ROOT, 'test/fixtures/athena');
+    const dir = join(tmp.dir, 'omop');
+    const specs = specsFromDataConfig(fixtureDataConfig());
+    const report = await exportOmop(fixturePatients(), { outDir: dir, specs, vocabDir: vocab });
+    // SqlRender's rendering for PostgreSQL: the schema placeholder becomes the schema
+    const ddl = (f: string) => readFileSync(join(REF, 'omop-cdm-5.4', f), 'utf8').replaceAll('@cdmDatabaseSchema', schema) + '\n';
+    const athena = ['CONCEPT', 'CONCEPT_RELATIONSHIP', 'VOCABULARY', 'DOMAIN', 'CONCEPT_CLASS', 'RELATIONSHIP']
+      // OHDSI's instructions for loading Athena's files: tab-delimited, a header, no quoting
+      .map((t) => `\\copy ${t.toLowerCase()} FROM '${join(vocab, `${t}.csv`)}' WITH (FORMAT csv, DELIMITER E'\\t', HEADER, QUOTE E'\\b')\n`)
+      .join('');
+    const tables = Object.keys(report.files).map((f) => `\\copy ${f.replace(/\.csv$/, '')} FROM '${join(dir, f)}' WITH (FORMAT csv, HEADER, NULL '')\n`).join('');
+    psql(`CREATE SCHEMA ${schema};\n` + ddl('OMOPCDM_postgresql_5.4_ddl.sql') + athena + tables + ddl('OMOPCDM_postgresql_5.4_primary_keys.sql') + ddl('OMOPCDM_postgresql_5.4_constraints.sql') + ddl('OMOPCDM_postgresql_5.4_indices.sql'), schema);
+    const counts = psql(Object.keys(report.files).map((f) => `SELECT '${f}', count(*) FROM ${f.replace(/\.csv$/, '')};`).join('\n'), schema);
+    expect(Object.fromEntries(counts.trim().split('\n').map((l) => l.split('\t')).map(([f, n]) => [f, Number(n)]))).toEqual(report.files);
+    // the vocabulary's standard LOINC concepts, joined back by the CDM's own keys
+    const hr = psql(`SELECT DISTINCT c.vocabulary_id, c.concept_code, c.standard_concept, u.concept_code FROM measurement m JOIN concept c ON c.concept_id = m.measurement_concept_id JOIN concept u ON u.concept_id = m.unit_concept_id WHERE m.measurement_source_value = 'HR';`, schema);
+    expect(hr.trim()).toBe('LOINC\t8867-4\tS\t/min');
+    const unmapped = psql(`SELECT count(*) FROM measurement WHERE measurement_concept_id = 0;`, schema);
+    expect(Number(unmapped.trim())).toBe(4); // pH, lactate and two GCS values: no concept in this vocabulary
+    expect(psql(`SELECT cdm_version, vocabulary_version FROM cdm_source;`, schema).trim()).toBe('CDM v5.4\tsynehr test fixture');
   });
 });
