@@ -451,3 +451,28 @@ describe('streamed export', () => {
     expect(report.files['measurement.csv']).toBe(9);
   });
 });
+
+describe('OMOP vocab=DIR', () => {
+  it('EXPECTED FAILURE - a folder without CONCEPT.csv, a comma-separated CONCEPT.csv, and vocab= with another format are refused by name', async () => {
+    const { athenaConcepts } = await import('../../src/load/omopConcepts.ts');
+    const { mkdir, writeFile } = await import('node:fs/promises');
+    const empty = join(tmp.dir, 'vocab-empty');
+    await mkdir(empty, { recursive: true });
+    await expect(athenaConcepts(empty)).rejects.toMatchObject({ code: 'E_INPUT', message: `${join(empty, 'CONCEPT.csv')}: no such file; vocab= needs a folder of an Athena download (CONCEPT.csv, CONCEPT_RELATIONSHIP.csv)` });
+    const commas = join(tmp.dir, 'vocab-commas');
+    await mkdir(commas, { recursive: true });
+    await writeFile(join(commas, 'CONCEPT.csv'), 'concept_id\tconcept_name\tvocabulary_id\tconcept_code\tstandard_concept\n3027018,Heart rate,LOINC,8867-4,S\n');
+    await expect(athenaConcepts(commas)).rejects.toMatchObject({ code: 'E_INPUT', message: `${join(commas, 'CONCEPT.csv')}:2: 1 tab-separated fields, the header has 5 (Athena's files are tab-separated)` });
+    const syn = await writeSyntheticDir(join(tmp.dir, 'syn-vocab'), fixturePatients());
+    await expect(exportSyntheticDir({ dir: syn, format: 'fhir', vocabDir: empty })).rejects.toMatchObject({ code: 'E_ARG', message: `vocab=${empty}: only format=omop reads a vocabulary` });
+  });
+
+  it('maps through the vocabulary: the fixture\'s LOINC and UCUM concepts, and nothing it lacks', async () => {
+    const dir = join(tmp.dir, 'omop-vocab');
+    const report = await exportOmop(fixturePatients(), { outDir: dir, units: fixtureUnits, vocabDir: join(import.meta.dirname, '../fixtures/athena') });
+    const m = (await readCsv(join(dir, 'measurement.csv'))).rows;
+    const pairs = new Set(m.map((r) => `${r['measurement_source_value']} ${r['measurement_concept_id']} ${r['unit_concept_id']}`));
+    expect(pairs).toEqual(new Set(['HR 3027018 8541', 'SysABP 3004249 8876', 'GCS 0 0', 'Temp 3020891 0', 'pH 0 0', 'Lactate 0 0']));
+    expect(report.notes[0]).toMatch(/^concepts from the vocabulary in .*athena: 0 of 6 codes mapped, 3 of 6 variables$/);
+  });
+});
