@@ -115,14 +115,15 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'export-data',
     summary: 'Write records (synthetic or real) as MIMIC-, OMOP CDM- or FHIR-shaped files.',
-    usage: 'synehr export-data synthetic=<dir> | model=<run>  format=mimic3|omop|fhir [out=<dir>]',
+    usage: 'synehr export-data synthetic=<dir> | model=<run>  format=mimic3|omop|fhir [out=<dir>] [vocab=<athena dir>]',
     groups: ['data', 'generate'],
     run: 'consume',
-    keys: ['synthetic', 'format', 'out'],
+    keys: ['synthetic', 'format', 'out', 'vocab'],
     flags: [
       { name: 'synthetic=<dir>', text: 'the folder of the four tables + manifest.json (default: data/synthetic/<run> of model=<run>)' },
       { name: 'format=mimic3|omop|fhir', text: 'MIMIC-III CSV tables, OMOP CDM 5.4 CSV tables, or FHIR R4 transaction Bundles (NDJSON)' },
       { name: 'out=<dir>', text: 'where the files go (default <synthetic>/export/<format>)' },
+      { name: 'vocab=<dir>', text: 'format=omop: an Athena vocabulary download (CONCEPT.csv, CONCEPT_RELATIONSHIP.csv) to map codes to standard concepts' },
     ],
   },
 ];

@@ -23,6 +23,10 @@ export const variableSpecSchema = z
     name: z.string().min(1),
     type: z.enum(['continuous', 'categorical']),
     unit: z.string().optional(),
+    // the unit as a UCUM code (e.g. '/min' for unit bpm), for FHIR Quantities, OMOP units and unit conversions
+    ucum: z.string().optional(),
+    // the variable's LOINC code, where the MIMIC item map (src/load/itemMap.ts) does not know it
+    loinc: z.string().optional(),
     range: z.tuple([z.number(), z.number()]).optional(),
     values: z.array(z.string()).optional(),
   })

@@ -52,7 +52,22 @@ describe('PhysioNet 2012 records through load and export-data', () => {
     const local = report.notes.filter((n) => n.includes('local ITEMIDs'));
     for (const n of local) expect(n).toMatch(/: MechVent$/);
     const chart = await readFile(join(dir, 'export', 'mimic3', 'CHARTEVENTS.csv'), 'utf8');
-    expect(chart).toMatch(/,211,[^\n]*,bpm,/); // HR
+    expect(chart).toMatch(/,211,[^\n]*,BPM,/); // HR: the data config's bpm, MIMIC's BPM
+  });
+
+  it("units agree with their items: PhysioNet's magnesium (mmol/L) is written in item 50960's mg/dL", async () => {
+    const report = await exportSyntheticDir({ dir, format: 'mimic3' });
+    expect(report.notes).toContain('Mg: values converted from mmol/L to mg/dL (x 2.4305), the unit of MIMIC item 50960 MAGNESIUM');
+    const lab = (await readFile(join(dir, 'export', 'mimic3', 'LABEVENTS.csv'), 'utf8')).trimEnd().split('\n').slice(1).map((l) => l.split(','));
+    const mg = lab.filter((r) => r[3] === '50960');
+    // 1 mmol of Mg = 24.305 mg (IUPAC standard atomic weight); mmol/L -> mg/dL is x 24.305 / 10
+    const want = base.flatMap((p) => p.admissions.flatMap((a) => a.events.filter((e) => e.variable === 'Mg').map((e) => (e.value as number) * 2.4305)));
+    expect(want.length).toBeGreaterThan(5);
+    expect(mg).toHaveLength(want.length);
+    mg.forEach((r, k) => {
+      expect(Number(r[6])).toBeCloseTo(want[k]!, 9);
+      expect(r[7]).toBe('mg/dL');
+    });
   });
 
   it("FHIR Bundles of real records are valid, for our validator and for HL7's R4 JSON schema", async () => {

@@ -1,5 +1,5 @@
 /**
- * `synehr export-data synthetic=<dir> format=mimic3|omop|fhir [out=<dir>]`: a synthetic (or
+ * `synehr export-data synthetic=<dir> format=mimic3|omop|fhir [out=<dir>] [vocab=<dir>]`: a synthetic (or
  * processed) directory of the four record tables as MIMIC-III tables, OMOP CDM 5.4 tables or FHIR R4
  * transaction Bundles (see src/load/mimic3.ts, omop.ts, fhir.ts). Default out: <dir>/export/<format>.
  */
@@ -14,7 +14,8 @@ export async function run(ctx: CommandContext): Promise<void> {
   const format = flagString(ctx, 'format');
   if (format === undefined) throw new SynehrError('E_ARG', `export-data needs format=<${EXPORT_FORMATS.join('|')}>`);
   const out = flagString(ctx, 'out');
-  const report = await exportSyntheticDir({ dir, format, outDir: out === undefined ? null : resolve(ctx.workDir, out), log: (m) => ctx.log(m) });
+  const vocab = flagString(ctx, 'vocab');
+  const report = await exportSyntheticDir({ dir, format, outDir: out === undefined ? null : resolve(ctx.workDir, out), ...(vocab === undefined ? {} : { vocabDir: resolve(ctx.workDir, vocab) }), log: (m) => ctx.log(m) });
   const files = Object.entries(report.files).map(([f, n]) => `${f} ${n}`).join(', ');
   ctx.log(`export-data: ${report.format} into ${report.outDir}: ${files}`);
 }
