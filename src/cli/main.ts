@@ -37,11 +37,11 @@ export interface MainIO {
 /** The package's root (built-in configs/, src/cli/commands/, embedded data/). */
 export const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url)).replace(/\/$/, '');
 
-/** Exit codes: 0 ok, 1 a bug (stack printed), 2 a user's mistake (one line), 3 a stage not built yet. */
+/** Exit codes: 0 ok, 1 a bug (stack printed), 2 a user's mistake (one line), 130 interrupted by Ctrl-C (128 + SIGINT). */
 export const EXIT_OK = 0;
 export const EXIT_BUG = 1;
 export const EXIT_USAGE = 2;
-export const EXIT_NOT_BUILT = 3;
+export const EXIT_INTERRUPTED = 130;
 
 /**
  * The `synehr` command. Returns the exit code; never throws. A SynehrError (a user's mistake)
@@ -59,8 +59,8 @@ export async function main(argv: readonly string[], io: Partial<MainIO> = {}): P
     return await dispatch(argv, full);
   } catch (e) {
     if (isSynehrError(e)) {
-      full.stderr(`synehr: error: ${e.message.replace(/\s*\n\s*/g, ' ')}\n`);
-      return EXIT_USAGE;
+      full.stderr(`synehr: ${e.code === 'E_INTERRUPTED' ? 'interrupted' : 'error'}: ${e.message.replace(/\s*\n\s*/g, ' ')}\n`);
+      return e.code === 'E_INTERRUPTED' ? EXIT_INTERRUPTED : EXIT_USAGE;
     }
     full.stderr(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
     return EXIT_BUG;
@@ -188,10 +188,6 @@ async function dispatch(argv: readonly string[], io: MainIO): Promise<number> {
   }
 
   const modulePath = join(io.commandsDir, `${spec.name}.ts`);
-  if (spec.name !== 'config' && !parsed.cfg && !existsSync(modulePath)) {
-    io.stderr(`synehr ${spec.name}: this stage is not built yet\n`);
-    return EXIT_NOT_BUILT;
-  }
 
   const user = parsed.configFile ? await loadUserConfig(parsed.configFile) : await discoverUserConfig(io.cwd);
   const searchPath = [...parsed.configDirs, ...(user?.configPaths ?? []), builtIn];
@@ -259,7 +255,7 @@ export async function createContext(o: ContextOptions): Promise<CommandContext> 
         const runs = await listRuns(workDir);
         const guess = didYouMean(run, runs);
         throw new SynehrError(
-          'E_RUN_MISSING',
+          'E_RUN',
           `no trained run '${run}' (${file} not found)` +
             (guess ? `; did you mean '${guess}'?` : ';') +
             ` runs in ${join(workDir, 'saved_models')}: ${runs.length > 0 ? runs.join(', ') : '(none)'}`,
@@ -303,12 +299,12 @@ export async function createContext(o: ContextOptions): Promise<CommandContext> 
       if (config.run_name === null) {
         const runs = await listRuns(workDir);
         throw new SynehrError(
-          'E_RUN_MISSING',
+          'E_RUN',
           `synehr ${spec.name} reads a trained run: pass model=<run_name> (runs in ${join(workDir, 'saved_models')}: ${runs.length > 0 ? runs.join(', ') : '(none)'})`,
         );
       }
       const dir = runDirPath(workDir, config.run_name);
-      if (!existsSync(dir)) throw new SynehrError('E_RUN_MISSING', `no trained run '${config.run_name}' (${dir} not found)`);
+      if (!existsSync(dir)) throw new SynehrError('E_RUN', `no trained run '${config.run_name}' (${dir} not found)`);
       return dir;
     }
     return createOutputsDir(workDir, config, o.overrides, o.now, o.job);

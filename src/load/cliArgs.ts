@@ -7,7 +7,7 @@ import { SynehrError } from '../util/errors.ts';
 export function flagString(ctx: CommandContext, name: string): string | undefined {
   const v = ctx.flags[name];
   if (v === undefined) return undefined;
-  if (typeof v !== 'string' || v === '') throw new SynehrError('E_ARG', `${name}= needs a value`);
+  if (typeof v !== 'string' || v === '') throw new SynehrError('E_USAGE', `${name}= needs a value`);
   return v;
 }
 
@@ -20,7 +20,7 @@ export function syntheticDirOf(ctx: CommandContext): string {
   let dir: string;
   if (given !== undefined) dir = resolve(ctx.workDir, given);
   else if (ctx.config.run_name) dir = ctx.config.generate.out_dir ? resolve(ctx.workDir, ctx.config.generate.out_dir) : join(ctx.workDir, 'data', 'synthetic', ctx.config.run_name);
-  else throw new SynehrError('E_ARG', `synehr ${ctx.command} needs synthetic=<dir> (a folder of the four tables) or model=<run>`);
+  else throw new SynehrError('E_USAGE', `synehr ${ctx.command} needs synthetic=<dir> (a folder of the four tables) or model=<run>`);
   if (!existsSync(dir)) throw new SynehrError('E_INPUT', `${dir}: no such directory${given === undefined ? `; run \`synehr generate model=${ctx.config.run_name}\` first` : ''}`);
   return dir;
 }

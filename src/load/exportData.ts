@@ -28,7 +28,7 @@ export function defaultExportDir(dir: string, format: ExportFormat): string {
 export async function exportSyntheticDir(options: { dir: string; format: string; outDir?: string | null; log?: (m: string) => void }): Promise<ExportReport> {
   const format = options.format as ExportFormat;
   if (!EXPORT_FORMATS.includes(format)) {
-    throw new SynehrError('E_ARG', `format=${options.format} is not an export format; expected one of ${EXPORT_FORMATS.join(', ')}`);
+    throw new SynehrError('E_USAGE', `format=${options.format} is not an export format; expected one of ${EXPORT_FORMATS.join(', ')}`);
   }
   const src = await openSyntheticDir(options.dir);
   // tables written by src/records stream one patient at a time; others are joined in memory first

@@ -22,7 +22,7 @@ export interface S3Target {
 /** s3://bucket/some/prefix -> { bucket, prefix: "some/prefix" } */
 export function parseS3Url(url: string): S3Target {
   const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(url);
-  if (!m) throw new SynehrError('E_ARG', `url=${url} is not an S3 URL; expected s3://<bucket>/<prefix>`);
+  if (!m) throw new SynehrError('E_USAGE', `url=${url} is not an S3 URL; expected s3://<bucket>/<prefix>`);
   return { bucket: m[1]!, prefix: m[2]!.replace(/\/+$/, '') };
 }
 

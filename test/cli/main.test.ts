@@ -61,9 +61,10 @@ describe('dispatch and exit codes', () => {
       "synehr: error: unknown command 'trian'; did you mean 'train'? commands: prepare, tokenize, train, export, generate, evaluate, dashboard, load, config, pipeline, export-data\n",
     );
   });
-  it('a stage not built yet says so in one line, exit 3, without reading any config', async () => {
-    const r = await run(['export', 'model=whatever', 'nonsense.key=1']);
-    expect(r).toMatchObject({ code: 3, out: '', err: 'synehr export: this stage is not built yet\n' });
+  it('a command whose module is missing is a bug: its stack naming the module, exit 1', async () => {
+    const r = await run(['export', ...CD]);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(join(FAKES, 'export.ts'));
   });
   it('a SynehrError from a command: one line (newlines folded), exit 2', async () => {
     const r = await run(['load', ...CD]);

@@ -383,7 +383,7 @@ describe('exportSyntheticDir', () => {
 
   it('EXPECTED FAILURE - an unknown format is refused naming the formats', async () => {
     await expect(exportSyntheticDir({ dir: tmp.dir, format: 'hl7v2' })).rejects.toMatchObject({
-      code: 'E_ARG',
+      code: 'E_USAGE',
       message: 'format=hl7v2 is not an export format; expected one of mimic3, omop, fhir',
     });
   });

@@ -18,7 +18,7 @@ import { SynehrError } from '../../util/errors.ts';
 export async function run(ctx: CommandContext): Promise<void> {
   const { config } = ctx;
   const runName = config.run_name;
-  if (runName === null) throw new SynehrError('E_RUN_MISSING', 'synehr evaluate reads a trained run: pass model=<run_name>');
+  if (runName === null) throw new SynehrError('E_RUN', 'synehr evaluate reads a trained run: pass model=<run_name>');
   const real = processedDir(config.data, ctx.workDir);
   if (!existsSync(join(real, 'split.json'))) {
     throw new SynehrError('E_INPUT', `${real}: no processed data (split.json missing); run \`synehr prepare data=${config.data.name}\` first`);

@@ -12,7 +12,7 @@ import { flagString, syntheticDirOf } from '../../load/cliArgs.ts';
 export async function run(ctx: CommandContext): Promise<void> {
   const dir = syntheticDirOf(ctx);
   const format = flagString(ctx, 'format');
-  if (format === undefined) throw new SynehrError('E_ARG', `export-data needs format=<${EXPORT_FORMATS.join('|')}>`);
+  if (format === undefined) throw new SynehrError('E_USAGE', `export-data needs format=<${EXPORT_FORMATS.join('|')}>`);
   const out = flagString(ctx, 'out');
   const report = await exportSyntheticDir({ dir, format, outDir: out === undefined ? null : resolve(ctx.workDir, out), log: (m) => ctx.log(m) });
   const files = Object.entries(report.files).map(([f, n]) => `${f} ${n}`).join(', ');

@@ -16,15 +16,15 @@ export async function run(ctx: CommandContext): Promise<void> {
   const target = flagString(ctx, 'target') ?? 'postgres';
   const url = flagString(ctx, 'url') ?? null;
   if (target === 's3') {
-    if (url === null) throw new SynehrError('E_ARG', 'target=s3 needs url=s3://<bucket>/<prefix>');
+    if (url === null) throw new SynehrError('E_USAGE', 'target=s3 needs url=s3://<bucket>/<prefix>');
     const report = await uploadSyntheticDir({ dir, url, endpoint: flagString(ctx, 'endpoint'), region: flagString(ctx, 'region'), log: (m) => ctx.log(m) });
     ctx.log(`load: ${report.keys.length} objects, ${report.bytes} bytes into s3://${report.bucket}`);
     return;
   }
-  if (target !== 'postgres') throw new SynehrError('E_ARG', `target=${target} is not a load target; expected postgres or s3`);
+  if (target !== 'postgres') throw new SynehrError('E_USAGE', `target=${target} is not a load target; expected postgres or s3`);
   const mode = flagString(ctx, 'mode') ?? 'replace';
-  if (mode !== 'replace' && mode !== 'append') throw new SynehrError('E_ARG', `mode=${mode}; expected replace or append`);
-  if (url !== null && !/^postgres(ql)?:\/\//.test(url)) throw new SynehrError('E_ARG', `url=${redactUrl(url)} is not a PostgreSQL URL; expected postgres://user@host:port/database`);
+  if (mode !== 'replace' && mode !== 'append') throw new SynehrError('E_USAGE', `mode=${mode}; expected replace or append`);
+  if (url !== null && !/^postgres(ql)?:\/\//.test(url)) throw new SynehrError('E_USAGE', `url=${redactUrl(url)} is not a PostgreSQL URL; expected postgres://user@host:port/database`);
   const report = await loadSyntheticDir({ dir, url, mode: mode as LoadMode, schema: flagString(ctx, 'schema') ?? 'synehr', log: (m) => ctx.log(m) });
   const total = Object.values(report.rows).reduce((a, b) => a + b, 0);
   ctx.log(
