@@ -4,17 +4,10 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import YAML from 'yaml';
 import { compose } from '../config/compose.ts';
 import { didYouMean } from '../config/didYouMean.ts';
-import { readYamlMapping } from '../config/files.ts';
 import { expandMultirun, jobRunName } from '../config/multirun.ts';
 import { parseOverride } from '../config/overrides.ts';
-import {
-  checkRunName,
-  createModelRunDir,
-  createOutputsDir,
-  defaultRunName,
-  listRuns,
-  runDirPath,
-} from '../config/runDir.ts';
+import { checkRunName, createModelRunDir, createOutputsDir, defaultRunName, listRuns, readSavedRunConfig } from '../config/runDir.ts';
+import { runDirPath, runFiles, savedModelsDir } from '../config/runPaths.ts';
 import type { SynehrConfig } from '../config/types.ts';
 import { discoverUserConfig, loadUserConfig, type UserConfig } from '../config/userConfig.ts';
 import { isSynehrError, SynehrError } from '../util/errors.ts';
@@ -250,7 +243,7 @@ export async function createContext(o: ContextOptions): Promise<CommandContext> 
   if (spec.run === 'consume') {
     const { run, rest } = takeRunOverride(o.overrides);
     if (run !== undefined) {
-      const file = join(runDirPath(workDir, run), 'config.yaml');
+      const file = runFiles(runDirPath(workDir, run)).config;
       if (!existsSync(file)) {
         const runs = await listRuns(workDir);
         const guess = didYouMean(run, runs);
@@ -258,10 +251,10 @@ export async function createContext(o: ContextOptions): Promise<CommandContext> 
           'E_RUN',
           `no trained run '${run}' (${file} not found)` +
             (guess ? `; did you mean '${guess}'?` : ';') +
-            ` runs in ${join(workDir, 'saved_models')}: ${runs.length > 0 ? runs.join(', ') : '(none)'}`,
+            ` runs in ${savedModelsDir(workDir)}: ${runs.length > 0 ? runs.join(', ') : '(none)'}`,
         );
       }
-      config = compose({ searchPath: o.searchPath, overrides: rest, command: spec.name, base: readYamlMapping(file), env: o.env }).config;
+      config = compose({ searchPath: o.searchPath, overrides: rest, command: spec.name, base: readSavedRunConfig(file), env: o.env }).config;
       config.run_name = run;
     } else {
       config = compose({ searchPath: o.searchPath, overrides: [...o.userOverrides, ...o.overrides], command: spec.name, env: o.env }).config;
@@ -278,14 +271,15 @@ export async function createContext(o: ContextOptions): Promise<CommandContext> 
         config = compose({ searchPath: o.searchPath, overrides: [...overrides, `++run_name='${name}'`], command: spec.name, env: o.env }).config;
       }
       // resume continues the run as it was configured: its saved config is the base, and only
-      // this command line's overrides (e.g. a larger train.max_steps) apply on top
-      const saved = join(runDirPath(workDir, name), 'config.yaml');
+      // this command line's overrides (e.g. a larger train.max_steps) apply on top; the saved
+      // config's resume/overwrite are not replayed (readSavedRunConfig drops them)
+      const saved = runFiles(runDirPath(workDir, name)).config;
       if (config.resume && !config.overwrite && existsSync(saved)) {
         config = compose({
           searchPath: o.searchPath,
           overrides: [...o.overrides, `++run_name='${name}'`, 'resume=true'],
           command: spec.name,
-          base: readYamlMapping(saved),
+          base: readSavedRunConfig(saved),
           env: o.env,
         }).config;
       }
@@ -300,7 +294,7 @@ export async function createContext(o: ContextOptions): Promise<CommandContext> 
         const runs = await listRuns(workDir);
         throw new SynehrError(
           'E_RUN',
-          `synehr ${spec.name} reads a trained run: pass model=<run_name> (runs in ${join(workDir, 'saved_models')}: ${runs.length > 0 ? runs.join(', ') : '(none)'})`,
+          `synehr ${spec.name} reads a trained run: pass model=<run_name> (runs in ${savedModelsDir(workDir)}: ${runs.length > 0 ? runs.join(', ') : '(none)'})`,
         );
       }
       const dir = runDirPath(workDir, config.run_name);

@@ -66,6 +66,33 @@ describe('dispatch and exit codes', () => {
     expect(r.code).toBe(1);
     expect(r.err).toContain(join(FAKES, 'export.ts'));
   });
+  it('defect 1: resuming a run created with overwrite=true keeps its files, and overwrite is not replayed', async () => {
+    const cwd = workDir();
+    expect((await run(['train', ...CD, 'run_name=ow2', 'overwrite=true'], cwd)).code).toBe(0);
+    const runDir = join(cwd, 'saved_models', 'ow2');
+    // a config.yaml as older versions wrote it: the overwrite=true of the command that made the run
+    const saved = YAML.parse(readFileSync(join(runDir, 'config.yaml'), 'utf8'));
+    writeFileSync(join(runDir, 'config.yaml'), YAML.stringify({ ...saved, overwrite: true }));
+    mkdirSync(join(runDir, 'checkpoints'));
+    writeFileSync(join(runDir, 'checkpoints', 'ckpt-000020.bin'), 'state');
+    writeFileSync(join(runDir, 'model.safetensors'), 'weights');
+    const resumed = await run(['train', ...CD, 'run_name=ow2', 'resume=true', 'train.max_steps=40'], cwd);
+    expect(resumed.code).toBe(0);
+    expect(existsSync(join(runDir, 'checkpoints', 'ckpt-000020.bin'))).toBe(true);
+    expect(existsSync(join(runDir, 'model.safetensors'))).toBe(true);
+    expect(seen(cwd, 'train')).toMatchObject({ resume: true, overwrite: false });
+    // a command reading the run does not inherit it either (generate would replace a finished generation)
+    expect((await run(['generate', ...CD, 'model=ow2'], cwd)).code).toBe(0);
+    expect(seen(cwd, 'generate')).toMatchObject({ resume: false, overwrite: false });
+  });
+  it('EXPECTED FAILURE - resume=true with overwrite=true is refused: a resume never empties a run', async () => {
+    const cwd = workDir();
+    expect((await run(['train', ...CD, 'run_name=both'], cwd)).code).toBe(0);
+    writeFileSync(join(cwd, 'saved_models', 'both', 'model.safetensors'), 'weights');
+    const r = await run(['train', ...CD, 'run_name=both', 'resume=true', 'overwrite=true'], cwd);
+    expect(r).toMatchObject({ code: 2, err: "synehr: error: resume=true continues run 'both' and overwrite=true would empty it first: pass one of the two\n" });
+    expect(existsSync(join(cwd, 'saved_models', 'both', 'model.safetensors'))).toBe(true);
+  });
   it('a SynehrError from a command: one line (newlines folded), exit 2', async () => {
     const r = await run(['load', ...CD]);
     expect(r).toMatchObject({ code: 2, err: 'synehr: error: no database at postgres://nowhere second line\n' });
@@ -121,7 +148,8 @@ describe('the context a command gets', () => {
     const resumed = seen(r.cwd, 'train');
     expect([resumed.model.n_ctx, resumed.runName]).toEqual([256, 'r1']);
     const resumedSaved = YAML.parse(readFileSync(join(r.cwd, 'saved_models', 'r1', 'config.yaml'), 'utf8'));
-    expect([resumedSaved.model.n_ctx, resumedSaved.train.max_steps, resumedSaved.resume]).toEqual([256, 9, true]);
+    // resume and overwrite belong to the command they were given with: the saved config keeps neither
+    expect([resumedSaved.model.n_ctx, resumedSaved.train.max_steps, resumedSaved.resume, resumedSaved.overwrite]).toEqual([256, 9, false, false]);
 
     // generate model=r1: the saved config is the base, further overrides apply, run_name is r1
     const g = await run(['generate', ...CD, 'model=r1', 'n_samples=7', 'batch_size=3'], r.cwd);
