@@ -9,9 +9,9 @@ import { exportMimic3 } from '../../src/load/mimic3.ts';
 import { exportOmop, CONCEPT } from '../../src/load/omop.ts';
 import { exportFhir, patientBundle, type TransactionBundle } from '../../src/load/fhir.ts';
 import { validateTransactionBundle } from '../../src/load/fhirValidate.ts';
-import { exportSyntheticDir, unitsFromManifest } from '../../src/load/exportData.ts';
-import { streamRecords, tableLayout } from '../../src/load/recordStream.ts';
-import { openSyntheticDir, recordsFromTables } from '../../src/load/synthetic.ts';
+import { exportSyntheticDir, variableUnits } from '../../src/load/exportData.ts';
+import { eventVariables, readRecords, streamRecords } from '../../src/records/read.ts';
+import { openRecordsDir } from '../../src/records/recordsDir.ts';
 import { readdir } from 'node:fs/promises';
 import { Table, Utf8, Float64, vectorFromArray } from 'apache-arrow';
 import { resolveItems } from '../../src/load/itemMap.ts';
@@ -376,7 +376,7 @@ describe('exportSyntheticDir', () => {
     expect(m.files['CHARTEVENTS.csv']).toBe(7);
     const f = await exportSyntheticDir({ dir, format: 'fhir' });
     expect(f.files['bundles.ndjson']).toBe(3);
-    // units come from the manifest's data config
+    // units come from the folder's data config (the manifest's)
     const chart = await readCsv(join(dir, 'export', 'mimic3', 'CHARTEVENTS.csv'));
     expect(chart.rows.find((r) => r['ITEMID'] === '676')!['VALUEUOM']).toBe('°C');
   });
@@ -390,20 +390,21 @@ describe('exportSyntheticDir', () => {
 });
 
 describe('streamed export', () => {
-  it('tables from src/records are grouped: streamRecords gives what recordsFromTables gives, in order', async () => {
-    const src = await openSyntheticDir(await writeSyntheticDir(join(tmp.dir, 'stream1'), replicatePatients(fixturePatients(), 7)));
-    const layout = await tableLayout(src);
-    expect(layout).toEqual({ grouped: true, variables: ['GCS', 'HR', 'Lactate', 'SysABP', 'Temp', 'pH'] });
+  it('tables from src/records say they are grouped and stream back the records written, in order', async () => {
+    const written = replicatePatients(fixturePatients(), 7);
+    const src = await openRecordsDir(await writeSyntheticDir(join(tmp.dir, 'stream1'), written));
+    expect(Object.values(src.tables).map((t) => t.grouped)).toEqual([true, true, true, true]);
+    expect(await eventVariables(src.tables)).toEqual(['GCS', 'HR', 'Lactate', 'SysABP', 'Temp', 'pH']);
     const streamed: PatientRecord[] = [];
-    for await (const r of streamRecords(src)) streamed.push(r);
-    expect(streamed).toEqual(await recordsFromTables(src));
+    for await (const r of streamRecords(src.tables, { data: src.data })) streamed.push(r);
+    expect(streamed).toEqual(written);
   });
 
   it('every format: the streamed export is byte-identical to the export of the records held in memory', async () => {
     const dir = await writeSyntheticDir(join(tmp.dir, 'stream2'), replicatePatients(fixturePatients(), 7));
-    const src = await openSyntheticDir(dir);
-    const records = await recordsFromTables(src);
-    const units = unitsFromManifest(src.manifest);
+    const src = await openRecordsDir(dir);
+    const records = await readRecords(src.tables, { data: src.data });
+    const units = variableUnits(src.data);
     for (const [format, exporter] of [['mimic3', exportMimic3], ['omop', exportOmop], ['fhir', exportFhir]] as const) {
       const streamedDir = join(tmp.dir, `streamed-${format}`);
       const memoryDir = join(tmp.dir, `memory-${format}`);
@@ -426,7 +427,7 @@ describe('streamed export', () => {
       value_num: vectorFromArray(col('value_num') as (number | null)[], new Float64()),
       value_text: vectorFromArray(col('value_text') as (string | null)[], new Utf8()),
     }));
-    expect((await tableLayout(await openSyntheticDir(dir))).grouped).toBe(false);
+    expect((await openRecordsDir(dir)).tables.events.grouped).toBe(false);
     const logs: string[] = [];
     const report = await exportSyntheticDir({ dir, format: 'omop', log: (m) => logs.push(m) });
     expect(logs[0]).toMatch(/not grouped by patient; reading every record into memory first/);

@@ -121,7 +121,11 @@ describe('records <-> Parquet tables', () => {
     await writeRecordTables(a, [rec('x')], data);
     await writeRecordTables(b, [rec('y')], data);
     await copyFile(join(b, 'events.parquet'), join(a, 'events.parquet'));
-    await expect(collect(streamRecords(a))).rejects.toThrow(/events \(of admission y-a\) are not in writer order .*; use readRecords/);
+    await expect(collect(streamRecords(a))).rejects.toMatchObject({
+      name: 'SynehrError',
+      code: 'E_INPUT',
+      message: `${join(a, 'events.parquet')}: row 0 (admission y-a) is out of order or has no parent: a table written as grouped by patient is not (damaged, or edited by hand)`,
+    });
   });
 
   it('sorts events by hours when reading', async () => {
