@@ -13,8 +13,10 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { runFiles } from '../config/runPaths.ts';
+import { checkRunTokenizer, fileSha256 } from '../train/runStamp.ts';
 import { buildInferenceGraph } from '../model/gpt.ts';
 import { gptParamSpecs } from '../model/params.ts';
 import { decodeSafetensors, tensorToFloat32 } from '../model/safetensors.ts';
@@ -30,24 +32,28 @@ export const EXPORT_FILES = ['onnx/model.onnx', 'config.json', 'generation_confi
 export interface TrainedRun {
   dir: string;
   tokenizer: Tokenizer;
+  /** sha256 of the run's tokenizer file, the one its run.json names */
+  tokenizerHash: string;
   /** float32 weights by Hugging Face name */
   weights: Record<string, Float32Array>;
   /** sha256 of model.safetensors: the manifest and the export stamp name the weights by it */
   weightsHash: string;
 }
 
-/** Reads a run's tokenizer.json and model.safetensors, checking them against the model config. */
+/**
+ * Reads a run's tokenizer and model.safetensors, checking the tokenizer against the hash the run
+ * was trained with (run.json) and the weights against the model config.
+ */
 export async function loadTrainedRun(dir: string, model: ModelConfig): Promise<TrainedRun> {
-  const tokPath = join(dir, 'tokenizer.json');
-  const wPath = join(dir, 'model.safetensors');
-  for (const [what, p] of [
-    ['tokenizer.json', tokPath],
-    ['model.safetensors', wPath],
-  ] as const) {
+  const files = runFiles(dir);
+  const tokPath = files.tokenizer;
+  const wPath = files.weights;
+  for (const p of [wPath, files.stamp, tokPath]) {
     if (!existsSync(p)) {
-      throw new SynehrError('E_RUN', `${dir} has no ${what}: is it a finished training run? (\`synehr train run_name=<run>\` writes it)`);
+      throw new SynehrError('E_RUN', `${dir} has no ${p.slice(dir.length + 1)}: is it a finished training run? (\`synehr train run_name=<run>\` writes it)`);
     }
   }
+  const tokenizerHash = await checkRunTokenizer(files);
   const tokenizer = loadTokenizer(tokPath);
   const bytes = await readFile(wPath);
   const file = decodeSafetensors(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), wPath);
@@ -68,7 +74,7 @@ export async function loadTrainedRun(dir: string, model: ModelConfig): Promise<T
     weights[spec.name] = tensorToFloat32(t);
   }
   const weightsHash = createHash('sha256').update(bytes).digest('hex');
-  return { dir, tokenizer, weights, weightsHash };
+  return { dir, tokenizer, tokenizerHash, weights, weightsHash };
 }
 
 /** transformers' GPT2Config for the run. */
@@ -117,35 +123,55 @@ export interface ExportResult {
 export async function exportRun(dir: string, model: ModelConfig, gen: GenerateConfig, loaded?: TrainedRun): Promise<ExportResult> {
   const t0 = performance.now();
   const run = loaded ?? (await loadTrainedRun(dir, model));
+  const files = runFiles(dir);
   const V = run.tokenizer.vocab.length;
-  await mkdir(join(dir, 'onnx'), { recursive: true });
+  await mkdir(files.onnxDir, { recursive: true });
   const inference = buildInferenceGraph(model, { vocabSize: V, weights: run.weights });
-  await writeFileAtomic(join(dir, 'onnx', 'model.onnx'), inference.model);
-  await writeFileAtomic(join(dir, 'config.json'), json(hfConfig(model, run.tokenizer)));
-  await writeFileAtomic(join(dir, 'generation_config.json'), json(hfGenerationConfig(run.tokenizer, gen, model)));
-  await writeFileAtomic(join(dir, 'sampler.onnx'), buildSamplerGraph(model, { vocabSize: V, weights: run.weights, automaton: run.tokenizer.automaton }));
-  // the stamp names the weights the graphs were built from, so generate can tell a stale export
-  await writeFileAtomic(join(dir, 'onnx', 'export.json'), json({ weights_sha256: run.weightsHash, tokenizer_hash: run.tokenizer.vocabHash() }));
+  await writeFileAtomic(files.onnxModel, inference.model);
+  await writeFileAtomic(files.hfConfig, json(hfConfig(model, run.tokenizer)));
+  await writeFileAtomic(files.generationConfig, json(hfGenerationConfig(run.tokenizer, gen, model)));
+  await writeFileAtomic(files.sampler, buildSamplerGraph(model, { vocabSize: V, weights: run.weights, automaton: run.tokenizer.automaton }));
+  // the stamp names what the graphs were built from and the graphs themselves, so generate can
+  // tell an export that is stale (other weights or tokenizer) or damaged (a truncated file)
+  const stamp: ExportStamp = {
+    format_version: EXPORT_STAMP_VERSION,
+    weights_sha256: run.weightsHash,
+    tokenizer_sha256: run.tokenizerHash,
+    files: { 'onnx/model.onnx': await fileSha256(files.onnxModel), 'sampler.onnx': await fileSha256(files.sampler) },
+  };
+  await writeFileAtomic(files.exportStamp, json(stamp));
   return { files: EXPORT_FILES.map((f) => join(dir, f)), weightsHash: run.weightsHash, seconds: (performance.now() - t0) / 1000 };
 }
 
+/** onnx/export.json: what the export was built from, and the sha256 of the graphs it wrote. */
+interface ExportStamp {
+  format_version: number;
+  weights_sha256: string;
+  tokenizer_sha256: string;
+  files: Record<'onnx/model.onnx' | 'sampler.onnx', string>;
+}
+const EXPORT_STAMP_VERSION = 1;
+
 /**
- * Whether the run's export exists and was built from its current model.safetensors. `loaded`
- * (the run as loadTrainedRun read it) saves reading and hashing the weights again.
+ * Whether the run's export exists, is whole, and was built from its current weights and tokenizer.
+ * `loaded` (the run as loadTrainedRun read it) saves reading and hashing the weights again.
  */
 export async function exportIsCurrent(dir: string, loaded?: TrainedRun): Promise<boolean> {
-  const stampPath = join(dir, 'onnx', 'export.json');
-  if (!EXPORT_FILES.every((f) => existsSync(join(dir, f))) || !existsSync(stampPath)) return false;
-  const stamp = JSON.parse(await readFile(stampPath, 'utf8')) as { weights_sha256?: string; tokenizer_hash?: string };
-  const weights = join(dir, 'model.safetensors');
-  const tokPath = join(dir, 'tokenizer.json');
-  if (!existsSync(weights) || !existsSync(tokPath)) return false;
-  // the sampler embeds the grammar: a replaced tokenizer makes the export stale too
-  if (stamp.tokenizer_hash !== (loaded?.tokenizer ?? loadTokenizer(tokPath)).vocabHash()) return false;
-  const [ws, ss] = await Promise.all([stat(weights), stat(join(dir, 'sampler.onnx'))]);
-  if (ws.mtimeMs > ss.mtimeMs) return false;
-  const hash = loaded?.weightsHash ?? createHash('sha256').update(await readFile(weights)).digest('hex');
-  return stamp.weights_sha256 === hash;
+  const files = runFiles(dir);
+  if (!EXPORT_FILES.every((f) => existsSync(join(dir, f))) || !existsSync(files.exportStamp)) return false;
+  let stamp: Partial<ExportStamp>;
+  try {
+    stamp = JSON.parse(await readFile(files.exportStamp, 'utf8')) as Partial<ExportStamp>;
+  } catch {
+    return false;
+  }
+  if (stamp.format_version !== EXPORT_STAMP_VERSION || !existsSync(files.weights)) return false;
+  // the sampler embeds the grammar: another tokenizer makes the export stale too
+  const tokenizerHash = loaded?.tokenizerHash ?? (await checkRunTokenizer(files));
+  if (stamp.tokenizer_sha256 !== tokenizerHash) return false;
+  const weightsHash = loaded?.weightsHash ?? (await fileSha256(files.weights));
+  if (stamp.weights_sha256 !== weightsHash) return false;
+  return stamp.files?.['sampler.onnx'] === (await fileSha256(files.sampler)) && stamp.files?.['onnx/model.onnx'] === (await fileSha256(files.onnxModel));
 }
 
 function json(x: unknown): Uint8Array {
