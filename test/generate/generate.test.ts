@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateConfigSchema, type GenerateConfig } from '../../src/generate/config.ts';
-import { exportRun } from '../../src/generate/export.ts';
+import { exportIsCurrent, exportRun } from '../../src/generate/export.ts';
 import { cohortPrefixes, conditionPrefix, generateSynthetic, type GenerateOptions } from '../../src/generate/generate.ts';
 import { readParquetTable, readRecords, TABLE_NAMES } from '../../src/records/tables.ts';
 import type { PatientRecord } from '../../src/records/types.ts';
@@ -291,6 +291,20 @@ describe('generateSynthetic', () => {
     const message = new RegExp(`^${join(swapped, 'tokenizer.json')} is not the tokenizer this run was trained with \\(sha256 [0-9a-f]{12}… at training, [0-9a-f]{12}… now\\)`);
     await expectSynehrError(generateSynthetic(opts('swapped', { runDir: swapped })), 'E_MISMATCH', message);
     await expectSynehrError(exportRun(swapped, run.model, gen()), 'E_MISMATCH', message);
+  });
+
+  it('defect 8: a truncated sampler.onnx is not a current export: generate exports again, saying why', async () => {
+    const cut = join(root, 'cut-run');
+    await cp(run.dir, cut, { recursive: true });
+    expect(await exportIsCurrent(cut)).toBe(true);
+    const sampler = await readFile(join(cut, 'sampler.onnx'));
+    await writeFile(join(cut, 'sampler.onnx'), sampler.subarray(0, sampler.length >> 1));
+    expect(await exportIsCurrent(cut)).toBe(false);
+    const logs: string[] = [];
+    const r = await generateSynthetic(opts('cut', { runDir: cut, log: (m) => logs.push(m) }, { n_samples: 4, batch_size: 4 }));
+    expect(r.counts.patients).toBe(4);
+    expect(logs).toContain(`generate: exporting ${cut} (sampler.onnx is missing, damaged, or built from other weights)`);
+    expect(await exportIsCurrent(cut)).toBe(true);
   });
 
   it('evaluate, load and export-data refuse the folder of an interrupted generation (no manifest)', async () => {

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -11,6 +11,9 @@ import { listCheckpointSteps, loadLatestCheckpoint, checkpointFileName } from '.
 import { readMetricsJsonl } from '../../src/tracking/metricsJsonl.ts';
 import type { RunnerFactory } from '../../src/train/runner.ts';
 import { bigramRunner, bigramSpecs, syntheticShard } from './bigramRunner.ts';
+import { runFiles } from '../../src/config/runPaths.ts';
+import { checkRunTokenizer, installRunTokenizer } from '../../src/train/runStamp.ts';
+import { SynehrError } from '../../src/util/errors.ts';
 
 const V = 16;
 const trainShard = syntheticShard(1, 120, V, 3, 20);
@@ -195,5 +198,26 @@ describe('trainModel (bigram stand-in model)', () => {
         /train\.batch_size is 2 in the checkpoint, 3 in the config/,
       );
     });
+  });
+});
+
+describe('the run stamp (run.json)', () => {
+  it('EXPECTED FAILURE - defect 4: resume refuses a tokenizer refitted since the run started; a run copy edited by hand is refused', async () => {
+    const dir = await tmp();
+    const files = runFiles(join(dir, 'run'));
+    await mkdir(files.dir, { recursive: true });
+    const fitted = join(dir, 'tokenizer.json');
+    await writeFile(fitted, '{"vocab":["<pad>"],"bins":[1,2,3]}\n');
+    const hash = await installRunTokenizer(files, fitted, { data: 'toy', resume: false });
+    expect(await checkRunTokenizer(files)).toBe(hash);
+    expect(JSON.parse(await readFile(files.stamp, 'utf8'))).toEqual({ format_version: 1, kind: 'synehr-run', data: 'toy', tokenizer_sha256: hash });
+    // the same vocabulary, other bins: refitted by `synehr tokenize` after the run started
+    await writeFile(fitted, '{"vocab":["<pad>"],"bins":[1,2,4]}\n');
+    const refused = await installRunTokenizer(files, fitted, { data: 'toy', resume: true }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(SynehrError);
+    expect(refused).toMatchObject({ code: 'E_MISMATCH', message: expect.stringMatching(new RegExp(`^${fitted.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} changed since run .* started \\(sha256 ${hash.slice(0, 12)}… then, [0-9a-f]{12}… now\\)`)) });
+    expect(await checkRunTokenizer(files)).toBe(hash); // the run's copy is untouched
+    await writeFile(files.tokenizer, '{"vocab":["<pad>"],"bins":[1,2,4]}\n');
+    await expect(checkRunTokenizer(files)).rejects.toMatchObject({ code: 'E_MISMATCH', message: expect.stringContaining('is not the tokenizer this run was trained with') });
   });
 });
