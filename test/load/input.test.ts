@@ -6,7 +6,7 @@ import { openRecordsDir, type RecordsDir } from '../../src/records/recordsDir.ts
 import { readRecords } from '../../src/records/read.ts';
 import { loadSyntheticDir } from '../../src/load/loadSynthetic.ts';
 import { exportSyntheticDir } from '../../src/load/exportData.ts';
-import { fixtureData, fixturePatients, fixtureTables, writeParquetTable, writeSyntheticDir } from './fixtures.ts';
+import { fixtureData, fixturePatients, fixtureTables, replicatePatients, writeParquetTable, writeSyntheticDir } from './fixtures.ts';
 import { sortById, tempDir } from './helpers.ts';
 import { tableFromArrays, vectorFromArray, Utf8, Float64, Table } from 'apache-arrow';
 
@@ -164,6 +164,23 @@ describe('reading a synthetic directory', () => {
     const dir = await freshDir('notable');
     await rm(join(dir, 'codes.parquet'));
     await expect(openSyntheticDir(dir)).rejects.toMatchObject({ code: 'E_INPUT', message: expect.stringMatching(/missing codes\.parquet/) });
+  });
+});
+
+describe('damaged files', () => {
+  it('EXPECTED FAILURE - defect 8: a Parquet file damaged mid-file is an E_INPUT error naming it, for load and export-data alike', async () => {
+    const dir = await writeSyntheticDir(join(tmp.dir, 'damaged'), replicatePatients(fixturePatients(), 400));
+    const file = join(dir, 'events.parquet');
+    const bytes = await readFile(file);
+    // overwrite a stretch in the middle: the footer (schema, row groups) still reads, a data page does not
+    for (let i = Math.floor(bytes.length * 0.3); i < Math.floor(bytes.length * 0.6); i++) bytes[i] = (bytes[i]! * 7 + 13) & 255;
+    await writeFile(file, bytes);
+    const refusal = { name: 'SynehrError', code: 'E_INPUT', message: expect.stringMatching(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: not a readable Parquet file, or damaged \\(`)) };
+    await expect(exportSyntheticDir({ dir, format: 'omop' })).rejects.toMatchObject(refusal);
+    await expect(loadSyntheticDir({ dir, url: null })).rejects.toMatchObject(refusal);
+    // a file cut short loses its footer: refused as it is opened
+    await writeFile(join(dir, 'codes.parquet'), (await readFile(join(dir, 'codes.parquet'))).subarray(0, 100));
+    await expect(openSyntheticDir(dir)).rejects.toMatchObject({ code: 'E_INPUT', message: expect.stringContaining(`${join(dir, 'codes.parquet')}: not a readable Parquet file, or damaged (Parquet error: Invalid Parquet file. Corrupt footer)`) });
   });
 });
 
