@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { z } from 'zod';
+import { SynehrError } from '../util/errors.ts';
 
 /**
  * The `data` config group: what a data set holds and how to load it. Loaders (src/sources/) and the
@@ -84,11 +85,27 @@ export type DataConfig = z.infer<typeof dataConfigSchema>;
 export async function readDataConfigFile(path: string, overrides: Partial<DataConfig> = {}): Promise<DataConfig> {
   const { readFile } = await import('node:fs/promises');
   const { parse } = await import('yaml');
-  const raw = { ...(parse(await readFile(path, 'utf8')) as Record<string, unknown>), ...overrides };
-  const parsed = dataConfigSchema.safeParse(raw);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    throw new SynehrError('E_CONFIG_FILE', `${path}: cannot read the data config (${(e as Error).message})`);
+  }
+  let tree: unknown;
+  try {
+    tree = parse(text);
+  } catch (e) {
+    throw new SynehrError('E_CONFIG_FILE', `${path}: not valid YAML (${(e as Error).message.split('\n')[0]})`);
+  }
+  if (typeof tree !== 'object' || tree === null || Array.isArray(tree)) {
+    throw new SynehrError('E_CONFIG_FILE', `${path}: a data config is a mapping of keys (name, loader, root, ...), got ${Array.isArray(tree) ? 'a list' : JSON.stringify(tree)}`);
+  }
+  const parsed = dataConfigSchema.safeParse({ ...(tree as Record<string, unknown>), ...overrides });
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    throw new Error(`${path}: data.${issue.path.join('.')}: ${issue.message}`);
+    const keys = issue.code === 'unrecognized_keys' ? ` (${(issue as { keys?: string[] }).keys?.join(', ')})` : '';
+    const code = issue.code === 'unrecognized_keys' ? 'E_CONFIG_KEY' : 'E_CONFIG_TYPE';
+    throw new SynehrError(code, `${path}: data${issue.path.length ? `.${issue.path.join('.')}` : ''}: ${issue.message}${keys}`);
   }
   const data = parsed.data;
   data.processed_dir = data.processed_dir.replace(/\$\{data\.name\}/g, data.name);
