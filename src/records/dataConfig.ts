@@ -34,8 +34,10 @@ export const labelSpecSchema = z
     name: z.string().min(1),
     // the label the split is stratified by and utility is measured on
     main: z.boolean().default(false),
-    // labels are small integers (0/1 for binary outcomes)
+    // labels are small integers (0/1 for binary outcomes); a value outside them is an input error
     values: z.array(z.number()).optional(),
+    // plausible range [lo, hi] of a numeric label (e.g. days in hospital); outside it is an input error
+    range: z.tuple([z.number(), z.number()]).optional(),
   })
   .strict();
 
@@ -68,6 +70,9 @@ export const dataConfigSchema = z
     // code systems a code prefix may name, e.g. ["ICD9", "ICD10"]; an unknown prefix is an error
     code_systems: z.array(z.string()).default([]),
     variables: z.array(variableSpecSchema).default([]),
+    // the observation window in hours since the admission start (48 for PhysioNet 2012); a time
+    // after it is an input error; null = no window declared
+    window_hours: z.number().positive().nullable().default(null),
     // loader-specific options (file names, item maps, GEM mapping, tolerance of bad rows)
     options: z.record(z.string(), z.unknown()).default({}),
   })
