@@ -75,13 +75,19 @@ export interface ParsedArgs {
   cfg: boolean;
 }
 
+/** A string as a quoted override value: taken as it is, never typed or split at commas. */
+function quotedValue(v: string): string {
+  return `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
 /**
- * Sorts a command's words: an override has '=' or starts with '~' or '+' (and not '-'); our own
- * flags are taken out; every other word (flags like --port 8080, positional words, and the
- * command's own `key=value` words listed in CommandSpec.keys, like load's url=...) is passed
- * through in ctx.args. After `--` everything is passed through.
+ * Sorts a command's words: an override has '=' or starts with '~' or '+' (and not '-'); the
+ * command's short `key=value` words (CommandSpec.keys, like load's url=...) become overrides of
+ * the config keys they stand for, their values quoted; our own flags are taken out; every other
+ * word (flags like --port 8080, positional words) is passed through in ctx.args. After `--`
+ * everything is passed through.
  */
-export function parseArgs(words: readonly string[], cwd: string, ownKeys: readonly string[] = []): ParsedArgs {
+export function parseArgs(words: readonly string[], cwd: string, ownKeys: Readonly<Record<string, string>> = {}): ParsedArgs {
   const out: ParsedArgs = { overrides: [], args: [], multirun: false, help: false, configDirs: [], cfg: false };
   const valueOf = (i: number, name: string): string => {
     const v = words[i + 1];
@@ -106,7 +112,7 @@ export function parseArgs(words: readonly string[], cwd: string, ownKeys: readon
       out.cfg = true;
     } else if (w === '--cfg=job') out.cfg = true;
     else if (w.startsWith('-')) out.args.push(w);
-    else if (w.includes('=') && ownKeys.includes(w.slice(0, w.indexOf('=')))) out.args.push(w);
+    else if (w.includes('=') && Object.hasOwn(ownKeys, w.slice(0, w.indexOf('=')))) out.overrides.push(`${ownKeys[w.slice(0, w.indexOf('='))]}=${quotedValue(w.slice(w.indexOf('=') + 1))}`);
     else if (w.includes('=') || w.startsWith('~') || w.startsWith('+')) out.overrides.push(w);
     else out.args.push(w);
   }

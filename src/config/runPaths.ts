@@ -8,9 +8,11 @@
  *                                   checkpoints, the export, pipeline.json, eval/
  *   data/synthetic/<run>/           runPaths().synthetic (or generate.out_dir): tables + manifest.json
  */
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { DataConfig } from '../records/dataConfig.ts';
 import { processedDir } from '../records/dataConfig.ts';
+import { SynehrError } from '../util/errors.ts';
 import type { SynehrConfig } from './types.ts';
 
 /**
@@ -94,6 +96,22 @@ export function runPaths(config: Pick<SynehrConfig, 'run_name' | 'generate'>, wo
   const runName = config.run_name;
   if (runName === null) throw new Error('runPaths: the config has no run_name');
   return { ...runFiles(runDirPath(workDir, runName)), runName, synthetic: syntheticDirPath(workDir, runName, config.generate.out_dir) };
+}
+
+/**
+ * The folder `load` and `export-data` read: load.synthetic (against the working directory), else
+ * the synthetic folder of model=<run>.
+ */
+export function recordsDirToLoad(config: Pick<SynehrConfig, 'run_name' | 'generate' | 'load'>, workDir: string, command: string): string {
+  const given = config.load.synthetic;
+  let dir: string;
+  if (given !== null && given !== '') dir = resolve(workDir, given);
+  else if (config.run_name !== null) dir = runPaths(config, workDir).synthetic;
+  else throw new SynehrError('E_USAGE', `synehr ${command} needs synthetic=<dir> (a folder of the four tables) or model=<run>`);
+  if (!existsSync(dir)) {
+    throw new SynehrError('E_MISSING', `${dir}: no such folder${given === null ? `; run \`synehr generate model=${config.run_name}\` first` : ''}`);
+  }
+  return dir;
 }
 
 export const SPLITS = ['train', 'val', 'test'] as const;

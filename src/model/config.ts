@@ -11,8 +11,7 @@ export const modelConfigSchema = z
     n_embd: z.number().int().positive().default(128),
     // head size n_embd / n_head = 64: attention's [B, H, T, T] tensors dominate a step at T = 1024
     n_head: z.number().int().positive().default(2),
-    // context length in tokens: packed training windows and the sampler's maximum length; PhysioNet
-    // 2012 patients are 505 tokens at the median and 932 at p99
+    // context length in tokens: packed training windows and the sampler's maximum length (PhysioNet 2012 patients: 505 tokens at the median, 932 at p99)
     n_ctx: z.number().int().positive().default(1024),
     // std of the normal initialisation (GPT-2's 0.02); residual projections are scaled by 1/sqrt(2 n_layer)
     init_std: z.number().positive().default(0.02),

@@ -198,17 +198,22 @@ describe('the context a command gets', () => {
     expect(readdirSync(s.runDir).sort()).toEqual(['config.yaml', 'overrides.yaml']);
   });
 
-  it("a command's own key=value words (CommandSpec.keys) are flags, not config overrides", async () => {
+  it("a command's short key=value words (CommandSpec.keys) set the config keys they stand for, as strings", async () => {
     const cwd = workDir();
     expect((await run(['train', ...CD, 'run_name=r2'], cwd)).code).toBe(0);
-    // export-data's table entry lists synthetic, format and out as its own keys
-    const r = await run(['export-data', ...CD, 'model=r2', 'synthetic=some/dir', 'format=omop', 'out=a=b', 'n_samples=3'], cwd);
-    expect(r.code).toBe(0);
+    // export-data's short words synthetic, format and out are the load group's keys
+    const r = await run(['export-data', ...CD, 'model=r2', 'synthetic=some/dir', 'format=omop', "out=a=b,c'd", 'n_samples=3'], cwd);
+    expect(r.code, r.err).toBe(0);
     const s = seen(cwd, 'export-data');
-    expect(s.flags).toEqual({ synthetic: 'some/dir', format: 'omop', out: 'a=b' });
-    expect(s.args).toEqual(['synthetic=some/dir', 'format=omop', 'out=a=b']);
-    expect(s.overrides).toEqual(['model=r2', 'n_samples=3']);
+    expect(s.load).toMatchObject({ synthetic: 'some/dir', format: 'omop', out: "a=b,c'd" });
+    expect(s.flags).toEqual({});
+    expect(s.overrides).toEqual(['model=r2', "load.synthetic='some/dir'", "load.format='omop'", "load.out='a=b,c\\'d'", 'n_samples=3']);
     expect(s.generate.n_samples).toBe(3);
+    // the long form works as well, and a bad value is refused by the schema, naming the key
+    expect((await run(['export-data', ...CD, 'model=r2', 'load.format=fhir'], cwd)).code).toBe(0);
+    expect(seen(cwd, 'export-data').load.format).toBe('fhir');
+    const bad = await run(['export-data', ...CD, 'model=r2', 'format=hl7'], cwd);
+    expect(bad).toMatchObject({ code: 2, err: `synehr: error: config key 'load.format' = "hl7": expected one of "mimic3", "omop", "fhir"\n` });
   });
 
   it('dashboard gets --port through ctx.flags', async () => {

@@ -27,7 +27,7 @@ export async function run(ctx: CommandContext): Promise<void> {
   if (!existsSync(real.split)) {
     throw new SynehrError('E_MISSING', `${real.processed}: no processed data (split.json missing); run \`synehr prepare data=${config.data.name}\` first`);
   }
-  const given = typeof ctx.flags.synthetic === 'string' ? ctx.flags.synthetic : config.eval.synthetic;
+  const given = config.eval.synthetic;
   const synDir = given === null ? paths.synthetic : resolve(ctx.workDir, given);
   if (!existsSync(synDir)) {
     throw new SynehrError(
