@@ -148,13 +148,13 @@ describe('records <-> Parquet tables', () => {
   it('EXPECTED FAILURE - NaN value: throws and leaves no file behind', async () => {
     const dir = await tmp();
     const bad: PatientRecord = { id: 'x', covariates: {}, labels: {}, admissions: [{ id: 'a', codes: [], events: [{ hours: 0, variable: 'HR', value: NaN }] }] };
-    await expect(writeRecordTables(dir, [bad], data)).rejects.toThrow(/patient x, HR at 0 h: expected a finite number, got null/);
+    await expect(writeRecordTables(dir, [bad], data)).rejects.toMatchObject({ name: 'SynehrError', code: 'E_RECORD', message: 'patient x, HR at 0 h: expected a finite number, got null' });
     expect(await readdir(dir)).toEqual([]);
   });
 
   it('EXPECTED FAILURE - covariate not in the config', async () => {
     const dir = await tmp();
     const bad: PatientRecord = { id: 'x', covariates: { bmi: 3 }, labels: {}, admissions: [] };
-    await expect(writeRecordTables(dir, [bad], data)).rejects.toThrow('patient x: covariate "bmi" is not in the data config');
+    await expect(writeRecordTables(dir, [bad], data)).rejects.toMatchObject({ name: 'SynehrError', code: 'E_RECORD', message: 'patient x: covariate "bmi" is not in the data config' });
   });
 });

@@ -66,32 +66,32 @@ describe('physionet2012 loader', () => {
     it('EXPECTED FAILURE - wrong header names file and line 1', async () => {
       const dir = await scratch(FIX);
       await writeFile(join(dir, 'set-a/139060.txt'), 'Time;Parameter;Value\n00:00,RecordID,139060\n');
-      await expect(loadAll(await config('physionet2012', dir, { records: 'set-a' }))).rejects.toThrow(/set-a\/139060\.txt:1: expected header "Time,Parameter,Value", got "Time;Parameter;Value"/);
+      await expect(loadAll(await config('physionet2012', dir, { records: 'set-a' }))).rejects.toMatchObject({ name: 'SynehrError', code: 'E_INPUT', message: expect.stringMatching(/set-a\/139060\.txt:1: expected header "Time,Parameter,Value", got "Time;Parameter;Value"/) });
     });
 
     it('EXPECTED FAILURE - malformed row (wrong field count)', async () => {
       const { data } = await withLine('06:00,HR');
-      await expect(loadAll(data)).rejects.toThrow(/139060\.txt:9: expected 3 fields \(Time,Parameter,Value\), got 2: "06:00,HR"/);
+      await expect(loadAll(data)).rejects.toMatchObject({ name: 'SynehrError', code: 'E_INPUT', message: expect.stringMatching(/139060\.txt:9: expected 3 fields \(Time,Parameter,Value\), got 2: "06:00,HR"/) });
     });
 
     it('EXPECTED FAILURE - non-numeric value', async () => {
       const { data } = await withLine('06:00,HR,fast');
-      await expect(loadAll(data)).rejects.toThrow(/139060\.txt:9: HR: value "fast" is not a number/);
+      await expect(loadAll(data)).rejects.toMatchObject({ name: 'SynehrError', code: 'E_INPUT', message: expect.stringMatching(/139060\.txt:9: HR: value "fast" is not a number/) });
     });
 
     it('EXPECTED FAILURE - unparsable time', async () => {
       const { data } = await withLine('6h,HR,80');
-      await expect(loadAll(data)).rejects.toThrow(/139060\.txt:9: time "6h" is not HH:MM since ICU admission/);
+      await expect(loadAll(data)).rejects.toMatchObject({ name: 'SynehrError', code: 'E_INPUT', message: expect.stringMatching(/139060\.txt:9: time "6h" is not HH:MM since ICU admission/) });
     });
 
     it('EXPECTED FAILURE - negative time', async () => {
       const { data } = await withLine('-00:10,HR,80');
-      await expect(loadAll(data)).rejects.toThrow(/139060\.txt:9: time "-00:10" is not HH:MM/);
+      await expect(loadAll(data)).rejects.toMatchObject({ name: 'SynehrError', code: 'E_INPUT', message: expect.stringMatching(/139060\.txt:9: time "-00:10" is not HH:MM/) });
     });
 
     it('EXPECTED FAILURE - patient with no data, when not tolerated', async () => {
       const data = await config('physionet2012', FIX, { records: 'set-a', tolerate: ['out_of_range'] });
-      await expect(loadAll(data)).rejects.toThrow(/140501\.txt: record 140501 has no measurements/);
+      await expect(loadAll(data)).rejects.toMatchObject({ name: 'SynehrError', code: 'E_INPUT', message: expect.stringMatching(/140501\.txt: record 140501 has no measurements/) });
     });
 
     it('tolerated: bad rows are dropped and counted, never NaN', async () => {
@@ -109,17 +109,17 @@ describe('physionet2012 loader', () => {
       const dir = await scratch(FIX);
       const tgz = join(dir, 'set-a.tar.gz');
       await truncate(tgz, Math.floor((await stat(tgz)).size / 2));
-      await expect(loadAll(await config('physionet2012', dir, { records: 'set-a.tar.gz' }))).rejects.toThrow(/set-a\.tar\.gz: cannot read archive: .*truncated|set-a\.tar\.gz: the archive is truncated/);
+      await expect(loadAll(await config('physionet2012', dir, { records: 'set-a.tar.gz' }))).rejects.toMatchObject({ name: 'SynehrError', code: 'E_INPUT', message: expect.stringMatching(/set-a\.tar\.gz: cannot read archive: .*truncated|set-a\.tar\.gz: the archive is truncated/) });
     });
 
     it('EXPECTED FAILURE - outcomes file with a non-numeric field', async () => {
       const dir = await scratch(FIX);
       await writeFile(join(dir, 'Outcomes-a.txt'), 'RecordID,SAPS-I,SOFA,Length_of_stay,Survival,In-hospital_death\n132539,6,1,5,-1,no\n');
-      await expect(loadAll(await config('physionet2012', dir, { records: 'set-a' }))).rejects.toThrow(/Outcomes-a\.txt:2: In-hospital_death: value "no" is not a number/);
+      await expect(loadAll(await config('physionet2012', dir, { records: 'set-a' }))).rejects.toMatchObject({ name: 'SynehrError', code: 'E_INPUT', message: expect.stringMatching(/Outcomes-a\.txt:2: In-hospital_death: value "no" is not a number/) });
     });
 
     it('EXPECTED FAILURE - unknown option key is named', async () => {
-      await expect(loadAll(await config('physionet2012', FIX, { recrods: 'set-a' }))).rejects.toThrow(/data\.options: .*recrods/);
+      await expect(loadAll(await config('physionet2012', FIX, { recrods: 'set-a' }))).rejects.toMatchObject({ name: 'SynehrError', code: 'E_CONFIG_VALUE', message: expect.stringMatching(/data\.options: .*recrods/) });
     });
 
     describe('defect 6: conflicting or impossible input is an error naming the file and line (of both sides)', () => {
