@@ -47,9 +47,9 @@ export const topLevelSchema = z
     run_name: z.string().nullable().default(null),
     // the master seed; stages derive their own streams from it and it is logged with every run
     seed: z.number().int().default(42),
-    // continue a run that exists (training from its checkpoint) instead of refusing to reuse its name
+    // continue a run that exists (training from its checkpoint) instead of refusing to reuse its name; for this command only, never saved in a run's config
     resume: z.boolean().default(false),
-    // replace a run that exists: its directory is emptied first
+    // replace a run that exists: its directory is emptied first; for this command only, never saved in a run's config
     overwrite: z.boolean().default(false),
   })
   .strict();
