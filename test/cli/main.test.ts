@@ -97,6 +97,12 @@ describe('dispatch and exit codes', () => {
     const r = await run(['load', ...CD]);
     expect(r).toMatchObject({ code: 2, err: 'synehr: error: no database at postgres://nowhere second line\n' });
   });
+  it('a stage stopped by Ctrl-C (E_INTERRUPTED): one line, exit 130 as shells expect', async () => {
+    const cwd = workDir();
+    expect((await run(['train', ...CD, 'run_name=i1'], cwd)).code).toBe(0);
+    const r = await run(['export-data', ...CD, 'model=i1', '--interrupt'], cwd);
+    expect(r).toMatchObject({ code: 130, err: 'synehr: interrupted: stopped after 3 of 9 parts: run again with resume=true\n' });
+  });
   it('any other error is a bug: its stack, exit 1', async () => {
     const r = await run(['evaluate', ...CD]);
     expect(r.code).toBe(1);
