@@ -4,12 +4,11 @@ import { LOG_SCALE_TAIL_RATIO, type EvalResult, type MetricRow } from './evaluat
 import { dcrSvg, escapeXml, heatmapSvg, histogramSvg, prevalenceScatterSvg, rocSvg } from './plots.ts';
 
 /**
- * The evaluation's outputs: `<dir>/eval/metrics.json` (everything, NaN written as null),
- * `<dir>/eval/report.html` (self-contained: tables and inline SVG, no script, no external file)
- * and the summary table printed by the CLI.
+ * The evaluation's outputs in `out` (a run's eval/, runPaths evalDir): `metrics.json` (everything,
+ * NaN written as null), `report.html` (self-contained: tables and inline SVG, no script, no
+ * external file) and the summary table printed by the CLI.
  */
-export async function writeReport(dir: string, result: EvalResult): Promise<{ metrics: string; report: string }> {
-  const out = join(dir, 'eval');
+export async function writeReport(out: string, result: EvalResult): Promise<{ metrics: string; report: string }> {
   await mkdir(out, { recursive: true });
   const metrics = join(out, 'metrics.json');
   const report = join(out, 'report.html');

@@ -48,9 +48,9 @@ describe('synehr export-data', () => {
 
 describe('synehr load', () => {
   it('EXPECTED FAILURE - a bad mode, a bad target and a non-PostgreSQL url are refused by name', async () => {
-    expect((await synehr('load', `synthetic=${dir}`, 'mode=upsert')).err).toBe('synehr: error: mode=upsert; expected replace or append\n');
-    expect((await synehr('load', `synthetic=${dir}`, 'target=mysql')).err).toBe('synehr: error: target=mysql is not a load target; expected postgres or s3\n');
-    expect((await synehr('load', `synthetic=${dir}`, 'url=mysql://u:secret@h/db')).err).toBe('synehr: error: url=mysql://u:***@h/db is not a PostgreSQL URL; expected postgres://user@host:port/database\n');
+    expect((await synehr('load', `synthetic=${dir}`, 'mode=upsert')).err).toBe(`synehr: error: config key 'load.mode' = "upsert": expected one of "replace", "append"\n`);
+    expect((await synehr('load', `synthetic=${dir}`, 'target=mysql')).err).toBe(`synehr: error: config key 'load.target' = "mysql": expected one of "postgres", "s3"\n`);
+    expect((await synehr('load', `synthetic=${dir}`, 'url=mysql://u:secret@h/db')).err).toBe("synehr: error: config key 'load.url' = mysql://u:***@h/db is not a PostgreSQL URL; expected postgres://user@host:port/database\n");
   });
 
   it.runIf(Boolean(pgUrl))('synthetic=<dir> url=postgres://... schema=<s> loads into the server', async () => {

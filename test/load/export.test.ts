@@ -9,13 +9,13 @@ import { exportMimic3 } from '../../src/load/mimic3.ts';
 import { exportOmop, CONCEPT } from '../../src/load/omop.ts';
 import { exportFhir, patientBundle, type TransactionBundle } from '../../src/load/fhir.ts';
 import { validateTransactionBundle } from '../../src/load/fhirValidate.ts';
-import { exportSyntheticDir, variableSpecsOf } from '../../src/load/exportData.ts';
-import { streamRecords, tableLayout } from '../../src/load/recordStream.ts';
-import { openSyntheticDir, recordsFromTables } from '../../src/load/synthetic.ts';
+import { exportSyntheticDir, specsFromDataConfig } from '../../src/load/exportData.ts';
+import { eventVariables, readRecords, streamRecords } from '../../src/records/read.ts';
+import { openRecordsDir } from '../../src/records/recordsDir.ts';
 import { readdir } from 'node:fs/promises';
 import { Table, Utf8, Float64, vectorFromArray } from 'apache-arrow';
 import { resolveItems } from '../../src/load/itemMap.ts';
-import { fixtureDataConfig, fixturePatients, fixtureTables, replicatePatients, writeParquetTable, writeSyntheticDir } from './fixtures.ts';
+import { fixtureData, fixturePatients, fixtureTables, replicatePatients, writeParquetTable, writeSyntheticDir } from './fixtures.ts';
 import { sortById, tempDir } from './helpers.ts';
 
 type Row = Record<string, string>;
@@ -72,7 +72,7 @@ describe('MIMIC-III export', () => {
   it('round trip: the tables joined back give the records (codes, event times, values, ITEMIDs)', () => {
     const items = resolveItems(fixturePatients().flatMap((p) => p.admissions.flatMap((a) => a.events.map((e) => e.variable))));
     const variableOf = new Map([...items].map(([v, i]) => [String(i.itemid), v]));
-    const categorical = new Set(fixtureDataConfig().variables.filter((v) => v.type === 'categorical').map((v) => v.name));
+    const categorical = new Set(fixtureData().variables.filter((v) => v.type === 'categorical').map((v) => v.name));
     const ids = new Map(t['SYNEHR_IDS']!.rows.map((r) => [r['HADM_ID']!, r]));
     const patients = new Map<string, PatientRecord>();
     for (const r of t['SYNEHR_IDS']!.rows) {
@@ -391,7 +391,7 @@ describe('exportSyntheticDir', () => {
     expect(m.files['CHARTEVENTS.csv']).toBe(7);
     const f = await exportSyntheticDir({ dir, format: 'fhir' });
     expect(f.files['bundles.ndjson']).toBe(3);
-    // units come from the manifest's data config: °C is UCUM Cel, the unit of item 676, which MIMIC writes Deg. C
+    // units come from the folder's data config (the manifest's): °C is UCUM Cel, the unit of item 676, which MIMIC writes Deg. C
     const chart = await readCsv(join(dir, 'export', 'mimic3', 'CHARTEVENTS.csv'));
     expect(chart.rows.find((r) => r['ITEMID'] === '676')).toMatchObject({ VALUENUM: '37.1', VALUEUOM: 'Deg. C' });
     const bundles = (await readFile(join(dir, 'export', 'fhir', 'bundles.ndjson'), 'utf8')).trimEnd().split('\n').map((l) => JSON.parse(l) as TransactionBundle);
@@ -401,27 +401,28 @@ describe('exportSyntheticDir', () => {
 
   it('EXPECTED FAILURE - an unknown format is refused naming the formats', async () => {
     await expect(exportSyntheticDir({ dir: tmp.dir, format: 'hl7v2' })).rejects.toMatchObject({
-      code: 'E_ARG',
+      code: 'E_USAGE',
       message: 'format=hl7v2 is not an export format; expected one of mimic3, omop, fhir',
     });
   });
 });
 
 describe('streamed export', () => {
-  it('tables from src/records are grouped: streamRecords gives what recordsFromTables gives, in order', async () => {
-    const src = await openSyntheticDir(await writeSyntheticDir(join(tmp.dir, 'stream1'), replicatePatients(fixturePatients(), 7)));
-    const layout = await tableLayout(src);
-    expect(layout).toEqual({ grouped: true, variables: ['GCS', 'HR', 'Lactate', 'SysABP', 'Temp', 'pH'] });
+  it('tables from src/records say they are grouped and stream back the records written, in order', async () => {
+    const written = replicatePatients(fixturePatients(), 7);
+    const src = await openRecordsDir(await writeSyntheticDir(join(tmp.dir, 'stream1'), written));
+    expect(Object.values(src.tables).map((t) => t.grouped)).toEqual([true, true, true, true]);
+    expect(await eventVariables(src.tables)).toEqual(['GCS', 'HR', 'Lactate', 'SysABP', 'Temp', 'pH']);
     const streamed: PatientRecord[] = [];
-    for await (const r of streamRecords(src)) streamed.push(r);
-    expect(streamed).toEqual(await recordsFromTables(src));
+    for await (const r of streamRecords(src.tables, { data: src.data })) streamed.push(r);
+    expect(streamed).toEqual(written);
   });
 
   it('every format: the streamed export is byte-identical to the export of the records held in memory', async () => {
     const dir = await writeSyntheticDir(join(tmp.dir, 'stream2'), replicatePatients(fixturePatients(), 7));
-    const src = await openSyntheticDir(dir);
-    const records = await recordsFromTables(src);
-    const specs = await variableSpecsOf(dir, src.manifest);
+    const src = await openRecordsDir(dir);
+    const records = await readRecords(src.tables, { data: src.data });
+    const specs = specsFromDataConfig(src.data);
     for (const [format, exporter] of [['mimic3', exportMimic3], ['omop', exportOmop], ['fhir', exportFhir]] as const) {
       const streamedDir = join(tmp.dir, `streamed-${format}`);
       const memoryDir = join(tmp.dir, `memory-${format}`);
@@ -444,7 +445,7 @@ describe('streamed export', () => {
       value_num: vectorFromArray(col('value_num') as (number | null)[], new Float64()),
       value_text: vectorFromArray(col('value_text') as (string | null)[], new Utf8()),
     }));
-    expect((await tableLayout(await openSyntheticDir(dir))).grouped).toBe(false);
+    expect((await openRecordsDir(dir)).tables.events.grouped).toBe(false);
     const logs: string[] = [];
     const report = await exportSyntheticDir({ dir, format: 'omop', log: (m) => logs.push(m) });
     expect(logs[0]).toMatch(/not grouped by patient; reading every record into memory first/);
@@ -464,7 +465,7 @@ describe('OMOP vocab=DIR', () => {
     await writeFile(join(commas, 'CONCEPT.csv'), 'concept_id\tconcept_name\tvocabulary_id\tconcept_code\tstandard_concept\n3027018,Heart rate,LOINC,8867-4,S\n');
     await expect(athenaConcepts(commas)).rejects.toMatchObject({ code: 'E_INPUT', message: `${join(commas, 'CONCEPT.csv')}:2: 1 tab-separated fields, the header has 5 (Athena's files are tab-separated)` });
     const syn = await writeSyntheticDir(join(tmp.dir, 'syn-vocab'), fixturePatients());
-    await expect(exportSyntheticDir({ dir: syn, format: 'fhir', vocabDir: empty })).rejects.toMatchObject({ code: 'E_ARG', message: `vocab=${empty}: only format=omop reads a vocabulary` });
+    await expect(exportSyntheticDir({ dir: syn, format: 'fhir', vocabDir: empty })).rejects.toMatchObject({ code: 'E_CONFIG_VALUE', message: `load.vocab=${empty}: only format=omop reads a vocabulary, not format=fhir` });
   });
 
   it('maps through the vocabulary: the fixture\'s LOINC and UCUM concepts, and nothing it lacks', async () => {

@@ -6,7 +6,7 @@ import type { PatientRecord } from '../../src/records/types.ts';
 import { loadSource } from '../../src/sources/index.ts';
 import { exportMimic3 } from '../../src/load/mimic3.ts';
 import { exportOmop } from '../../src/load/omop.ts';
-import { fixtureDataConfig, fixturePatients } from './fixtures.ts';
+import { fixtureData, fixturePatients } from './fixtures.ts';
 import { readFileSync } from 'node:fs';
 import { specsFromDataConfig } from '../../src/load/exportData.ts';
 import { tempDir } from './helpers.ts';
@@ -125,7 +125,7 @@ describe.runIf(Boolean(pgUrl))("OHDSI's OMOP CDM 5.4 PostgreSQL DDL, primary key
   it('every statement passes; every concept id the export writes is in the vocabulary (foreign keys), mapped through vocab=DIR', async () => {
     const vocab = join(ROOT, 'test/fixtures/athena');
     const dir = join(tmp.dir, 'omop');
-    const specs = specsFromDataConfig(fixtureDataConfig());
+    const specs = specsFromDataConfig(fixtureData());
     const report = await exportOmop(fixturePatients(), { outDir: dir, specs, vocabDir: vocab });
     // SqlRender's rendering for PostgreSQL: the schema placeholder becomes the schema
     const ddl = (f: string) => readFileSync(join(REF, 'omop-cdm-5.4', f), 'utf8').replaceAll('@cdmDatabaseSchema', schema) + '\n';
