@@ -72,7 +72,7 @@ const result = evaluateSynthetic({
   log: (m) => console.error(`  ${m}`),
 });
 const out = arg('--out') ?? (await mkdtemp(join(tmpdir(), 'synehr-bench-eval-')));
-const paths = await writeReport(out, result);
+const paths = await writeReport(join(out, 'eval'), result);
 const seconds = (performance.now() - t1) / 1000;
 const cpu = process.cpuUsage(cpu0);
 // CPU time is what the evaluation costs on a core of its own (it is single-threaded); wall time

@@ -18,9 +18,9 @@ import { readDataConfigFile } from '../src/records/dataConfig.ts';
 import { writeRecordTables } from '../src/records/tables.ts';
 import type { PatientRecord } from '../src/records/types.ts';
 import { loadSource } from '../src/sources/index.ts';
-import { openSyntheticDir } from '../src/load/synthetic.ts';
+import { openRecordsDir } from '../src/records/recordsDir.ts';
 import { loadTables, openPGlite, openPostgres, redactUrl, type SqlSession } from '../src/load/database.ts';
-import { rowCounts } from '../src/load/tables.ts';
+import { rowCounts } from '../src/records/parquet.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const { values: args } = parseArgs({
@@ -60,8 +60,9 @@ const work = await mkdtemp(join(tmpdir(), 'synehr-bench-load-'));
 try {
   const dir = join(work, 'synthetic');
   const [counts, writeS] = await timed(() => writeRecordTables(dir, replicate(base, nPatients), data));
-  await writeFile(join(dir, 'manifest.json'), JSON.stringify({ model: 'bench', seed: 0, counts, config: { data } }));
-  const [src, readS] = await timed(() => openSyntheticDir(dir));
+  // the data config beside the tables, as `synehr prepare` leaves it
+  await writeFile(join(dir, 'data.json'), JSON.stringify(data));
+  const [src, readS] = await timed(() => openRecordsDir(dir));
   const rows = Object.values(rowCounts(src.tables)).reduce((a, b) => a + b, 0);
   console.error(`bench/load: ${nPatients} patients from ${base.length} PhysioNet 2012 patients: ${JSON.stringify(counts)} = ${rows} rows; written in ${writeS.toFixed(1)} s, read + checked in ${readS.toFixed(1)} s`);
 

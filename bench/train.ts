@@ -15,9 +15,14 @@
  *
  * Run: npx tsx bench/train.ts [--steps 5] [--warmup 2] [--threads 2] [--models gpt,gpt-small]
  *
- * The reference needs Debian's PyTorch and a multithreaded OpenBLAS under /usr/bin/python3:
- *   apt-get update && apt-get install -y python3-torch libopenblas0-pthread
- * Without them the PyTorch column is skipped with a message. Both sides run `warmup` untimed steps
+ * The reference needs Debian's PyTorch and a multithreaded OpenBLAS under /usr/bin/python3 (and
+ * threadpoolctl, to read the BLAS's thread count):
+ *   apt-get update && apt-get install -y python3-torch libopenblas0-pthread python3-threadpoolctl
+ * Without torch the PyTorch column is skipped with a message. The reference reports which BLAS it
+ * really ran on and with how many threads, and both are printed; a reference on an unoptimized
+ * BLAS (Debian's reference libblas, which torch falls back to without libopenblas0-pthread: it made
+ * synehr look 32x faster instead of 3.9x) or on other threads than synehr's is refused, not
+ * reported as a speedup. Both sides run `warmup` untimed steps
  * first (ONNX Runtime's first steps grow its memory arena and can take twice a steady step), then
  * report the median of `steps` timed ones. The raw MatMul rate is measured after every timed step,
  * so a machine whose speed drifts during the run moves both sides of the fraction alike.
@@ -38,6 +43,7 @@ import { clipScale, globalNorm } from '../src/train/gradients.ts';
 import { gptRunnerFactory } from '../src/train/gptRunner.ts';
 import { Rng } from '../src/util/rng.ts';
 import { rawMatMul } from './rawMatMul.ts';
+import { describeBlas, unfairReference, type ReferenceBlas } from './referenceBlas.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const PYTHON = '/usr/bin/python3';
@@ -136,7 +142,7 @@ async function synehrStep(cfg: ModelConfig, V: number, B: number, T: number): Pr
   return { warmupMs, stepMs, ceilings, tokensPerS: (B * T) / s, gflops: flops / s / 1e9 };
 }
 
-function referenceStep(cfg: ModelConfig, V: number, B: number, T: number): { tokensPerS: number; stepMs: number[]; warmupMs: number[] } | string {
+function referenceStep(cfg: ModelConfig, V: number, B: number, T: number): { tokensPerS: number; stepMs: number[]; warmupMs: number[]; blas: ReferenceBlas } | string {
   if (!existsSync(PYTHON)) return `${PYTHON} not found`;
   const probe = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8' });
   if (probe.status !== 0) return 'PyTorch missing: apt-get update && apt-get install -y python3-torch libopenblas0-pthread';
@@ -147,8 +153,8 @@ function referenceStep(cfg: ModelConfig, V: number, B: number, T: number): { tok
     maxBuffer: 1 << 20,
   });
   if (r.status !== 0) return `reference failed: ${r.stderr.trim().split('\n').slice(-1)[0]}`;
-  const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { tokens_per_s: number; step_ms: number[]; warmup_ms: number[] };
-  return { tokensPerS: out.tokens_per_s, stepMs: out.step_ms, warmupMs: out.warmup_ms };
+  const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { tokens_per_s: number; step_ms: number[]; warmup_ms: number[]; blas: ReferenceBlas };
+  return { tokensPerS: out.tokens_per_s, stepMs: out.step_ms, warmupMs: out.warmup_ms, blas: out.blas };
 }
 
 async function main(): Promise<void> {
@@ -176,8 +182,15 @@ async function main(): Promise<void> {
       rows.push(`| ${label} | ${Math.round(ours.tokensPerS)} | - | - | ${cols} |`);
     } else {
       console.log(`  PyTorch: ${Math.round(ref.tokensPerS)} tokens/s; steps ${ref.stepMs.map((x) => x.toFixed(0)).join(', ')} ms; warm-up ${ref.warmupMs.map((x) => x.toFixed(0)).join(', ')} ms`);
-      console.log(`  speedup: ${(ours.tokensPerS / ref.tokensPerS).toFixed(1)}x (target >= 3x)`);
-      rows.push(`| ${label} | ${Math.round(ours.tokensPerS)} | ${Math.round(ref.tokensPerS)} | ${(ours.tokensPerS / ref.tokensPerS).toFixed(1)}x | ${cols} |`);
+      console.log(`           ${describeBlas(ref.blas)}`);
+      const unfair = unfairReference(ref.blas, THREADS);
+      if (unfair) {
+        console.log(`  speedup: refused, the comparison is not fair: ${unfair}`);
+        rows.push(`| ${label} | ${Math.round(ours.tokensPerS)} | (unfair: ${unfair}) | - | ${cols} |`);
+      } else {
+        console.log(`  speedup: ${(ours.tokensPerS / ref.tokensPerS).toFixed(1)}x (target >= 3x)`);
+        rows.push(`| ${label} | ${Math.round(ours.tokensPerS)} | ${Math.round(ref.tokensPerS)} | ${(ours.tokensPerS / ref.tokensPerS).toFixed(1)}x | ${cols} |`);
+      }
     }
   }
   console.log('\n| model | synehr tokens/s | PyTorch tokens/s | speedup (target 3x) | synehr GFLOP/s | large raw MatMul GFLOP/s (synehr\'s share) | raw MatMul at the model\'s widest GEMM (share) |');

@@ -6,11 +6,15 @@ mean cross-entropy over targets != -1; global-norm clipping; AdamW. Written for 
 python3-torch (1.13, no scaled_dot_product_attention) with libopenblas0-pthread.
 
 Usage: /usr/bin/python3 train_ref.py '{"n_layer":4,"n_embd":128,"n_head":4,"T":1024,"B":4,"V":1030,"steps":5,"warmup":2,"threads":2}'
-Prints one JSON line: {"tokens_per_s": ..., "step_ms": [...], "warmup_ms": [...], "torch": "..."}, tokens/s
-from the median timed step, as bench/train.ts reports synehr's.
+Prints one JSON line: {"tokens_per_s": ..., "step_ms": [...], "warmup_ms": [...], "torch": "...",
+"blas": {...}}, tokens/s from the median timed step, as bench/train.ts reports synehr's. "blas" says
+which BLAS the process really ran on and with how many threads (threadpoolctl where installed, and
+the BLAS libraries mapped into the process), so the bench can refuse an unfair comparison: without
+libopenblas0-pthread, Debian's torch runs on the reference BLAS, an order of magnitude slower.
 """
 import json
 import math
+import os
 import sys
 import time
 
@@ -73,6 +77,23 @@ class GPT(nn.Module):
         return F.cross_entropy(logits.view(-1, logits.shape[-1]), targets.view(-1), ignore_index=-1)
 
 
+def blas_info():
+    """The BLAS this process has loaded and its threads, after a product has run."""
+    info = {'torch_threads': torch.get_num_threads(), 'libraries': [], 'threadpools': None}
+    try:
+        from threadpoolctl import threadpool_info
+        info['threadpools'] = [{k: p.get(k) for k in ('user_api', 'internal_api', 'filepath', 'version', 'num_threads')} for p in threadpool_info()]
+    except ImportError:
+        pass
+    try:
+        with open('/proc/self/maps') as f:
+            paths = {line.split()[-1] for line in f if '/' in line and ('blas' in line or 'lapack' in line)}
+        info['libraries'] = sorted(os.path.realpath(p) for p in paths)
+    except OSError:
+        pass
+    return info
+
+
 def main():
     a = json.loads(sys.argv[1])
     torch.set_num_threads(a.get('threads', 2))
@@ -99,7 +120,7 @@ def main():
     s = sorted(times)
     median = s[len(s) // 2] if len(s) % 2 else (s[len(s) // 2 - 1] + s[len(s) // 2]) / 2
     print(json.dumps({'tokens_per_s': B * T / median, 'step_ms': [t * 1000 for t in times], 'warmup_ms': [t * 1000 for t in warmup],
-                      'loss': loss.item(), 'torch': torch.__version__}))
+                      'loss': loss.item(), 'torch': torch.__version__, 'blas': blas_info()}))
 
 
 if __name__ == '__main__':

@@ -17,13 +17,13 @@ export interface CommandSpec {
   /** the config groups it reads; help lists their keys */
   groups: readonly GroupName[];
   run: 'train' | 'consume' | 'outputs';
-  /** flags it takes besides overrides, passed through as ctx.args / ctx.flags */
+  /** flags it takes besides overrides, passed through as ctx.args / ctx.flags; and the short words of `keys` */
   flags?: readonly { name: string; text: string }[];
   /**
-   * The command's own `key=value` words (e.g. load's `synthetic=<dir>`): taken out of the config
-   * overrides and passed as flags, so ctx.flags.synthetic holds the value.
+   * The command's short `key=value` words and the config keys they set (e.g. load's
+   * `synthetic=<dir>` sets load.synthetic): the value is taken as a string, never typed.
    */
-  keys?: readonly string[];
+  keys?: Readonly<Record<string, string>>;
 }
 
 export const COMMANDS: readonly CommandSpec[] = [
@@ -47,8 +47,8 @@ export const COMMANDS: readonly CommandSpec[] = [
     usage: 'synehr roundtrip [data=<option>] [split=val|test] [tokenizer.<key>=<value>...] [eval.<key>=<value>...]',
     groups: ['data', 'tokenizer', 'eval'],
     run: 'outputs',
-    keys: ['split'],
-    flags: [{ name: 'split=val|test', text: 'the real split to round-trip (default val: choose tokenizer settings on it, report on test)' }],
+    keys: { split: 'eval.roundtrip_split' },
+    flags: [{ name: 'split=val|test', text: 'the real split to round-trip (eval.roundtrip_split; default val: choose tokenizer settings on it, report on test)' }],
   },
   {
     name: 'train',
@@ -59,7 +59,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'export',
-    summary: 'Export a trained run to ONNX: onnx/model.onnx (Hugging Face layout, KV cache) and sampler.onnx (grammar-constrained Loop).',
+    summary: 'Export a trained model to ONNX beside it: onnx/model.onnx (Hugging Face layout, KV cache) and sampler.onnx (grammar-constrained Loop); records are exported by export-data.',
     usage: 'synehr export model=<run> [overrides...]',
     groups: ['model', 'generate'],
     run: 'consume',
@@ -77,8 +77,8 @@ export const COMMANDS: readonly CommandSpec[] = [
     usage: 'synehr evaluate model=<run> [synthetic=<dir>] [eval.<key>=<value>...]',
     groups: ['data', 'eval', 'tracking'],
     run: 'consume',
-    keys: ['synthetic'],
-    flags: [{ name: 'synthetic=<dir>', text: 'the synthetic tables to evaluate (default: eval.synthetic, else data/synthetic/<run>)' }],
+    keys: { synthetic: 'eval.synthetic' },
+    flags: [{ name: 'synthetic=<dir>', text: 'eval.synthetic: the synthetic tables to evaluate (default: generate.out_dir, else data/synthetic/<run>)' }],
   },
   {
     name: 'dashboard',
@@ -93,25 +93,26 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'load',
-    summary: 'Load record tables (synthetic or processed) into PostgreSQL, or into an embedded PGlite database.',
+    summary: 'Put the record tables (synthetic or processed) into a database (PostgreSQL, or an embedded PGlite) or onto S3; the files themselves are unchanged.',
     usage: 'synehr load synthetic=<dir> | model=<run>  [target=postgres|s3] [url=postgres://...|s3://bucket/prefix] [mode=replace|append] [schema=<name>] [endpoint=<http://...>]',
-    groups: ['data', 'generate'],
+    groups: ['data', 'generate', 'load'],
     run: 'consume',
-    keys: ['synthetic', 'target', 'url', 'mode', 'schema', 'endpoint', 'region'],
+    keys: { synthetic: 'load.synthetic', target: 'load.target', url: 'load.url', mode: 'load.mode', schema: 'load.schema', endpoint: 'load.endpoint', region: 'load.region' },
     flags: [
-      { name: 'synthetic=<dir>', text: 'the folder of the four tables + manifest.json (default: data/synthetic/<run> of model=<run>)' },
-      { name: 'target=postgres|s3', text: 'postgres (default; PGlite in <dir>/pglite when no url) or s3 (an S3-compatible object store)' },
-      { name: 'url=<url>', text: 'postgres://user@host/db, or s3://bucket/prefix for target=s3' },
-      { name: 'mode=replace|append', text: 'replace (default) drops and reloads the tables in one transaction; append adds rows' },
-      { name: 'schema=<name>', text: 'the PostgreSQL schema of the tables (default synehr)' },
-      { name: 'endpoint=<url>', text: 'target=s3: the S3 API endpoint of a non-AWS store, e.g. http://127.0.0.1:9000' },
+      { name: 'synthetic=<dir>', text: 'load.synthetic: the folder of the four tables + manifest.json (default: the synthetic folder of model=<run>)' },
+      { name: 'target=postgres|s3', text: 'load.target: postgres (default; PGlite in <dir>/pglite when no url) or s3 (an S3-compatible object store)' },
+      { name: 'url=<url>', text: 'load.url: postgres://user@host/db, or s3://bucket/prefix for target=s3' },
+      { name: 'mode=replace|append', text: 'load.mode: replace (default) drops and reloads the tables in one transaction; append adds rows' },
+      { name: 'schema=<name>', text: 'load.schema: the PostgreSQL schema of the tables (default synehr)' },
+      { name: 'endpoint=<url>', text: 'load.endpoint: target=s3: the S3 API endpoint of a non-AWS store, e.g. http://127.0.0.1:9000' },
+      { name: 'region=<name>', text: 'load.region: target=s3: the region (default AWS_REGION, else us-east-1)' },
     ],
   },
   {
     name: 'config',
     summary: "Print the composed config as YAML (Hydra's --cfg job), or list every group's options.",
     usage: 'synehr config show [overrides...]   |   synehr config options',
-    groups: ['data', 'tokenizer', 'model', 'train', 'generate', 'eval', 'tracking'],
+    groups: ['data', 'tokenizer', 'model', 'train', 'generate', 'eval', 'tracking', 'load'],
     run: 'outputs',
   },
   {
@@ -123,15 +124,16 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'export-data',
-    summary: 'Write records (synthetic or real) as MIMIC-, OMOP CDM- or FHIR-shaped files.',
-    usage: 'synehr export-data synthetic=<dir> | model=<run>  format=mimic3|omop|fhir [out=<dir>]',
-    groups: ['data', 'generate'],
+    summary: 'Convert the record tables (synthetic or real) into new files shaped as MIMIC-III or OMOP CDM tables or FHIR Bundles (not the model: that is `export`).',
+    usage: 'synehr export-data synthetic=<dir> | model=<run>  format=mimic3|omop|fhir [out=<dir>] [vocab=<athena dir>]',
+    groups: ['data', 'generate', 'load'],
     run: 'consume',
-    keys: ['synthetic', 'format', 'out'],
+    keys: { synthetic: 'load.synthetic', format: 'load.format', out: 'load.out', vocab: 'load.vocab' },
     flags: [
-      { name: 'synthetic=<dir>', text: 'the folder of the four tables + manifest.json (default: data/synthetic/<run> of model=<run>)' },
-      { name: 'format=mimic3|omop|fhir', text: 'MIMIC-III CSV tables, OMOP CDM 5.4 CSV tables, or FHIR R4 transaction Bundles (NDJSON)' },
-      { name: 'out=<dir>', text: 'where the files go (default <synthetic>/export/<format>)' },
+      { name: 'synthetic=<dir>', text: 'load.synthetic: the folder of the four tables + manifest.json (default: the synthetic folder of model=<run>)' },
+      { name: 'format=mimic3|omop|fhir', text: 'load.format: MIMIC-III CSV tables, OMOP CDM 5.4 CSV tables, or FHIR R4 transaction Bundles (NDJSON)' },
+      { name: 'out=<dir>', text: 'load.out: where the files go (default <synthetic>/export/<format>)' },
+      { name: 'vocab=<dir>', text: 'load.vocab: format=omop: an Athena vocabulary download (CONCEPT.csv, CONCEPT_RELATIONSHIP.csv) to map codes to standard concepts' },
     ],
   },
 ];

@@ -4,17 +4,10 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import YAML from 'yaml';
 import { compose } from '../config/compose.ts';
 import { didYouMean } from '../config/didYouMean.ts';
-import { readYamlMapping } from '../config/files.ts';
 import { expandMultirun, jobRunName } from '../config/multirun.ts';
 import { parseOverride } from '../config/overrides.ts';
-import {
-  checkRunName,
-  createModelRunDir,
-  createOutputsDir,
-  defaultRunName,
-  listRuns,
-  runDirPath,
-} from '../config/runDir.ts';
+import { checkRunName, createModelRunDir, createOutputsDir, defaultRunName, listRuns, readSavedRunConfig } from '../config/runDir.ts';
+import { runDirPath, runFiles, savedModelsDir } from '../config/runPaths.ts';
 import type { SynehrConfig } from '../config/types.ts';
 import { discoverUserConfig, loadUserConfig, type UserConfig } from '../config/userConfig.ts';
 import { isSynehrError, SynehrError } from '../util/errors.ts';
@@ -37,11 +30,11 @@ export interface MainIO {
 /** The package's root (built-in configs/, src/cli/commands/, embedded data/). */
 export const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url)).replace(/\/$/, '');
 
-/** Exit codes: 0 ok, 1 a bug (stack printed), 2 a user's mistake (one line), 3 a stage not built yet. */
+/** Exit codes: 0 ok, 1 a bug (stack printed), 2 a user's mistake (one line), 130 interrupted by Ctrl-C (128 + SIGINT). */
 export const EXIT_OK = 0;
 export const EXIT_BUG = 1;
 export const EXIT_USAGE = 2;
-export const EXIT_NOT_BUILT = 3;
+export const EXIT_INTERRUPTED = 130;
 
 /**
  * The `synehr` command. Returns the exit code; never throws. A SynehrError (a user's mistake)
@@ -59,8 +52,8 @@ export async function main(argv: readonly string[], io: Partial<MainIO> = {}): P
     return await dispatch(argv, full);
   } catch (e) {
     if (isSynehrError(e)) {
-      full.stderr(`synehr: error: ${e.message.replace(/\s*\n\s*/g, ' ')}\n`);
-      return EXIT_USAGE;
+      full.stderr(`synehr: ${e.code === 'E_INTERRUPTED' ? 'interrupted' : 'error'}: ${e.message.replace(/\s*\n\s*/g, ' ')}\n`);
+      return e.code === 'E_INTERRUPTED' ? EXIT_INTERRUPTED : EXIT_USAGE;
     }
     full.stderr(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
     return EXIT_BUG;
@@ -82,13 +75,19 @@ export interface ParsedArgs {
   cfg: boolean;
 }
 
+/** A string as a quoted override value: taken as it is, never typed or split at commas. */
+function quotedValue(v: string): string {
+  return `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
 /**
- * Sorts a command's words: an override has '=' or starts with '~' or '+' (and not '-'); our own
- * flags are taken out; every other word (flags like --port 8080, positional words, and the
- * command's own `key=value` words listed in CommandSpec.keys, like load's url=...) is passed
- * through in ctx.args. After `--` everything is passed through.
+ * Sorts a command's words: an override has '=' or starts with '~' or '+' (and not '-'); the
+ * command's short `key=value` words (CommandSpec.keys, like load's url=...) become overrides of
+ * the config keys they stand for, their values quoted; our own flags are taken out; every other
+ * word (flags like --port 8080, positional words) is passed through in ctx.args. After `--`
+ * everything is passed through.
  */
-export function parseArgs(words: readonly string[], cwd: string, ownKeys: readonly string[] = []): ParsedArgs {
+export function parseArgs(words: readonly string[], cwd: string, ownKeys: Readonly<Record<string, string>> = {}): ParsedArgs {
   const out: ParsedArgs = { overrides: [], args: [], multirun: false, help: false, configDirs: [], cfg: false };
   const valueOf = (i: number, name: string): string => {
     const v = words[i + 1];
@@ -113,7 +112,7 @@ export function parseArgs(words: readonly string[], cwd: string, ownKeys: readon
       out.cfg = true;
     } else if (w === '--cfg=job') out.cfg = true;
     else if (w.startsWith('-')) out.args.push(w);
-    else if (w.includes('=') && ownKeys.includes(w.slice(0, w.indexOf('=')))) out.args.push(w);
+    else if (w.includes('=') && Object.hasOwn(ownKeys, w.slice(0, w.indexOf('=')))) out.overrides.push(`${ownKeys[w.slice(0, w.indexOf('='))]}=${quotedValue(w.slice(w.indexOf('=') + 1))}`);
     else if (w.includes('=') || w.startsWith('~') || w.startsWith('+')) out.overrides.push(w);
     else out.args.push(w);
   }
@@ -188,10 +187,6 @@ async function dispatch(argv: readonly string[], io: MainIO): Promise<number> {
   }
 
   const modulePath = join(io.commandsDir, `${spec.name}.ts`);
-  if (spec.name !== 'config' && !parsed.cfg && !existsSync(modulePath)) {
-    io.stderr(`synehr ${spec.name}: this stage is not built yet\n`);
-    return EXIT_NOT_BUILT;
-  }
 
   const user = parsed.configFile ? await loadUserConfig(parsed.configFile) : await discoverUserConfig(io.cwd);
   const searchPath = [...parsed.configDirs, ...(user?.configPaths ?? []), builtIn];
@@ -254,18 +249,18 @@ export async function createContext(o: ContextOptions): Promise<CommandContext> 
   if (spec.run === 'consume') {
     const { run, rest } = takeRunOverride(o.overrides);
     if (run !== undefined) {
-      const file = join(runDirPath(workDir, run), 'config.yaml');
+      const file = runFiles(runDirPath(workDir, run)).config;
       if (!existsSync(file)) {
         const runs = await listRuns(workDir);
         const guess = didYouMean(run, runs);
         throw new SynehrError(
-          'E_RUN_MISSING',
+          'E_RUN',
           `no trained run '${run}' (${file} not found)` +
             (guess ? `; did you mean '${guess}'?` : ';') +
-            ` runs in ${join(workDir, 'saved_models')}: ${runs.length > 0 ? runs.join(', ') : '(none)'}`,
+            ` runs in ${savedModelsDir(workDir)}: ${runs.length > 0 ? runs.join(', ') : '(none)'}`,
         );
       }
-      config = compose({ searchPath: o.searchPath, overrides: rest, command: spec.name, base: readYamlMapping(file), env: o.env }).config;
+      config = compose({ searchPath: o.searchPath, overrides: rest, command: spec.name, base: readSavedRunConfig(file), env: o.env }).config;
       config.run_name = run;
     } else {
       config = compose({ searchPath: o.searchPath, overrides: [...o.userOverrides, ...o.overrides], command: spec.name, env: o.env }).config;
@@ -282,14 +277,15 @@ export async function createContext(o: ContextOptions): Promise<CommandContext> 
         config = compose({ searchPath: o.searchPath, overrides: [...overrides, `++run_name='${name}'`], command: spec.name, env: o.env }).config;
       }
       // resume continues the run as it was configured: its saved config is the base, and only
-      // this command line's overrides (e.g. a larger train.max_steps) apply on top
-      const saved = join(runDirPath(workDir, name), 'config.yaml');
+      // this command line's overrides (e.g. a larger train.max_steps) apply on top; the saved
+      // config's resume/overwrite are not replayed (readSavedRunConfig drops them)
+      const saved = runFiles(runDirPath(workDir, name)).config;
       if (config.resume && !config.overwrite && existsSync(saved)) {
         config = compose({
           searchPath: o.searchPath,
           overrides: [...o.overrides, `++run_name='${name}'`, 'resume=true'],
           command: spec.name,
-          base: readYamlMapping(saved),
+          base: readSavedRunConfig(saved),
           env: o.env,
         }).config;
       }
@@ -303,12 +299,12 @@ export async function createContext(o: ContextOptions): Promise<CommandContext> 
       if (config.run_name === null) {
         const runs = await listRuns(workDir);
         throw new SynehrError(
-          'E_RUN_MISSING',
-          `synehr ${spec.name} reads a trained run: pass model=<run_name> (runs in ${join(workDir, 'saved_models')}: ${runs.length > 0 ? runs.join(', ') : '(none)'})`,
+          'E_RUN',
+          `synehr ${spec.name} reads a trained run: pass model=<run_name> (runs in ${savedModelsDir(workDir)}: ${runs.length > 0 ? runs.join(', ') : '(none)'})`,
         );
       }
       const dir = runDirPath(workDir, config.run_name);
-      if (!existsSync(dir)) throw new SynehrError('E_RUN_MISSING', `no trained run '${config.run_name}' (${dir} not found)`);
+      if (!existsSync(dir)) throw new SynehrError('E_RUN', `no trained run '${config.run_name}' (${dir} not found)`);
       return dir;
     }
     return createOutputsDir(workDir, config, o.overrides, o.now, o.job);

@@ -5,6 +5,8 @@ import YAML from 'yaml';
 import { SynehrError } from '../util/errors.ts';
 import type { SynehrConfig } from './types.ts';
 import { writeFileAtomic } from '../util/files.ts';
+import { readYamlMapping } from './files.ts';
+import { runDirPath, runFiles, savedModelsDir } from './runPaths.ts';
 
 /**
  * Run directories (DESIGN.md, "Run directory"):
@@ -15,14 +17,6 @@ import { writeFileAtomic } from '../util/files.ts';
  *   outputs/<date>/<time>/     for a command without a model (Hydra's layout; `_1`, `_2` appended
  *                              when two runs start in the same second; `/<job>` under -m)
  */
-
-
-/**
- * synehr's own tokenizer (vocabulary, bins, grammar) in a run directory. Not `tokenizer.json`:
- * that name belongs to the Hugging Face tokenizer `synehr export` writes beside it, which
- * AutoTokenizer loads.
- */
-export const RUN_TOKENIZER_FILE = 'synehr_tokenizer.json';
 
 const RUN_NAME = /^[A-Za-z0-9][\w.+-]*$/;
 
@@ -54,13 +48,24 @@ export function defaultRunName(config: SynehrConfig, now: Date): string {
   return `${config.data.name}_${config.model.name}_${date.replace(/-/g, '')}-${time.replace(/-/g, '')}`;
 }
 
-export function runDirPath(workDir: string, runName: string): string {
-  return join(workDir, 'saved_models', runName);
-}
+/**
+ * resume and overwrite say what to do with an existing folder, for the one command they were given
+ * with: config.yaml stores them as false, and a saved config read back as a base drops them, so a
+ * later `resume=true` never replays an old `overwrite=true` (which would empty the run).
+ */
+const PER_COMMAND_KEYS = ['resume', 'overwrite'] as const;
 
 async function writeRunFiles(dir: string, config: SynehrConfig, overrides: readonly string[]): Promise<void> {
-  await writeFileAtomic(join(dir, 'config.yaml'), YAML.stringify(config));
-  await writeFileAtomic(join(dir, 'overrides.yaml'), YAML.stringify([...overrides]));
+  const files = runFiles(dir);
+  await writeFileAtomic(files.config, YAML.stringify({ ...config, resume: false, overwrite: false }));
+  await writeFileAtomic(files.overrides, YAML.stringify([...overrides]));
+}
+
+/** A run's saved config.yaml as the base of a later command, without its per-command keys. */
+export function readSavedRunConfig(file: string): Record<string, unknown> {
+  const saved = readYamlMapping(file);
+  for (const k of PER_COMMAND_KEYS) delete saved[k];
+  return saved;
 }
 
 /**
@@ -70,6 +75,12 @@ async function writeRunFiles(dir: string, config: SynehrConfig, overrides: reado
 export async function createModelRunDir(workDir: string, config: SynehrConfig, overrides: readonly string[]): Promise<string> {
   if (config.run_name === null) throw new SynehrError('E_CONFIG_TYPE', 'this command needs a run_name');
   checkRunName(config.run_name);
+  if (config.resume && config.overwrite) {
+    throw new SynehrError(
+      'E_USAGE',
+      `resume=true continues run '${config.run_name}' and overwrite=true would empty it first: pass one of the two`,
+    );
+  }
   const dir = runDirPath(workDir, config.run_name);
   await mkdir(dirname(dir), { recursive: true });
   try {
@@ -125,8 +136,8 @@ export async function createOutputsDir(
 
 /** The runs under saved_models/ (folders holding a config.yaml), for did-you-mean. */
 export async function listRuns(workDir: string): Promise<string[]> {
-  const root = join(workDir, 'saved_models');
+  const root = savedModelsDir(workDir);
   if (!existsSync(root)) return [];
   const names = await readdir(root, { withFileTypes: true });
-  return names.filter((d) => d.isDirectory() && existsSync(join(root, d.name, 'config.yaml'))).map((d) => d.name).sort();
+  return names.filter((d) => d.isDirectory() && existsSync(runFiles(join(root, d.name)).config)).map((d) => d.name).sort();
 }

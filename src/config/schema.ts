@@ -6,9 +6,10 @@ import { trainConfigSchema } from '../train/config.ts';
 import { generateConfigSchema } from '../generate/config.ts';
 import { evalConfigSchema } from '../evaluate/config.ts';
 import { trackingConfigSchema } from '../tracking/config.ts';
+import { loadConfigSchema } from '../load/config.ts';
 
 /** The config groups, in the order of config.yaml's defaults list. */
-export const GROUPS = ['data', 'tokenizer', 'model', 'train', 'generate', 'eval', 'tracking'] as const;
+export const GROUPS = ['data', 'tokenizer', 'model', 'train', 'generate', 'eval', 'tracking', 'load'] as const;
 export type GroupName = (typeof GROUPS)[number];
 
 export function isGroup(name: string): name is GroupName {
@@ -24,6 +25,7 @@ export const groupSchemas: Record<GroupName, z.ZodType> = {
   generate: generateConfigSchema,
   eval: evalConfigSchema,
   tracking: trackingConfigSchema,
+  load: loadConfigSchema,
 };
 
 /** Where each group's schema is defined, for help texts that quote its why-comments. */
@@ -35,6 +37,7 @@ export const groupSchemaSources: Record<GroupName, { file: string; exportName: s
   generate: { file: 'src/generate/config.ts', exportName: 'generateConfigSchema' },
   eval: { file: 'src/evaluate/config.ts', exportName: 'evalConfigSchema' },
   tracking: { file: 'src/tracking/config.ts', exportName: 'trackingConfigSchema' },
+  load: { file: 'src/load/config.ts', exportName: 'loadConfigSchema' },
 };
 
 /** The top-level keys beside the groups (see config.yaml). */
@@ -44,9 +47,9 @@ export const topLevelSchema = z
     run_name: z.string().nullable().default(null),
     // the master seed; stages derive their own streams from it and it is logged with every run
     seed: z.number().int().default(42),
-    // continue a run that exists (training from its checkpoint) instead of refusing to reuse its name
+    // continue a run that exists (training from its checkpoint) instead of refusing to reuse its name; for this command only, never saved in a run's config
     resume: z.boolean().default(false),
-    // replace a run that exists: its directory is emptied first
+    // replace a run that exists: its directory is emptied first; for this command only, never saved in a run's config
     overwrite: z.boolean().default(false),
   })
   .strict();

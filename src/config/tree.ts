@@ -8,14 +8,6 @@ export function isPlainObject(v: unknown): v is Tree {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-export function splitPath(key: string): string[] {
-  return key === '' ? [] : key.split('.');
-}
-
-export function joinPath(path: readonly (string | number)[]): string {
-  return path.join('.');
-}
-
 export function deepClone<T>(v: T): T {
   return structuredClone(v);
 }

@@ -5,6 +5,7 @@ import type { TrainConfig } from '../train/config.ts';
 import type { GenerateConfig } from '../generate/config.ts';
 import type { EvalConfig } from '../evaluate/config.ts';
 import type { TrackingConfig } from '../tracking/config.ts';
+import type { LoadConfig } from '../load/config.ts';
 
 /** The composed, interpolated and validated configuration every command receives. */
 export interface SynehrConfig {
@@ -23,4 +24,5 @@ export interface SynehrConfig {
   generate: GenerateConfig;
   eval: EvalConfig;
   tracking: TrackingConfig;
+  load: LoadConfig;
 }

@@ -18,6 +18,9 @@ export const evalConfigSchema = z
   .object({
     // null = data/synthetic/<run_name>
     synthetic: z.string().nullable().default(null),
+    // `synehr roundtrip`: the real split decoded from its own tokens (val: tokenizer settings are
+    // chosen on it; test only for reporting the choice)
+    roundtrip_split: z.enum(['val', 'test']).default('val'),
     // neighbours for PRDC, the kNN membership-inference attack and attribute inference
     k: z.number().int().positive().default(5),
     // folds of cross-validation for the detection classifiers

@@ -10,12 +10,12 @@ export interface ReportExtras {
 }
 
 /**
- * The evaluation's outputs: `<dir>/eval/metrics.json` (everything, NaN written as null),
- * `<dir>/eval/report.html` (self-contained: tables and inline SVG, no script, no external file)
- * and the summary table printed by the CLI.
+ * The evaluation's outputs in `out` (a run's eval/, runPaths evalDir): `metrics.json` (everything,
+ * NaN written as null), `report.html` (self-contained: tables and inline SVG, no script, no
+ * external file) and the summary table printed by the CLI.
  */
-export async function writeReport(dir: string, result: EvalResult): Promise<{ metrics: string; report: string }> {
-  return writeReportFiles(join(dir, 'eval'), result);
+export async function writeReport(out: string, result: EvalResult): Promise<{ metrics: string; report: string }> {
+  return writeReportFiles(out, result);
 }
 
 /** metrics.json (the result and `extra` members beside it) and report.html, straight into `out`. */

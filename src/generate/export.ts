@@ -17,8 +17,10 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, readFile, stat } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { mkdir, readFile } from 'node:fs/promises';
+import { basename, relative } from 'node:path';
+import { runFiles, RUN_TOKENIZER_FILE, type RunFiles } from '../config/runPaths.ts';
+import { checkRunTokenizer, fileSha256 } from '../train/runStamp.ts';
 import { buildInferenceGraph } from '../model/gpt.ts';
 import { gptParamSpecs } from '../model/params.ts';
 import { decodeSafetensors, tensorToFloat32 } from '../model/safetensors.ts';
@@ -29,38 +31,53 @@ import { loadTokenizer } from '../tokenizer/file.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import { SynehrError } from '../util/errors.ts';
 import { buildSamplerGraph } from './sampler.ts';
-import { RUN_TOKENIZER_FILE } from '../config/runDir.ts';
-import { HF_FOLDER_FILES, hfModelCard, hfSpecialTokensMap, hfTokenizerConfig, hfTokenizerJson } from './hfFolder.ts';
+import { hfModelCard, hfSpecialTokensMap, hfTokenizerConfig, hfTokenizerJson } from './hfFolder.ts';
 
-export const EXPORT_FILES = ['onnx/model.onnx', 'config.json', 'generation_config.json', ...HF_FOLDER_FILES, 'sampler.onnx'] as const;
+/** The files `synehr export` writes into a run directory, each named in onnx/export.json by its sha256. */
+export function exportFiles(files: RunFiles): string[] {
+  return [
+    files.onnxModel,
+    files.hfConfig,
+    files.generationConfig,
+    files.hfTokenizer,
+    files.hfTokenizerConfig,
+    files.hfSpecialTokensMap,
+    files.modelCard,
+    files.sampler,
+  ];
+}
 
 export interface TrainedRun {
   dir: string;
   tokenizer: Tokenizer;
+  /** sha256 of the run's tokenizer file, the one its run.json names */
+  tokenizerHash: string;
   /** float32 weights by Hugging Face name */
   weights: Record<string, Float32Array>;
   /** sha256 of model.safetensors: the manifest and the export stamp name the weights by it */
   weightsHash: string;
 }
 
-/** Reads a run's synehr_tokenizer.json and model.safetensors, checking them against the model config. */
+/**
+ * Reads a run's synehr_tokenizer.json and model.safetensors, checking the tokenizer against the
+ * hash the run was trained with (run.json) and the weights against the model config.
+ */
 export async function loadTrainedRun(dir: string, model: ModelConfig): Promise<TrainedRun> {
-  const tokPath = join(dir, RUN_TOKENIZER_FILE);
-  const wPath = join(dir, 'model.safetensors');
-  if (!existsSync(tokPath) && isSynehrTokenizerFile(join(dir, 'tokenizer.json'))) {
+  const files = runFiles(dir);
+  const tokPath = files.tokenizer;
+  const wPath = files.weights;
+  if (!existsSync(tokPath) && isSynehrTokenizerFile(files.hfTokenizer)) {
     throw new SynehrError(
       'E_RUN',
       `${dir} keeps synehr's tokenizer as tokenizer.json, the name of the Hugging Face tokenizer since this version: rename it to ${RUN_TOKENIZER_FILE}`,
     );
   }
-  for (const [what, p] of [
-    [RUN_TOKENIZER_FILE, tokPath],
-    ['model.safetensors', wPath],
-  ] as const) {
+  for (const p of [wPath, files.stamp, tokPath]) {
     if (!existsSync(p)) {
-      throw new SynehrError('E_RUN', `${dir} has no ${what}: is it a finished training run? (\`synehr train run_name=<run>\` writes it)`);
+      throw new SynehrError('E_RUN', `${dir} has no ${p.slice(dir.length + 1)}: is it a finished training run? (\`synehr train run_name=<run>\` writes it)`);
     }
   }
+  const tokenizerHash = await checkRunTokenizer(files);
   const tokenizer = loadTokenizer(tokPath);
   const bytes = await readFile(wPath);
   const file = decodeSafetensors(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), wPath);
@@ -81,7 +98,7 @@ export async function loadTrainedRun(dir: string, model: ModelConfig): Promise<T
     weights[spec.name] = tensorToFloat32(t);
   }
   const weightsHash = createHash('sha256').update(bytes).digest('hex');
-  return { dir, tokenizer, weights, weightsHash };
+  return { dir, tokenizer, tokenizerHash, weights, weightsHash };
 }
 
 /** transformers' GPT2Config for the run. */
@@ -126,44 +143,66 @@ export interface ExportResult {
   seconds: number;
 }
 
-/** Writes the four export files into the run directory (from `loaded` when the caller has read the run already). */
+/** Writes the export's files (exportFiles) and their stamp into the run directory (from `loaded` when the caller has read the run already). */
 export async function exportRun(dir: string, model: ModelConfig, gen: GenerateConfig, loaded?: TrainedRun): Promise<ExportResult> {
   const t0 = performance.now();
   const run = loaded ?? (await loadTrainedRun(dir, model));
+  const files = runFiles(dir);
   const V = run.tokenizer.vocab.length;
-  await mkdir(join(dir, 'onnx'), { recursive: true });
+  await mkdir(files.onnxDir, { recursive: true });
   const inference = buildInferenceGraph(model, { vocabSize: V, weights: run.weights });
-  await writeFileAtomic(join(dir, 'onnx', 'model.onnx'), inference.model);
-  await writeFileAtomic(join(dir, 'config.json'), json(hfConfig(model, run.tokenizer)));
-  await writeFileAtomic(join(dir, 'generation_config.json'), json(hfGenerationConfig(run.tokenizer, gen, model)));
-  await writeFileAtomic(join(dir, 'tokenizer.json'), json(hfTokenizerJson(run.tokenizer)));
-  await writeFileAtomic(join(dir, 'tokenizer_config.json'), json(hfTokenizerConfig(run.tokenizer, model)));
-  await writeFileAtomic(join(dir, 'special_tokens_map.json'), json(hfSpecialTokensMap(run.tokenizer)));
+  await writeFileAtomic(files.onnxModel, inference.model);
+  await writeFileAtomic(files.hfConfig, json(hfConfig(model, run.tokenizer)));
+  await writeFileAtomic(files.generationConfig, json(hfGenerationConfig(run.tokenizer, gen, model)));
+  await writeFileAtomic(files.hfTokenizer, json(hfTokenizerJson(run.tokenizer)));
+  await writeFileAtomic(files.hfTokenizerConfig, json(hfTokenizerConfig(run.tokenizer, model)));
+  await writeFileAtomic(files.hfSpecialTokensMap, json(hfSpecialTokensMap(run.tokenizer)));
   const nParams = Object.values(run.weights).reduce((n, w) => n + w.length, 0);
-  await writeFileAtomic(join(dir, 'README.md'), new TextEncoder().encode(hfModelCard(basename(dir), run.tokenizer, model, nParams)));
-  await writeFileAtomic(join(dir, 'sampler.onnx'), buildSamplerGraph(model, { vocabSize: V, weights: run.weights, automaton: run.tokenizer.automaton, clock: run.tokenizer.clock() }));
-  // the stamp names the weights the graphs were built from, so generate can tell a stale export
-  await writeFileAtomic(join(dir, 'onnx', 'export.json'), json({ weights_sha256: run.weightsHash, tokenizer_hash: run.tokenizer.vocabHash() }));
-  return { files: EXPORT_FILES.map((f) => join(dir, f)), weightsHash: run.weightsHash, seconds: (performance.now() - t0) / 1000 };
+  await writeFileAtomic(files.modelCard, new TextEncoder().encode(hfModelCard(basename(dir), run.tokenizer, model, nParams)));
+  await writeFileAtomic(files.sampler, buildSamplerGraph(model, { vocabSize: V, weights: run.weights, automaton: run.tokenizer.automaton, clock: run.tokenizer.clock() }));
+  // the stamp names what the files were built from and the files themselves, so generate can
+  // tell an export that is stale (other weights or tokenizer) or damaged (a truncated file)
+  const stamp: ExportStamp = {
+    format_version: EXPORT_STAMP_VERSION,
+    weights_sha256: run.weightsHash,
+    tokenizer_sha256: run.tokenizerHash,
+    files: Object.fromEntries(await Promise.all(exportFiles(files).map(async (f) => [relative(dir, f), await fileSha256(f)] as const))),
+  };
+  await writeFileAtomic(files.exportStamp, json(stamp));
+  return { files: exportFiles(files), weightsHash: run.weightsHash, seconds: (performance.now() - t0) / 1000 };
 }
 
+/** onnx/export.json: what the export was built from, and the sha256 of every file it wrote (by its path in the run). */
+interface ExportStamp {
+  format_version: number;
+  weights_sha256: string;
+  tokenizer_sha256: string;
+  files: Record<string, string>;
+}
+const EXPORT_STAMP_VERSION = 1;
+
 /**
- * Whether the run's export exists and was built from its current model.safetensors. `loaded`
- * (the run as loadTrainedRun read it) saves reading and hashing the weights again.
+ * Whether the run's export exists, is whole, and was built from its current weights and tokenizer.
+ * `loaded` (the run as loadTrainedRun read it) saves reading and hashing the weights again.
  */
 export async function exportIsCurrent(dir: string, loaded?: TrainedRun): Promise<boolean> {
-  const stampPath = join(dir, 'onnx', 'export.json');
-  if (!EXPORT_FILES.every((f) => existsSync(join(dir, f))) || !existsSync(stampPath)) return false;
-  const stamp = JSON.parse(await readFile(stampPath, 'utf8')) as { weights_sha256?: string; tokenizer_hash?: string };
-  const weights = join(dir, 'model.safetensors');
-  const tokPath = join(dir, RUN_TOKENIZER_FILE);
-  if (!existsSync(weights) || !existsSync(tokPath)) return false;
-  // the sampler embeds the grammar: a replaced tokenizer makes the export stale too
-  if (stamp.tokenizer_hash !== (loaded?.tokenizer ?? loadTokenizer(tokPath)).vocabHash()) return false;
-  const [ws, ss] = await Promise.all([stat(weights), stat(join(dir, 'sampler.onnx'))]);
-  if (ws.mtimeMs > ss.mtimeMs) return false;
-  const hash = loaded?.weightsHash ?? createHash('sha256').update(await readFile(weights)).digest('hex');
-  return stamp.weights_sha256 === hash;
+  const files = runFiles(dir);
+  const written = exportFiles(files);
+  if (!written.every((f) => existsSync(f)) || !existsSync(files.exportStamp)) return false;
+  let stamp: Partial<ExportStamp>;
+  try {
+    stamp = JSON.parse(await readFile(files.exportStamp, 'utf8')) as Partial<ExportStamp>;
+  } catch {
+    return false;
+  }
+  if (stamp.format_version !== EXPORT_STAMP_VERSION || !existsSync(files.weights)) return false;
+  // the sampler embeds the grammar: another tokenizer makes the export stale too
+  const tokenizerHash = loaded?.tokenizerHash ?? (await checkRunTokenizer(files));
+  if (stamp.tokenizer_sha256 !== tokenizerHash) return false;
+  const weightsHash = loaded?.weightsHash ?? (await fileSha256(files.weights));
+  if (stamp.weights_sha256 !== weightsHash) return false;
+  for (const f of written) if (stamp.files?.[relative(dir, f)] !== (await fileSha256(f))) return false;
+  return true;
 }
 
 /** Whether `path` is a synehr tokenizer (a run trained before the rename), not a Hugging Face one. */

@@ -3,33 +3,38 @@
  * tokenizer decodes the rows, and the records stream to disk.
  *
  * Output layout, data/synthetic/<run>/ (or generate.out_dir):
- *   parts/part-00000/…        complete chunks of the four tables while generation runs
- *   patients|admissions|codes|events.{parquet,csv}   merged at the end, then parts/ is removed
- *   manifest.json             written last: a directory with a manifest is complete
+ *   parts/part-00000/…        complete chunks of the four tables while generation runs, each with
+ *                             the part.json of the settings it was made with (parts.ts)
+ *   parts/merge/              the merged tables while they are written
+ *   patients|admissions|codes|events.{parquet,csv,arrow}   moved in from parts/merge/
+ *   manifest.json             written last (records/manifest.ts): a folder with a manifest is complete
  *
  * Batch b always uses the seed mix(seed, b) and ids syn-<b·B + row>, so a generation interrupted
- * and resumed (resume=true) writes exactly what an uninterrupted one writes. Memory holds one
- * batch of records at a time.
+ * and resumed (resume=true, with the same settings) writes exactly what an uninterrupted one
+ * writes. Memory holds one batch of records at a time.
  */
 import cliProgress from 'cli-progress';
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createSession, int64Tensor, float32Tensor, type Session } from '../graph/runtime.ts';
+import { tableToIPC } from 'apache-arrow';
+import { runFiles } from '../config/runPaths.ts';
+import { createSessionFromFile, int64Tensor, float32Tensor, type Session } from '../graph/runtime.ts';
 import type { ModelConfig } from '../model/config.ts';
 import type { DataConfig } from '../records/dataConfig.ts';
+import { MANIFEST_FILE, MANIFEST_VERSION, readManifest, writeManifest } from '../records/manifest.ts';
 import { readParquetTable, streamRecords, writeRecordTables, TABLE_NAMES, type TableCounts } from '../records/tables.ts';
-import { tableToIPC } from 'apache-arrow';
 import { writeFileAtomic } from '../util/files.ts';
 import type { PatientRecord } from '../records/types.ts';
 import { readTokenShard } from '../tokenizer/shards.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
-import { SynehrError } from '../util/errors.ts';
+import { interruptedError, SynehrError } from '../util/errors.ts';
 import { Rng } from '../util/rng.ts';
 import type { GenerateConfig } from './config.ts';
 import { exportIsCurrent, exportRun, loadTrainedRun } from './export.ts';
+import { completeParts, partName, PARTS_DIR, writePartStamp, type PartSettings } from './parts.ts';
 
-export const MANIFEST_VERSION = 1;
 /** Synthetic patient ids are `syn-<n>`; generation refuses to run if a real id has this form. */
 export const SYNTHETIC_ID_PREFIX = 'syn-';
 
@@ -67,6 +72,8 @@ export interface GenerateOptions {
   signal?: AbortSignal;
   /** called after each batch with the patients made so far (resumed parts included) */
   onProgress?: (made: number) => void;
+  /** called while the merged tables are being written, after the first part is in (tests stop the process there) */
+  onMerge?: () => void;
 }
 
 export interface GenerateResult {
@@ -95,9 +102,7 @@ export class Sampler {
   ) {}
 
   static async open(samplerPath: string, tokenizer: Tokenizer, maxLen: number, threads = 0): Promise<Sampler> {
-    const bytes = await readFile(samplerPath);
-    const session = await createSession(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), { threads });
-    return new Sampler(session, tokenizer, maxLen);
+    return new Sampler(await createSessionFromFile(samplerPath, { threads }), tokenizer, maxLen);
   }
 
   /**
@@ -172,42 +177,23 @@ export function cohortPrefixes(cohort: { covariates?: Record<string, number | st
   });
 }
 
-interface Manifest {
-  format_version: number;
-  model: string;
-  run_dir: string;
-  weights_sha256: string;
-  tokenizer_hash: string;
-  data: string;
-  seed: number;
-  n_samples: number;
-  batch_size: number;
-  sampling: { temperature: number; top_k: number; top_p: number; max_len: number; fix_covars: boolean };
-  formats: string[];
-  counts: TableCounts;
-  tokens: number;
-  seconds: number;
-  created: string;
-  config: unknown;
-}
-
 /** Generates gen.n_samples patients into outDir. */
 export async function generateSynthetic(o: GenerateOptions): Promise<GenerateResult> {
   const log = o.log ?? (() => undefined);
   const { gen } = o;
   const N = gen.n_samples;
   const B = gen.batch_size;
-  const manifestPath = join(o.outDir, 'manifest.json');
-  const partsDir = join(o.outDir, 'parts');
+  const partsDir = join(o.outDir, PARTS_DIR);
+  const mergeDir = join(partsDir, 'merge');
 
-  if (existsSync(manifestPath)) {
+  if (existsSync(join(o.outDir, MANIFEST_FILE))) {
     if (o.overwrite) {
       await clearOutput(o.outDir);
     } else {
-      const m = JSON.parse(await readFile(manifestPath, 'utf8')) as Partial<Manifest>;
+      const m = await readManifest(o.outDir).catch(() => null);
       throw new SynehrError(
         'E_RUN_EXISTS',
-        `${o.outDir} already holds a finished generation (${m.counts?.patients ?? '?'} patients): pass overwrite=true to replace it, or generate.out_dir=<dir> to write elsewhere`,
+        `${o.outDir} already holds a finished generation (${m?.counts.patients ?? '?'} patients): pass overwrite=true to replace it, or generate.out_dir=<dir> to write elsewhere`,
       );
     }
   } else if (existsSync(partsDir) && !o.resume) {
@@ -220,12 +206,12 @@ export async function generateSynthetic(o: GenerateOptions): Promise<GenerateRes
   // the weights are read once: for the export check, the export itself and the decoder
   const run = await loadTrainedRun(o.runDir, o.model);
   if (!(await exportIsCurrent(o.runDir, run))) {
-    log(`generate: exporting ${o.runDir} (sampler.onnx is missing or older than model.safetensors)`);
+    log(`generate: exporting ${o.runDir} (its export is missing, damaged, or built from other weights or another tokenizer)`);
     await exportRun(o.runDir, o.model, gen, run);
   }
   const tok = run.tokenizer;
   const maxLen = Math.min(gen.max_len ?? o.model.n_ctx, o.model.n_ctx);
-  const sampler = await Sampler.open(join(o.runDir, 'sampler.onnx'), tok, maxLen, o.threads ?? 0);
+  const sampler = await Sampler.open(runFiles(o.runDir).sampler, tok, maxLen, o.threads ?? 0);
 
   if (o.realIds) {
     for (const id of o.realIds) {
@@ -239,7 +225,7 @@ export async function generateSynthetic(o: GenerateOptions): Promise<GenerateRes
   let prefixes: number[][] | null = o.cohortPrefixes && o.cohortPrefixes.length > 0 ? o.cohortPrefixes : null;
   if (!prefixes && gen.fix_covars) {
     if (!o.trainShardPath || !existsSync(o.trainShardPath)) {
-      throw new SynehrError('E_INPUT', `fix_covars=true needs the training token shard (${o.trainShardPath ?? 'none given'}): run \`synehr tokenize data=${o.data.name}\``);
+      throw new SynehrError('E_MISSING', `fix_covars=true needs the training token shard (${o.trainShardPath ?? 'none given'}): run \`synehr tokenize data=${o.data.name}\``);
     }
     const shard = readTokenShard(o.trainShardPath);
     const order = new Rng(gen.seed).shuffle(Array.from({ length: shard.patientIds.length }, (_, i) => i));
@@ -250,8 +236,23 @@ export async function generateSynthetic(o: GenerateOptions): Promise<GenerateRes
   const nBatches = Math.ceil(N / B);
   const batchesPerPart = Math.max(1, Math.floor((o.patientsPerPart ?? 1024) / B));
   const nParts = Math.ceil(nBatches / batchesPerPart);
+  // everything a part's rows depend on: resume continues only when all of it is the same
+  const settings: PartSettings = {
+    n_samples: N,
+    batch_size: B,
+    patients_per_part: batchesPerPart * B,
+    seed: gen.seed,
+    temperature: gen.temperature,
+    top_k: gen.top_k,
+    top_p: gen.top_p,
+    max_len: maxLen,
+    fix_covars: gen.fix_covars,
+    conditions_sha256: prefixes ? createHash('sha256').update(JSON.stringify(prefixes)).digest('hex') : null,
+    weights_sha256: run.weightsHash,
+    tokenizer_sha256: run.tokenizerHash,
+  };
   await mkdir(partsDir, { recursive: true });
-  const done = new Set((await readdir(partsDir)).filter((d) => /^part-\d{5}$/.test(d) && existsSync(join(partsDir, d, 'patients.parquet'))));
+  const done = await completeParts(partsDir, settings);
   if (done.size > 0) log(`generate: resuming, ${done.size} of ${nParts} parts already written`);
 
   const bar =
@@ -264,24 +265,29 @@ export async function generateSynthetic(o: GenerateOptions): Promise<GenerateRes
   bar?.start(N, 0, { tps: '-' });
 
   const t0 = performance.now();
+  // tokens of every part, the resumed ones from their stamps
   let tokens = 0;
+  let newTokens = 0;
   let made = 0;
   try {
     for (let part = 0; part < nParts; part++) {
-      const name = `part-${String(part).padStart(5, '0')}`;
+      const name = partName(part);
       const firstBatch = part * batchesPerPart;
       const lastBatch = Math.min(nBatches, firstBatch + batchesPerPart);
       const inPart = Math.min(N, lastBatch * B) - firstBatch * B;
-      if (done.has(name)) {
+      const resumed = done.get(name);
+      if (resumed) {
         made += inPart;
+        tokens += resumed.tokens;
         bar?.update(made);
         o.onProgress?.(made);
         continue;
       }
+      let partTokens = 0;
       const records = async function* (): AsyncGenerator<PatientRecord> {
         for (let b = firstBatch; b < lastBatch; b++) {
           if (o.signal?.aborted) {
-            throw new SynehrError('E_INTERRUPTED', `generation interrupted after ${made} of ${N} patients: run again with resume=true to continue`);
+            throw interruptedError(`generation interrupted after ${made} of ${N} patients: run again with resume=true to continue`);
           }
           const first = b * B;
           const rows = Math.min(B, N - first);
@@ -304,7 +310,7 @@ export async function generateSynthetic(o: GenerateOptions): Promise<GenerateRes
             const rng = new Rng(batchSeed(seed, 1000 + g));
             members.forEach((r, i) => {
               const row = ids.subarray(i * T, (i + 1) * T);
-              for (const t of row) if (t !== tok.pad) tokens++;
+              for (const t of row) if (t !== tok.pad) partTokens++;
               decoded[r] = tok.decode(row, { rng, mode: 'strict', id: `${SYNTHETIC_ID_PREFIX}${first + r}` });
             });
           }
@@ -314,64 +320,74 @@ export async function generateSynthetic(o: GenerateOptions): Promise<GenerateRes
           }
           made += rows;
           const secs = (performance.now() - t0) / 1000;
-          bar?.update(made, { tps: (tokens / secs).toFixed(0) });
+          bar?.update(made, { tps: ((newTokens + partTokens) / secs).toFixed(0) });
           o.onProgress?.(made);
         }
       };
       const partDir = join(partsDir, name);
+      const tmp = `${partDir}.tmp`;
       await rm(partDir, { recursive: true, force: true });
-      await rm(`${partDir}.tmp`, { recursive: true, force: true });
-      // written under a temporary name, renamed when all four tables are complete
-      await writeRecordTables(`${partDir}.tmp`, records(), o.data);
-      await rename(`${partDir}.tmp`, partDir);
+      await rm(tmp, { recursive: true, force: true });
+      // written under a temporary name with its stamp, renamed when all of it is complete
+      const counts = await writeRecordTables(tmp, records(), o.data);
+      await writePartStamp(tmp, { settings, patients: counts.patients, tokens: partTokens });
+      await rename(tmp, partDir);
+      tokens += partTokens;
+      newTokens += partTokens;
     }
   } finally {
     bar?.stop();
   }
 
-  // merge the parts into the final tables, streaming one part at a time
-  const partNames = (await readdir(partsDir)).filter((d) => /^part-\d{5}$/.test(d)).sort();
+  // merge the parts into the final tables, one part at a time, in parts/merge/ first: a kill
+  // during the merge leaves nothing half-written beside the parts
+  await rm(mergeDir, { recursive: true, force: true });
+  await removeStaleTables(o.outDir);
+  const partNames = Array.from({ length: nParts }, (_, p) => partName(p));
   const merged = async function* (): AsyncGenerator<PatientRecord> {
-    for (const p of partNames) yield* streamRecords(join(partsDir, p), { data: o.data });
+    for (const [i, p] of partNames.entries()) {
+      yield* streamRecords(join(partsDir, p), { data: o.data });
+      if (i === 0) o.onMerge?.();
+    }
   };
   let counts: TableCounts | null = null;
+  const written: string[] = [];
   for (const format of gen.formats) {
     if (format === 'arrow') continue;
-    counts = await writeRecordTables(o.outDir, merged(), o.data, { format });
+    counts = await writeRecordTables(mergeDir, merged(), o.data, { format });
+    written.push(...TABLE_NAMES.map((t) => `${t}.${format}`));
   }
   if (gen.formats.includes('arrow')) {
-    // Arrow files are converted from Parquet tables: the ones just written, or a scratch copy
-    const parquetDir = gen.formats.includes('parquet') ? o.outDir : join(o.outDir, '.arrow-scratch');
-    if (parquetDir !== o.outDir) {
-      await rm(parquetDir, { recursive: true, force: true });
-      counts = await writeRecordTables(parquetDir, merged(), o.data);
-    }
-    await writeArrowTables(o.outDir, parquetDir);
-    if (parquetDir !== o.outDir) await rm(parquetDir, { recursive: true, force: true });
+    // Arrow files are converted from Parquet tables: the ones just merged, or a scratch copy
+    const parquetDir = gen.formats.includes('parquet') ? mergeDir : join(mergeDir, 'arrow-scratch');
+    if (parquetDir !== mergeDir) counts = await writeRecordTables(parquetDir, merged(), o.data);
+    await writeArrowTables(mergeDir, parquetDir);
+    written.push(...TABLE_NAMES.map((t) => `${t}.arrow`));
   }
   if (!counts) throw new SynehrError('E_CONFIG_VALUE', 'generate.formats is empty: name at least one of parquet, csv, arrow');
   if (counts.patients !== N) throw new Error(`generated ${counts.patients} patients, expected ${N}`);
+  for (const f of written) await rename(join(mergeDir, f), join(o.outDir, f));
 
   const seconds = (performance.now() - t0) / 1000;
-  const manifest: Manifest = {
+  await writeManifest(o.outDir, {
     format_version: MANIFEST_VERSION,
+    kind: 'synehr-synthetic',
     model: o.runName,
     run_dir: o.runDir,
     weights_sha256: run.weightsHash,
-    tokenizer_hash: tok.vocabHash(),
+    tokenizer_sha256: run.tokenizerHash,
     data: o.data.name,
     seed: gen.seed,
     n_samples: N,
     batch_size: B,
-    sampling: { temperature: gen.temperature, top_k: gen.top_k, top_p: gen.top_p, max_len: maxLen, fix_covars: gen.fix_covars },
+    sampling: { temperature: gen.temperature, top_k: gen.top_k, top_p: gen.top_p, max_len: maxLen, fix_covars: gen.fix_covars, conditions_sha256: settings.conditions_sha256 },
     formats: gen.formats,
     counts,
     tokens,
     seconds,
     created: new Date().toISOString(),
-    config: o.config,
-  };
-  await writeFileAtomic(manifestPath, JSON.stringify(manifest, null, 2) + '\n');
+    config: { ...(o.config as Record<string, unknown>), data: o.data },
+  });
   await rm(partsDir, { recursive: true, force: true });
   return { outDir: o.outDir, counts, tokens, seconds, batches: nBatches };
 }
@@ -384,7 +400,14 @@ async function writeArrowTables(dir: string, parquetDir: string): Promise<void> 
   }
 }
 
+/** Tables and temporary files of an earlier generation (or of a merge killed by an older synehr). */
+async function removeStaleTables(dir: string): Promise<void> {
+  if (!existsSync(dir)) return;
+  const table = new RegExp(`^(${TABLE_NAMES.join('|')})\\.(parquet|csv|arrow)(\\.tmp-.*)?$`);
+  for (const f of await readdir(dir)) if (table.test(f)) await rm(join(dir, f), { force: true });
+}
+
 async function clearOutput(dir: string): Promise<void> {
-  for (const f of ['manifest.json', 'parts']) await rm(join(dir, f), { recursive: true, force: true });
-  for (const t of TABLE_NAMES) for (const ext of ['parquet', 'csv', 'arrow']) await rm(join(dir, `${t}.${ext}`), { force: true });
+  for (const f of [MANIFEST_FILE, PARTS_DIR]) await rm(join(dir, f), { recursive: true, force: true });
+  await removeStaleTables(dir);
 }

@@ -15,10 +15,8 @@
 import type { ModelConfig } from '../model/config.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import { SPECIAL_TOKENS } from '../tokenizer/tokenizer.ts';
-import { RUN_TOKENIZER_FILE } from '../config/runDir.ts';
+import { RUN_TOKENIZER_FILE } from '../config/runPaths.ts';
 import { SynehrError } from '../util/errors.ts';
-
-export const HF_FOLDER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'README.md'] as const;
 
 /** The HF spelling of a synehr token: white space as "▁". */
 export function hfTokenText(token: string): string {

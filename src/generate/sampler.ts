@@ -48,18 +48,17 @@ export interface SamplerGraphOptions {
  */
 export const DEFAULT_CHUNK = 32;
 
-/** The sampler's inputs, in order, with what they mean. */
-export const SAMPLER_INPUTS = {
-  prefix: 'int64 [B, P]: forced tokens, starting with <s>; P ≥ 1 and the same for every row',
-  max_len: 'int64 []: the longest sequence, prefix included; ≤ n_ctx',
-  temperature: 'float32 []: > 0; logits are divided by it',
-  top_k: 'int64 []: keep the k most likely tokens; 0 keeps all',
-  top_p: 'float32 []: keep the smallest set of tokens whose probability reaches p; 1 keeps all',
-  seed: 'int64 []: in [0, 2^32); the uniform of each draw is a function of (seed, step, row)',
-} as const;
-
 /**
- * Builds sampler.onnx. Output `tokens` int64 [B, steps]: the tokens at positions 1..steps (the
+ * Builds sampler.onnx. Its inputs, in order:
+ *
+ *   prefix       int64 [B, P]: forced tokens, starting with <s>; P ≥ 1 and the same for every row
+ *   max_len      int64 []: the longest sequence, prefix included; ≤ n_ctx
+ *   temperature  float32 []: > 0; logits are divided by it
+ *   top_k        int64 []: keep the k most likely tokens; 0 keeps all
+ *   top_p        float32 []: keep the smallest set of tokens whose probability reaches p; 1 keeps all
+ *   seed         int64 []: in [0, 2^32); the uniform of each draw is a function of (seed, step, row)
+ *
+ * Output `tokens` int64 [B, steps]: the tokens at positions 1..steps (the
  * prefix's own tokens after <s> included), `<pad>` after a row's `</s>`; steps ≤ max_len − 1.
  *
  * Two nested Loops. The inner one runs up to `chunk` steps: each step appends its key and value

@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { SynehrError } from '../util/errors.ts';
 import type { DType } from './tensor.ts';
 
 export type HostTensor = ort.Tensor;
@@ -84,10 +85,11 @@ export class Session {
       throw new RangeError(`createSession: threads must be an integer ≥ 0, got ${opts.threads}`);
     }
     if (device === 'cuda' && !deviceAvailable('cuda')) {
-      throw new Error(
-        "createSession: device 'cuda' needs an ONNX Runtime with the CUDA execution provider; the installed onnxruntime-node " +
+      throw new SynehrError(
+        'E_DEVICE',
+        "device 'cuda' needs an ONNX Runtime with the CUDA execution provider; the installed onnxruntime-node " +
           `bundles only [${ort.listSupportedBackends().filter((b) => b.bundled).map((b) => b.name).join(', ')}] and has no CUDA provider library ` +
-          "(on a CUDA 12 machine, reinstall onnxruntime-node with ONNXRUNTIME_NODE_INSTALL_CUDA=v12 and without .npmrc's onnxruntime-node-install=skip; or use device=cpu)",
+          "(on a CUDA 12 machine, let onnxruntime-node's install script run, which package.json's allowScripts and .npmrc skip, with ONNXRUNTIME_NODE_INSTALL=cuda12; or use train.device=cpu)",
       );
     }
     const so: ort.InferenceSession.SessionOptions = {
@@ -150,6 +152,27 @@ export function createSession(model: Uint8Array, opts: SessionOptions = {}): Pro
   return Session.create(model, opts);
 }
 
+/**
+ * A session over an .onnx file on disk (an export's sampler.onnx or model.onnx): a file that
+ * cannot be read, or that ONNX Runtime refuses (truncated, damaged), is an E_ONNX error naming it.
+ * (A graph built in memory that ORT refuses is a bug, and createSession's plain Error says so.)
+ */
+export async function createSessionFromFile(path: string, opts: SessionOptions = {}): Promise<Session> {
+  let bytes: Buffer;
+  try {
+    bytes = fs.readFileSync(path);
+  } catch (e) {
+    throw new SynehrError('E_ONNX', `${path}: cannot read (${(e as Error).message})`);
+  }
+  try {
+    return await Session.create(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), opts);
+  } catch (e) {
+    if (e instanceof SynehrError) throw e;
+    const why = String((e as Error).cause instanceof Error ? ((e as Error).cause as Error).message : (e as Error).message).split('\n')[0];
+    throw new SynehrError('E_ONNX', `${path}: ONNX Runtime cannot load it (${why}); the file is damaged or truncated: export the run again (\`synehr export model=<run>\`)`, { cause: e });
+  }
+}
+
 /** A host tensor over `data` (no copy). */
 export function hostTensor(dtype: DType, data: HostData, dims: readonly number[]): HostTensor {
   const n = dims.reduce((a, b) => a * b, 1);
@@ -169,11 +192,6 @@ export function float64Tensor(data: Float64Array | number[], dims: readonly numb
 
 export function int64Tensor(data: BigInt64Array | readonly number[], dims: readonly number[]): HostTensor {
   return hostTensor('int64', data instanceof BigInt64Array ? data : BigInt64Array.from(data, (v) => BigInt(v)), dims);
-}
-
-/** A float tensor of either precision. */
-export function floatTensor(dtype: 'float32' | 'float64', data: ArrayLike<number>, dims: readonly number[]): HostTensor {
-  return dtype === 'float64' ? float64Tensor(Float64Array.from(data), dims) : float32Tensor(Float32Array.from(data), dims);
 }
 
 /** The values of a float host tensor as numbers. */

@@ -4,7 +4,9 @@ import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { PGlite } from '@electric-sql/pglite';
 import { SynehrError } from '../util/errors.ts';
-import { TABLE_NAMES, REQUIRED_COLUMNS, rowCounts, type CellValue, type Column, type RecordTable, type RecordTables, type TableName } from './tables.ts';
+import { csvRow } from '../records/csv.ts';
+import { rowCounts, type Column, type RecordTable, type RecordTables } from '../records/parquet.ts';
+import { REQUIRED_COLUMNS, TABLE_NAMES, type TableName } from '../records/schema.ts';
 
 /**
  * Loading the four record tables into PostgreSQL or an embedded PGlite database: one transaction,
@@ -116,25 +118,15 @@ export function redactUrl(url: string): string {
 
 // --- CSV for COPY -------------------------------------------------------------------------------
 
-/** One CSV field: NULL is an unquoted empty field, the empty string a quoted one. */
-function csvField(v: CellValue): string {
-  if (v === null) return '';
-  if (typeof v === 'string') {
-    // quote anything CSV or COPY could misread: separators, quotes, line breaks, the "\." end marker
-    return v === '' || /[",\r\n\\]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
-  }
-  return String(v);
-}
-
-/** A batch of rows as CSV, columns in the order given. */
+/** A batch of rows as CSV for COPY (records/csv.ts: NULL unquoted empty, the empty string quoted), columns in the order given. */
 function csvRows(columns: Column[]): string {
   const cols = columns.map((c) => c.values);
   const n = cols[0]?.length ?? 0;
   const lines: string[] = new Array(n);
+  const row = new Array(cols.length);
   for (let r = 0; r < n; r++) {
-    let line = '';
-    for (let c = 0; c < cols.length; c++) line += (c === 0 ? '' : ',') + csvField(cols[c]![r]!);
-    lines[r] = line;
+    for (let c = 0; c < cols.length; c++) row[c] = cols[c]![r]!;
+    lines[r] = csvRow(row);
   }
   return lines.join('\n') + '\n';
 }

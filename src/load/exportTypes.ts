@@ -1,14 +1,19 @@
 import type { PatientRecord } from '../records/types.ts';
+import type { VariableSpecLite } from './variableCodes.ts';
 
 /** What every export (MIMIC-III-, OMOP- and FHIR-shaped) takes and reports. */
 export interface ExportOptions {
   /** the folder the files are written into; created if missing */
   outDir: string;
-  /** unit per variable (from the data config); MIMIC's VALUEUOM, OMOP's unit_source_value, FHIR's Quantity.unit */
+  /** the data config's variables (unit, ucum, loinc) by name: see variableCodes.ts */
+  specs?: ReadonlyMap<string, VariableSpecLite>;
+  /** unit per variable, for callers without a data config (ignored when specs are given) */
   units?: ReadonlyMap<string, string>;
   log?: (message: string) => void;
   /** every variable the records have, when they are streamed (the MIMIC export resolves ITEMIDs first) */
   variables?: Iterable<string>;
+  /** OMOP only: a folder of an Athena vocabulary download (CONCEPT.csv, CONCEPT_RELATIONSHIP.csv) */
+  vocabDir?: string;
 }
 
 /** What the exports read: an array, or records streamed one patient at a time. */

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { openSyntheticDir } from './synthetic.ts';
+import { openRecordsDir } from '../records/recordsDir.ts';
 import { loadTables, openPGlite, openPostgres, redactUrl, type LoadOptions, type LoadReport } from './database.ts';
 
 export interface LoadSyntheticOptions extends Partial<LoadOptions> {
@@ -14,10 +14,10 @@ export function defaultPGliteDir(dir: string): string {
   return join(dir, 'pglite');
 }
 
-/** Checks a synthetic directory, then loads it into PostgreSQL (url) or PGlite (no url). */
+/** Checks a folder of records (records/recordsDir.ts), then loads it into PostgreSQL (url) or PGlite (no url). */
 export async function loadSyntheticDir(options: LoadSyntheticOptions): Promise<LoadReport & { where: string }> {
   const { dir, url, ...loadOptions } = options;
-  const src = await openSyntheticDir(dir);
+  const src = await openRecordsDir(dir);
   const where = url === null ? defaultPGliteDir(dir) : redactUrl(url);
   const session = url === null ? await openPGlite(where) : await openPostgres(url);
   try {

@@ -2,8 +2,8 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { S3Client, PutObjectCommand, HeadBucketCommand, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { SynehrError } from '../util/errors.ts';
-import { openSyntheticDir } from './synthetic.ts';
-import { TABLE_NAMES } from './tables.ts';
+import { openRecordsDir } from '../records/recordsDir.ts';
+import { TABLE_NAMES } from '../records/schema.ts';
 
 /**
  * Copies a synthetic directory to an S3-compatible object store through the S3 API: the four
@@ -22,7 +22,7 @@ export interface S3Target {
 /** s3://bucket/some/prefix -> { bucket, prefix: "some/prefix" } */
 export function parseS3Url(url: string): S3Target {
   const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(url);
-  if (!m) throw new SynehrError('E_ARG', `url=${url} is not an S3 URL; expected s3://<bucket>/<prefix>`);
+  if (!m) throw new SynehrError('E_USAGE', `url=${url} is not an S3 URL; expected s3://<bucket>/<prefix>`);
   return { bucket: m[1]!, prefix: m[2]!.replace(/\/+$/, '') };
 }
 
@@ -70,7 +70,7 @@ export function s3Client(opts: Pick<UploadOptions, 'endpoint' | 'region' | 'cred
 
 export async function uploadSyntheticDir(opts: UploadOptions): Promise<UploadReport> {
   const target = parseS3Url(opts.url);
-  await openSyntheticDir(opts.dir);
+  await openRecordsDir(opts.dir);
   const client = s3Client(opts);
   try {
     try {

@@ -3,14 +3,16 @@ import { z } from 'zod';
 /** The `model` config group: the GPT's shape (DESIGN.md, "The graph engine and the model"). */
 export const modelConfigSchema = z
   .object({
-    // the option's name, kept in the run's config for the record
+    // the option's name, kept in the run's config for the record; the defaults below are
+    // configs/model/gpt-small.yaml's, the CPU default (see the reasons there)
     name: z.string().default('gpt-small'),
     n_layer: z.number().int().positive().default(4),
     // embedding width; must be divisible by n_head
-    n_embd: z.number().int().positive().default(256),
-    n_head: z.number().int().positive().default(4),
-    // context length in tokens: packed training windows and the sampler's maximum length
-    n_ctx: z.number().int().positive().default(512),
+    n_embd: z.number().int().positive().default(128),
+    // head size n_embd / n_head = 64: attention's [B, H, T, T] tensors dominate a step at T = 1024
+    n_head: z.number().int().positive().default(2),
+    // context length in tokens: packed training windows and the sampler's maximum length (PhysioNet 2012 patients: 505 tokens at the median, 932 at p99)
+    n_ctx: z.number().int().positive().default(1024),
     // std of the normal initialisation (GPT-2's 0.02); residual projections are scaled by 1/sqrt(2 n_layer)
     init_std: z.number().positive().default(0.02),
   })

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { z } from 'zod';
+import { SynehrError } from '../util/errors.ts';
 
 /**
  * The `data` config group: what a data set holds and how to load it. Loaders (src/sources/) and the
@@ -23,6 +24,10 @@ export const variableSpecSchema = z
     name: z.string().min(1),
     type: z.enum(['continuous', 'categorical']),
     unit: z.string().optional(),
+    // the unit as a UCUM code (e.g. '/min' for unit bpm), for FHIR Quantities, OMOP units and unit conversions
+    ucum: z.string().optional(),
+    // the variable's LOINC code, where the MIMIC item map (src/load/itemMap.ts) does not know it
+    loinc: z.string().optional(),
     range: z.tuple([z.number(), z.number()]).optional(),
     values: z.array(z.string()).optional(),
   })
@@ -33,8 +38,10 @@ export const labelSpecSchema = z
     name: z.string().min(1),
     // the label the split is stratified by and utility is measured on
     main: z.boolean().default(false),
-    // labels are small integers (0/1 for binary outcomes)
+    // labels are small integers (0/1 for binary outcomes); a value outside them is an input error
     values: z.array(z.number()).optional(),
+    // plausible range [lo, hi] of a numeric label (e.g. days in hospital); outside it is an input error
+    range: z.tuple([z.number(), z.number()]).optional(),
   })
   .strict();
 
@@ -67,10 +74,10 @@ export const dataConfigSchema = z
     // code systems a code prefix may name, e.g. ["ICD9", "ICD10"]; an unknown prefix is an error
     code_systems: z.array(z.string()).default([]),
     variables: z.array(variableSpecSchema).default([]),
-    // the observation window: hours after an admission's start that no event passes (PhysioNet 2012
-    // keeps the first 48 h of each stay); decoding and sampling keep every event inside it. Left out,
-    // the tokenizer takes the training split's latest event
-    window_hours: z.number().positive().optional(),
+    // the observation window in hours since an admission's start (48 for PhysioNet 2012): a time
+    // after it is an input error at prepare, and decoding and sampling keep every event inside it;
+    // null = none declared (the tokenizer then takes the training split's latest event)
+    window_hours: z.number().positive().nullable().default(null),
     // loader-specific options (file names, item maps, GEM mapping, tolerance of bad rows)
     options: z.record(z.string(), z.unknown()).default({}),
   })
@@ -88,11 +95,27 @@ export type DataConfig = z.infer<typeof dataConfigSchema>;
 export async function readDataConfigFile(path: string, overrides: Partial<DataConfig> = {}): Promise<DataConfig> {
   const { readFile } = await import('node:fs/promises');
   const { parse } = await import('yaml');
-  const raw = { ...(parse(await readFile(path, 'utf8')) as Record<string, unknown>), ...overrides };
-  const parsed = dataConfigSchema.safeParse(raw);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    throw new SynehrError('E_CONFIG_FILE', `${path}: cannot read the data config (${(e as Error).message})`);
+  }
+  let tree: unknown;
+  try {
+    tree = parse(text);
+  } catch (e) {
+    throw new SynehrError('E_CONFIG_FILE', `${path}: not valid YAML (${(e as Error).message.split('\n')[0]})`);
+  }
+  if (typeof tree !== 'object' || tree === null || Array.isArray(tree)) {
+    throw new SynehrError('E_CONFIG_FILE', `${path}: a data config is a mapping of keys (name, loader, root, ...), got ${Array.isArray(tree) ? 'a list' : JSON.stringify(tree)}`);
+  }
+  const parsed = dataConfigSchema.safeParse({ ...(tree as Record<string, unknown>), ...overrides });
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    throw new Error(`${path}: data.${issue.path.join('.')}: ${issue.message}`);
+    const keys = issue.code === 'unrecognized_keys' ? ` (${(issue as { keys?: string[] }).keys?.join(', ')})` : '';
+    const code = issue.code === 'unrecognized_keys' ? 'E_CONFIG_KEY' : 'E_CONFIG_TYPE';
+    throw new SynehrError(code, `${path}: data${issue.path.length ? `.${issue.path.join('.')}` : ''}: ${issue.message}${keys}`);
   }
   const data = parsed.data;
   data.processed_dir = data.processed_dir.replace(/\$\{data\.name\}/g, data.name);

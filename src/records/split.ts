@@ -96,7 +96,7 @@ export async function readSplit(dir: string): Promise<Split> {
   try {
     text = await readFile(path, 'utf8');
   } catch {
-    throw new SynehrError('E_INPUT', `${path}: missing; run \`synehr prepare\` first`);
+    throw new SynehrError('E_MISSING', `${path}: missing; run \`synehr prepare\` first`);
   }
   let json: unknown;
   try {

@@ -1,98 +1,32 @@
 /**
- * The four-table form of PatientRecord (DESIGN.md, "The canonical record"):
- *
- *   patients(patient_id, ...covariates, ...labels)
- *   admissions(admission_id, patient_id, seq)
- *   codes(admission_id, seq, code)
- *   events(admission_id, hours, variable, value_num, value_text)
- *
- * Written streaming: rows are buffered per table up to BATCH_ROWS, then handed to parquet-wasm's
+ * Writing records as the four tables of schema.ts, as Parquet (what the stages read) or CSV (for
+ * people). Streaming: rows are buffered per table up to BATCH_ROWS, then handed to parquet-wasm's
  * streaming writer as one row group, so a writer never holds more than one batch per table.
- * Files are written under temporary names and renamed when all four are complete.
+ * Files are written under temporary names and renamed when all four are complete. Rows come out
+ * grouped by patient in patient order, and every Parquet table says so in its schema metadata
+ * (schema.ts LAYOUT_KEY), so read.ts can stream them back one patient at a time.
  */
-import { createWriteStream, openAsBlob, type WriteStream } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
-import { once } from 'node:events';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import {
-  DataType,
-  Field,
-  Float64,
-  Int32,
-  makeData,
-  makeVector,
-  RecordBatch,
-  Schema,
-  Struct,
-  Table,
-  tableFromIPC,
-  tableToIPC,
-  Utf8,
-} from 'apache-arrow';
+import { DataType, Field, Float64, Int32, makeData, RecordBatch, Schema, Struct, Table, tableToIPC, Utf8 } from 'apache-arrow';
 import * as pw from 'parquet-wasm';
 import type { DataConfig } from './dataConfig.ts';
-import type { Admission, PatientRecord } from './types.ts';
+import type { PatientRecord } from './types.ts';
 import { SynehrError } from '../util/errors.ts';
+import { CsvWriter } from './csv.ts';
+import { GROUPED_LAYOUT, LAYOUT_KEY, ROLE_KEY, TABLE_NAMES, tableColumns, type ColumnKind, type ColumnSpec, type TableCounts, type TableName } from './schema.ts';
 
-export const TABLE_NAMES = ['patients', 'admissions', 'codes', 'events'] as const;
-export type TableName = (typeof TABLE_NAMES)[number];
 export type TableFormat = 'parquet' | 'csv';
 
-export interface TableCounts {
-  patients: number;
-  admissions: number;
-  codes: number;
-  events: number;
-}
+// the records' front door: the schema, the readers and the writer from one import
+export { TABLE_NAMES, tableColumns, type TableCounts, type TableName } from './schema.ts';
+export { readRecords, streamRecords, type ReadRecordsOptions } from './read.ts';
+export { readParquetTable } from './parquet.ts';
 
 /** Rows per Parquet row group: large enough for good compression, small enough to stream. */
 const BATCH_ROWS = 64 * 1024;
-/** Field metadata key telling a patients column's role, so readRecords needs no data config. */
-const ROLE_KEY = 'synehr.role';
-
-type ColumnKind = 'utf8' | 'float64' | 'int32';
-interface ColumnSpec {
-  name: string;
-  kind: ColumnKind;
-  role?: 'id' | 'covariate' | 'label';
-}
-
-/** The column layout of the four tables for a data config. */
-export function tableColumns(data: DataConfig): Record<TableName, ColumnSpec[]> {
-  const seen = new Set<string>(['patient_id']);
-  const patients: ColumnSpec[] = [{ name: 'patient_id', kind: 'utf8', role: 'id' }];
-  for (const c of data.covariates) {
-    if (seen.has(c.name)) throw new SynehrError('E_CONFIG_VALUE', `data.covariates: column name "${c.name}" is used twice`);
-    seen.add(c.name);
-    patients.push({ name: c.name, kind: c.type === 'numeric' ? 'float64' : 'utf8', role: 'covariate' });
-  }
-  for (const l of data.labels) {
-    if (seen.has(l.name)) throw new SynehrError('E_CONFIG_VALUE', `data.labels: column name "${l.name}" is also a covariate or label`);
-    seen.add(l.name);
-    patients.push({ name: l.name, kind: 'float64', role: 'label' });
-  }
-  return {
-    patients,
-    admissions: [
-      { name: 'admission_id', kind: 'utf8' },
-      { name: 'patient_id', kind: 'utf8' },
-      { name: 'seq', kind: 'int32' },
-    ],
-    codes: [
-      { name: 'admission_id', kind: 'utf8' },
-      { name: 'seq', kind: 'int32' },
-      { name: 'code', kind: 'utf8' },
-    ],
-    events: [
-      { name: 'admission_id', kind: 'utf8' },
-      { name: 'hours', kind: 'float64' },
-      { name: 'variable', kind: 'utf8' },
-      { name: 'value_num', kind: 'float64' },
-      { name: 'value_text', kind: 'utf8' },
-    ],
-  };
-}
 
 type Cell = string | number | null;
 
@@ -112,6 +46,7 @@ function arrowType(kind: ColumnKind): DataType {
 function arrowSchema(cols: ColumnSpec[]): Schema {
   return new Schema(
     cols.map((c) => new Field(c.name, arrowType(c.kind), c.role !== 'id' || c.kind !== 'utf8', c.role ? new Map([[ROLE_KEY, c.role]]) : undefined)),
+    new Map([[LAYOUT_KEY, GROUPED_LAYOUT]]),
   );
 }
 
@@ -257,43 +192,17 @@ function parquetSink(path: string, cols: ColumnSpec[]): TableSink {
   };
 }
 
-/** RFC 4180 quoting: fields with a comma, quote or newline are quoted, quotes doubled. */
-export function csvField(v: Cell): string {
-  if (v === null) return '';
-  const s = typeof v === 'number' ? String(v) : v;
-  return /[",\n\r]/.test(s) || (typeof v === 'string' && s !== s.trim()) ? `"${s.replace(/"/g, '""')}"` : s;
-}
-
 function csvSink(path: string, cols: ColumnSpec[]): TableSink {
-  const file = createWriteStream(path);
-  let failure: unknown = null;
-  file.on('error', (e) => (failure = e));
-  let chunk: string[] = [cols.map((c) => csvField(c.name)).join(',') + '\n'];
-  let size = 0;
-  const write = async () => {
-    if (failure !== null) throw failure;
-    const s = chunk.join('');
-    chunk = [];
-    size = 0;
-    if (!file.write(s)) await once(file, 'drain');
-  };
+  const file = new CsvWriter(path, cols.map((c) => c.name));
   return {
     rows: 0,
     push(row) {
-      const line = row.map(csvField).join(',') + '\n';
-      chunk.push(line);
-      size += line.length;
       this.rows++;
-      return size > 1 << 20 ? write() : undefined;
+      return file.write(row);
     },
-    async close() {
-      await write();
-      file.end();
-      await once(file, 'finish');
-      if (failure !== null) throw failure;
-    },
+    close: () => file.close(),
     async abort() {
-      file.destroy();
+      file.abort();
     },
   };
 }
@@ -364,275 +273,4 @@ export async function writeRecordTables(
   }
   for (const t of TABLE_NAMES) await rename(final(t) + tag, final(t));
   return { patients: sinks.patients.rows, admissions: sinks.admissions.rows, codes: sinks.codes.rows, events: sinks.events.rows };
-}
-
-/** Read one Parquet table into an Arrow JS table. */
-export async function readParquetTable(path: string): Promise<Table> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(path);
-  } catch (e) {
-    throw new SynehrError('E_INPUT', `${path}: cannot read (${(e as Error).message})`);
-  }
-  try {
-    return tableFromIPC(pw.readParquet(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)).intoIPCStream());
-  } catch (e) {
-    throw new SynehrError('E_INPUT', `${path}: not a readable Parquet file (${String((e as Error).message ?? e)})`);
-  }
-}
-
-/** A column as a JS array with nulls kept (Vector.toArray drops validity for numeric columns). */
-function columnValues(t: Table, name: string, path: string): Cell[] {
-  const v = t.getChild(name);
-  if (!v) throw new SynehrError('E_INPUT', `${path}: missing column "${name}"`);
-  const out: Cell[] = new Array(v.length);
-  let i = 0;
-  // straight from the buffers: the Vector iterator costs ~1 µs a value
-  for (const d of v.data) {
-    const valid = (k: number) => d.nullCount === 0 || !d.nullBitmap || ((d.nullBitmap[(d.offset + k) >> 3]! >> ((d.offset + k) & 7)) & 1) === 1;
-    if (DataType.isUtf8(d.type) && d.valueOffsets && d.values) {
-      const offs = d.valueOffsets as Int32Array;
-      const bytes = d.values as Uint8Array;
-      const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-      // ids and variable names repeat in runs: reuse the previous string when the bytes match
-      let prevStart = -1;
-      let prevEnd = -1;
-      let prev = '';
-      for (let k = 0; k < d.length; k++) {
-        if (!valid(k)) {
-          out[i++] = null;
-          continue;
-        }
-        const a = offs[d.offset + k]!;
-        const b = offs[d.offset + k + 1]!;
-        if (prevStart >= 0 && b - a === prevEnd - prevStart && buf.compare(buf, a, b, prevStart, prevEnd) === 0) out[i++] = prev;
-        else {
-          prev = buf.toString('utf8', a, b);
-          prevStart = a;
-          prevEnd = b;
-          out[i++] = prev;
-        }
-      }
-    } else if ((DataType.isFloat(d.type) || DataType.isInt(d.type)) && d.values && !(d.values instanceof BigInt64Array)) {
-      const vals = d.values as Float64Array | Int32Array;
-      for (let k = 0; k < d.length; k++) out[i++] = valid(k) ? vals[d.offset + k]! : null;
-    } else {
-      const part = makeVector(d);
-      for (let k = 0; k < d.length; k++) {
-        const x = part.get(k);
-        out[i++] = x === null || x === undefined ? null : typeof x === 'bigint' ? Number(x) : (x as string | number);
-      }
-    }
-  }
-  return out;
-}
-
-export interface ReadRecordsOptions {
-  /** keep only these patient ids */
-  ids?: ReadonlySet<string>;
-  /** column roles when the files carry no synehr.role metadata (written by another tool) */
-  data?: DataConfig;
-}
-
-/**
- * Read the four Parquet tables back into records (the inverse of writeRecordTables): admissions in
- * `seq` order, codes in `seq` order, events sorted by hours (ties keep file order).
- */
-export async function readRecords(dir: string, opts: ReadRecordsOptions = {}): Promise<PatientRecord[]> {
-  const paths = Object.fromEntries(TABLE_NAMES.map((t) => [t, join(dir, `${t}.parquet`)])) as Record<TableName, string>;
-  for (const t of TABLE_NAMES) {
-    await stat(paths[t]).catch(() => {
-      throw new SynehrError('E_INPUT', `${paths[t]}: missing (expected the four tables ${TABLE_NAMES.join(', ')} in ${dir})`);
-    });
-  }
-  const pt = await readParquetTable(paths.patients);
-  const roles = new Map<string, string>();
-  for (const f of pt.schema.fields) {
-    const role = f.metadata.get(ROLE_KEY);
-    if (role) roles.set(f.name, role);
-  }
-  if (opts.data) {
-    for (const c of opts.data.covariates) roles.set(c.name, 'covariate');
-    for (const l of opts.data.labels) roles.set(l.name, 'label');
-  }
-  const pids = columnValues(pt, 'patient_id', paths.patients) as string[];
-  const patients = new Map<string, PatientRecord>();
-  const byAdmission = new Map<string, Admission>();
-  const covCols = pt.schema.fields.filter((f) => roles.get(f.name) === 'covariate').map((f) => [f.name, columnValues(pt, f.name, paths.patients)] as const);
-  const labelCols = pt.schema.fields.filter((f) => roles.get(f.name) === 'label').map((f) => [f.name, columnValues(pt, f.name, paths.patients)] as const);
-  for (const f of pt.schema.fields) {
-    if (f.name !== 'patient_id' && !roles.has(f.name)) {
-      throw new SynehrError('E_INPUT', `${paths.patients}: column "${f.name}" has no synehr.role metadata; pass the data config to readRecords`);
-    }
-  }
-  for (let i = 0; i < pids.length; i++) {
-    const id = String(pids[i]);
-    if (opts.ids && !opts.ids.has(id)) continue;
-    const covariates: PatientRecord['covariates'] = {};
-    for (const [name, col] of covCols) covariates[name] = col[i] ?? null;
-    const labels: PatientRecord['labels'] = {};
-    for (const [name, col] of labelCols) if (col[i] !== null) labels[name] = col[i] as number;
-    patients.set(id, { id, covariates, labels, admissions: [] });
-  }
-
-  const at = await readParquetTable(paths.admissions);
-  const aid = columnValues(at, 'admission_id', paths.admissions);
-  const apid = columnValues(at, 'patient_id', paths.admissions);
-  const aseq = columnValues(at, 'seq', paths.admissions);
-  const admSeq = new Map<Admission, number>();
-  for (let i = 0; i < aid.length; i++) {
-    const p = patients.get(String(apid[i]));
-    if (!p) continue;
-    const adm: Admission = { id: String(aid[i]), codes: [], events: [] };
-    p.admissions.push(adm);
-    byAdmission.set(adm.id, adm);
-    admSeq.set(adm, aseq[i] as number);
-  }
-  for (const p of patients.values()) p.admissions.sort((a, b) => admSeq.get(a)! - admSeq.get(b)!);
-
-  const ct = await readParquetTable(paths.codes);
-  const cid = columnValues(ct, 'admission_id', paths.codes);
-  const cseq = columnValues(ct, 'seq', paths.codes);
-  const ccode = columnValues(ct, 'code', paths.codes);
-  const codeSeq: [Admission, number, string][] = [];
-  for (let i = 0; i < cid.length; i++) {
-    const adm = byAdmission.get(String(cid[i]));
-    if (adm) codeSeq.push([adm, cseq[i] as number, String(ccode[i])]);
-  }
-  codeSeq.sort((x, y) => x[1] - y[1]);
-  for (const [adm, , code] of codeSeq) adm.codes.push(code);
-
-  const et = await readParquetTable(paths.events);
-  // batch by batch: five full-length column arrays of a large events table would double the memory
-  for (const batch of et.batches) {
-    const part = new Table(batch);
-    const eid = columnValues(part, 'admission_id', paths.events);
-    const ehours = columnValues(part, 'hours', paths.events);
-    const evar = columnValues(part, 'variable', paths.events);
-    const enumeric = columnValues(part, 'value_num', paths.events);
-    const etext = columnValues(part, 'value_text', paths.events);
-    let adm: Admission | undefined;
-    let admId: unknown = undefined;
-    for (let i = 0; i < eid.length; i++) {
-      if (eid[i] !== admId) {
-        admId = eid[i];
-        adm = byAdmission.get(String(admId));
-      }
-      if (adm) adm.events.push({ hours: ehours[i] as number, variable: evar[i] as string, value: (enumeric[i] ?? etext[i]) as number | string });
-    }
-  }
-  for (const adm of byAdmission.values()) {
-    // Array.prototype.sort is stable, so ties keep file order
-    let sorted = true;
-    for (let i = 1; i < adm.events.length; i++) if (adm.events[i]!.hours < adm.events[i - 1]!.hours) sorted = false;
-    if (!sorted) adm.events.sort((a, b) => a.hours - b.hours);
-  }
-  return [...patients.values()];
-}
-
-/** One Parquet table read one row group at a time, as column arrays, with a row cursor. */
-class RowGroupCursor {
-  private group = -1;
-  private cols: Cell[][] = [];
-  private i = 0;
-  private constructor(
-    private readonly file: pw.ParquetFile,
-    private readonly groups: number,
-    private readonly names: string[],
-    readonly path: string,
-  ) {}
-
-  static async open(path: string, names: string[]): Promise<RowGroupCursor> {
-    try {
-      // openAsBlob reads lazily: only the footer and the row group asked for leave the disk
-      const file = await pw.ParquetFile.fromFile((await openAsBlob(path)) as unknown as Blob);
-      return new RowGroupCursor(file, file.metadata().numRowGroups(), names, path);
-    } catch (e) {
-      throw new SynehrError('E_INPUT', `${path}: not a readable Parquet file (${String((e as Error).message ?? e)})`);
-    }
-  }
-
-  /** The current row's cells (in `names` order), or null at the end. */
-  async peek(): Promise<Cell[] | null> {
-    while (this.cols.length === 0 || this.i >= this.cols[0]!.length) {
-      if (++this.group >= this.groups) return null;
-      const t = tableFromIPC((await this.file.read({ rowGroups: [this.group] })).intoIPCStream());
-      this.cols = this.names.map((n) => columnValues(t, n, this.path));
-      this.i = 0;
-    }
-    return this.cols.map((c) => c[this.i]!);
-  }
-
-  /** The value of one column at the current row (after peek returned non-null). */
-  cell(j: number): Cell {
-    return this.cols[j]![this.i]!;
-  }
-
-  take(): void {
-    this.i++;
-  }
-}
-
-/**
- * Stream records from the four Parquet tables in bounded memory: one row group per table at a
- * time. Needs the order writeRecordTables writes (admissions, codes and events grouped by patient
- * in patient order); files in any other order are an E_INPUT error pointing to readRecords.
- */
-export async function* streamRecords(dir: string, opts: ReadRecordsOptions = {}): AsyncGenerator<PatientRecord> {
-  const path = (t: TableName) => join(dir, `${t}.parquet`);
-  for (const t of TABLE_NAMES) {
-    await stat(path(t)).catch(() => {
-      throw new SynehrError('E_INPUT', `${path(t)}: missing (expected the four tables ${TABLE_NAMES.join(', ')} in ${dir})`);
-    });
-  }
-  const pfile = await pw.ParquetFile.fromFile((await openAsBlob(path('patients'))) as unknown as Blob);
-  const fields = tableFromIPC((await pfile.read({ limit: 0 })).intoIPCStream()).schema.fields;
-  const roles = new Map<string, string>();
-  for (const f of fields) {
-    const role = f.metadata.get(ROLE_KEY);
-    if (role) roles.set(f.name, role);
-  }
-  if (opts.data) {
-    for (const c of opts.data.covariates) roles.set(c.name, 'covariate');
-    for (const l of opts.data.labels) roles.set(l.name, 'label');
-  }
-  const covNames = fields.filter((f) => roles.get(f.name) === 'covariate').map((f) => f.name);
-  const labelNames = fields.filter((f) => roles.get(f.name) === 'label').map((f) => f.name);
-  const patients = await RowGroupCursor.open(path('patients'), ['patient_id', ...covNames, ...labelNames]);
-  const admissions = await RowGroupCursor.open(path('admissions'), ['admission_id', 'patient_id']);
-  const codes = await RowGroupCursor.open(path('codes'), ['admission_id', 'code']);
-  const events = await RowGroupCursor.open(path('events'), ['admission_id', 'hours', 'variable', 'value_num', 'value_text']);
-  const order = (what: string) => new SynehrError('E_INPUT', `${dir}: ${what} are not in writer order (grouped by patient, in patient order); use readRecords`);
-  for (let p = await patients.peek(); p; p = await patients.peek()) {
-    patients.take();
-    const id = String(p[0]);
-    const covariates: PatientRecord['covariates'] = {};
-    covNames.forEach((n, j) => (covariates[n] = p[1 + j] ?? null));
-    const labels: PatientRecord['labels'] = {};
-    labelNames.forEach((n, j) => {
-      const v = p[1 + covNames.length + j];
-      if (v !== null && v !== undefined) labels[n] = v as number;
-    });
-    const rec: PatientRecord = { id, covariates, labels, admissions: [] };
-    while ((await admissions.peek()) && String(admissions.cell(1)) === id) {
-      const adm: Admission = { id: String(admissions.cell(0)), codes: [], events: [] };
-      admissions.take();
-      while ((await codes.peek()) && String(codes.cell(0)) === adm.id) {
-        adm.codes.push(String(codes.cell(1)));
-        codes.take();
-      }
-      while ((await events.peek()) && String(events.cell(0)) === adm.id) {
-        adm.events.push({ hours: events.cell(1) as number, variable: String(events.cell(2)), value: (events.cell(3) ?? events.cell(4)) as number | string });
-        events.take();
-      }
-      let sorted = true;
-      for (let i = 1; i < adm.events.length; i++) if (adm.events[i]!.hours < adm.events[i - 1]!.hours) sorted = false;
-      if (!sorted) adm.events.sort((a, b) => a.hours - b.hours);
-      rec.admissions.push(adm);
-    }
-    if (!opts.ids || opts.ids.has(id)) yield rec;
-  }
-  if (await admissions.peek()) throw order(`admissions (admission ${String(admissions.cell(0))} of patient ${String(admissions.cell(1))})`);
-  if (await codes.peek()) throw order(`codes (of admission ${String(codes.cell(0))})`);
-  if (await events.peek()) throw order(`events (of admission ${String(events.cell(0))})`);
 }

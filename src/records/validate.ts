@@ -1,8 +1,8 @@
 /**
  * Checks that records keep the promises of the canonical record and of their data config: unique
- * patient and admission ids (so every foreign key in the four tables resolves), hours finite, >= 0
- * and sorted, values finite and of the declared type, variables, covariates, labels and code
- * systems known to the config. `RecordValidator` checks one record at a time, so a stream of any
+ * patient and admission ids (so every foreign key in the four tables resolves), hours finite, >= 0,
+ * sorted and inside the data's window, values finite, of the declared type and inside the declared
+ * values and ranges (labels too), variables, covariates, labels and code systems known to the config. `RecordValidator` checks one record at a time, so a stream of any
  * length can be validated while it is written.
  */
 import type { DataConfig } from './dataConfig.ts';
@@ -22,13 +22,13 @@ export class RecordValidator {
   private readonly admissionIds = new Set<string>();
   private readonly variables: Map<string, DataConfig['variables'][number]>;
   private readonly covariates: Map<string, DataConfig['covariates'][number]>;
-  private readonly labels: Set<string>;
+  private readonly labels: Map<string, DataConfig['labels'][number]>;
   private readonly codeSystems: Set<string>;
 
   constructor(private readonly data: DataConfig) {
     this.variables = new Map(data.variables.map((v) => [v.name, v]));
     this.covariates = new Map(data.covariates.map((c) => [c.name, c]));
-    this.labels = new Set(data.labels.map((l) => l.name));
+    this.labels = new Map(data.labels.map((l) => [l.name, l]));
     this.codeSystems = new Set(data.code_systems);
   }
 
@@ -45,11 +45,17 @@ export class RecordValidator {
       if (!spec) p('unknown_covariate', `covariate "${name}" is not declared in data.covariates`);
       else if (v === null) continue;
       else if (spec.type === 'numeric' && (typeof v !== 'number' || !Number.isFinite(v))) p('bad_value', `covariate ${name} must be a finite number, got ${JSON.stringify(v)}`);
+      else if (spec.type === 'numeric' && spec.range && ((v as number) < spec.range[0] || (v as number) > spec.range[1])) {
+        p('out_of_range', `covariate ${name} = ${v} is outside its plausible range [${spec.range[0]}, ${spec.range[1]}]`);
+      }
       else if (spec.type === 'categorical' && spec.values && !spec.values.includes(String(v))) p('unknown_value', `covariate ${name} = ${JSON.stringify(v)} is not one of ${JSON.stringify(spec.values)}`);
     }
     for (const [name, v] of Object.entries(r.labels)) {
-      if (!this.labels.has(name)) p('unknown_label', `label "${name}" is not declared in data.labels`);
+      const spec = this.labels.get(name);
+      if (!spec) p('unknown_label', `label "${name}" is not declared in data.labels`);
       else if (typeof v !== 'number' || !Number.isFinite(v)) p('bad_value', `label ${name} must be a finite number, got ${JSON.stringify(v)}`);
+      else if (spec.values && !spec.values.includes(v)) p('unknown_value', `label ${name} = ${v} is not one of its declared values ${JSON.stringify(spec.values)}`);
+      else if (spec.range && (v < spec.range[0] || v > spec.range[1])) p('out_of_range', `label ${name} = ${v} is outside its plausible range [${spec.range[0]}, ${spec.range[1]}]`);
     }
     if (r.admissions.length === 0) p('no_admissions', 'has no admissions');
     for (const adm of r.admissions) {
@@ -70,6 +76,9 @@ export class RecordValidator {
           continue;
         }
         if (e.hours < prev) a('unsorted_hours', `events are not sorted by hours (${e.hours} after ${prev})`);
+        if (this.data.window_hours !== null && e.hours > this.data.window_hours) {
+          a('outside_window', `${e.variable} at ${e.hours} h is after the data's window of ${this.data.window_hours} h (data.window_hours)`);
+        }
         prev = e.hours;
         const spec = this.variables.get(e.variable);
         if (!spec) a('unknown_variable', `variable "${e.variable}" is not declared in data.variables`);

@@ -3,9 +3,11 @@
  * loaders of large sources, in bounded memory (a memory limit, spilling sorts to a temporary
  * directory). Results come back to JS one chunk (2,048 rows) at a time.
  */
+import { createReadStream } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createGunzip } from 'node:zlib';
 import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
 import { inputError, SynehrError } from '../util/errors.ts';
 
@@ -111,22 +113,77 @@ export async function findTable(root: string, candidates: string[], what: string
   throw inputError(root, undefined, `no ${what} table: expected one of ${candidates.join(', ')}`);
 }
 
+/** The fields of a CSV line (RFC 4180: quoted fields, doubled quotes). */
+export function splitCsvLine(line: string): string[] {
+  const out: string[] = [];
+  let field = '';
+  let quoted = false;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i]!;
+    if (quoted) {
+      if (c === '"' && line[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else if (c === '"') quoted = false;
+      else field += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ',') {
+      out.push(field);
+      field = '';
+    } else field += c;
+  }
+  out.push(field);
+  return out;
+}
+
+/** The header line of a CSV or CSV.gz file, read by itself (at most 1 MiB). */
+export async function readCsvHeader(path: string): Promise<string[]> {
+  const raw = createReadStream(path);
+  const stream = path.endsWith('.gz') ? raw.pipe(createGunzip()) : raw;
+  let text = '';
+  try {
+    for await (const chunk of stream) {
+      text += (chunk as Buffer).toString('utf8');
+      if (text.includes('\n') || text.length > 1 << 20) break;
+    }
+  } catch (e) {
+    throw inputError(path, 1, `cannot read the header (${(e as Error).message})`);
+  } finally {
+    raw.destroy();
+  }
+  const line = text.split(/\r?\n/, 1)[0]!.replace(/^\uFEFF/, '');
+  if (line.trim() === '') throw inputError(path, 1, 'the file is empty: expected a header line');
+  return splitCsvLine(line);
+}
+
 /**
  * A view over a CSV(.gz) file with every column as VARCHAR (type inference on a sample of a
  * 33 GB file is a gamble; the queries cast what they use), after checking its header holds the
  * columns the loader needs, in either case (the MIMIC demo's "SUBJECT_ID" or PhysioNet's subject_id).
+ * The header is read here and handed to DuckDB with its sniffer off: a sniffer that sees one
+ * malformed row can misread the whole layout, and the error then names line 1 instead of the row.
  * With `table`, the rows are copied into a table instead, whose `rowid` then follows the file's
  * order (insertion order is preserved): for tables whose row order carries meaning and that have
  * no column of their own to sort by.
  */
 export async function csvView(duck: Duck, view: string, path: string, required: string[], opts: { ignoreErrors?: boolean; table?: boolean } = {}): Promise<string[]> {
-  const src = `read_csv(${sqlString(path)}, header = true, all_varchar = true, quote = '"', escape = '"'${opts.ignoreErrors ? ', ignore_errors = true' : ''})`;
-  const cols = (await duck.all(`DESCRIBE SELECT * FROM ${src}`, path)).map((r) => String(r[0]));
+  // DuckDB's names for what a header leaves unnamed or repeats: column<i>, name_<n>
+  const seen = new Set<string>();
+  const cols = (await readCsvHeader(path)).map((c, i) => {
+    let name = c === '' ? `column${i}` : c;
+    for (let n = 1; seen.has(name.toLowerCase()); n++) name = `${c}_${n}`;
+    seen.add(name.toLowerCase());
+    return name;
+  });
   const lower = new Set(cols.map((c) => c.toLowerCase()));
   const missing = required.filter((c) => !lower.has(c.toLowerCase()));
   if (missing.length) {
     throw inputError(path, 1, `wrong header: missing column${missing.length > 1 ? 's' : ''} ${missing.join(', ')} (header has ${cols.join(', ')})`);
   }
+  const columns = `{${cols.map((c) => `${sqlString(c)}: 'VARCHAR'`).join(', ')}}`;
+  const src =
+    `read_csv(${sqlString(path)}, header = true, auto_detect = false, delim = ',', quote = '"', escape = '"', columns = ${columns}` +
+    `${opts.ignoreErrors ? ', ignore_errors = true' : ''})`;
   await duck.run(`CREATE OR REPLACE ${opts.table ? 'TABLE' : 'VIEW'} ${view} AS SELECT * FROM ${src}`, path);
   return cols;
 }

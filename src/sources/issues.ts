@@ -24,6 +24,12 @@ export const ISSUE_KINDS = [
   'unknown_code_system',
   // a row whose patient or admission is missing from the tables it refers to
   'orphan_row',
+  // one fact given twice with different values (a covariate or label, an outcome row, a record id
+  // in two files); tolerated, the first one is kept
+  'conflict',
+  // a covariate, label or variable name the data config does not declare (a typo, or data left out
+  // on purpose: tolerate it to count and drop it)
+  'unknown_name',
 ] as const;
 export type IssueKind = (typeof ISSUE_KINDS)[number];
 

@@ -17,9 +17,10 @@ import { stat } from 'node:fs/promises';
 import { z } from 'zod';
 import type { DataConfig } from '../records/dataConfig.ts';
 import type { Admission, PatientRecord } from '../records/types.ts';
+import { didYouMean } from '../config/didYouMean.ts';
 import { inputError } from '../util/errors.ts';
 import { csvView, Duck, num, RowCursor, sqlString, str, streamRows } from './duck.ts';
-import { MeasurementFilter, parseNumber } from './measurements.ts';
+import { checkLabelValue, MeasurementFilter, parseNumber } from './measurements.ts';
 import { commonOptions, loaderOptions } from './options.ts';
 import type { LoadContext } from './types.ts';
 
@@ -47,7 +48,12 @@ export async function* loadLong(data: DataConfig, ctx: LoadContext): AsyncGenera
   }
   const filter = new MeasurementFilter(data, ctx.issues);
   const covSpecs = new Map(data.covariates.map((c) => [c.name, c]));
-  const labels = new Set(data.labels.map((l) => l.name));
+  const labelSpecs = new Map(data.labels.map((l) => [l.name, l]));
+  const unknownName = (what: string, name: string, declared: Iterable<string>, where: string, ln: number | undefined) => {
+    const guess = didYouMean(name, [...declared]);
+    ctx.issues.report('unknown_name', where, ln, `${what} ${JSON.stringify(name)} is not declared in data=${data.name}${guess ? `; did you mean ${JSON.stringify(guess)}?` : ''} (tolerate unknown_name to drop such rows)`);
+    ctx.issues.ignore(what === 'variable' ? name : `${what}:${name}`);
+  };
   const systems = new Set(data.code_systems);
   // one thread keeps row_number() OVER () in file order
   const duck = await Duck.open({ memoryLimit: opts.memory_limit, threads: 1 });
@@ -71,6 +77,18 @@ export async function* loadLong(data: DataConfig, ctx: LoadContext): AsyncGenera
 
     let patient = null as PatientRecord | null;
     let admissions = new Map<string, Admission>();
+    // where this patient's covariates and labels were given: a second, different value is a conflict
+    let givenAt = new Map<string, { line: number | undefined; where: string; value: string | number }>();
+    const conflicting = (key: string, value: string | number, where: string, ln: number | undefined): boolean => {
+      const first = givenAt.get(key);
+      if (!first) {
+        givenAt.set(key, { line: ln, where, value });
+        return false;
+      }
+      if (first.value === value) return true; // the same fact again
+      ctx.issues.report('conflict', where, ln, `patient ${patient!.id}: ${key} = ${JSON.stringify(value)} here, ${JSON.stringify(first.value)} at ${first.line !== undefined ? `line ${first.line}` : first.where}`);
+      return true;
+    };
     let done = 0;
     const finish = (): PatientRecord | null => {
       const p = patient;
@@ -104,6 +122,7 @@ export async function* loadLong(data: DataConfig, ctx: LoadContext): AsyncGenera
         const covariates: PatientRecord['covariates'] = {};
         for (const c of data.covariates) covariates[c.name] = null;
         patient = { id: pid!, covariates, labels: {}, admissions: [] };
+        givenAt = new Map();
       }
       const kind = kindRaw!.toLowerCase();
       if (!KINDS.has(kind)) {
@@ -117,7 +136,7 @@ export async function* loadLong(data: DataConfig, ctx: LoadContext): AsyncGenera
       if (kind === 'covariate') {
         const spec = covSpecs.get(name!);
         if (!spec) {
-          ctx.issues.ignore(`covariate:${name}`);
+          unknownName('covariate', name!, covSpecs.keys(), where, ln);
           continue;
         }
         if (valueText === '') continue;
@@ -125,20 +144,21 @@ export async function* loadLong(data: DataConfig, ctx: LoadContext): AsyncGenera
           const v = parseNumber(valueText!);
           if (v === null) ctx.issues.report('non_numeric', where, ln, `covariate ${name}: value ${JSON.stringify(valueText)} is not a number`);
           else if (spec.range && (v < spec.range[0] || v > spec.range[1])) ctx.issues.report('out_of_range', where, ln, `covariate ${name}: value ${v} is outside its plausible range [${spec.range[0]}, ${spec.range[1]}]`);
-          else patient.covariates[name!] = v;
+          else if (!conflicting(`covariate ${name}`, v, where, ln)) patient.covariates[name!] = v;
         } else if (spec.values && !spec.values.includes(valueText!)) {
           ctx.issues.report('unknown_value', where, ln, `covariate ${name}: value ${JSON.stringify(valueText)} is not one of ${JSON.stringify(spec.values)}`);
-        } else patient.covariates[name!] = valueText!;
+        } else if (!conflicting(`covariate ${name}`, valueText!, where, ln)) patient.covariates[name!] = valueText!;
         continue;
       }
       if (kind === 'label') {
-        if (!labels.has(name!)) {
-          ctx.issues.ignore(`label:${name}`);
+        const spec = labelSpecs.get(name!);
+        if (!spec) {
+          unknownName('label', name!, labelSpecs.keys(), where, ln);
           continue;
         }
         const v = parseNumber(valueText!);
         if (v === null) ctx.issues.report('non_numeric', where, ln, `label ${name}: value ${JSON.stringify(valueText)} is not a number`);
-        else patient.labels[name!] = v;
+        else if (checkLabelValue(spec, v, ctx.issues, where, ln, `patient ${pid}`) && !conflicting(`label ${name}`, v, where, ln)) patient.labels[name!] = v;
         continue;
       }
       if (aid === '') {
@@ -161,8 +181,12 @@ export async function* loadLong(data: DataConfig, ctx: LoadContext): AsyncGenera
         ctx.issues.report('bad_time', where, ln, `time ${JSON.stringify(timeText)} is not a number >= 0 (${opts.time_unit} since the admission start)`);
         continue;
       }
+      if (data.window_hours !== null && t / PER_HOUR[opts.time_unit] > data.window_hours) {
+        ctx.issues.report('bad_time', where, ln, `time ${timeText} ${opts.time_unit} is after the data's window of ${data.window_hours} h (data.window_hours)`);
+        continue;
+      }
       if (!filter.has(name!)) {
-        ctx.issues.ignore(name!);
+        unknownName('variable', name!, filter.specs.keys(), where, ln);
         continue;
       }
       const value = filter.value(name!, valueText!, where, ln);

@@ -1,10 +1,11 @@
 /**
  * What every loader does with a raw measurement: keep it only if the data config declares the
  * variable, coerce it to the declared type, check the plausible range and declared values, and
- * report what fails through InputIssues. Also the event order of the canonical record: by hours,
- * ties in the config's variable order.
+ * report what fails through InputIssues; the same check of a label value against its declared
+ * values and range. Also the event order of the canonical record: by hours, ties in the config's
+ * variable order.
  */
-import type { DataConfig, VariableSpec } from '../records/dataConfig.ts';
+import type { DataConfig, LabelSpec, VariableSpec } from '../records/dataConfig.ts';
 import type { Measurement } from '../records/types.ts';
 import type { InputIssues } from './issues.ts';
 
@@ -68,4 +69,20 @@ export function parseNumber(s: string): number | null {
   if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(t)) return null;
   const v = Number(t);
   return Number.isFinite(v) ? v : null;
+}
+
+/**
+ * A label value checked against its declaration: one of its `values`, inside its `range`. Reports
+ * the issue and returns false when it is not.
+ */
+export function checkLabelValue(spec: LabelSpec | undefined, v: number, issues: InputIssues, file: string, line: number | undefined, what: string): boolean {
+  if (spec?.values && !spec.values.includes(v)) {
+    issues.report('unknown_value', file, line, `${what}: label ${spec.name} = ${v} is not one of its declared values ${JSON.stringify(spec.values)}`);
+    return false;
+  }
+  if (spec?.range && (v < spec.range[0] || v > spec.range[1])) {
+    issues.report('out_of_range', file, line, `${what}: label ${spec.name} = ${v} is outside its plausible range [${spec.range[0]}, ${spec.range[1]}]`);
+    return false;
+  }
+  return true;
 }

@@ -13,8 +13,10 @@ import { basename, join } from 'node:path';
 import { z } from 'zod';
 import type { DataConfig } from '../records/dataConfig.ts';
 import type { Measurement, PatientRecord } from '../records/types.ts';
+import { didYouMean } from '../config/didYouMean.ts';
 import { inputError } from '../util/errors.ts';
-import { MeasurementFilter, parseNumber } from './measurements.ts';
+import type { InputIssues } from './issues.ts';
+import { checkLabelValue, MeasurementFilter, parseNumber } from './measurements.ts';
 import { commonOptions, loaderOptions } from './options.ts';
 import { readTar } from './tar.ts';
 import type { LoadContext } from './types.ts';
@@ -45,7 +47,13 @@ export function parsePhysioNetTime(s: string): number | null {
   return m ? Number(m[1]) + Number(m[2]) / 60 : null;
 }
 
-async function readOutcomes(path: string, columns: Record<string, string>, missing: number): Promise<Map<string, Record<string, number>>> {
+async function readOutcomes(
+  path: string,
+  columns: Record<string, string>,
+  missing: number,
+  data: DataConfig,
+  issues: InputIssues,
+): Promise<Map<string, Record<string, number>>> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -61,19 +69,33 @@ async function readOutcomes(path: string, columns: Record<string, string>, missi
     if (i < 0) throw inputError(path, 1, `no column "${col}" in header ${JSON.stringify(lines[0])}`);
     idx.push([i, label]);
   }
+  const specs = new Map(data.labels.map((l) => [l.name, l]));
   const out = new Map<string, Record<string, number>>();
+  const lineOf = new Map<string, { line: number; labels: Record<string, number> }>();
   for (let n = 1; n < lines.length; n++) {
     const line = lines[n]!;
     if (line.trim() === '') continue;
     const f = line.split(',');
     if (f.length !== header.length) throw inputError(path, n + 1, `expected ${header.length} fields, got ${f.length}: ${JSON.stringify(line)}`);
+    const id = f[0]!.trim();
     const labels: Record<string, number> = {};
     for (const [i, label] of idx) {
       const v = parseNumber(f[i]!);
       if (v === null) throw inputError(path, n + 1, `${header[i]}: value ${JSON.stringify(f[i])} is not a number`);
-      if (v !== missing) labels[label] = v;
+      if (v !== missing && checkLabelValue(specs.get(label), v, issues, path, n + 1, `RecordID ${id}, ${header[i]}`)) labels[label] = v;
     }
-    out.set(f[0]!.trim(), labels);
+    const first = lineOf.get(id);
+    if (first) {
+      // the same record twice: harmless when it says the same, a conflict when it does not
+      const differ = [...new Set([...Object.keys(first.labels), ...Object.keys(labels)])].filter((k) => first.labels[k] !== labels[k]);
+      if (differ.length > 0) {
+        const show = (l: Record<string, number>) => differ.map((k) => `${k} ${l[k] ?? 'missing'}`).join(', ');
+        issues.report('conflict', path, n + 1, `RecordID ${id} is given again: ${show(labels)} here, ${show(first.labels)} at line ${first.line}`);
+      }
+      continue;
+    }
+    lineOf.set(id, { line: n + 1, labels });
+    out.set(id, labels);
   }
   return out;
 }
@@ -131,6 +153,10 @@ export function parsePhysioNetRecord(
       ctx.issues.report('bad_time', file, lineNo, `time ${JSON.stringify(timeText)} is not HH:MM since ICU admission`);
       continue;
     }
+    if (data.window_hours !== null && hours > data.window_hours) {
+      ctx.issues.report('bad_time', file, lineNo, `time ${timeText} is after the data's window of ${data.window_hours} h (data.window_hours)`);
+      continue;
+    }
     if (param === 'RecordID') {
       recordId = valueText.trim();
       continue;
@@ -163,6 +189,13 @@ export function parsePhysioNetRecord(
       continue;
     }
     if (!filter.has(param)) {
+      if (covName !== undefined) {
+        ctx.issues.ignore(param); // a descriptor given again after 00:00 (only Weight is also a variable)
+        continue;
+      }
+      const known = [...filter.specs.keys(), ...Object.keys(opts.descriptors)];
+      const guess = didYouMean(param, known);
+      ctx.issues.report('unknown_name', file, lineNo, `parameter ${JSON.stringify(param)} is not a variable of data=${data.name}${guess ? `; did you mean ${JSON.stringify(guess)}?` : ''} (tolerate unknown_name to drop such rows)`);
       ctx.issues.ignore(param);
       continue;
     }
@@ -195,15 +228,23 @@ export function parsePhysioNetRecord(
 export async function* loadPhysioNet2012(data: DataConfig, ctx: LoadContext): AsyncGenerator<PatientRecord> {
   const opts = loaderOptions(data, optionsSchema);
   const root = ctx.resolvePath(data.root);
-  const outcomes = opts.outcomes === null ? null : await readOutcomes(join(root, opts.outcomes), opts.outcomes_columns, opts.missing);
+  const outcomes = opts.outcomes === null ? null : await readOutcomes(join(root, opts.outcomes), opts.outcomes_columns, opts.missing, data, ctx.issues);
   const filter = new MeasurementFilter(data, ctx.issues);
   let done = 0;
   const total = outcomes?.size;
+  const fileOf = new Map<string, string>();
   for await (const { file, text } of recordFiles(join(root, opts.records))) {
     const r = parsePhysioNetRecord(file, text, data, opts, filter, ctx, outcomes);
     done++;
     if (done % 100 === 0) ctx.onProgress?.({ done, total, unit: 'records' });
-    if (r) yield r;
+    if (!r) continue;
+    const other = fileOf.get(r.id);
+    if (other !== undefined) {
+      ctx.issues.report('conflict', file, undefined, `RecordID ${r.id} is also the record of ${other}`);
+      continue;
+    }
+    fileOf.set(r.id, file);
+    yield r;
   }
   ctx.onProgress?.({ done, total: done, unit: 'records' });
 }

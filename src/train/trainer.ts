@@ -1,13 +1,12 @@
-import { copyFile, mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir } from 'node:fs/promises';
 import cliProgress from 'cli-progress';
+import { runFiles } from '../config/runPaths.ts';
 import type { ModelConfig } from '../model/config.ts';
-import { initParams, paramLayout, paramsToTensors, type ParamLayout } from '../model/init.ts';
+import { initParams, paramLayout, paramsToTensors } from '../model/init.ts';
 import { gptParamSpecs, paramCount, type ParamSpec } from '../model/params.ts';
 import { saveSafetensors } from '../model/safetensors.ts';
-import type { TrackingConfig } from '../tracking/config.ts';
+import { trackingConfigSchema, type TrackingConfig } from '../tracking/config.ts';
 import { createTracker } from '../tracking/tracker.ts';
-import { RUN_TOKENIZER_FILE } from '../config/runDir.ts';
 import { Rng } from '../util/rng.ts';
 import { SynehrError } from '../util/errors.ts';
 import { adamwStep, createOptimizerState, decayRanges } from './adamw.ts';
@@ -63,9 +62,7 @@ export interface TrainModelOptions {
   specs?: readonly ParamSpec[];
   /** continue from the newest checkpoint in runDir/checkpoints */
   resume?: boolean;
-  /** copied into the run directory */
-  tokenizerJsonPath?: string;
-  /** metrics sinks; when absent a tracker is created from `tracking` (metrics.jsonl only by default) */
+  /** metrics sinks; when absent a tracker is created from `tracking` (the schema's defaults when that is absent too) */
   tracking?: TrackingConfig;
   metrics?: MetricsSink;
   /** the resolved config, for W&B */
@@ -98,14 +95,6 @@ export interface TrainResult {
   paramCount: number;
 }
 
-const DEFAULT_TRACKING: TrackingConfig = {
-  metrics_jsonl: true,
-  tensorboard: false,
-  wandb: false,
-  wandb_project: 'synehr',
-  wandb_entity: null,
-};
-
 export async function trainModel(opts: TrainModelOptions): Promise<TrainResult> {
   const t0 = performance.now();
   const cfg = opts.train;
@@ -113,9 +102,9 @@ export async function trainModel(opts: TrainModelOptions): Promise<TrainResult> 
   const B = cfg.batch_size;
   const log = opts.log ?? ((m: string) => process.stderr.write(m + '\n'));
   const runDir = opts.runDir;
-  const ckptDir = join(runDir, 'checkpoints');
+  const files = runFiles(runDir);
+  const ckptDir = files.checkpoints;
   await mkdir(runDir, { recursive: true });
-  if (opts.tokenizerJsonPath) await copyFile(opts.tokenizerJsonPath, join(runDir, RUN_TOKENIZER_FILE));
 
   if (opts.trainShard.vocabSize !== opts.vocabSize) {
     throw new SynehrError('E_INPUT', `training shard has vocabulary size ${opts.trainShard.vocabSize}, the tokenizer ${opts.vocabSize}: re-run synehr tokenize`);
@@ -190,14 +179,14 @@ export async function trainModel(opts: TrainModelOptions): Promise<TrainResult> 
 
   const runner: ModelRunner = await opts.createRunner({ layout, params, B, T, vocabSize: opts.vocabSize });
   const metrics =
-    opts.metrics ?? (await createTracker(runDir, opts.tracking ?? DEFAULT_TRACKING, { runName: opts.runName ?? 'run', config: opts.config ?? null }));
+    opts.metrics ?? (await createTracker(runDir, opts.tracking ?? trackingConfigSchema.parse({}), { runName: opts.runName ?? 'run', config: opts.config ?? null }));
   if (!resumed) metrics.text('seed', String(opts.seed), 0);
 
   const decay = decayRanges(layout, cfg.decay_embeddings);
   const adamOpts = { beta1: cfg.beta1, beta2: cfg.beta2, eps: cfg.eps, weightDecay: cfg.weight_decay };
 
   const saveBest = (): Promise<void> =>
-    saveSafetensors(join(runDir, 'model.safetensors'), paramsToTensors(layout, params), {
+    saveSafetensors(files.weights, paramsToTensors(layout, params), {
       format: 'pt',
       step: String(step),
       n_layer: String(opts.model.n_layer),
@@ -368,5 +357,3 @@ export async function trainModel(opts: TrainModelOptions): Promise<TrainResult> 
     paramCount: nParams,
   };
 }
-
-export type { ParamLayout };

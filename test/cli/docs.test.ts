@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { renderConfigKeys } from '../../src/cli/docs.ts';
 import { commentsOfSchema } from '../../src/cli/schemaDocs.ts';
 import { GROUPS, groupSchemas, objectShape } from '../../src/config/schema.ts';
+import { ERROR_CODES } from '../../src/util/errors.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -18,6 +19,14 @@ describe('docs/config-keys.md', () => {
       expect(md).toContain(`## \`${g}\``);
       for (const key of Object.keys(objectShape(groupSchemas[g] as never) ?? {})) expect(md).toContain(`| \`${key}\` |`);
     }
+  });
+});
+
+describe('docs/cli.md', () => {
+  it('lists every error code with its one meaning, as src/util/errors.ts has them', () => {
+    const doc = readFileSync(join(ROOT, 'docs', 'cli.md'), 'utf8');
+    const rows = [...doc.matchAll(/^\| `(E_[A-Z_0-9]+)` \| (.*) \|$/gm)].map((m) => [m[1], m[2]!.replace(/\\\|/g, '|')]);
+    expect(rows).toEqual(Object.entries(ERROR_CODES));
   });
 });
 

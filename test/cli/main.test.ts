@@ -61,13 +61,47 @@ describe('dispatch and exit codes', () => {
       "synehr: error: unknown command 'trian'; did you mean 'train'? commands: prepare, tokenize, roundtrip, train, export, generate, evaluate, dashboard, load, config, pipeline, export-data\n",
     );
   });
-  it('a stage not built yet says so in one line, exit 3, without reading any config', async () => {
-    const r = await run(['export', 'model=whatever', 'nonsense.key=1']);
-    expect(r).toMatchObject({ code: 3, out: '', err: 'synehr export: this stage is not built yet\n' });
+  it('a command whose module is missing is a bug: its stack naming the module, exit 1', async () => {
+    const r = await run(['export', ...CD]);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(join(FAKES, 'export.ts'));
+  });
+  it('defect 1: resuming a run created with overwrite=true keeps its files, and overwrite is not replayed', async () => {
+    const cwd = workDir();
+    expect((await run(['train', ...CD, 'run_name=ow2', 'overwrite=true'], cwd)).code).toBe(0);
+    const runDir = join(cwd, 'saved_models', 'ow2');
+    // a config.yaml as older versions wrote it: the overwrite=true of the command that made the run
+    const saved = YAML.parse(readFileSync(join(runDir, 'config.yaml'), 'utf8'));
+    writeFileSync(join(runDir, 'config.yaml'), YAML.stringify({ ...saved, overwrite: true }));
+    mkdirSync(join(runDir, 'checkpoints'));
+    writeFileSync(join(runDir, 'checkpoints', 'ckpt-000020.bin'), 'state');
+    writeFileSync(join(runDir, 'model.safetensors'), 'weights');
+    const resumed = await run(['train', ...CD, 'run_name=ow2', 'resume=true', 'train.max_steps=40'], cwd);
+    expect(resumed.code).toBe(0);
+    expect(existsSync(join(runDir, 'checkpoints', 'ckpt-000020.bin'))).toBe(true);
+    expect(existsSync(join(runDir, 'model.safetensors'))).toBe(true);
+    expect(seen(cwd, 'train')).toMatchObject({ resume: true, overwrite: false });
+    // a command reading the run does not inherit it either (generate would replace a finished generation)
+    expect((await run(['generate', ...CD, 'model=ow2'], cwd)).code).toBe(0);
+    expect(seen(cwd, 'generate')).toMatchObject({ resume: false, overwrite: false });
+  });
+  it('EXPECTED FAILURE - resume=true with overwrite=true is refused: a resume never empties a run', async () => {
+    const cwd = workDir();
+    expect((await run(['train', ...CD, 'run_name=both'], cwd)).code).toBe(0);
+    writeFileSync(join(cwd, 'saved_models', 'both', 'model.safetensors'), 'weights');
+    const r = await run(['train', ...CD, 'run_name=both', 'resume=true', 'overwrite=true'], cwd);
+    expect(r).toMatchObject({ code: 2, err: "synehr: error: resume=true continues run 'both' and overwrite=true would empty it first: pass one of the two\n" });
+    expect(existsSync(join(cwd, 'saved_models', 'both', 'model.safetensors'))).toBe(true);
   });
   it('a SynehrError from a command: one line (newlines folded), exit 2', async () => {
     const r = await run(['load', ...CD]);
     expect(r).toMatchObject({ code: 2, err: 'synehr: error: no database at postgres://nowhere second line\n' });
+  });
+  it('a stage stopped by Ctrl-C (E_INTERRUPTED): one line, exit 130 as shells expect', async () => {
+    const cwd = workDir();
+    expect((await run(['train', ...CD, 'run_name=i1'], cwd)).code).toBe(0);
+    const r = await run(['export-data', ...CD, 'model=i1', '--interrupt'], cwd);
+    expect(r).toMatchObject({ code: 130, err: 'synehr: interrupted: stopped after 3 of 9 parts: run again with resume=true\n' });
   });
   it('any other error is a bug: its stack, exit 1', async () => {
     const r = await run(['evaluate', ...CD]);
@@ -120,7 +154,8 @@ describe('the context a command gets', () => {
     const resumed = seen(r.cwd, 'train');
     expect([resumed.model.n_ctx, resumed.runName]).toEqual([256, 'r1']);
     const resumedSaved = YAML.parse(readFileSync(join(r.cwd, 'saved_models', 'r1', 'config.yaml'), 'utf8'));
-    expect([resumedSaved.model.n_ctx, resumedSaved.train.max_steps, resumedSaved.resume]).toEqual([256, 9, true]);
+    // resume and overwrite belong to the command they were given with: the saved config keeps neither
+    expect([resumedSaved.model.n_ctx, resumedSaved.train.max_steps, resumedSaved.resume, resumedSaved.overwrite]).toEqual([256, 9, false, false]);
 
     // generate model=r1: the saved config is the base, further overrides apply, run_name is r1
     const g = await run(['generate', ...CD, 'model=r1', 'n_samples=7', 'batch_size=3'], r.cwd);
@@ -169,17 +204,22 @@ describe('the context a command gets', () => {
     expect(readdirSync(s.runDir).sort()).toEqual(['config.yaml', 'overrides.yaml']);
   });
 
-  it("a command's own key=value words (CommandSpec.keys) are flags, not config overrides", async () => {
+  it("a command's short key=value words (CommandSpec.keys) set the config keys they stand for, as strings", async () => {
     const cwd = workDir();
     expect((await run(['train', ...CD, 'run_name=r2'], cwd)).code).toBe(0);
-    // export-data's table entry lists synthetic, format and out as its own keys
-    const r = await run(['export-data', ...CD, 'model=r2', 'synthetic=some/dir', 'format=omop', 'out=a=b', 'n_samples=3'], cwd);
-    expect(r.code).toBe(0);
+    // export-data's short words synthetic, format and out are the load group's keys
+    const r = await run(['export-data', ...CD, 'model=r2', 'synthetic=some/dir', 'format=omop', "out=a=b,c'd", 'n_samples=3'], cwd);
+    expect(r.code, r.err).toBe(0);
     const s = seen(cwd, 'export-data');
-    expect(s.flags).toEqual({ synthetic: 'some/dir', format: 'omop', out: 'a=b' });
-    expect(s.args).toEqual(['synthetic=some/dir', 'format=omop', 'out=a=b']);
-    expect(s.overrides).toEqual(['model=r2', 'n_samples=3']);
+    expect(s.load).toMatchObject({ synthetic: 'some/dir', format: 'omop', out: "a=b,c'd" });
+    expect(s.flags).toEqual({});
+    expect(s.overrides).toEqual(['model=r2', "load.synthetic='some/dir'", "load.format='omop'", "load.out='a=b,c\\'d'", 'n_samples=3']);
     expect(s.generate.n_samples).toBe(3);
+    // the long form works as well, and a bad value is refused by the schema, naming the key
+    expect((await run(['export-data', ...CD, 'model=r2', 'load.format=fhir'], cwd)).code).toBe(0);
+    expect(seen(cwd, 'export-data').load.format).toBe('fhir');
+    const bad = await run(['export-data', ...CD, 'model=r2', 'format=hl7'], cwd);
+    expect(bad).toMatchObject({ code: 2, err: `synehr: error: config key 'load.format' = "hl7": expected one of "mimic3", "omop", "fhir"\n` });
   });
 
   it('dashboard gets --port through ctx.flags', async () => {

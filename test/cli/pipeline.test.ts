@@ -11,9 +11,16 @@ import { main, PACKAGE_ROOT } from '../../src/cli/main.ts';
 const work = mkdtempSync(join(tmpdir(), 'synehr-pipeline-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-async function synehr(args: string[]): Promise<{ code: number; err: string }> {
+async function synehr(args: string[], onLog?: (line: string) => void): Promise<{ code: number; err: string }> {
   let err = '';
-  const code = await main(args, { cwd: work, stdout: () => undefined, stderr: (s) => void (err += s) });
+  const code = await main(args, {
+    cwd: work,
+    stdout: () => undefined,
+    stderr: (s) => {
+      err += s;
+      onLog?.(s);
+    },
+  });
   return { code, err };
 }
 
@@ -50,5 +57,32 @@ describe('synehr pipeline', () => {
     for (const stage of ['prepare', 'tokenize', 'train', 'export', 'generate', 'evaluate']) {
       expect(second.err).toMatch(new RegExp(`pipeline \\[\\d/6\\] ${stage}: current, skipped`));
     }
+  });
+
+  it('defect 2: Ctrl-C during train stops the pipeline with exit 130, records nothing as done, and resume=true trains on; defect 5: generate.out_dir reaches evaluate', async () => {
+    const again = [...overrides.map((o) => (o === 'run_name=p' ? 'run_name=p2' : o)), 'generate.out_dir=elsewhere/p2'];
+    let sent = false;
+    // Ctrl-C as soon as the trainer has set up (it logs the parameter count): it stops after its first update
+    const first = await synehr(['pipeline', ...again], (line) => {
+      if (!sent && / parameters; n_ctx /.test(line)) {
+        sent = true;
+        process.emit('SIGINT');
+      }
+    });
+    expect(first.code).toBe(130);
+    expect(first.err).toMatch(/synehr: interrupted: training interrupted at step \d+; continue with `synehr train run_name=p2 resume=true`/);
+    for (const stage of ['export', 'generate', 'evaluate']) expect(first.err).not.toMatch(new RegExp(`pipeline \\[\\d/6\\] ${stage}`));
+    const run = join(work, 'saved_models', 'p2');
+    expect(existsSync(join(run, 'pipeline.json'))).toBe(false);
+    expect(existsSync(join(run, 'sampler.onnx'))).toBe(false);
+    expect(existsSync(join(work, 'elsewhere', 'p2'))).toBe(false);
+
+    const resumed = await synehr(['pipeline', ...again, 'resume=true']);
+    expect(resumed.code, resumed.err).toBe(0);
+    expect(resumed.err).toMatch(/pipeline \[3\/6\] train: running/);
+    expect(resumed.err).toMatch(/resuming from .*checkpoints/);
+    expect(JSON.parse(readFileSync(join(work, 'elsewhere', 'p2', 'manifest.json'), 'utf8')).counts.patients).toBe(14);
+    expect(resumed.err).toMatch(new RegExp(`evaluate: 14 synthetic patients \\(${join(work, 'elsewhere', 'p2')}\\)`));
+    expect(existsSync(join(run, 'eval', 'metrics.json'))).toBe(true);
   });
 });

@@ -22,6 +22,16 @@ function fails(fn: () => unknown): SynehrError {
   throw new Error('expected a SynehrError');
 }
 
+describe('schema defaults', () => {
+  it('the model schema defaults are the shipped default option, configs/model/gpt-small.yaml', async () => {
+    const { parse } = await import('yaml');
+    const { readFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const file = parse(readFileSync(join(import.meta.dirname, '../../configs/model/gpt-small.yaml'), 'utf8')) as Record<string, unknown>;
+    expect(modelConfigSchema.parse({})).toEqual(modelConfigSchema.parse(file));
+  });
+});
+
 describe('composition order: schema defaults < option file < _self_ < overrides', () => {
   it('each layer wins over the one before, key by key', () => {
     const { config, choices, files } = compose({ searchPath: SP, overrides: [] });

@@ -21,7 +21,7 @@ function failure(overrides: string[]): SynehrError {
 }
 
 const MODEL_KEYS = 'name, n_layer, n_embd, n_head, n_ctx, init_std';
-const TOP_KEYS = 'run_name, seed, resume, overwrite, data, tokenizer, model, train, generate, eval, tracking';
+const TOP_KEYS = 'run_name, seed, resume, overwrite, data, tokenizer, model, train, generate, eval, tracking, load';
 
 describe('EXPECTED FAILURE - validation messages name the key path, the value, what is allowed', () => {
   const cases: [string[], string, string][] = [

@@ -60,7 +60,7 @@ describe('the defaults list', () => {
   it('EXPECTED FAILURE - an unknown group in the defaults list', () => {
     const dir = configRoot({ 'config.yaml': 'defaults:\n  - modle: gpt\n' });
     expect(failure(() => compose({ searchPath: [dir], overrides: [] })).message).toBe(
-      `unknown config key 'modle' = "gpt" (defaults list in ${join(dir, 'config.yaml')}); did you mean 'model'? allowed top-level keys: data, tokenizer, model, train, generate, eval, tracking`,
+      `unknown config key 'modle' = "gpt" (defaults list in ${join(dir, 'config.yaml')}); did you mean 'model'? allowed top-level keys: data, tokenizer, model, train, generate, eval, tracking, load`,
     );
   });
 

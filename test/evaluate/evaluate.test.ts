@@ -115,7 +115,7 @@ describe('evaluateSynthetic', () => {
   it('writes metrics.json and a self-contained report.html, and prints a summary table', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'synehr-eval-'));
     try {
-      const { metrics, report } = await writeReport(dir, good);
+      const { metrics, report } = await writeReport(join(dir, 'eval'), good);
       expect(metrics).toBe(join(dir, 'eval', 'metrics.json'));
       const json = JSON.parse(await readFile(metrics, 'utf8')) as EvalResult;
       expect(json.rows).toEqual(good.rows);

@@ -13,7 +13,7 @@ import { basename, dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportRun, loadTrainedRun } from '../../src/generate/export.ts';
 import { hfTokenizerJson, hfTokenText } from '../../src/generate/hfFolder.ts';
-import { RUN_TOKENIZER_FILE } from '../../src/config/runDir.ts';
+import { RUN_TOKENIZER_FILE } from '../../src/config/runPaths.ts';
 import { SynehrError } from '../../src/util/errors.ts';
 import type { Tokenizer } from '../../src/tokenizer/tokenizer.ts';
 import { generateConfigSchema } from '../../src/generate/config.ts';

@@ -3,16 +3,16 @@
  * records): counts, determinism, resume after an interruption, refusals, conditions, formats and
  * the errors a bad run directory gets.
  */
-import { RUN_TOKENIZER_FILE } from '../../src/config/runDir.ts';
 import fc from 'fast-check';
 import { tableFromIPC } from 'apache-arrow';
 import { existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateConfigSchema, type GenerateConfig } from '../../src/generate/config.ts';
-import { exportRun } from '../../src/generate/export.ts';
+import { exportIsCurrent, exportRun } from '../../src/generate/export.ts';
 import { cohortPrefixes, conditionPrefix, generateSynthetic, type GenerateOptions } from '../../src/generate/generate.ts';
 import { readParquetTable, readRecords, TABLE_NAMES } from '../../src/records/tables.ts';
 import type { PatientRecord } from '../../src/records/types.ts';
@@ -20,6 +20,9 @@ import { buildTokenShard, writeTokenShard } from '../../src/tokenizer/shards.ts'
 import { fitTokenizer } from '../../src/tokenizer/fit.ts';
 import { saveTokenizer } from '../../src/tokenizer/file.ts';
 import { SynehrError } from '../../src/util/errors.ts';
+import { fileSha256, writeRunStamp } from '../../src/train/runStamp.ts';
+import { RUN_TOKENIZER_FILE, runFiles } from '../../src/config/runPaths.ts';
+import { openRecordsDir } from '../../src/records/recordsDir.ts';
 import { cohortArb, expectValidRecord, tokCfg, toyData } from '../tokenizer/helpers.ts';
 import { writeRun, type ToyRun } from './helpers.ts';
 
@@ -100,7 +103,9 @@ describe('generateSynthetic', () => {
     expect(manifest.counts.patients).toBe(N);
     expect(manifest.n_samples).toBe(N);
     expect(manifest.seed).toBe(7);
-    expect(manifest.tokenizer_hash).toBe(run.tok.vocabHash());
+    expect(manifest.format_version).toBe(2);
+    expect(manifest.tokenizer_sha256).toBe(await fileSha256(join(run.dir, RUN_TOKENIZER_FILE)));
+    expect(manifest.weights_sha256).toBe(await fileSha256(join(run.dir, 'model.safetensors')));
     expect(existsSync(join(root, 'ref', 'parts'))).toBe(false);
   });
 
@@ -150,13 +155,59 @@ describe('generateSynthetic', () => {
     const out = join(root, 'resumed');
     expect(existsSync(join(out, 'manifest.json'))).toBe(false);
     for (const t of TABLE_NAMES) for (const ext of ['parquet', 'csv', 'arrow']) expect(existsSync(join(out, `${t}.${ext}`))).toBe(false);
-    const complete = (await readdir(join(out, 'parts'))).filter((d) => existsSync(join(out, 'parts', d, 'patients.parquet')));
+    const complete = (await readdir(join(out, 'parts'))).filter((d) => existsSync(join(out, 'parts', d, 'part.json')));
     expect(complete).toEqual(['part-00000']);
     // neither a fresh start nor a resume is assumed
     await expectSynehrError(generateSynthetic(opts('resumed')), 'E_RUN_EXISTS', /interrupted generation.*resume=true/);
     const seen: number[] = [];
     await generateSynthetic(opts('resumed', { resume: true, onProgress: (m) => seen.push(m) }));
     expect(seen[0]).toBe(16); // the first part was not generated again
+    expect(await readRecords(out, { data: toyData })).toEqual(reference);
+    // defect 3: the manifest counts the tokens of the resumed part too
+    const tokens = (dir: string) => readFile(join(dir, 'manifest.json'), 'utf8').then((t) => JSON.parse(t).tokens as number);
+    expect(await tokens(out)).toBe(await tokens(join(root, 'ref')));
+  });
+
+  it('EXPECTED FAILURE - defect 3: resume=true with another seed, temperature or batch_size is refused naming the setting; the parts stay', async () => {
+    const ac = new AbortController();
+    const out = join(root, 'changed');
+    await expectSynehrError(generateSynthetic(opts('changed', { signal: ac.signal, onProgress: (made) => made >= 16 && ac.abort() })), 'E_INTERRUPTED', /interrupted/);
+    const resume = { resume: true };
+    await expect(generateSynthetic(opts('changed', resume, { seed: 8 }))).rejects.toMatchObject({
+      name: 'SynehrError',
+      code: 'E_MISMATCH',
+      message: `${join(out, 'parts', 'part-00000')} was generated with other settings (generate.seed was 7 there, is 8 now): resume with the settings it was started with, or pass overwrite=true to start again`,
+    });
+    await expectSynehrError(generateSynthetic(opts('changed', resume, { temperature: 0.7 })), 'E_MISMATCH', /generate\.temperature was 1 there, is 0\.7 now/);
+    // another batch size would renumber the batches (duplicate ids, a wrong count)
+    await expectSynehrError(generateSynthetic(opts('changed', resume, { batch_size: 4 })), 'E_MISMATCH', /generate\.batch_size was 8 there, is 4 now/);
+    expect(existsSync(join(out, 'manifest.json'))).toBe(false);
+    await generateSynthetic(opts('changed', resume));
+    expect(await readRecords(out, { data: toyData })).toEqual(reference);
+  });
+
+  it('defect 3: a kill during the merge leaves no temporary table in the folder, and resume=true finishes it', async () => {
+    const out = join(root, 'killed');
+    // a child process that SIGKILLs itself while the merged tables are being written
+    const script = join(root, 'kill-during-merge.mts');
+    await writeFile(
+      script,
+      [
+        `import { generateSynthetic } from ${JSON.stringify(join(import.meta.dirname, '../../src/generate/generate.ts'))};`,
+        `const o = JSON.parse(process.argv[2]);`,
+        `await generateSynthetic({ ...o, realIds: new Set(o.realIds), onMerge: () => process.kill(process.pid, 'SIGKILL') });`,
+      ].join('\n'),
+    );
+    const o = opts('killed', {}, { formats: ['parquet', 'csv'] });
+    const plain = { ...o, realIds: [...o.realIds!] };
+    const child = spawnSync(process.execPath, ['--import', 'tsx', script, JSON.stringify(plain)], { cwd: join(import.meta.dirname, '../..'), encoding: 'utf8' });
+    expect(child.signal, child.stderr).toBe('SIGKILL');
+    const left = await readdir(out);
+    expect(left.filter((f) => /\.tmp/.test(f))).toEqual([]);
+    expect(left).not.toContain('manifest.json');
+    const r = await generateSynthetic(opts('killed', { resume: true }, { formats: ['parquet', 'csv'] }));
+    expect(r.counts.patients).toBe(N);
+    expect((await readdir(out)).sort()).toEqual([...TABLE_NAMES.flatMap((t) => [`${t}.csv`, `${t}.parquet`]), 'manifest.json'].sort());
     expect(await readRecords(out, { data: toyData })).toEqual(reference);
   });
 
@@ -213,10 +264,57 @@ describe('generateSynthetic', () => {
     await expectSynehrError(generateSynthetic(o('bad-2')), 'E_SAFETENSORS', /model.safetensors: .*(truncated|header)/);
 
     await cp(join(run.dir, 'model.safetensors'), join(bad, 'model.safetensors'));
-    // another cohort fits another vocabulary: the weights' embedding no longer matches it
+    // another cohort fits another vocabulary: refused as another tokenizer than the run's
     const other = fitTokenizer(fc.sample(cohortArb, { numRuns: 1, seed: 99 })[0]!, toyData, tokCfg());
     expect(other.vocab.length).not.toBe(run.tok.vocab.length);
     saveTokenizer(other, join(bad, RUN_TOKENIZER_FILE));
-    await expectSynehrError(generateSynthetic(o('bad-3')), 'E_RUN', new RegExp(`transformer.wte.weight' has shape \\[${run.tok.vocab.length},32\\].*vocab ${other.vocab.length}.*mismatched tokenizer`));
+    await expectSynehrError(generateSynthetic(o('bad-3')), 'E_MISMATCH', /synehr_tokenizer\.json is not the tokenizer this run was trained with/);
+    // a run.json that names it (a run stamped wrongly): the weights' embedding still does not fit it
+    await writeRunStamp(runFiles(bad), { data: 'toy', tokenizer_sha256: await fileSha256(join(bad, RUN_TOKENIZER_FILE)) });
+    await expectSynehrError(generateSynthetic(o('bad-4')), 'E_RUN', new RegExp(`transformer.wte.weight' has shape \\[${run.tok.vocab.length},32\\].*vocab ${other.vocab.length}.*mismatched tokenizer`));
+  });
+
+  it('EXPECTED FAILURE - defect 4: a tokenizer with the same vocabulary but other bins, put into the run, is refused by generate and export', async () => {
+    const swapped = join(root, 'swapped-run');
+    await cp(run.dir, swapped, { recursive: true });
+    const json = JSON.parse(await readFile(join(run.dir, RUN_TOKENIZER_FILE), 'utf8'));
+    // move the first bin boundary found under variables: same vocabulary, other values decoded
+    const moved = (function perturb(v: unknown): boolean {
+      if (Array.isArray(v) && v.length >= 2 && v.every((x) => typeof x === 'number')) {
+        v[v.length - 1] = (v[v.length - 1] as number) * 1.07 + 1;
+        return true;
+      }
+      if (v !== null && typeof v === 'object') return Object.values(v).some(perturb);
+      return false;
+    })(json.variables);
+    expect(moved).toBe(true);
+    await writeFile(join(swapped, RUN_TOKENIZER_FILE), JSON.stringify(json) + '\n');
+    const message = new RegExp(`^${join(swapped, RUN_TOKENIZER_FILE)} is not the tokenizer this run was trained with \\(sha256 [0-9a-f]{12}… at training, [0-9a-f]{12}… now\\)`);
+    await expectSynehrError(generateSynthetic(opts('swapped', { runDir: swapped })), 'E_MISMATCH', message);
+    await expectSynehrError(exportRun(swapped, run.model, gen()), 'E_MISMATCH', message);
+  });
+
+  it('defect 8: a truncated sampler.onnx is not a current export: generate exports again, saying why', async () => {
+    const cut = join(root, 'cut-run');
+    await cp(run.dir, cut, { recursive: true });
+    expect(await exportIsCurrent(cut)).toBe(true);
+    const sampler = await readFile(join(cut, 'sampler.onnx'));
+    await writeFile(join(cut, 'sampler.onnx'), sampler.subarray(0, sampler.length >> 1));
+    expect(await exportIsCurrent(cut)).toBe(false);
+    const logs: string[] = [];
+    const r = await generateSynthetic(opts('cut', { runDir: cut, log: (m) => logs.push(m) }, { n_samples: 4, batch_size: 4 }));
+    expect(r.counts.patients).toBe(4);
+    expect(logs).toContain(`generate: exporting ${cut} (its export is missing, damaged, or built from other weights or another tokenizer)`);
+    expect(await exportIsCurrent(cut)).toBe(true);
+    // the Hugging Face files of the export are stamped too: a cut tokenizer.json beside synehr's own is not current
+    const hf = await readFile(runFiles(cut).hfTokenizer);
+    await writeFile(runFiles(cut).hfTokenizer, hf.subarray(0, hf.length >> 1));
+    expect(await exportIsCurrent(cut)).toBe(false);
+  });
+
+  it('evaluate, load and export-data refuse the folder of an interrupted generation (no manifest)', async () => {
+    const ac = new AbortController();
+    await expectSynehrError(generateSynthetic(opts('half', { signal: ac.signal, onProgress: (made) => made >= 16 && ac.abort() })), 'E_INTERRUPTED', /interrupted/);
+    await expectSynehrError(openRecordsDir(join(root, 'half'), { synthetic: true }), 'E_MANIFEST', /manifest\.json: missing/);
   });
 });

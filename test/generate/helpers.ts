@@ -2,7 +2,6 @@
  * Shared pieces of the generate tests: a toy trained run (a tokenizer fitted on generated records
  * and random weights, written as a run directory the way `synehr train` writes one).
  */
-import { RUN_TOKENIZER_FILE } from '../../src/config/runDir.ts';
 import fc from 'fast-check';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -14,6 +13,8 @@ import { writeFileAtomic } from '../../src/util/files.ts';
 import type { PatientRecord } from '../../src/records/types.ts';
 import { saveTokenizer } from '../../src/tokenizer/file.ts';
 import type { Tokenizer } from '../../src/tokenizer/tokenizer.ts';
+import { runFiles } from '../../src/config/runPaths.ts';
+import { fileSha256, writeRunStamp } from '../../src/train/runStamp.ts';
 import { Rng } from '../../src/util/rng.ts';
 import { cohortArb } from '../tokenizer/helpers.ts';
 
@@ -37,11 +38,13 @@ export function randomWeights(model: ModelConfig, V: number, seed: number, std =
   return w;
 }
 
-/** A run directory with synehr_tokenizer.json and model.safetensors. */
+/** A run directory with synehr_tokenizer.json, run.json naming it by hash, and model.safetensors. */
 export async function writeRun(dir: string, tok: Tokenizer, o: { seed: number; model?: ModelConfig }): Promise<ToyRun> {
   const model = o.model ?? toyModel;
   await mkdir(dir, { recursive: true });
-  saveTokenizer(tok, join(dir, RUN_TOKENIZER_FILE));
+  const files = runFiles(dir);
+  saveTokenizer(tok, files.tokenizer);
+  await writeRunStamp(files, { data: 'toy', tokenizer_sha256: await fileSha256(files.tokenizer) });
   const V = tok.vocab.length;
   const specs = gptParamSpecs({ ...model, init_std: 0.3 }, V);
   const layout = paramLayout(specs);

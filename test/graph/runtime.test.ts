@@ -1,10 +1,11 @@
 /** The ONNX Runtime wrapper: options, devices, feeds, and their error messages. */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Graph, serializeModel } from '../../src/graph/index.ts';
-import { createSession, deviceAvailable, float32Tensor, hostTensor, scalarValue } from '../../src/graph/runtime.ts';
+import { createSession, createSessionFromFile, deviceAvailable, float32Tensor, hostTensor, scalarValue, toNumbers } from '../../src/graph/runtime.ts';
+import { SynehrError } from '../../src/util/errors.ts';
 
 function tinyModel(): Uint8Array {
   const g = new Graph();
@@ -50,9 +51,37 @@ describe('runtime', () => {
     }
   });
 
-  it("EXPECTED FAILURE - device 'cuda' without a CUDA-enabled ONNX Runtime", async () => {
-    if (deviceAvailable('cuda')) return; // a CUDA build would run it instead
-    await expect(createSession(tinyModel(), { device: 'cuda' })).rejects.toThrow(/device 'cuda' needs an ONNX Runtime with the CUDA execution provider.*bundles only \[cpu/);
+  // one of the two runs on any machine: the refusal without the CUDA provider, the run with it
+  it.runIf(!deviceAvailable('cuda'))("EXPECTED FAILURE - device 'cuda' without a CUDA-enabled ONNX Runtime: a user's mistake (E_DEVICE), one line", async () => {
+    const e = await createSession(tinyModel(), { device: 'cuda' }).catch((err: unknown) => err);
+    expect(e).toBeInstanceOf(SynehrError);
+    expect(e).toMatchObject({ code: 'E_DEVICE', message: expect.stringMatching(/^device 'cuda' needs an ONNX Runtime with the CUDA execution provider.*bundles only \[cpu.*or use train\.device=cpu\)$/) });
+    expect((e as Error).message).not.toContain('\n');
+  });
+
+  it.runIf(deviceAvailable('cuda'))("device 'cuda' with the CUDA provider computes what the CPU computes", async () => {
+    const x = float32Tensor([3, -4], [2]);
+    const [cpu, cuda] = await Promise.all([createSession(tinyModel()), createSession(tinyModel(), { device: 'cuda' })]);
+    expect(cuda.device).toBe('cuda');
+    expect(toNumbers((await cuda.run({ x })).y!)).toEqual(toNumbers((await cpu.run({ x })).y!));
+  });
+
+  it('EXPECTED FAILURE - a truncated or missing .onnx file is an E_ONNX error naming it (defect 8)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'synehr-runtime-'));
+    try {
+      const whole = join(dir, 'whole.onnx');
+      const cut = join(dir, 'sampler.onnx');
+      const model = tinyModel();
+      writeFileSync(whole, model);
+      writeFileSync(cut, model.subarray(0, Math.floor(model.length / 2)));
+      expect(scalarValue((await (await createSessionFromFile(whole)).run({ x: float32Tensor([3, 4], [2]) })).y!)).toBe(25);
+      const e = await createSessionFromFile(cut).catch((err: unknown) => err);
+      expect(e).toBeInstanceOf(SynehrError);
+      expect(e).toMatchObject({ code: 'E_ONNX', message: expect.stringMatching(new RegExp(`^${cut.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: ONNX Runtime cannot load it \\(.+\\); the file is damaged or truncated: export the run again`)) });
+      await expect(createSessionFromFile(join(dir, 'nothing.onnx'))).rejects.toMatchObject({ code: 'E_ONNX', message: expect.stringContaining(`${join(dir, 'nothing.onnx')}: cannot read`) });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('BAD CALL - bad options, missing inputs, wrong data length, a corrupt model', async () => {

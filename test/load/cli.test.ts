@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import S3rver from 's3rver';
 import { main } from '../../src/cli/main.ts';
@@ -34,6 +34,27 @@ describe('synehr export-data', () => {
     expect(existsSync(join(tmp.dir, 'omop-out', 'person.csv'))).toBe(true);
   });
 
+  it('vocab=<dir> (load.vocab) maps OMOP concepts through an Athena download; with another format it is refused, one line, exit 2', async () => {
+    const athena = join(import.meta.dirname, '..', 'fixtures', 'athena');
+    // variable, measurement concept, unit concept of every measurement row
+    const concepts = async (out: string) => {
+      const [header, ...rows] = (await readFile(join(tmp.dir, out, 'measurement.csv'), 'utf8')).trimEnd().split('\n').map((l) => l.split(','));
+      const col = (name: string) => header!.indexOf(name);
+      return new Set(rows.map((f) => `${f[col('measurement_source_value')]} ${f[col('measurement_concept_id')]} ${f[col('unit_concept_id')]}`));
+    };
+    // the fixture vocabulary's concepts (test/load/export.test.ts, 'OMOP vocab=DIR'): no Lactate, no mmol/L
+    const fromVocab = new Set(['HR 3027018 8541', 'SysABP 3004249 8876', 'GCS 0 0', 'Temp 3020891 0', 'pH 0 0', 'Lactate 0 0']);
+    expect((await synehr('export-data', 'synthetic=data/synthetic/run1', 'format=omop', 'out=omop-shipped')).code).toBe(0);
+    expect(await concepts('omop-shipped')).not.toEqual(fromVocab);
+    for (const [word, out] of [[`vocab=${athena}`, 'omop-vocab'], [`load.vocab=${athena}`, 'omop-vocab-key']] as const) {
+      const r = await synehr('export-data', 'synthetic=data/synthetic/run1', 'format=omop', `out=${out}`, word);
+      expect(r.code, r.err).toBe(0);
+      expect(await concepts(out)).toEqual(fromVocab);
+    }
+    const refused = await synehr('export-data', 'synthetic=data/synthetic/run1', 'format=fhir', `vocab=${athena}`);
+    expect(refused).toMatchObject({ code: 2, err: `synehr: error: load.vocab=${athena}: only format=omop reads a vocabulary, not format=fhir\n` });
+  });
+
   it('EXPECTED FAILURE - no format: one line, exit 2', async () => {
     const r = await synehr('export-data', 'synthetic=data/synthetic/run1');
     expect(r).toMatchObject({ code: 2, err: 'synehr: error: export-data needs format=<mimic3|omop|fhir>\n' });
@@ -48,9 +69,9 @@ describe('synehr export-data', () => {
 
 describe('synehr load', () => {
   it('EXPECTED FAILURE - a bad mode, a bad target and a non-PostgreSQL url are refused by name', async () => {
-    expect((await synehr('load', `synthetic=${dir}`, 'mode=upsert')).err).toBe('synehr: error: mode=upsert; expected replace or append\n');
-    expect((await synehr('load', `synthetic=${dir}`, 'target=mysql')).err).toBe('synehr: error: target=mysql is not a load target; expected postgres or s3\n');
-    expect((await synehr('load', `synthetic=${dir}`, 'url=mysql://u:secret@h/db')).err).toBe('synehr: error: url=mysql://u:***@h/db is not a PostgreSQL URL; expected postgres://user@host:port/database\n');
+    expect((await synehr('load', `synthetic=${dir}`, 'mode=upsert')).err).toBe(`synehr: error: config key 'load.mode' = "upsert": expected one of "replace", "append"\n`);
+    expect((await synehr('load', `synthetic=${dir}`, 'target=mysql')).err).toBe(`synehr: error: config key 'load.target' = "mysql": expected one of "postgres", "s3"\n`);
+    expect((await synehr('load', `synthetic=${dir}`, 'url=mysql://u:secret@h/db')).err).toBe("synehr: error: config key 'load.url' = mysql://u:***@h/db is not a PostgreSQL URL; expected postgres://user@host:port/database\n");
   });
 
   it.runIf(Boolean(pgUrl))('synthetic=<dir> url=postgres://... schema=<s> loads into the server', async () => {

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { openPGlite, openPostgres, loadTables, type SqlSession } from '../../src/load/database.ts';
 import { loadSyntheticDir } from '../../src/load/loadSynthetic.ts';
-import { openSyntheticDir } from '../../src/load/synthetic.ts';
+import { openRecordsDir as openSyntheticDir } from '../../src/records/recordsDir.ts';
 import { fixturePatients, replicatePatients, writeSyntheticDir } from './fixtures.ts';
 import { recordsFromDatabase, sortById, tableCounts, tempDir } from './helpers.ts';
 

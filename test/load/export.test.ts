@@ -9,13 +9,13 @@ import { exportMimic3 } from '../../src/load/mimic3.ts';
 import { exportOmop, CONCEPT } from '../../src/load/omop.ts';
 import { exportFhir, patientBundle, type TransactionBundle } from '../../src/load/fhir.ts';
 import { validateTransactionBundle } from '../../src/load/fhirValidate.ts';
-import { exportSyntheticDir, unitsFromManifest } from '../../src/load/exportData.ts';
-import { streamRecords, tableLayout } from '../../src/load/recordStream.ts';
-import { openSyntheticDir, recordsFromTables } from '../../src/load/synthetic.ts';
+import { exportSyntheticDir, specsFromDataConfig } from '../../src/load/exportData.ts';
+import { eventVariables, readRecords, streamRecords } from '../../src/records/read.ts';
+import { openRecordsDir } from '../../src/records/recordsDir.ts';
 import { readdir } from 'node:fs/promises';
 import { Table, Utf8, Float64, vectorFromArray } from 'apache-arrow';
 import { resolveItems } from '../../src/load/itemMap.ts';
-import { fixturePatients, fixtureTables, replicatePatients, writeParquetTable, writeSyntheticDir } from './fixtures.ts';
+import { fixtureData, fixturePatients, fixtureTables, replicatePatients, writeParquetTable, writeSyntheticDir } from './fixtures.ts';
 import { sortById, tempDir } from './helpers.ts';
 
 type Row = Record<string, string>;
@@ -72,6 +72,7 @@ describe('MIMIC-III export', () => {
   it('round trip: the tables joined back give the records (codes, event times, values, ITEMIDs)', () => {
     const items = resolveItems(fixturePatients().flatMap((p) => p.admissions.flatMap((a) => a.events.map((e) => e.variable))));
     const variableOf = new Map([...items].map(([v, i]) => [String(i.itemid), v]));
+    const categorical = new Set(fixtureData().variables.filter((v) => v.type === 'categorical').map((v) => v.name));
     const ids = new Map(t['SYNEHR_IDS']!.rows.map((r) => [r['HADM_ID']!, r]));
     const patients = new Map<string, PatientRecord>();
     for (const r of t['SYNEHR_IDS']!.rows) {
@@ -92,20 +93,24 @@ describe('MIMIC-III export', () => {
     for (const file of ['CHARTEVENTS', 'LABEVENTS']) {
       for (const r of t[file]!.rows) {
         const hours = (msOf(r['CHARTTIME']!) - admitMs.get(r['HADM_ID']!)!) / 3_600_000;
-        const value = r['VALUENUM'] !== '' ? Number(r['VALUENUM']) : r['VALUE']!;
-        admissions.get(r['HADM_ID']!)!.events.push({ hours, variable: variableOf.get(r['ITEMID']!)!, value });
+        const variable = variableOf.get(r['ITEMID']!)!;
+        // a categorical value keeps its text in VALUE (GCS's VALUENUM is its score, as in MIMIC)
+        const value = r['VALUENUM'] !== '' && !categorical.has(variable) ? Number(r['VALUENUM']) : r['VALUE']!;
+        admissions.get(r['HADM_ID']!)!.events.push({ hours, variable, value });
       }
     }
     const strip = (ps: PatientRecord[]) => canonical(ps).map((p) => ({ id: p.id, admissions: p.admissions }));
     expect(strip([...patients.values()])).toEqual(strip(fixturePatients()));
   });
 
-  it('uses the item map: HR -> 211 (CHARTEVENTS), pH -> 50820 and Lactate -> 50813 (LABEVENTS), units from the data config', () => {
+  it("uses the item map: HR -> 211 (CHARTEVENTS), pH -> 50820 and Lactate -> 50813 (LABEVENTS), in the item's unit as MIMIC spells it", () => {
     const chart = t['CHARTEVENTS']!.rows;
-    expect(chart.filter((r) => r['ITEMID'] === '211').map((r) => [r['VALUENUM'], r['VALUEUOM']])).toEqual([['88', 'bpm'], ['101', 'bpm'], ['120', 'bpm']]);
+    // the data config's bpm is MIMIC's BPM (both UCUM /min)
+    expect(chart.filter((r) => r['ITEMID'] === '211').map((r) => [r['VALUENUM'], r['VALUEUOM']])).toEqual([['88', 'BPM'], ['101', 'BPM'], ['120', 'BPM']]);
     expect(t['LABEVENTS']!.rows.map((r) => r['ITEMID']).sort()).toEqual(['50813', '50820']);
-    // a categorical value: VALUE holds the text, VALUENUM is empty
+    // a categorical value: VALUE holds the text; GCS's VALUENUM is the score the text starts with, here none
     expect(chart.find((r) => r['ITEMID'] === '198' && r['SUBJECT_ID'] === '2')).toMatchObject({ VALUE: 'No Response, "eyes closed"', VALUENUM: '' });
+    expect(chart.find((r) => r['ITEMID'] === '198' && r['SUBJECT_ID'] === '1')).toMatchObject({ VALUE: '15', VALUENUM: '15' });
     expect(t['D_LABITEMS']!.rows.map((r) => [r['ITEMID'], r['LOINC_CODE']])).toEqual([['50813', '32693-4'], ['50820', '11558-4']]);
   });
 
@@ -142,7 +147,7 @@ describe('OMOP CDM 5.4 export', () => {
   beforeAll(async () => {
     const dir = join(tmp.dir, 'omop');
     await exportOmop(fixturePatients(), { outDir: dir, units: fixtureUnits });
-    for (const f of ['person', 'observation_period', 'visit_occurrence', 'condition_occurrence', 'procedure_occurrence', 'measurement', 'death']) t[f] = await readCsv(join(dir, `${f}.csv`));
+    for (const f of ['person', 'observation_period', 'visit_occurrence', 'condition_occurrence', 'procedure_occurrence', 'measurement', 'death', 'cdm_source']) t[f] = await readCsv(join(dir, `${f}.csv`));
   });
 
   // the fields the CDM 5.4 specification marks required, per table
@@ -164,19 +169,26 @@ describe('OMOP CDM 5.4 export', () => {
     }
   });
 
-  it('concept ids: 0 where a vocabulary would be needed; the documented standard concepts otherwise', () => {
+  it('concept ids: from the shipped source-to-concept map (HR 8867-4 -> 3027018, bpm -> 8541 per minute), 0 never NULL where none is known', () => {
     expect(t['person']!.rows.map((r) => Number(r['gender_concept_id']))).toEqual([CONCEPT.male, CONCEPT.female, CONCEPT.female]);
     expect(new Set(t['visit_occurrence']!.rows.map((r) => r['visit_concept_id']))).toEqual(new Set(['9201']));
-    for (const [table, { rows }] of Object.entries(t)) {
-      for (const r of rows) {
-        for (const [k, v] of Object.entries(r)) {
-          if (!k.endsWith('_concept_id') || v === '') continue;
-          if (k === 'gender_concept_id' || k === 'visit_concept_id') continue;
-          if (k.endsWith('type_concept_id')) expect(v, `${table}.${k}`).toBe('32817');
-          else expect(v, `${table}.${k}`).toBe('0');
-        }
-      }
+    const m = t['measurement']!.rows;
+    const byVar = (v: string) => m.filter((r) => r['measurement_source_value'] === v);
+    expect(new Set(byVar('HR').map((r) => [r['measurement_concept_id'], r['unit_concept_id']].join()))).toEqual(new Set(['3027018,8541']));
+    expect(new Set(byVar('SysABP').map((r) => [r['measurement_concept_id'], r['unit_concept_id']].join()))).toEqual(new Set(['3004249,8876']));
+    // pH (11558-4) and lactate (32693-4) have no cited concept: 0
+    expect(new Set(byVar('pH').map((r) => r['measurement_concept_id']))).toEqual(new Set(['0']));
+    for (const r of m) {
+      expect(r['unit_concept_id'], 'unit_concept_id').not.toBe('');
+      expect(r['value_as_concept_id'], 'value_as_concept_id of a text value').toBe(r['value_as_number'] === '' || byVar('GCS').includes(r) ? '0' : '');
     }
+    // without a vocabulary, ICD codes have no concept yet; their source values are ICD-9-CM's own spelling
+    for (const r of t['condition_occurrence']!.rows) expect([r['condition_concept_id'], r['condition_source_concept_id']]).toEqual(['0', '0']);
+    expect(t['condition_occurrence']!.rows.map((r) => r['condition_source_value'])).toEqual(['401.9', '414.01', '427.31', '038.9', '584.9']);
+    expect(t['procedure_occurrence']!.rows.map((r) => r['procedure_source_value'])).toEqual(['39.61']);
+    for (const [table, { rows }] of Object.entries(t)) for (const r of rows) for (const [k, v] of Object.entries(r)) if (k.endsWith('type_concept_id')) expect(v, `${table}.${k}`).toBe('32817');
+    expect(t['cdm_source']!.rows).toHaveLength(1);
+    expect(t['cdm_source']!.rows[0]).toMatchObject({ cdm_source_abbreviation: 'synehr', cdm_version: 'CDM v5.4', cdm_version_concept_id: '0' });
   });
 
   it('round trip: source values keep the original codes, variables, values and times', () => {
@@ -189,13 +201,16 @@ describe('OMOP CDM 5.4 export', () => {
     for (const r of t['measurement']!.rows) {
       const v = visits.get(r['visit_occurrence_id']!)!;
       const hours = (msOf(r['measurement_datetime']!) - msOf(v['visit_start_datetime']!)) / 3_600_000;
-      const value = r['value_as_number'] !== '' ? Number(r['value_as_number']) : r['value_source_value']!;
+      // a text value has value_as_concept_id 0 (and a number too when the text is one, as GCS's "15")
+      const value = r['value_as_concept_id'] === '0' ? r['value_source_value']! : Number(r['value_as_number']);
       byAdmission.get(v['visit_source_value']!)!.events.push({ hours, variable: r['measurement_source_value']!, value });
     }
+    // ICD-9-CM as the vocabulary writes it: the record's 4019 is 401.9, procedure 3961 is 39.61
+    const icd = (c: string) => (c.startsWith('ICD9PROC:') ? `${c.slice(9, 11)}.${c.slice(11)}` : `${c.slice(5, 8)}.${c.slice(8)}`);
     for (const p of canonical(fixturePatients())) {
       for (const a of p.admissions) {
         const got = byAdmission.get(a.id)!;
-        expect(got.codes).toEqual(a.codes);
+        expect(got.codes).toEqual(a.codes.map(icd));
         expect(canonical([{ id: '', covariates: {}, labels: {}, admissions: [{ id: a.id, ...got }] }])[0]!.admissions[0]!.events).toEqual(a.events);
       }
     }
@@ -376,39 +391,43 @@ describe('exportSyntheticDir', () => {
     expect(m.files['CHARTEVENTS.csv']).toBe(7);
     const f = await exportSyntheticDir({ dir, format: 'fhir' });
     expect(f.files['bundles.ndjson']).toBe(3);
-    // units come from the manifest's data config
+    // units come from the folder's data config (the manifest's): °C is UCUM Cel, the unit of item 676, which MIMIC writes Deg. C
     const chart = await readCsv(join(dir, 'export', 'mimic3', 'CHARTEVENTS.csv'));
-    expect(chart.rows.find((r) => r['ITEMID'] === '676')!['VALUEUOM']).toBe('°C');
+    expect(chart.rows.find((r) => r['ITEMID'] === '676')).toMatchObject({ VALUENUM: '37.1', VALUEUOM: 'Deg. C' });
+    const bundles = (await readFile(join(dir, 'export', 'fhir', 'bundles.ndjson'), 'utf8')).trimEnd().split('\n').map((l) => JSON.parse(l) as TransactionBundle);
+    const temp = bundles[0]!.entry.map((e) => e.resource as Record<string, any>).find((r) => r['code']?.text === 'Temp')!;
+    expect(temp['valueQuantity']).toEqual({ value: 37.1, unit: '°C', system: 'http://unitsofmeasure.org', code: 'Cel' });
   });
 
   it('EXPECTED FAILURE - an unknown format is refused naming the formats', async () => {
     await expect(exportSyntheticDir({ dir: tmp.dir, format: 'hl7v2' })).rejects.toMatchObject({
-      code: 'E_ARG',
+      code: 'E_USAGE',
       message: 'format=hl7v2 is not an export format; expected one of mimic3, omop, fhir',
     });
   });
 });
 
 describe('streamed export', () => {
-  it('tables from src/records are grouped: streamRecords gives what recordsFromTables gives, in order', async () => {
-    const src = await openSyntheticDir(await writeSyntheticDir(join(tmp.dir, 'stream1'), replicatePatients(fixturePatients(), 7)));
-    const layout = await tableLayout(src);
-    expect(layout).toEqual({ grouped: true, variables: ['GCS', 'HR', 'Lactate', 'SysABP', 'Temp', 'pH'] });
+  it('tables from src/records say they are grouped and stream back the records written, in order', async () => {
+    const written = replicatePatients(fixturePatients(), 7);
+    const src = await openRecordsDir(await writeSyntheticDir(join(tmp.dir, 'stream1'), written));
+    expect(Object.values(src.tables).map((t) => t.grouped)).toEqual([true, true, true, true]);
+    expect(await eventVariables(src.tables)).toEqual(['GCS', 'HR', 'Lactate', 'SysABP', 'Temp', 'pH']);
     const streamed: PatientRecord[] = [];
-    for await (const r of streamRecords(src)) streamed.push(r);
-    expect(streamed).toEqual(await recordsFromTables(src));
+    for await (const r of streamRecords(src.tables, { data: src.data })) streamed.push(r);
+    expect(streamed).toEqual(written);
   });
 
   it('every format: the streamed export is byte-identical to the export of the records held in memory', async () => {
     const dir = await writeSyntheticDir(join(tmp.dir, 'stream2'), replicatePatients(fixturePatients(), 7));
-    const src = await openSyntheticDir(dir);
-    const records = await recordsFromTables(src);
-    const units = unitsFromManifest(src.manifest);
+    const src = await openRecordsDir(dir);
+    const records = await readRecords(src.tables, { data: src.data });
+    const specs = specsFromDataConfig(src.data);
     for (const [format, exporter] of [['mimic3', exportMimic3], ['omop', exportOmop], ['fhir', exportFhir]] as const) {
       const streamedDir = join(tmp.dir, `streamed-${format}`);
       const memoryDir = join(tmp.dir, `memory-${format}`);
       await exportSyntheticDir({ dir, format, outDir: streamedDir });
-      await exporter(records, { outDir: memoryDir, units });
+      await exporter(records, { outDir: memoryDir, specs });
       const files = (await readdir(memoryDir)).sort();
       expect(await readdir(streamedDir).then((f) => f.sort())).toEqual(files);
       for (const f of files) expect(await readFile(join(streamedDir, f), 'utf8'), `${format}/${f}`).toBe(await readFile(join(memoryDir, f), 'utf8'));
@@ -426,10 +445,35 @@ describe('streamed export', () => {
       value_num: vectorFromArray(col('value_num') as (number | null)[], new Float64()),
       value_text: vectorFromArray(col('value_text') as (string | null)[], new Utf8()),
     }));
-    expect((await tableLayout(await openSyntheticDir(dir))).grouped).toBe(false);
+    expect((await openRecordsDir(dir)).tables.events.grouped).toBe(false);
     const logs: string[] = [];
     const report = await exportSyntheticDir({ dir, format: 'omop', log: (m) => logs.push(m) });
     expect(logs[0]).toMatch(/not grouped by patient; reading every record into memory first/);
     expect(report.files['measurement.csv']).toBe(9);
+  });
+});
+
+describe('OMOP vocab=DIR', () => {
+  it('EXPECTED FAILURE - a folder without CONCEPT.csv, a comma-separated CONCEPT.csv, and vocab= with another format are refused by name', async () => {
+    const { athenaConcepts } = await import('../../src/load/omopConcepts.ts');
+    const { mkdir, writeFile } = await import('node:fs/promises');
+    const empty = join(tmp.dir, 'vocab-empty');
+    await mkdir(empty, { recursive: true });
+    await expect(athenaConcepts(empty)).rejects.toMatchObject({ code: 'E_INPUT', message: `${join(empty, 'CONCEPT.csv')}: no such file; vocab= needs a folder of an Athena download (CONCEPT.csv, CONCEPT_RELATIONSHIP.csv)` });
+    const commas = join(tmp.dir, 'vocab-commas');
+    await mkdir(commas, { recursive: true });
+    await writeFile(join(commas, 'CONCEPT.csv'), 'concept_id\tconcept_name\tvocabulary_id\tconcept_code\tstandard_concept\n3027018,Heart rate,LOINC,8867-4,S\n');
+    await expect(athenaConcepts(commas)).rejects.toMatchObject({ code: 'E_INPUT', message: `${join(commas, 'CONCEPT.csv')}:2: 1 tab-separated fields, the header has 5 (Athena's files are tab-separated)` });
+    const syn = await writeSyntheticDir(join(tmp.dir, 'syn-vocab'), fixturePatients());
+    await expect(exportSyntheticDir({ dir: syn, format: 'fhir', vocabDir: empty })).rejects.toMatchObject({ code: 'E_CONFIG_VALUE', message: `load.vocab=${empty}: only format=omop reads a vocabulary, not format=fhir` });
+  });
+
+  it('maps through the vocabulary: the fixture\'s LOINC and UCUM concepts, and nothing it lacks', async () => {
+    const dir = join(tmp.dir, 'omop-vocab');
+    const report = await exportOmop(fixturePatients(), { outDir: dir, units: fixtureUnits, vocabDir: join(import.meta.dirname, '../fixtures/athena') });
+    const m = (await readCsv(join(dir, 'measurement.csv'))).rows;
+    const pairs = new Set(m.map((r) => `${r['measurement_source_value']} ${r['measurement_concept_id']} ${r['unit_concept_id']}`));
+    expect(pairs).toEqual(new Set(['HR 3027018 8541', 'SysABP 3004249 8876', 'GCS 0 0', 'Temp 3020891 0', 'pH 0 0', 'Lactate 0 0']));
+    expect(report.notes[0]).toMatch(/^concepts from the vocabulary in .*athena: 0 of 6 codes mapped, 3 of 6 variables$/);
   });
 });

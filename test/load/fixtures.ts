@@ -142,10 +142,13 @@ export async function writeParquetTable(file: string, table: Table): Promise<voi
   await writeFile(file, writeParquet(wasm));
 }
 
-/** The data config part of a manifest: which patients columns are covariates and which labels. */
-export function fixtureDataConfig() {
-  return {
+/** The fixture's data config: which patients columns are covariates and which labels, the variables and their units. */
+export function fixtureData(): DataConfig {
+  return dataConfigSchema.parse({
     name: 'fixture',
+    loader: 'long',
+    root: '.',
+    code_systems: ['ICD9', 'ICD9PROC'],
     covariates: covariateNames.map((name) => ({ name, type: name === 'ICUType' ? 'categorical' : 'numeric' })),
     labels: labelNames.map((name) => ({ name, main: true })),
     variables: [
@@ -156,12 +159,30 @@ export function fixtureDataConfig() {
       { name: 'pH', type: 'continuous' },
       { name: 'Lactate', type: 'continuous', unit: 'mmol/L' },
     ],
-  };
+  });
 }
 
-/** The fixture's data config in the project's schema, for src/records' writer. */
-export function fixtureData(): DataConfig {
-  return dataConfigSchema.parse({ loader: 'long', root: '.', code_systems: ['ICD9', 'ICD9PROC'], ...fixtureDataConfig() });
+/** A complete manifest.json (format_version 2, src/records/manifest.ts) for tables of these counts. */
+export function fixtureManifest(counts: Record<string, number>, data: DataConfig = fixtureData()): Record<string, unknown> {
+  return {
+    format_version: 2,
+    kind: 'synehr-synthetic',
+    model: 'fixture-run',
+    run_dir: 'saved_models/fixture-run',
+    weights_sha256: '0'.repeat(64),
+    tokenizer_sha256: '1'.repeat(64),
+    data: data.name,
+    seed: 7,
+    n_samples: counts['patients'],
+    batch_size: 8,
+    sampling: { temperature: 1, top_k: 0, top_p: 1, max_len: 96, fix_covars: false, conditions_sha256: null },
+    formats: ['parquet'],
+    counts,
+    tokens: 0,
+    seconds: 0,
+    created: '2026-01-01T00:00:00.000Z',
+    config: { data },
+  };
 }
 
 /**
@@ -179,13 +200,6 @@ export async function writeSyntheticDir(dir: string, records: PatientRecord[], o
     for (const name of ['patients', 'admissions', 'codes', 'events'] as const) await writeParquetTable(join(dir, `${name}.parquet`), t[name]);
     counts = { patients: t.patients.numRows, admissions: t.admissions.numRows, codes: t.codes.numRows, events: t.events.numRows };
   }
-  const manifest = opts.manifest ?? {
-    model: 'fixture-run',
-    tokenizer_hash: 'sha256:0',
-    seed: 7,
-    counts,
-    config: { data: fixtureDataConfig() },
-  };
-  await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2));
+  await writeFile(join(dir, 'manifest.json'), JSON.stringify(opts.manifest ?? fixtureManifest(counts), null, 2));
   return dir;
 }

@@ -2,9 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { openSyntheticDir, recordsFromTables } from '../../src/load/synthetic.ts';
+import { openRecordsDir, type RecordsDir } from '../../src/records/recordsDir.ts';
+import { readRecords } from '../../src/records/read.ts';
 import { loadSyntheticDir } from '../../src/load/loadSynthetic.ts';
-import { fixturePatients, fixtureTables, writeParquetTable, writeSyntheticDir } from './fixtures.ts';
+import { exportSyntheticDir } from '../../src/load/exportData.ts';
+import { fixtureData, fixturePatients, fixtureTables, replicatePatients, writeParquetTable, writeSyntheticDir } from './fixtures.ts';
 import { sortById, tempDir } from './helpers.ts';
 import { tableFromArrays, vectorFromArray, Utf8, Float64, Table } from 'apache-arrow';
 
@@ -18,17 +20,20 @@ async function freshDir(name: string): Promise<string> {
   return writeSyntheticDir(join(tmp.dir, name), fixturePatients());
 }
 
+const openSyntheticDir = (dir: string) => openRecordsDir(dir, { synthetic: true });
+const recordsOf = (src: RecordsDir) => readRecords(src.tables, { data: src.data });
+
 describe('reading a synthetic directory', () => {
   it('round trip: tables written by src/records -> records equals the records written', async () => {
     const src = await openSyntheticDir(await freshDir('roundtrip'));
     expect(src.tables.patients.columns.find((c) => c.name === 'in_hospital_death')?.role).toBe('label');
-    expect(sortById(await recordsFromTables(src))).toEqual(sortById(fixturePatients()));
+    expect(sortById(await recordsOf(src))).toEqual(sortById(fixturePatients()));
   });
 
   it('round trip: tables without role metadata -> labels from the manifest data config', async () => {
     const src = await openSyntheticDir(await writeSyntheticDir(join(tmp.dir, 'arrow'), fixturePatients(), { writer: 'arrow' }));
     expect(src.tables.patients.columns.every((c) => c.role === undefined)).toBe(true);
-    expect(sortById(await recordsFromTables(src))).toEqual(sortById(fixturePatients()));
+    expect(sortById(await recordsOf(src))).toEqual(sortById(fixturePatients()));
   });
 
   it('tables stream in batches: row offsets and values agree with one whole read', async () => {
@@ -49,12 +54,39 @@ describe('reading a synthetic directory', () => {
     expect(src.tables.events.columns.map((c) => `${c.name}:${c.type}`)).toEqual(['admission_id:text', 'hours:double precision', 'variable:text', 'value_num:double precision', 'value_text:text']);
   });
 
-  it('without manifest.json the tables are still read, labels told apart by name', async () => {
+  it('EXPECTED FAILURE - without manifest.json a folder is not a finished generation, and is refused', async () => {
     const dir = await freshDir('nomanifest');
     await rm(join(dir, 'manifest.json'));
-    const src = await openSyntheticDir(dir);
-    expect(src.manifest).toBeNull();
-    expect(sortById(await recordsFromTables(src))).toEqual(sortById(fixturePatients()));
+    await expect(openSyntheticDir(dir)).rejects.toMatchObject({
+      name: 'SynehrError',
+      code: 'E_MANIFEST',
+      message: `${join(dir, 'manifest.json')}: missing, so the folder is not a finished generation (an interrupted one continues with \`synehr generate ... resume=true\`)`,
+    });
+    // load and export-data also take a folder written by `synehr prepare`, told by its data.json
+    await expect(openRecordsDir(dir)).rejects.toMatchObject({ code: 'E_MANIFEST', message: expect.stringMatching(/nor a folder written by `synehr prepare` \(no data\.json\)$/) });
+    await writeFile(join(dir, 'data.json'), JSON.stringify(fixtureData()));
+    const processed = await openRecordsDir(dir);
+    expect([processed.kind, processed.manifest]).toEqual(['processed', null]);
+    expect(sortById(await recordsOf(processed))).toEqual(sortById(fixturePatients()));
+  });
+
+  it('EXPECTED FAILURE - defect 7: a patients table without a covariate column of its data config is refused by load and export-data', async () => {
+    const dir = await freshDir('nogender');
+    const t = fixtureTables(fixturePatients());
+    // the patients table as a tool that dropped the Gender column writes it
+    await writeParquetTable(join(dir, 'patients.parquet'), t.patients.select(['patient_id', 'Age', 'Height', 'ICUType', 'in_hospital_death']));
+    const refusal = { name: 'SynehrError', code: 'E_INPUT', message: `${join(dir, 'patients.parquet')}: no column "Gender" (a covariate of data=fixture); the table has patient_id, Age, Height, ICUType, in_hospital_death` };
+    await expect(openSyntheticDir(dir)).rejects.toMatchObject(refusal);
+    await expect(exportSyntheticDir({ dir, format: 'fhir' })).rejects.toMatchObject(refusal);
+    await expect(loadSyntheticDir({ dir, url: null })).rejects.toMatchObject(refusal);
+    expect(existsSync(join(dir, 'export'))).toBe(false);
+  });
+
+  it('EXPECTED FAILURE - a manifest for fewer patients than n_samples (an incomplete generation) is refused', async () => {
+    const dir = await freshDir('incomplete');
+    const m = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8'));
+    await writeFile(join(dir, 'manifest.json'), JSON.stringify({ ...m, n_samples: 2000 }));
+    await expect(openSyntheticDir(dir)).rejects.toMatchObject({ code: 'E_MANIFEST', message: `${join(dir, 'manifest.json')}: counts.patients is 3, n_samples 2000: an incomplete generation` });
   });
 
   it('EXPECTED FAILURE - manifest.json that is not JSON is refused with the file named', async () => {
@@ -65,15 +97,19 @@ describe('reading a synthetic directory', () => {
 
   it('EXPECTED FAILURE - manifest.json without counts is refused naming the key', async () => {
     const dir = await freshDir('nocounts');
-    await writeFile(join(dir, 'manifest.json'), JSON.stringify({ model: 'x', seed: 1 }));
+    const { counts: _dropped, ...m } = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8'));
+    await writeFile(join(dir, 'manifest.json'), JSON.stringify(m));
     await expect(openSyntheticDir(dir)).rejects.toMatchObject({ code: 'E_MANIFEST', message: expect.stringMatching(/manifest\.json: counts: /) });
   });
 
-  it('EXPECTED FAILURE - a manifest of a newer format is refused', async () => {
+  it('EXPECTED FAILURE - a manifest of another format is refused', async () => {
     const dir = await freshDir('newer');
     const m = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8'));
-    await writeFile(join(dir, 'manifest.json'), JSON.stringify({ ...m, format_version: 2 }));
-    await expect(openSyntheticDir(dir)).rejects.toMatchObject({ code: 'E_MANIFEST', message: expect.stringMatching(/manifest\.json: format_version: written by a newer synehr \(this one reads format_version 1\)/) });
+    await writeFile(join(dir, 'manifest.json'), JSON.stringify({ ...m, format_version: 3 }));
+    await expect(openSyntheticDir(dir)).rejects.toMatchObject({
+      code: 'E_MANIFEST',
+      message: `${join(dir, 'manifest.json')}: format_version 3 was written by a newer synehr (this one reads format_version 2); generate the folder again (overwrite=true)`,
+    });
   });
 
   it('EXPECTED FAILURE - counts that disagree with the tables are refused with both numbers', async () => {
@@ -128,6 +164,23 @@ describe('reading a synthetic directory', () => {
     const dir = await freshDir('notable');
     await rm(join(dir, 'codes.parquet'));
     await expect(openSyntheticDir(dir)).rejects.toMatchObject({ code: 'E_INPUT', message: expect.stringMatching(/missing codes\.parquet/) });
+  });
+});
+
+describe('damaged files', () => {
+  it('EXPECTED FAILURE - defect 8: a Parquet file damaged mid-file is an E_INPUT error naming it, for load and export-data alike', async () => {
+    const dir = await writeSyntheticDir(join(tmp.dir, 'damaged'), replicatePatients(fixturePatients(), 400));
+    const file = join(dir, 'events.parquet');
+    const bytes = await readFile(file);
+    // overwrite a stretch in the middle: the footer (schema, row groups) still reads, a data page does not
+    for (let i = Math.floor(bytes.length * 0.3); i < Math.floor(bytes.length * 0.6); i++) bytes[i] = (bytes[i]! * 7 + 13) & 255;
+    await writeFile(file, bytes);
+    const refusal = { name: 'SynehrError', code: 'E_INPUT', message: expect.stringMatching(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: not a readable Parquet file, or damaged \\(`)) };
+    await expect(exportSyntheticDir({ dir, format: 'omop' })).rejects.toMatchObject(refusal);
+    await expect(loadSyntheticDir({ dir, url: null })).rejects.toMatchObject(refusal);
+    // a file cut short loses its footer: refused as it is opened
+    await writeFile(join(dir, 'codes.parquet'), (await readFile(join(dir, 'codes.parquet'))).subarray(0, 100));
+    await expect(openSyntheticDir(dir)).rejects.toMatchObject({ code: 'E_INPUT', message: expect.stringContaining(`${join(dir, 'codes.parquet')}: not a readable Parquet file, or damaged (Parquet error: Invalid Parquet file. Corrupt footer)`) });
   });
 });
 

@@ -6,7 +6,8 @@ import { readDataConfigFile, type DataConfig } from '../../src/records/dataConfi
 import { readRecords, writeRecordTables } from '../../src/records/tables.ts';
 import type { PatientRecord } from '../../src/records/types.ts';
 import { loadSource } from '../../src/sources/index.ts';
-import { openSyntheticDir, recordsFromTables } from '../../src/load/synthetic.ts';
+import { openRecordsDir } from '../../src/records/recordsDir.ts';
+import { fixtureManifest } from './fixtures.ts';
 import { exportSyntheticDir } from '../../src/load/exportData.ts';
 import { validateTransactionBundle } from '../../src/load/fhirValidate.ts';
 import { loadTables, openPostgres } from '../../src/load/database.ts';
@@ -36,15 +37,15 @@ beforeAll(async () => {
   }
   dir = join(tmp.dir, 'syn');
   const counts = await writeRecordTables(dir, base, data);
-  await writeFile(join(dir, 'manifest.json'), JSON.stringify({ format_version: 1, model: 'physionet-test', seed: 1, counts, config: { data } }));
+  await writeFile(join(dir, 'manifest.json'), JSON.stringify(fixtureManifest(counts, data)));
 });
 afterAll(async () => tmp?.cleanup());
 
 describe('PhysioNet 2012 records through load and export-data', () => {
-  it('our reader and src/records readRecords agree, and both give the records written', async () => {
-    const ours = sortById(await recordsFromTables(await openSyntheticDir(dir)));
-    expect(ours).toEqual(sortById(await readRecords(dir)));
-    expect(ours).toEqual(sortById(base));
+  it('the checked folder reads back the records written', async () => {
+    const src = await openRecordsDir(dir);
+    expect(sortById(await readRecords(src.tables, { data: src.data }))).toEqual(sortById(base));
+    expect(sortById(await readRecords(dir))).toEqual(sortById(base));
   });
 
   it('every variable of the data config but MechVent has a MIMIC ITEMID; units come from the config', async () => {
@@ -52,7 +53,22 @@ describe('PhysioNet 2012 records through load and export-data', () => {
     const local = report.notes.filter((n) => n.includes('local ITEMIDs'));
     for (const n of local) expect(n).toMatch(/: MechVent$/);
     const chart = await readFile(join(dir, 'export', 'mimic3', 'CHARTEVENTS.csv'), 'utf8');
-    expect(chart).toMatch(/,211,[^\n]*,bpm,/); // HR
+    expect(chart).toMatch(/,211,[^\n]*,BPM,/); // HR: the data config's bpm, MIMIC's BPM
+  });
+
+  it("units agree with their items: PhysioNet's magnesium (mmol/L) is written in item 50960's mg/dL", async () => {
+    const report = await exportSyntheticDir({ dir, format: 'mimic3' });
+    expect(report.notes).toContain('Mg: values converted from mmol/L to mg/dL (x 2.4305), the unit of MIMIC item 50960 MAGNESIUM');
+    const lab = (await readFile(join(dir, 'export', 'mimic3', 'LABEVENTS.csv'), 'utf8')).trimEnd().split('\n').slice(1).map((l) => l.split(','));
+    const mg = lab.filter((r) => r[3] === '50960');
+    // 1 mmol of Mg = 24.305 mg (IUPAC standard atomic weight); mmol/L -> mg/dL is x 24.305 / 10
+    const want = base.flatMap((p) => p.admissions.flatMap((a) => a.events.filter((e) => e.variable === 'Mg').map((e) => (e.value as number) * 2.4305)));
+    expect(want.length).toBeGreaterThan(5);
+    expect(mg).toHaveLength(want.length);
+    mg.forEach((r, k) => {
+      expect(Number(r[6])).toBeCloseTo(want[k]!, 9);
+      expect(r[7]).toBe('mg/dL');
+    });
   });
 
   it("FHIR Bundles of real records are valid, for our validator and for HL7's R4 JSON schema", async () => {
@@ -66,7 +82,7 @@ describe('PhysioNet 2012 records through load and export-data', () => {
   });
 
   it.runIf(Boolean(pgUrl))('PostgreSQL: loaded rows equal the tables, per table and per variable', async () => {
-    const src = await openSyntheticDir(dir);
+    const src = await openRecordsDir(dir);
     const schema = `synehr_physionet_${process.pid}`;
     const s = await openPostgres(pgUrl!);
     try {

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { scalarValue } from '../../src/graph/runtime.ts';
 import { buildEvalGraph, buildTrainingGraph, defaultAttentionBlocks, gradName, trainingGraph, TRAINING_DATA_INPUTS } from '../../src/model/gpt.ts';
-import { referenceLoss, referenceTokenLosses } from '../../src/model/reference.ts';
+import { referenceLoss, referenceTokenLosses } from './reference.ts';
 import { Rng } from '../../src/util/rng.ts';
 import { TINY, TINY_V, feedsFor, packedBatch, randomParams, session } from './gptfixture.ts';
 

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { createSession, float32Tensor, int64Tensor, type HostTensor, type Session } from '../../src/graph/runtime.ts';
 import { Graph, serializeModel, type Tensor } from '../../src/graph/index.ts';
 import { buildInferenceGraph, gptCachedStep, weightInitializers } from '../../src/model/gpt.ts';
-import { referenceTokenLosses } from '../../src/model/reference.ts';
+import { referenceTokenLosses } from './reference.ts';
 import { TINY, TINY_V, randomParams } from './gptfixture.ts';
 
 const H = TINY.n_head;

@@ -2,7 +2,7 @@
 import { createSession, hostTensor, int64Tensor, type HostTensor, type Session } from '../../src/graph/runtime.ts';
 import type { ModelConfig } from '../../src/model/config.ts';
 import { gptParamSpecs, type ParamSpec } from '../../src/model/params.ts';
-import type { ReferenceBatch } from '../../src/model/reference.ts';
+import type { ReferenceBatch } from './reference.ts';
 import { Rng } from '../../src/util/rng.ts';
 
 export const TINY: ModelConfig = { name: 'gpt-tiny', n_layer: 2, n_embd: 8, n_head: 2, n_ctx: 16, init_std: 0.02 };

@@ -1,4 +1,5 @@
-import { mkdtemp, readdir, readFile, rm, writeFile, cp } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile, cp } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -57,6 +58,17 @@ describe('prepareData', () => {
     await expect(prepareData(bad, { resolvePath: (p) => resolve(ROOT, p), outDir: dir })).rejects.toThrow(/139060\.txt:3: HR: value "fast" is not a number/);
     expect(await readFile(join(dir, 'events.parquet'))).toEqual(before);
     expect((await readdir(out)).sort()).toEqual(['p', 'src']);
+  });
+
+  it('the temporary folder of a prepare that was killed is removed; one of a running prepare is left alone', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'synehr-prep-'));
+    dirs.push(out);
+    const gone = spawnSync(process.execPath, ['-e', '0']).pid!; // a process that has exited
+    await mkdir(join(out, `p.tmp-${gone}`));
+    await mkdir(join(out, `p.old-${gone}`));
+    await mkdir(join(out, `p.tmp-${process.ppid}`)); // a live process's
+    await prepareData(await physionetFixture(), { resolvePath: (p) => resolve(ROOT, p), outDir: join(out, 'p') });
+    expect((await readdir(out)).sort()).toEqual(['p', `p.tmp-${process.ppid}`]);
   });
 
   it('data.export_csv adds CSV copies of the four tables', async () => {

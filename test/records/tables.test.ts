@@ -121,7 +121,11 @@ describe('records <-> Parquet tables', () => {
     await writeRecordTables(a, [rec('x')], data);
     await writeRecordTables(b, [rec('y')], data);
     await copyFile(join(b, 'events.parquet'), join(a, 'events.parquet'));
-    await expect(collect(streamRecords(a))).rejects.toThrow(/events \(of admission y-a\) are not in writer order .*; use readRecords/);
+    await expect(collect(streamRecords(a))).rejects.toMatchObject({
+      name: 'SynehrError',
+      code: 'E_INPUT',
+      message: `${join(a, 'events.parquet')}: row 0 (admission y-a) is out of order or has no parent: a table written as grouped by patient is not (damaged, or edited by hand)`,
+    });
   });
 
   it('sorts events by hours when reading', async () => {
@@ -144,13 +148,13 @@ describe('records <-> Parquet tables', () => {
   it('EXPECTED FAILURE - NaN value: throws and leaves no file behind', async () => {
     const dir = await tmp();
     const bad: PatientRecord = { id: 'x', covariates: {}, labels: {}, admissions: [{ id: 'a', codes: [], events: [{ hours: 0, variable: 'HR', value: NaN }] }] };
-    await expect(writeRecordTables(dir, [bad], data)).rejects.toThrow(/patient x, HR at 0 h: expected a finite number, got null/);
+    await expect(writeRecordTables(dir, [bad], data)).rejects.toMatchObject({ name: 'SynehrError', code: 'E_RECORD', message: 'patient x, HR at 0 h: expected a finite number, got null' });
     expect(await readdir(dir)).toEqual([]);
   });
 
   it('EXPECTED FAILURE - covariate not in the config', async () => {
     const dir = await tmp();
     const bad: PatientRecord = { id: 'x', covariates: { bmi: 3 }, labels: {}, admissions: [] };
-    await expect(writeRecordTables(dir, [bad], data)).rejects.toThrow('patient x: covariate "bmi" is not in the data config');
+    await expect(writeRecordTables(dir, [bad], data)).rejects.toMatchObject({ name: 'SynehrError', code: 'E_RECORD', message: 'patient x: covariate "bmi" is not in the data config' });
   });
 });

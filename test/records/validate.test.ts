@@ -11,8 +11,12 @@ const data = dataConfigSchema.parse({
     { name: 'age', type: 'numeric' },
     { name: 'sex', type: 'categorical', values: ['F', 'M'] },
   ],
-  labels: [{ name: 'death', main: true }],
+  labels: [
+    { name: 'death', main: true, values: [0, 1] },
+    { name: 'los', range: [0, 3650] },
+  ],
   code_systems: ['ICD9'],
+  window_hours: 48,
   variables: [
     { name: 'HR', type: 'continuous' },
     { name: 'GCS', type: 'categorical', values: ['a', 'b'] },
@@ -52,7 +56,10 @@ describe('validateRecords', () => {
     ['unknown_covariate', [withChange((r) => (r.covariates.bmi = 3))], 'covariate "bmi" is not declared'],
     ['bad_value', [withChange((r) => (r.covariates.age = 'old'))], 'covariate age must be a finite number, got "old"'],
     ['unknown_value', [withChange((r) => (r.covariates.sex = 'X'))], 'covariate sex = "X" is not one of ["F","M"]'],
-    ['unknown_label', [withChange((r) => (r.labels.los = 3))], 'label "los" is not declared'],
+    ['unknown_label', [withChange((r) => (r.labels.phenotype = 3))], 'label "phenotype" is not declared'],
+    ['unknown_value', [withChange((r) => (r.labels.death = 7))], 'label death = 7 is not one of its declared values [0,1]'],
+    ['out_of_range', [withChange((r) => (r.labels.los = 1e308))], 'label los = 1e+308 is outside its plausible range [0, 3650]'],
+    ['outside_window', [withChange((r) => (r.admissions[0]!.events[1]!.hours = 9999))], "GCS at 9999 h is after the data's window of 48 h"],
     ['bad_value', [withChange((r) => (r.labels.death = NaN))], 'label death must be a finite number, got null'],
     ['no_admissions', [withChange((r) => (r.admissions = []))], 'has no admissions'],
   ] as const)('EXPECTED FAILURE - %s', async (kind, records, message) => {

@@ -57,38 +57,74 @@ describe('long loader', () => {
 
   describe('bad input', () => {
     it('EXPECTED FAILURE - non-numeric value of a continuous variable names file:line', async () => {
-      await expect(loadAll(await longFile('p,a,0,measurement,heart_rate,80\np,a,1,measurement,heart_rate,high\n'))).rejects.toThrow(/records\.csv:3: heart_rate: value "high" is not a number/);
+      await expect(loadAll(await longFile('p,a,0,measurement,heart_rate,80\np,a,1,measurement,heart_rate,high\n'))).rejects.toMatchObject({ name: 'SynehrError', code: 'E_INPUT', message: expect.stringMatching(/records\.csv:3: heart_rate: value "high" is not a number/) });
     });
     it('EXPECTED FAILURE - negative time', async () => {
-      await expect(loadAll(await longFile('p,a,-1,measurement,heart_rate,80\n'))).rejects.toThrow(/records\.csv:2: time "-1" is not a number >= 0 \(hours since the admission start\)/);
+      await expect(loadAll(await longFile('p,a,-1,measurement,heart_rate,80\n'))).rejects.toMatchObject({ name: 'SynehrError', code: 'E_INPUT', message: expect.stringMatching(/records\.csv:2: time "-1" is not a number >= 0 \(hours since the admission start\)/) });
     });
     it('EXPECTED FAILURE - unparsable time', async () => {
-      await expect(loadAll(await longFile('p,a,1h,measurement,heart_rate,80\n'))).rejects.toThrow(/records\.csv:2: time "1h" is not a number >= 0/);
+      await expect(loadAll(await longFile('p,a,1h,measurement,heart_rate,80\n'))).rejects.toMatchObject({ name: 'SynehrError', code: 'E_INPUT', message: expect.stringMatching(/records\.csv:2: time "1h" is not a number >= 0/) });
     });
     it('EXPECTED FAILURE - unknown code system', async () => {
-      await expect(loadAll(await longFile('p,a,,code,ICD9:4019,\n'))).rejects.toThrow(/records\.csv:2: code "ICD9:4019": system "ICD9" is not in data\.code_systems \["ICD10"\]/);
+      await expect(loadAll(await longFile('p,a,,code,ICD9:4019,\n'))).rejects.toMatchObject({ name: 'SynehrError', code: 'E_INPUT', message: expect.stringMatching(/records\.csv:2: code "ICD9:4019": system "ICD9" is not in data\.code_systems \["ICD10"\]/) });
     });
     it('EXPECTED FAILURE - unknown kind', async () => {
-      await expect(loadAll(await longFile('p,a,0,vital,heart_rate,80\n'))).rejects.toThrow(/records\.csv:2: kind "vital" is not one of covariate, label, code, measurement/);
+      await expect(loadAll(await longFile('p,a,0,vital,heart_rate,80\n'))).rejects.toMatchObject({ name: 'SynehrError', code: 'E_INPUT', message: expect.stringMatching(/records\.csv:2: kind "vital" is not one of covariate, label, code, measurement/) });
     });
     it('EXPECTED FAILURE - patient with no data', async () => {
-      await expect(loadAll(await longFile('p,a,0,measurement,heart_rate,80\nq,,,covariate,age,40\n'))).rejects.toThrow(/records\.csv: patient q has no codes and no measurements/);
+      await expect(loadAll(await longFile('p,a,0,measurement,heart_rate,80\nq,,,covariate,age,40\n'))).rejects.toMatchObject({ name: 'SynehrError', code: 'E_INPUT', message: expect.stringMatching(/records\.csv: patient q has no codes and no measurements/) });
     });
     it('EXPECTED FAILURE - unknown issue kind in options.tolerate', async () => {
-      await expect(loadAll(await longFile('p,a,0,measurement,heart_rate,80\n', ['typos']))).rejects.toThrow('data.options.tolerate: unknown issue kind "typos"; expected one of malformed_row, ');
+      await expect(loadAll(await longFile('p,a,0,measurement,heart_rate,80\n', ['typos']))).rejects.toMatchObject({ name: 'SynehrError', code: 'E_CONFIG_VALUE', message: expect.stringContaining('data.options.tolerate: unknown issue kind "typos"; expected one of malformed_row, ') });
     });
     it('EXPECTED FAILURE - missing file', async () => {
-      await expect(loadAll(await config('long_example', '/nonexistent'))).rejects.toThrow('/nonexistent: data.root is not a directory (data=long_example;');
+      await expect(loadAll(await config('long_example', '/nonexistent'))).rejects.toMatchObject({ name: 'SynehrError', code: 'E_INPUT', message: expect.stringContaining('/nonexistent: data.root is not a directory (data=long_example;') });
       const dir = await scratch();
-      await expect(loadAll(await config('long_example', dir))).rejects.toThrow(`${dir}/records.csv: not found (data.root "${dir}" + options.file "records.csv")`);
+      await expect(loadAll(await config('long_example', dir))).rejects.toMatchObject({ name: 'SynehrError', code: 'E_INPUT', message: expect.stringContaining(`${dir}/records.csv: not found (data.root "${dir}" + options.file "records.csv")`) });
     });
     it('EXPECTED FAILURE - wrong header', async () => {
       const dir = await scratch();
       await writeFile(join(dir, 'records.csv'), 'patient,admission_id,time,kind,name,value\np,a,0,measurement,heart_rate,80\n');
-      await expect(loadAll(await config('long_example', dir))).rejects.toThrow(/records\.csv:1: wrong header: missing column patient_id/);
+      await expect(loadAll(await config('long_example', dir))).rejects.toMatchObject({ name: 'SynehrError', code: 'E_INPUT', message: expect.stringMatching(/records\.csv:1: wrong header: missing column patient_id/) });
     });
     it('EXPECTED FAILURE - malformed CSV (a row with too many fields)', async () => {
-      await expect(loadAll(await longFile('p,a,0,measurement,heart_rate,80\np,a,0,measurement,heart_rate,80,extra,more\n'))).rejects.toThrow(/records\.csv/);
+      await expect(loadAll(await longFile('p,a,0,measurement,heart_rate,80\np,a,0,measurement,heart_rate,80,extra,more\n'))).rejects.toMatchObject({ name: 'SynehrError', code: 'E_INPUT', message: expect.stringMatching(/records\.csv/) });
+    });
+    it('EXPECTED FAILURE - defect 6: a covariate given twice (age 67, then 99) names both lines', async () => {
+      const data = await longFile('p,,,covariate,age,67\np,a,0,measurement,heart_rate,80\np,,,covariate,age,99\n');
+      await expect(loadAll(data)).rejects.toMatchObject({ code: 'E_INPUT', message: `${join(data.root, 'records.csv')}:4: patient p: covariate age = 99 here, 67 at line 2` });
+      // the same value again is no conflict; tolerated, the first is kept and the conflict counted
+      expect((await loadAll(await longFile('p,,,covariate,age,67\np,a,0,measurement,heart_rate,80\np,,,covariate,age,67\n'))).records[0]!.covariates.age).toBe(67);
+      const { records, source } = await loadAll(await longFile('p,,,covariate,age,67\np,a,0,measurement,heart_rate,80\np,,,covariate,age,99\n', ['conflict']));
+      expect(records[0]!.covariates.age).toBe(67);
+      expect(source.issues.toJSON().tolerated.conflict!.count).toBe(1);
+    });
+    it('EXPECTED FAILURE - defect 6: a label given twice with two values, and a label outside its values', async () => {
+      const twice = await longFile('p,,,label,mortality,0\np,a,0,measurement,heart_rate,80\np,,,label,mortality,1\n');
+      await expect(loadAll(twice)).rejects.toMatchObject({ code: 'E_INPUT', message: `${join(twice.root, 'records.csv')}:4: patient p: label mortality = 1 here, 0 at line 2` });
+      const seven = await longFile('p,,,label,mortality,7\np,a,0,measurement,heart_rate,80\n');
+      await expect(loadAll(seven)).rejects.toMatchObject({ code: 'E_INPUT', message: `${join(seven.root, 'records.csv')}:2: patient p: label mortality = 7 is not one of its declared values [0,1]` });
+    });
+    it('EXPECTED FAILURE - defect 6: a malformed row at line 25 is reported at line 25, not as a wrong header', async () => {
+      const rows = Array.from({ length: 30 }, (_, i) => `p${i},p${i}-a,${i % 3},measurement,heart_rate,${60 + i}`);
+      rows[23] = 'p23,p23-a,1,measurement,heart_rate,80,extra';
+      const data = await longFile(rows.join('\n') + '\n');
+      await expect(loadAll(data)).rejects.toMatchObject({ code: 'E_INPUT', message: expect.stringMatching(new RegExp(`^${join(data.root, 'records.csv').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:25: .*Expected Number of Columns: 6 Found: 7`)) });
+    });
+    it('EXPECTED FAILURE - defect 6: a typo in a variable, covariate or label name is an error with a guess', async () => {
+      const data = await longFile('p,a,0,measurement,heart_rat,80\n');
+      await expect(loadAll(data)).rejects.toMatchObject({
+        code: 'E_INPUT',
+        message: `${join(data.root, 'records.csv')}:2: variable "heart_rat" is not declared in data=long_example; did you mean "heart_rate"? (tolerate unknown_name to drop such rows)`,
+      });
+      await expect(loadAll(await longFile('p,,,covariate,sx,F\np,a,0,measurement,heart_rate,80\n'))).rejects.toMatchObject({ name: 'SynehrError', code: 'E_INPUT', message: expect.stringMatching(/covariate "sx" is not declared in data=long_example; did you mean "sex"\?/) });
+      const { source } = await loadAll(await longFile('p,a,0,measurement,heart_rat,80\np,a,0,measurement,heart_rate,80\n', ['unknown_name']));
+      expect(source.issues.toJSON()).toMatchObject({ tolerated: { unknown_name: { count: 1 } }, ignored: { heart_rat: 1 } });
+    });
+    it('EXPECTED FAILURE - defect 6: a time after the declared window', async () => {
+      const data = await longFile('p,a,50,measurement,heart_rate,80\n');
+      await expect(loadAll({ ...data, window_hours: 48 })).rejects.toMatchObject({ code: 'E_INPUT', message: `${join(data.root, 'records.csv')}:2: time 50 hours is after the data's window of 48 h (data.window_hours)` });
+      expect((await loadAll(data)).records).toHaveLength(1); // no window declared: no limit
     });
     it('tolerated: bad rows are counted, good ones kept', async () => {
       const data = await longFile('p,a,0,measurement,heart_rate,80\np,a,x,measurement,heart_rate,81\np,a,1,measurement,heart_rate,high\np,a,,code,ICD9:1,\np,a,2,measurement,heart_rate,900\n', ['bad_time', 'non_numeric', 'unknown_code_system', 'out_of_range']);

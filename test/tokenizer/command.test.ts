@@ -70,13 +70,15 @@ describe('synehr tokenize (command)', () => {
     mkdirSync(join(work, processed), { recursive: true });
     const other = { ...physionetDataConfig, variables: physionetDataConfig.variables.slice(1) };
     writeFileSync(join(work, processed, 'data.json'), JSON.stringify(other));
-    await expect(run(fakeContext(work, processed, []))).rejects.toThrow(
-      /data\/processed\/fx was prepared with another data config than data=physionet2012-fixture \(it differs in variables\); rerun `synehr prepare data=physionet2012-fixture`/,
-    );
+    await expect(run(fakeContext(work, processed, []))).rejects.toMatchObject({
+      name: 'SynehrError',
+      code: 'E_MISMATCH',
+      message: expect.stringMatching(/data\/processed\/fx was prepared with another data config than data=physionet2012-fixture \(it differs in variables\); rerun `synehr prepare data=physionet2012-fixture`/),
+    });
   });
 
   it('EXPECTED FAILURE - no prepared data: names the missing split.json and the command to run', async () => {
     const work = mkdtempSync(join(tmpdir(), 'synehr-tokcmd-'));
-    await expect(run(fakeContext(work, 'data/processed/none', []))).rejects.toThrow(/split\.json: missing; run `synehr prepare` first/);
+    await expect(run(fakeContext(work, 'data/processed/none', []))).rejects.toMatchObject({ name: 'SynehrError', code: 'E_MISSING', message: expect.stringMatching(/split\.json: missing; run `synehr prepare` first/) });
   });
 });

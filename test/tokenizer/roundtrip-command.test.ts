@@ -22,16 +22,16 @@ async function prepared(): Promise<{ work: string; processed: string }> {
   return { work, processed };
 }
 
-function context(work: string, processed: string, flags: Record<string, string>, logs: string[]): CommandContext {
+function context(work: string, processed: string, split: 'val' | 'test', logs: string[]): CommandContext {
   const config = {
     data: { ...physionetDataConfig, processed_dir: processed },
     tokenizer: tokCfg(),
-    eval: evalConfigSchema.parse({ k: 3, cv_folds: 2, boosting: { trees: 10, depth: 2, learning_rate: 0.3, bins: 8 } }),
+    eval: evalConfigSchema.parse({ roundtrip_split: split, k: 3, cv_folds: 2, boosting: { trees: 10, depth: 2, learning_rate: 0.3, bins: 8 } }),
   } as unknown as SynehrConfig;
   return {
     command: 'roundtrip',
     args: [],
-    flags,
+    flags: {},
     job: { index: 0, count: 1 },
     config,
     overrides: [],
@@ -49,7 +49,7 @@ describe('synehr roundtrip (command)', () => {
   it("writes roundtrip/metrics.json with evaluate's row keys and the per-field table, and report.html with it", async () => {
     const { work, processed } = await prepared();
     const logs: string[] = [];
-    await run(context(work, processed, { split: 'test' }, logs));
+    await run(context(work, processed, 'test', logs));
     const m = JSON.parse(readFileSync(join(work, processed, 'roundtrip', 'metrics.json'), 'utf8'));
     const keys = m.rows.map((r: { key: string }) => r.key);
     for (const k of ['detection/auc_boosting', 'detection/auc_logistic', 'fidelity/prdc_precision', 'fidelity/gap_ks_complement']) expect(keys).toContain(k);
@@ -65,11 +65,8 @@ describe('synehr roundtrip (command)', () => {
     expect(logs.join('\n')).toMatch(/roundtrip: 10 test patients encoded and decoded by a tokenizer of \d+ tokens fitted on 20 train/);
   });
 
-  it('EXPECTED FAILURE - a split other than val or test is refused by name; no prepared data names what to run', async () => {
-    const { work, processed } = await prepared();
-    const bad = run(context(work, processed, { split: 'train' }, []));
-    await expect(bad).rejects.toThrow(SynehrError);
-    await expect(run(context(work, processed, { split: 'train' }, []))).rejects.toThrow(/split="train": expected one of val, test/);
-    await expect(run(context(work, 'data/processed/none', {}, []))).rejects.toThrow(/split\.json missing\); run `synehr prepare data=physionet2012-fixture` first/);
+  it('EXPECTED FAILURE - no prepared data names what to run', async () => {
+    await expect(run(context(mkdtempSync(join(tmpdir(), 'synehr-rtcmd-')), 'data/processed/none', 'val', []))).rejects.toThrow(SynehrError);
+    await expect(run(context(mkdtempSync(join(tmpdir(), 'synehr-rtcmd-')), 'data/processed/none', 'val', []))).rejects.toThrow(/split\.json missing\); run `synehr prepare data=physionet2012-fixture` first/);
   });
 });

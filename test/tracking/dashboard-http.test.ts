@@ -167,6 +167,14 @@ describe('dashboard path traversal', () => {
     }
   });
 
+  it('EXPECTED FAILURE - defect 9: a name that only starts like a loopback address is refused', async () => {
+    for (const host of ['127.attacker.example', `127.0.0.1.attacker.example:${port}`, '127.1', '127.0.0.256']) {
+      const r = await get('/api/runs', { host });
+      expect(r.status, host).toBe(403);
+    }
+    for (const host of [`127.0.0.1:${port}`, `127.3.4.5:${port}`, `[::1]:${port}`, 'LOCALHOST', 'localhost.']) expect((await get('/api/runs', { host })).status, host).toBe(200);
+  });
+
   it('refuses a foreign Host header while bound to loopback (DNS rebinding)', async () => {
     const r = await get('/api/runs', { host: 'attacker.example:80' });
     expect(r.status).toBe(403);

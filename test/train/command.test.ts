@@ -7,19 +7,34 @@ import type { SynehrConfig } from '../../src/config/types.ts';
 
 const config = { data: { name: 'toy', processed_dir: 'data/processed/toy' } } as unknown as SynehrConfig;
 
+/** The error a call throws (or null). */
+function thrown(f: () => unknown): unknown {
+  try {
+    f();
+  } catch (e) {
+    return e;
+  }
+  return null;
+}
+
 describe('synehr train: inputs', () => {
   it('EXPECTED FAILURE - no tokenizer: names the path and the command to run first', async () => {
     const workDir = await mkdtemp(join(tmpdir(), 'synehr-train-cmd-'));
-    expect(() => findTrainInputs({ config, workDir })).toThrowError(
-      `no tokenizer for data=toy at ${join(workDir, 'tokenizer', 'toy', 'tokenizer.json')}: run \`synehr tokenize data=toy\` first`,
-    );
+    expect(thrown(() => findTrainInputs({ config, workDir }))).toMatchObject({
+      name: 'SynehrError',
+      code: 'E_MISSING',
+      message: `no tokenizer for data=toy at ${join(workDir, 'tokenizer', 'toy', 'tokenizer.json')}: run \`synehr tokenize data=toy\` first`,
+    });
   });
 
   it('EXPECTED FAILURE - a tokenizer but no training shard', async () => {
     const workDir = await mkdtemp(join(tmpdir(), 'synehr-train-cmd-'));
     await mkdir(join(workDir, 'tokenizer', 'toy'), { recursive: true });
     await writeFile(join(workDir, 'tokenizer', 'toy', 'tokenizer.json'), '{}');
-    expect(() => findTrainInputs({ config, workDir })).toThrowError(/no training token shard for data=toy at .*tokens\/train\.bin: run `synehr tokenize data=toy` first/);
+    expect(thrown(() => findTrainInputs({ config, workDir }))).toMatchObject({
+      code: 'E_MISSING',
+      message: expect.stringMatching(/no training token shard for data=toy at .*tokens\/train\.bin: run `synehr tokenize data=toy` first/),
+    });
   });
 
   it('finds tokenizer and shards; validation is optional', async () => {
@@ -47,10 +62,12 @@ describe('synehr train: the tokenizer must match the config', () => {
     const cohort = fc.sample(cohortArb, { numRuns: 1, seed: 3 })[0]!;
     const tok = fitTokenizer(cohort, toyData, tokCfg({ bin_type: 'quantile' }));
     expect(() => checkTokenizerMatches(tok, tokCfg({ bin_type: 'quantile' }), toyData, 'tok.json')).not.toThrow();
-    expect(() => checkTokenizerMatches(tok, tokCfg({ bin_type: 'uniform' }), toyData, 'tok.json')).toThrow(
-      'tok.json was fitted with another tokenizer config (tokenizer.bin_type is "quantile" there, "uniform" here): re-run `synehr tokenize data=toy` with the same tokenizer overrides',
-    );
+    expect(thrown(() => checkTokenizerMatches(tok, tokCfg({ bin_type: 'uniform' }), toyData, 'tok.json'))).toMatchObject({
+      name: 'SynehrError',
+      code: 'E_MISMATCH',
+      message: 'tok.json was fitted with another tokenizer config (tokenizer.bin_type is "quantile" there, "uniform" here): re-run `synehr tokenize data=toy` with the same tokenizer overrides',
+    });
     const otherData = { ...toyData, labels: toyData.labels.slice(0, 1) };
-    expect(() => checkTokenizerMatches(tok, tokCfg({ bin_type: 'quantile' }), otherData, 'tok.json')).toThrow(/fitted on another data config than data=toy/);
+    expect(thrown(() => checkTokenizerMatches(tok, tokCfg({ bin_type: 'quantile' }), otherData, 'tok.json'))).toMatchObject({ code: 'E_MISMATCH', message: expect.stringMatching(/fitted on another data config than data=toy/) });
   });
 });

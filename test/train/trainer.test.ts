@@ -1,5 +1,4 @@
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { RUN_TOKENIZER_FILE } from '../../src/config/runDir.ts';
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -12,6 +11,9 @@ import { listCheckpointSteps, loadLatestCheckpoint, checkpointFileName } from '.
 import { readMetricsJsonl } from '../../src/tracking/metricsJsonl.ts';
 import type { RunnerFactory } from '../../src/train/runner.ts';
 import { bigramRunner, bigramSpecs, syntheticShard } from './bigramRunner.ts';
+import { runFiles } from '../../src/config/runPaths.ts';
+import { checkRunTokenizer, installRunTokenizer } from '../../src/train/runStamp.ts';
+import { SynehrError } from '../../src/util/errors.ts';
 
 const V = 16;
 const trainShard = syntheticShard(1, 120, V, 3, 20);
@@ -41,9 +43,7 @@ function options(runDir: string, train: Partial<TrainConfig>, extra: Partial<Tra
 describe('trainModel (bigram stand-in model)', () => {
   it('trains, logs metrics.jsonl, keeps the best weights and a final checkpoint', async () => {
     const dir = await tmp();
-    const tok = join(dir, 'tok.json');
-    await writeFile(tok, '{"vocab":[]}');
-    const r = await trainModel(options(join(dir, 'run'), {}, { tokenizerJsonPath: tok }));
+    const r = await trainModel(options(join(dir, 'run'), {}));
     expect(r.stoppedBy).toBe('max_steps');
     expect(r.steps).toBe(30);
     expect(r.bestValLoss!).toBeLessThan(r.initialValLoss! - 0.5);
@@ -57,7 +57,6 @@ describe('trainModel (bigram stand-in model)', () => {
     const st = decodeSafetensors(new Uint8Array(await readFile(join(dir, 'run', 'model.safetensors'))));
     expect(st.tensors.map((t) => [t.name, t.shape])).toEqual([['bigram.weight', [V, V]], ['bigram.bias', [V]]]);
     expect(st.metadata.step).toBe(String(r.bestStep));
-    expect(await readFile(join(dir, 'run', RUN_TOKENIZER_FILE), 'utf8')).toBe('{"vocab":[]}');
     expect(await listCheckpointSteps(join(dir, 'run', 'checkpoints'))).toEqual([28, 30]);
   });
 
@@ -199,5 +198,28 @@ describe('trainModel (bigram stand-in model)', () => {
         /train\.batch_size is 2 in the checkpoint, 3 in the config/,
       );
     });
+  });
+});
+
+describe('the run stamp (run.json)', () => {
+  it('EXPECTED FAILURE - defect 4: resume refuses a tokenizer refitted since the run started; a run copy edited by hand is refused', async () => {
+    const dir = await tmp();
+    const files = runFiles(join(dir, 'run'));
+    await mkdir(files.dir, { recursive: true });
+    const fitted = join(dir, 'tokenizer.json');
+    await writeFile(fitted, '{"vocab":["<pad>"],"bins":[1,2,3]}\n');
+    const hash = await installRunTokenizer(files, fitted, { data: 'toy', resume: false });
+    // the run's copy is synehr_tokenizer.json: tokenizer.json is the Hugging Face tokenizer `synehr export` writes
+    expect(await readFile(join(files.dir, 'synehr_tokenizer.json'), 'utf8')).toBe('{"vocab":["<pad>"],"bins":[1,2,3]}\n');
+    expect(await checkRunTokenizer(files)).toBe(hash);
+    expect(JSON.parse(await readFile(files.stamp, 'utf8'))).toEqual({ format_version: 1, kind: 'synehr-run', data: 'toy', tokenizer_sha256: hash });
+    // the same vocabulary, other bins: refitted by `synehr tokenize` after the run started
+    await writeFile(fitted, '{"vocab":["<pad>"],"bins":[1,2,4]}\n');
+    const refused = await installRunTokenizer(files, fitted, { data: 'toy', resume: true }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(SynehrError);
+    expect(refused).toMatchObject({ code: 'E_MISMATCH', message: expect.stringMatching(new RegExp(`^${fitted.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} changed since run .* started \\(sha256 ${hash.slice(0, 12)}… then, [0-9a-f]{12}… now\\)`)) });
+    expect(await checkRunTokenizer(files)).toBe(hash); // the run's copy is untouched
+    await writeFile(files.tokenizer, '{"vocab":["<pad>"],"bins":[1,2,4]}\n');
+    await expect(checkRunTokenizer(files)).rejects.toMatchObject({ code: 'E_MISMATCH', message: expect.stringContaining('is not the tokenizer this run was trained with') });
   });
 });

@@ -1,39 +1,39 @@
 /**
  * `synehr generate model=<run> n_samples=N batch_size=B [temperature= top_k= top_p= seed=]
- * [fix_covars=true]`: N synthetic patients from the run's sampler into data/synthetic/<run>/.
+ * [fix_covars=true]`: N synthetic patients from the run's sampler into data/synthetic/<run>/ (or
+ * generate.out_dir). Ctrl-C stops between batches (exit 130); `resume=true` continues with the
+ * same settings.
  */
 import { existsSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
 import type { CommandContext } from '../context.ts';
 import { cohortPrefixes, generateSynthetic } from '../../generate/generate.ts';
 import { loadTokenizer } from '../../tokenizer/file.ts';
-import { RUN_TOKENIZER_FILE } from '../../config/runDir.ts';
 import { readParquetTable } from '../../records/tables.ts';
-import { processedDir } from '../../records/dataConfig.ts';
+import { dataPaths, runPaths } from '../../config/runPaths.ts';
+import { join } from 'node:path';
 
 export async function run(ctx: CommandContext): Promise<void> {
   const cfg = ctx.config;
-  const runDir = await ctx.runDir();
-  const runName = cfg.run_name ?? basename(runDir);
-  const outDir = cfg.generate.out_dir ? resolve(ctx.workDir, cfg.generate.out_dir) : join(ctx.workDir, 'data', 'synthetic', runName);
-  const processed = processedDir(cfg.data, ctx.workDir);
-  const patientsPath = join(processed, 'patients.parquet');
+  await ctx.runDir();
+  const paths = runPaths(cfg, ctx.workDir);
+  const data = dataPaths(cfg.data, ctx.workDir);
+  const patientsPath = join(data.processed, 'patients.parquet');
   let realIds: Set<string> | undefined;
   if (existsSync(patientsPath)) {
     const table = await readParquetTable(patientsPath);
     realIds = new Set(Array.from(table.getChild('patient_id')!.toArray() as ArrayLike<unknown>, String));
   }
-  const cohort = cfg.generate.cohort.length > 0 ? cohortPrefixes(cfg.generate.cohort, loadTokenizer(join(runDir, RUN_TOKENIZER_FILE))) : undefined;
+  const cohort = cfg.generate.cohort.length > 0 ? cohortPrefixes(cfg.generate.cohort, loadTokenizer(paths.tokenizer)) : undefined;
   // Ctrl-C stops between batches: complete parts stay on disk for resume=true
   const interrupt = new AbortController();
   const onSigint = () => interrupt.abort();
   process.once('SIGINT', onSigint);
-  ctx.log(`generate: ${cfg.generate.n_samples} patients from ${runDir} in batches of ${cfg.generate.batch_size}, seed ${cfg.generate.seed}`);
+  ctx.log(`generate: ${cfg.generate.n_samples} patients from ${paths.dir} in batches of ${cfg.generate.batch_size}, seed ${cfg.generate.seed}`);
   const r = await generateSynthetic({
     signal: interrupt.signal,
-    runDir,
-    runName,
-    outDir,
+    runDir: paths.dir,
+    runName: paths.runName,
+    outDir: paths.synthetic,
     model: cfg.model,
     data: cfg.data,
     gen: cfg.generate,
@@ -41,7 +41,7 @@ export async function run(ctx: CommandContext): Promise<void> {
     resume: cfg.resume,
     overwrite: cfg.overwrite,
     realIds,
-    trainShardPath: join(processed, 'tokens', 'train.bin'),
+    trainShardPath: data.shard('train'),
     cohortPrefixes: cohort,
     threads: cfg.train.threads,
     log: ctx.log,

@@ -6,20 +6,23 @@
  *   tokenize  tokenizer/<data>/tokenizer.json was fitted on this data config with this tokenizer
  *             config, and the train shard is there
  *   train     the run's pipeline.json says training finished with this model and train config
- *   export    sampler.onnx was built from the run's current model.safetensors
- *   generate  data/synthetic/<run>/manifest.json holds n_samples patients from these weights
- *   evaluate  eval/metrics.json is newer than the synthetic data's manifest
+ *   export    onnx/export.json names the run's weights and tokenizer, and the graphs are whole
+ *   generate  the synthetic folder's manifest holds n_samples patients from these weights, made
+ *             with these generation settings
+ *   evaluate  eval/metrics.json is newer than the synthetic folder's manifest
  *
- * A pipeline interrupted mid-way continues with `run_name=<run> resume=true`.
+ * Every path comes from runPaths. A stage that fails or is interrupted (Ctrl-C: exit 130) stops
+ * the pipeline there and is not recorded as done; `run_name=<run> resume=true` continues it.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import type { CommandContext } from '../context.ts';
 import { exportIsCurrent } from '../../generate/export.ts';
 import { dataConfigSchema } from '../../records/dataConfig.ts';
+import { manifestPath, readManifest } from '../../records/manifest.ts';
 import { dataConfigHash } from '../../records/dataConfigHash.ts';
+import { fileSha256 } from '../../train/runStamp.ts';
 import { writeFileAtomic } from '../../util/files.ts';
-import { processedDir } from '../../records/dataConfig.ts';
+import { dataPaths, runPaths } from '../../config/runPaths.ts';
 import * as prepare from './prepare.ts';
 import * as tokenize from './tokenize.ts';
 import * as train from './train.ts';
@@ -44,41 +47,54 @@ interface Stamps {
   train?: string;
 }
 
-export async function run(ctx: CommandContext): Promise<void> {
+function readJson(path: string): unknown {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'));
+  } catch {
+    return null;
+  }
+}
+
+export async function run(ctx: CommandContext): Promise<number | void> {
   const cfg = ctx.config;
-  const runDir = await ctx.runDir();
-  const runName = cfg.run_name!;
-  const stampPath = join(runDir, 'pipeline.json');
-  const stamps: Stamps = existsSync(stampPath) ? (JSON.parse(readFileSync(stampPath, 'utf8')) as Stamps) : {};
+  await ctx.runDir();
+  const paths = runPaths(cfg, ctx.workDir);
+  const data = dataPaths(cfg.data, ctx.workDir);
+  const stamps: Stamps = existsSync(paths.pipelineStamp) ? ((readJson(paths.pipelineStamp) as Stamps | null) ?? {}) : {};
   const trainKey = JSON.stringify({ model: cfg.model, train: cfg.train, seed: cfg.seed });
-  const processed = processedDir(cfg.data, ctx.workDir);
-  const synDir = cfg.generate.out_dir ? join(ctx.workDir, cfg.generate.out_dir) : join(ctx.workDir, 'data', 'synthetic', runName);
   const started = performance.now();
 
   const current: Record<PipelineStage, () => boolean | Promise<boolean>> = {
     prepare: () => {
-      const saved = join(processed, 'data.json');
-      if (!existsSync(saved) || !existsSync(join(processed, 'split.json'))) return false;
-      const prepared = dataConfigSchema.safeParse(JSON.parse(readFileSync(saved, 'utf8')));
+      if (!existsSync(data.dataJson) || !existsSync(data.split)) return false;
+      const prepared = dataConfigSchema.safeParse(readJson(data.dataJson));
       return prepared.success && dataConfigHash(prepared.data) === dataConfigHash(cfg.data);
     },
     tokenize: () => {
-      const path = join(ctx.workDir, 'tokenizer', cfg.data.name, 'tokenizer.json');
-      if (!existsSync(path) || !existsSync(join(processed, 'tokens', 'train.bin'))) return false;
-      const j = JSON.parse(readFileSync(path, 'utf8')) as { data_config_hash?: string; config?: unknown };
-      return j.data_config_hash === dataConfigHash(cfg.data) && JSON.stringify(j.config) === JSON.stringify(cfg.tokenizer);
+      if (!existsSync(data.tokenizer) || !existsSync(data.shard('train'))) return false;
+      const j = readJson(data.tokenizer) as { data_config_hash?: string; config?: unknown } | null;
+      return j?.data_config_hash === dataConfigHash(cfg.data) && JSON.stringify(j.config) === JSON.stringify(cfg.tokenizer);
     },
-    train: () => stamps.train === trainKey && existsSync(join(runDir, 'model.safetensors')),
-    export: () => exportIsCurrent(runDir),
-    generate: () => {
-      const m = join(synDir, 'manifest.json');
-      if (!existsSync(m)) return false;
-      const manifest = JSON.parse(readFileSync(m, 'utf8')) as { n_samples?: number; seed?: number };
-      return manifest.n_samples === cfg.generate.n_samples && manifest.seed === cfg.generate.seed && statSync(m).mtimeMs > statSync(join(runDir, 'model.safetensors')).mtimeMs;
+    train: () => stamps.train === trainKey && existsSync(paths.weights),
+    export: () => exportIsCurrent(paths.dir),
+    generate: async () => {
+      const m = await readManifest(paths.synthetic).catch(() => null);
+      if (!m || !existsSync(paths.weights)) return false;
+      const g = cfg.generate;
+      const same =
+        m.n_samples === g.n_samples &&
+        m.seed === g.seed &&
+        m.batch_size === g.batch_size &&
+        m.sampling.temperature === g.temperature &&
+        m.sampling.top_k === g.top_k &&
+        m.sampling.top_p === g.top_p &&
+        m.sampling.fix_covars === g.fix_covars &&
+        JSON.stringify(m.formats) === JSON.stringify(g.formats);
+      return same && m.weights_sha256 === (await fileSha256(paths.weights));
     },
     evaluate: () => {
-      const metrics = join(runDir, 'eval', 'metrics.json');
-      return existsSync(metrics) && statSync(metrics).mtimeMs > statSync(join(synDir, 'manifest.json')).mtimeMs;
+      const manifest = manifestPath(paths.synthetic);
+      return existsSync(paths.evalMetrics) && existsSync(manifest) && statSync(paths.evalMetrics).mtimeMs > statSync(manifest).mtimeMs;
     },
   };
 
@@ -93,14 +109,19 @@ export async function run(ctx: CommandContext): Promise<void> {
     ctx.log(`${tag}: running`);
     rerun = true;
     const t0 = performance.now();
-    const code = await STAGE_COMMANDS[stage].run({ ...ctx, command: stage, config: stage === 'generate' ? { ...cfg, overwrite: true } : cfg });
-    if (typeof code === 'number' && code !== 0) throw new Error(`pipeline: stage ${stage} exited with code ${code}`);
+    // a stale generation is replaced; resume=true continues an interrupted one with its settings
+    const config = stage === 'generate' ? { ...cfg, overwrite: true } : cfg;
+    const code = await STAGE_COMMANDS[stage].run({ ...ctx, command: stage, config });
+    if (typeof code === 'number' && code !== 0) {
+      ctx.log(`${tag}: exited with code ${code}; the pipeline stops here`);
+      return code;
+    }
     if (stage === 'train') {
       stamps.train = trainKey;
-      await writeFileAtomic(stampPath, JSON.stringify(stamps, null, 2) + '\n');
+      await writeFileAtomic(paths.pipelineStamp, JSON.stringify(stamps, null, 2) + '\n');
     }
     ctx.log(`${tag}: done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   }
   ctx.log(`pipeline: finished in ${((performance.now() - started) / 60000).toFixed(1)} min`);
-  ctx.log(`report: ${join(runDir, 'eval', 'report.html')}`);
+  ctx.log(`report: ${paths.evalReport}`);
 }

@@ -6,8 +6,8 @@
  * not grow with the data set beyond the ids the split needs. The folder is built under a temporary
  * name and swapped in at the end, so a failed run leaves the previous output untouched.
  */
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import type { CommandContext } from '../context.ts';
 import { processedDir, type DataConfig } from '../../records/dataConfig.ts';
 import type { PatientRecord } from '../../records/types.ts';
@@ -39,12 +39,33 @@ export interface PrepareResult {
 }
 
 
+/** Whether a process with this id is running (a signal-0 probe). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** `<dir>.tmp-<pid>` / `<dir>.old-<pid>` folders a prepare left when it was killed (its process is gone). */
+async function removeAbandoned(dir: string): Promise<void> {
+  const name = basename(dir);
+  const mine = new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.(tmp|old)-(\\d+)$`);
+  for (const entry of await readdir(dirname(dir)).catch(() => [] as string[])) {
+    const m = mine.exec(entry);
+    if (m && !alive(Number(m[2]))) await rm(join(dirname(dir), entry), { recursive: true, force: true });
+  }
+}
+
 export async function prepareData(data: DataConfig, opts: PrepareOptions): Promise<PrepareResult> {
   const t0 = performance.now();
   const dir = opts.outDir ?? processedDir(data, opts.outRoot ?? process.cwd());
   const tmp = `${dir}.tmp-${process.pid}`;
   await rm(tmp, { recursive: true, force: true });
   await mkdir(dirname(dir), { recursive: true });
+  await removeAbandoned(dir);
 
   const source = loadSource(data, opts.resolvePath, opts.onProgress);
   const validator = new RecordValidator(data);

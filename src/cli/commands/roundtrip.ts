@@ -10,11 +10,10 @@
  * reporting what was chosen.
  */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import type { CommandContext } from '../context.ts';
 import { readRecords } from '../../records/tables.ts';
 import { readSplit } from '../../records/split.ts';
-import { processedDir } from '../../records/dataConfig.ts';
+import { dataPaths } from '../../config/runPaths.ts';
 import { fitTokenizer } from '../../tokenizer/fit.ts';
 import { formatRoundTripTable, renderRoundTripTable, roundTrip, roundTripTable } from '../../tokenizer/roundtrip.ts';
 import { evaluateSynthetic } from '../../evaluate/evaluate.ts';
@@ -22,17 +21,13 @@ import { formatSummaryTable, writeReportFiles } from '../../evaluate/report.ts';
 import { Rng } from '../../util/rng.ts';
 import { SynehrError } from '../../util/errors.ts';
 
-const SPLITS = ['val', 'test'] as const;
-
 export async function run(ctx: CommandContext): Promise<void> {
   const { data, tokenizer, eval: evalCfg } = ctx.config;
-  const split = (ctx.flags.split ?? 'val') as string;
-  if (!(SPLITS as readonly string[]).includes(split)) {
-    throw new SynehrError('E_CONFIG_VALUE', `split=${JSON.stringify(split)}: expected one of ${SPLITS.join(', ')} (the split whose patients go through the round trip)`);
-  }
-  const processed = processedDir(data, ctx.workDir);
-  if (!existsSync(join(processed, 'split.json'))) {
-    throw new SynehrError('E_INPUT', `${processed}: no processed data (split.json missing); run \`synehr prepare data=${data.name}\` first`);
+  const split = evalCfg.roundtrip_split;
+  const paths = dataPaths(data, ctx.workDir);
+  const processed = paths.processed;
+  if (!existsSync(paths.split)) {
+    throw new SynehrError('E_MISSING', `${processed}: no processed data (split.json missing); run \`synehr prepare data=${data.name}\` first`);
   }
   const t0 = performance.now();
   const ids = await readSplit(processed);
@@ -43,7 +38,7 @@ export async function run(ctx: CommandContext): Promise<void> {
   };
   const train = inSplit(ids.train);
   const real = inSplit(ids[split as 'val' | 'test']);
-  if (real.length === 0) throw new SynehrError('E_INPUT', `${processed}: the ${split} split holds no patients`);
+  if (real.length === 0) throw new SynehrError('E_MISSING', `${processed}: the ${split} split holds no patients`);
   const tok = fitTokenizer(train, data, tokenizer);
   const rt = roundTrip(tok, real, evalCfg.seed);
   const table = roundTripTable(real, rt.decoded, data, new Set(tok.codes.values));
@@ -52,9 +47,9 @@ export async function run(ctx: CommandContext): Promise<void> {
     `roundtrip: ${real.length} ${split} patients encoded and decoded by a tokenizer of ${tok.vocabSize} tokens fitted on ${train.length} train (median ${lengths[lengths.length >> 1]} tokens a patient) in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
   );
   const result = evaluateSynthetic({ train, test: real, synthetic: rt.decoded, data, cfg: evalCfg, rng: new Rng(evalCfg.seed), log: ctx.log });
-  const out = join(processed, 'roundtrip');
+  const out = paths.roundtrip;
   const caption = `The ${real.length} patients of the ${split} split, decoded from their own tokens, against the same patients as recorded. KS: two-sample KS statistic of the pooled values; within-patient sd ratio: the mean over patients with 2+ values of their sd, decoded / original.`;
-  const paths = await writeReportFiles(
+  const written = await writeReportFiles(
     out,
     result,
     { roundtrip: { split, patients: real.length, vocab_size: tok.vocabSize, median_tokens: lengths[lengths.length >> 1] ?? 0, encode_stats: rt.stats, ...table } },
@@ -65,5 +60,5 @@ export async function run(ctx: CommandContext): Promise<void> {
   );
   ctx.log(formatSummaryTable(result));
   ctx.log(formatRoundTripTable(table));
-  ctx.log(`roundtrip: metrics in ${paths.metrics}; report in ${paths.report}`);
+  ctx.log(`roundtrip: metrics in ${written.metrics}; report in ${written.report}`);
 }

@@ -3,8 +3,6 @@
  * Reads data/processed/<X>/ (written by `synehr prepare`), writes tokenizer/<X>/tokenizer.json and
  * data/processed/<X>/tokens/{train,val,test}.bin + report.json, and prints the report.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import type { CommandContext } from '../context.ts';
 import { readRecords } from '../../records/tables.ts';
 import { readSplit } from '../../records/split.ts';
@@ -13,29 +11,24 @@ import { formatReport } from '../../tokenizer/report.ts';
 import { formatRoundTripTable, roundTrip, roundTripTable } from '../../tokenizer/roundtrip.ts';
 import type { PatientRecord } from '../../records/types.ts';
 import { SynehrError } from '../../util/errors.ts';
-import { dataConfigSchema, type DataConfig } from '../../records/dataConfig.ts';
+import type { DataConfig } from '../../records/dataConfig.ts';
+import { readPreparedDataConfig } from '../../records/recordsDir.ts';
 import { dataConfigHash } from '../../records/dataConfigHash.ts';
-import { processedDir } from '../../records/dataConfig.ts';
+import { dataPaths } from '../../config/runPaths.ts';
 
 /**
  * `synehr prepare` saves the data config it used as data.json: tables prepared under other
  * covariates, variables, labels, code systems or split would be tokenized wrongly, so refuse them.
  */
 function checkPreparedConfig(processed: string, data: DataConfig): void {
-  const path = join(processed, 'data.json');
-  if (!existsSync(path)) return;
-  let prepared: DataConfig;
-  try {
-    prepared = dataConfigSchema.parse(JSON.parse(readFileSync(path, 'utf8')));
-  } catch (e) {
-    throw new SynehrError('E_INPUT', `${path}: not a data config (${(e as Error).message.split('\n')[0]}); rerun \`synehr prepare data=${data.name}\``);
-  }
+  const prepared = readPreparedDataConfig(processed);
+  if (!prepared) return;
   if (dataConfigHash(prepared) !== dataConfigHash(data)) {
     const differ = (['covariates', 'labels', 'variables', 'code_systems', 'window_hours', 'split'] as const).filter(
       (k) => JSON.stringify(prepared[k]) !== JSON.stringify(data[k]),
     );
     throw new SynehrError(
-      'E_INPUT',
+      'E_MISMATCH',
       `${processed} was prepared with another data config than data=${data.name} (it differs in ${differ.join(', ') || 'key order'}); rerun \`synehr prepare data=${data.name}\``,
     );
   }
@@ -43,7 +36,8 @@ function checkPreparedConfig(processed: string, data: DataConfig): void {
 
 export async function run(ctx: CommandContext): Promise<void> {
   const { data, tokenizer } = ctx.config;
-  const processed = processedDir(data, ctx.workDir);
+  const paths = dataPaths(data, ctx.workDir);
+  const processed = paths.processed;
   ctx.log(`tokenize: reading ${processed}`);
   checkPreparedConfig(processed, data);
   const split = await readSplit(processed);
@@ -53,12 +47,12 @@ export async function run(ctx: CommandContext): Promise<void> {
   for (const name of SPLIT_NAMES) {
     splits[name] = split[name].map((id) => {
       const p = byId.get(id);
-      if (!p) throw new SynehrError('E_INPUT', `${join(processed, 'split.json')}: ${name} patient '${id}' is not in the tables of ${processed}`);
+      if (!p) throw new SynehrError('E_INPUT', `${paths.split}: ${name} patient '${id}' is not in the tables of ${processed}`);
       return p;
     });
   }
-  const tokenizerPath = resolve(ctx.workDir, 'tokenizer', data.name, 'tokenizer.json');
-  const tokensDir = join(processed, 'tokens');
+  const tokenizerPath = paths.tokenizer;
+  const tokensDir = paths.tokensDir;
   const { report, tokenizer: tok } = tokenizeDataset({ data, tokenizer, splits, tokenizerPath, tokensDir });
   ctx.log(formatReport(report));
   // what this tokenizer's decoding loses, on the validation split (`synehr roundtrip` evaluates it in full)

@@ -1,12 +1,15 @@
 /**
  * `synehr train data=X model=M`: train the GPT on X's token shards and write the run directory
- * saved_models/<run_name>/ (config, synehr_tokenizer.json copy, model.safetensors, checkpoints/,
- * metrics.jsonl, TensorBoard events). `resume=true` continues the run from its newest checkpoint;
- * Ctrl-C saves a checkpoint and exits.
+ * saved_models/<run_name>/ (config, synehr_tokenizer.json copy and run.json naming it by hash,
+ * model.safetensors, checkpoints/, metrics.jsonl, TensorBoard events). `resume=true` continues the
+ * run from its newest checkpoint, with the tokenizer it started with; Ctrl-C saves a checkpoint
+ * and exits 130.
  */
 import { existsSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { basename } from 'node:path';
 import type { CommandContext } from '../context.ts';
+import { dataPaths, runFiles } from '../../config/runPaths.ts';
+import { installRunTokenizer } from '../../train/runStamp.ts';
 import { loadTokenizer } from '../../tokenizer/file.ts';
 import type { Tokenizer } from '../../tokenizer/tokenizer.ts';
 import { dataConfigHash } from '../../records/dataConfigHash.ts';
@@ -15,8 +18,7 @@ import type { DataConfig } from '../../records/dataConfig.ts';
 import { readTokenShard, type TokenShard } from '../../tokenizer/shards.ts';
 import { gptRunnerFactory } from '../../train/gptRunner.ts';
 import { trainModel, type TrainResult } from '../../train/trainer.ts';
-import { SynehrError } from '../../util/errors.ts';
-import { processedDir } from '../../records/dataConfig.ts';
+import { interruptedError, SynehrError } from '../../util/errors.ts';
 
 export interface TrainInputs {
   tokenizerPath: string;
@@ -28,16 +30,16 @@ export interface TrainInputs {
 /** Where `synehr tokenize data=X` left its outputs; a clear error naming that command when they are missing. */
 export function findTrainInputs(ctx: Pick<CommandContext, 'config' | 'workDir'>): TrainInputs {
   const { data } = ctx.config;
-  const tokenizerPath = resolve(ctx.workDir, 'tokenizer', data.name, 'tokenizer.json');
-  const processed = processedDir(data, ctx.workDir);
-  const trainShardPath = join(processed, 'tokens', 'train.bin');
-  const valShardPath = join(processed, 'tokens', 'val.bin');
+  const paths = dataPaths(data, ctx.workDir);
+  const tokenizerPath = paths.tokenizer;
+  const trainShardPath = paths.shard('train');
+  const valShardPath = paths.shard('val');
   for (const [what, path] of [
     ['tokenizer', tokenizerPath],
     ['training token shard', trainShardPath],
   ] as const) {
     if (!existsSync(path)) {
-      throw new SynehrError('E_INPUT', `no ${what} for data=${data.name} at ${path}: run \`synehr tokenize data=${data.name}\` first`);
+      throw new SynehrError('E_MISSING', `no ${what} for data=${data.name} at ${path}: run \`synehr tokenize data=${data.name}\` first`);
     }
   }
   return { tokenizerPath, trainShardPath, valShardPath: existsSync(valShardPath) ? valShardPath : null };
@@ -52,10 +54,10 @@ export function checkTokenizerMatches(tok: Tokenizer, want: TokenizerConfig, dat
   const fix = `re-run \`synehr tokenize data=${data.name}\` with the same tokenizer overrides`;
   if (differ.length > 0) {
     const detail = differ.map((k) => `tokenizer.${k} is ${JSON.stringify(tok.config[k])} there, ${JSON.stringify(want[k])} here`).join('; ');
-    throw new SynehrError('E_INPUT', `${path} was fitted with another tokenizer config (${detail}): ${fix}`);
+    throw new SynehrError('E_MISMATCH', `${path} was fitted with another tokenizer config (${detail}): ${fix}`);
   }
   if (tok.dataConfigHash !== dataConfigHash(data)) {
-    throw new SynehrError('E_INPUT', `${path} was fitted on another data config than data=${data.name} (covariates, labels, variables, codes or split differ): ${fix}`);
+    throw new SynehrError('E_MISMATCH', `${path} was fitted on another data config than data=${data.name} (covariates, labels, variables, codes or split differ): ${fix}`);
   }
 }
 
@@ -69,7 +71,7 @@ export async function run(ctx: CommandContext): Promise<void> {
   const readShard = (path: string): TokenShard => {
     const s = readTokenShard(path);
     if (s.vocabHash && s.vocabHash !== hash) {
-      throw new SynehrError('E_INPUT', `${path} was encoded with another tokenizer than ${inputs.tokenizerPath}: re-run \`synehr tokenize data=${cfg.data.name}\``);
+      throw new SynehrError('E_MISMATCH', `${path} was encoded with another tokenizer than ${inputs.tokenizerPath}: re-run \`synehr tokenize data=${cfg.data.name}\``);
     }
     return s;
   };
@@ -78,7 +80,9 @@ export async function run(ctx: CommandContext): Promise<void> {
   if (!valShard) ctx.log(`no validation shard for data=${cfg.data.name}: no early stopping; model.safetensors gets the final weights`);
 
   const runDir = await ctx.runDir();
+  const files = runFiles(runDir);
   ctx.log(`train: run directory ${runDir}`);
+  await installRunTokenizer(files, inputs.tokenizerPath, { data: cfg.data.name, resume: cfg.resume });
 
   // Ctrl-C: finish the current update, save a checkpoint, exit; a second Ctrl-C exits at once
   const ac = new AbortController();
@@ -102,7 +106,6 @@ export async function run(ctx: CommandContext): Promise<void> {
       padId: tok.pad,
       createRunner: gptRunnerFactory(cfg.model, { threads: cfg.train.threads || undefined, device: cfg.train.device }),
       resume: cfg.resume,
-      tokenizerJsonPath: inputs.tokenizerPath,
       tracking: cfg.tracking,
       config: cfg,
       signal: ac.signal,
@@ -116,6 +119,8 @@ export async function run(ctx: CommandContext): Promise<void> {
     `train: ${result.stoppedBy} after ${result.steps} steps in ${(result.seconds / 60).toFixed(1)} min ` +
       `(${Math.round(result.tokensPerSecond).toLocaleString('en')} tokens/s); ` +
       `val/loss ${result.initialValLoss === null ? '' : `${f(result.initialValLoss)} at step 0, `}best ${f(result.bestValLoss)} at step ${result.bestStep ?? '-'}; ` +
-      `weights in ${join(runDir, 'model.safetensors')}`,
+      `weights in ${files.weights}`,
   );
+  // an interrupted run is not a trained one: the pipeline stops, a shell sees 130
+  if (result.stoppedBy === 'interrupted') throw interruptedError(`training interrupted at step ${result.steps}; continue with \`synehr train run_name=${cfg.run_name ?? basename(runDir)} resume=true\``);
 }

@@ -15,7 +15,7 @@
  */
 import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { isIPv4, type AddressInfo } from 'node:net';
 import { contentType, listRuns, readMetricsFrom, runDetail } from './runs.ts';
 import { PathRefused, resolveServedPath, splitRawPath, type ServedRoot } from './safePath.ts';
 
@@ -38,10 +38,12 @@ export const DEFAULT_DASHBOARD_HOST = '127.0.0.1';
 
 const PAGE = readFileSync(new URL('./page.html', import.meta.url), 'utf8');
 
-const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
+const LOOPBACK_NAMES = new Set(['localhost', '::1', '[::1]']);
 
-function isLoopback(host: string): boolean {
-  return LOOPBACK_HOSTS.has(host) || host.startsWith('127.');
+/** A loopback name or address: localhost, ::1, or an IPv4 literal in 127.0.0.0/8 (not a name that starts with "127."). */
+export function isLoopback(host: string): boolean {
+  const h = host.toLowerCase().replace(/\.$/, '');
+  return LOOPBACK_NAMES.has(h) || (isIPv4(h) && h.startsWith('127.'));
 }
 
 function hostnameOf(hostHeader: string): string {

@@ -4,7 +4,7 @@
  *
  * Notation: B batch, T time, C n_embd, H heads, D = C / H, V vocab.
  */
-import type { ModelConfig } from './config.ts';
+import type { ModelConfig } from '../../src/model/config.ts';
 
 export interface ReferenceBatch {
   B: number;
