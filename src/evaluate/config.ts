@@ -21,6 +21,10 @@ export const evalConfigSchema = z
     // `synehr roundtrip`: the real split decoded from its own tokens (val: tokenizer settings are
     // chosen on it; test only for reporting the choice)
     roundtrip_split: z.enum(['val', 'test']).default('val'),
+    // the held-out real split synthetic records are measured against (utility, privacy holdout,
+    // the ceiling): test to report; val to choose settings (sampling temperature, top-p, ...)
+    // without looking at test
+    holdout: z.enum(['test', 'val']).default('test'),
     // neighbours for PRDC, the kNN membership-inference attack and attribute inference
     k: z.number().int().positive().default(5),
     // folds of cross-validation for the detection classifiers

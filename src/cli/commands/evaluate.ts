@@ -45,14 +45,15 @@ export async function run(ctx: CommandContext): Promise<void> {
     );
   }
   const split = await readSplit(real.processed);
-  const all = await readRecords(real.processed, { data: config.data, ids: new Set([...split.train, ...split.test]) });
+  const held = split[config.eval.holdout];
+  const all = await readRecords(real.processed, { data: config.data, ids: new Set([...split.train, ...held]) });
   const trainIds = new Set(split.train);
-  const testIds = new Set(split.test);
+  const testIds = new Set(held);
   const train = all.filter((r) => trainIds.has(r.id));
   const test = all.filter((r) => testIds.has(r.id));
   const synthetic = await readRecords(syn.tables, { data: syn.data });
   ctx.log(
-    `evaluate: ${synthetic.length} synthetic patients (${synDir}) against ${train.length} train and ${test.length} test (${real.processed}), read in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+    `evaluate: ${synthetic.length} synthetic patients (${synDir}) against ${train.length} train and ${test.length} ${config.eval.holdout} (${real.processed}), read in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
   );
 
   const result = evaluateSynthetic({ train, test, synthetic, data: config.data, cfg: config.eval, rng: new Rng(config.eval.seed), log: ctx.log });

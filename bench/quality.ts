@@ -1,0 +1,175 @@
+/**
+ * Benchmark: the quality of what synehr generates, with its spread over seeds (issue 15).
+ *
+ * For each seed it runs the whole pipeline as a user would (`synehr pipeline`, in this checkout):
+ * train with the named budget, export, generate as many synthetic patients as the training split
+ * holds, evaluate against the held-out split; then it prints, per figure, the mean ± sd over seeds
+ * beside the ceiling (real vs real) and the floor (independent marginals) and the target, with
+ * wall time and training tokens/s, and writes the table as JSON.
+ *
+ *   npx tsx bench/quality.ts [--seeds 3] [--holdout test|val] [--tag NAME] [--out FILE] [overrides...]
+ *
+ * Overrides are the pipeline's own (`train=quick`, `train.max_steps=3000`, `model=gpt`,
+ * `generate.temperature=0.9` ...); with none it measures the default recipe (`npm start`).
+ * Choose settings with --holdout val; report the chosen ones with --holdout test (the default).
+ * The seeds are 1..N: each sets the training seed (init, data order), the generation seed and the
+ * evaluation seed. Runs go to saved_models/quality-<tag>-s<seed>/ and are overwritten.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import YAML from 'yaml';
+import { readRecords } from '../src/records/tables.ts';
+import { dataConfigSchema } from '../src/records/dataConfig.ts';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const argv = process.argv.slice(2);
+const take = (name: string, dflt: string): string => {
+  const i = argv.indexOf(name);
+  if (i < 0) return dflt;
+  const v = argv[i + 1]!;
+  argv.splice(i, 2);
+  return v;
+};
+const seeds = Number(take('--seeds', '3'));
+const holdout = take('--holdout', 'test');
+const tag = take('--tag', 'default');
+const outFile = take('--out', '');
+const overrides = argv;
+
+interface Figure {
+  key: string;
+  name: string;
+  /** target as text, e.g. '≥ TRTR − 0.03' */
+  target: string;
+  /** the value of one run; ceiling and floor where they exist */
+  get(m: Metrics): { synthetic: number | null; ceiling?: number | null; floor?: number | null };
+}
+interface Row {
+  key: string;
+  synthetic: number | null;
+  ceiling: number | null;
+  floor: number | null;
+}
+interface Metrics {
+  rows: Map<string, Row>;
+  maxHours: number;
+  windowHours: number | null;
+  tokensPerSecond: number;
+  trainSeconds: number;
+  valLoss: number;
+  wallSeconds: number;
+}
+
+const row = (m: Metrics, key: string): Row => {
+  const r = m.rows.get(key);
+  if (!r) throw new Error(`bench/quality: metrics.json has no row '${key}'`);
+  return r;
+};
+const triple = (key: string) => (m: Metrics) => row(m, key);
+const share = (key: string) => (m: Metrics) => {
+  const r = row(m, key);
+  return { synthetic: r.synthetic !== null && r.ceiling ? r.synthetic / r.ceiling : null, ceiling: 1, floor: r.floor !== null && r.ceiling ? r.floor / r.ceiling : null };
+};
+
+const FIGURES: Figure[] = [
+  { key: 'tstr_logistic', name: 'TSTR AUROC, logistic (ceiling: TRTR)', target: '≥ TRTR − 0.03', get: triple('utility/in_hospital_death/logistic/tstr_auroc') },
+  { key: 'tstr_boosting', name: 'TSTR AUROC, boosted trees (ceiling: TRTR)', target: '≥ TRTR − 0.03', get: triple('utility/in_hospital_death/boosting/tstr_auroc') },
+  { key: 'det_logistic', name: 'Detection AUC, logistic', target: '≤ 0.65', get: triple('detection/auc_logistic') },
+  { key: 'det_boosting', name: 'Detection AUC, boosted trees', target: '≤ 0.70', get: triple('detection/auc_boosting') },
+  { key: 'prdc_precision', name: 'PRDC precision / ceiling', target: '≥ 0.8', get: share('fidelity/prdc_precision') },
+  { key: 'prdc_recall', name: 'PRDC recall / ceiling', target: '≥ 0.8', get: share('fidelity/prdc_recall') },
+  { key: 'prdc_density', name: 'PRDC density / ceiling', target: '≥ 0.8', get: share('fidelity/prdc_density') },
+  { key: 'prdc_coverage', name: 'PRDC coverage / ceiling', target: '≥ 0.8', get: share('fidelity/prdc_coverage') },
+  { key: 'ks_complement', name: 'KSComplement, mean', target: '≥ ceiling − 0.01', get: triple('fidelity/ks_complement_mean') },
+  { key: 'tv_complement', name: 'TVComplement, mean', target: '≥ ceiling − 0.01', get: triple('fidelity/tv_complement_mean') },
+  { key: 'tcd', name: 'TCD (temporal correlation difference)', target: '≤ 1.5 × ceiling', get: triple('fidelity/tcd') },
+  { key: 'measurements_ks', name: 'Measurements per patient, KSComplement', target: '≥ 0.93', get: triple('fidelity/measurement_count_ks_mean') },
+  { key: 'gap_ks', name: 'Time gaps, KSComplement', target: '', get: triple('fidelity/gap_ks_complement') },
+  { key: 'mia', name: 'kNN membership inference AUROC', target: '≤ 0.55', get: triple('privacy/mia_auroc') },
+  { key: 'exact_copies', name: 'Exact-copy rate', target: '0', get: triple('privacy/exact_copy_rate') },
+  { key: 'closer_to_train', name: 'Share closer to train than holdout', target: 'within 0.05 of ceiling', get: triple('privacy/share_closer_to_train') },
+  { key: 'nnaa_loss', name: 'NNAA privacy loss', target: '≤ 0.03', get: triple('privacy/nnaa_privacy_loss') },
+  { key: 'max_hours', name: 'Latest synthetic event, hours', target: '≤ window', get: (m) => ({ synthetic: m.maxHours, ceiling: m.windowHours }) },
+  { key: 'val_loss', name: 'val/loss (best)', target: '', get: (m) => ({ synthetic: m.valLoss }) },
+  { key: 'tokens_per_s', name: 'training tokens/s', target: '', get: (m) => ({ synthetic: m.tokensPerSecond }) },
+  { key: 'train_minutes', name: 'training minutes', target: '', get: (m) => ({ synthetic: m.trainSeconds / 60 }) },
+  { key: 'wall_minutes', name: 'pipeline minutes (train, export, generate, evaluate)', target: '', get: (m) => ({ synthetic: m.wallSeconds / 60 }) },
+];
+
+function synehr(args: string[], log: string): void {
+  const r = spawnSync(process.execPath, [join(ROOT, 'bin/synehr.js'), ...args], { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 28 });
+  writeFileSync(log, `${r.stdout}\n${r.stderr}`);
+  if (r.status !== 0) throw new Error(`bench/quality: synehr ${args.join(' ')} exited ${r.status}; see ${log}`);
+}
+
+/** The training split's size: as many synthetic patients as it holds. */
+function trainSize(): number {
+  synehr(['prepare', ...overrides.filter((o) => o.startsWith('data'))], join(ROOT, 'saved_models', `quality-${tag}-prepare.log`));
+  const dataName = (overrides.find((o) => o.startsWith('data=')) ?? 'data=physionet2012').slice(5);
+  const split = JSON.parse(readFileSync(join(ROOT, 'data/processed', dataName, 'split.json'), 'utf8')) as { train: string[] };
+  return split.train.length;
+}
+
+async function runOnce(seed: number, n: number): Promise<Metrics> {
+  const run = `quality-${tag}-s${seed}`;
+  const dir = join(ROOT, 'saved_models', run);
+  mkdirSync(join(ROOT, 'saved_models'), { recursive: true });
+  const t0 = performance.now();
+  synehr(
+    ['pipeline', `run_name=${run}`, 'overwrite=true', `seed=${seed}`, `generate.seed=${seed}`, `generate.n_samples=${n}`, `eval.seed=${seed}`, `eval.holdout=${holdout}`, 'tracking.tensorboard=false', ...overrides],
+    join(ROOT, 'saved_models', `${run}.log`),
+  );
+  const wallSeconds = (performance.now() - t0) / 1000;
+  const metrics = JSON.parse(readFileSync(join(dir, 'eval', 'metrics.json'), 'utf8')) as { rows: Row[] };
+  const logged = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
+  const tps = logged.filter((l) => typeof l['tokens_per_s'] === 'number').map((l) => l['tokens_per_s']!);
+  const val = logged.filter((l) => typeof l['val/loss'] === 'number').map((l) => l['val/loss']!);
+  const times = logged.filter((l) => typeof l['time'] === 'number').map((l) => l['time']!);
+  // the synthetic tables: the latest event of any admission
+  const cfg = YAML.parse(readFileSync(join(dir, 'config.yaml'), 'utf8')) as { data?: unknown };
+  const data = dataConfigSchema.parse(cfg.data);
+  const synDir = join(ROOT, 'data/synthetic', run);
+  const synthetic = await readRecords(synDir, { data });
+  let maxHours = 0;
+  for (const r of synthetic) for (const a of r.admissions) for (const e of a.events) maxHours = Math.max(maxHours, e.hours);
+  return {
+    rows: new Map(metrics.rows.map((r) => [r.key, r])),
+    maxHours,
+    windowHours: data.window_hours ?? null,
+    tokensPerSecond: tps.length ? tps.slice(Math.floor(tps.length / 2)).reduce((a, b) => a + b, 0) / Math.ceil(tps.length / 2) : Number.NaN,
+    trainSeconds: times.length > 1 ? times[times.length - 1]! - times[0]! : Number.NaN,
+    valLoss: val.length ? Math.min(...val) : Number.NaN,
+    wallSeconds,
+  };
+}
+
+const stat = (xs: (number | null | undefined)[]): { mean: number; sd: number; n: number } | null => {
+  const v = xs.filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
+  if (v.length === 0) return null;
+  const m = v.reduce((a, b) => a + b, 0) / v.length;
+  return { mean: m, sd: v.length > 1 ? Math.sqrt(v.reduce((a, b) => a + (b - m) ** 2, 0) / (v.length - 1)) : 0, n: v.length };
+};
+
+const n = trainSize();
+console.error(`bench/quality: ${seeds} seeds, ${n} synthetic patients each, holdout=${holdout}, overrides: ${overrides.join(' ') || '(the default recipe)'}`);
+const runs: Metrics[] = [];
+for (let s = 1; s <= seeds; s++) {
+  const m = await runOnce(s, n);
+  runs.push(m);
+  console.error(`bench/quality: seed ${s} done in ${(m.wallSeconds / 60).toFixed(1)} min`);
+}
+
+const table = FIGURES.map((f) => {
+  const vals = runs.map((m) => f.get(m));
+  return { key: f.key, name: f.name, target: f.target, synthetic: stat(vals.map((v) => v.synthetic)), ceiling: stat(vals.map((v) => v.ceiling)), floor: stat(vals.map((v) => v.floor)) };
+});
+const fmt = (s: { mean: number; sd: number } | null, sd = true) => (s === null ? '—' : sd && s.sd > 0 ? `${s.mean.toFixed(3)} ± ${s.sd.toFixed(3)}` : s.mean.toFixed(3));
+const w = Math.max(...table.map((t) => t.name.length));
+console.log(`quality: ${tag}, ${seeds} seeds, ${n} synthetic patients, holdout ${holdout}; overrides: ${overrides.join(' ') || '(default recipe)'}`);
+console.log(`${'figure'.padEnd(w)} | ${'synthetic (mean ± sd)'.padStart(22)} | ${'ceiling'.padStart(16)} | ${'floor'.padStart(16)} | target`);
+for (const t of table) console.log(`${t.name.padEnd(w)} | ${fmt(t.synthetic).padStart(22)} | ${fmt(t.ceiling).padStart(16)} | ${fmt(t.floor).padStart(16)} | ${t.target}`);
+if (outFile) {
+  writeFileSync(outFile, JSON.stringify({ tag, seeds, holdout, overrides, n_synthetic: n, created: new Date().toISOString(), figures: table }, null, 1) + '\n');
+  console.error(`bench/quality: wrote ${outFile}`);
+}
