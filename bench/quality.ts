@@ -7,7 +7,7 @@
  * beside the ceiling (real vs real) and the floor (independent marginals) and the target, with
  * wall time and training tokens/s, and writes the table as JSON.
  *
- *   npx tsx bench/quality.ts [--seeds 3] [--holdout test|val] [--tag NAME] [--out FILE] [overrides...]
+ *   npx tsx bench/quality.ts [--seeds 3] [--holdout test|val] [--tag NAME] [--reuse TAG] [--out FILE] [overrides...]
  *
  * Overrides are the pipeline's own (`train=quick`, `train.max_steps=3000`, `model=gpt`,
  * `generate.temperature=0.9` ...); with none it measures the default recipe (`npm start`).
@@ -35,6 +35,10 @@ const seeds = Number(take('--seeds', '3'));
 const holdout = take('--holdout', 'test');
 const tag = take('--tag', 'default');
 const outFile = take('--out', '');
+// sampling settings on models trained already: --reuse TAG generates and evaluates anew from the
+// runs quality-TAG-s<seed> (the pipeline resumes them: prepare, tokenize, train and export are
+// current and skipped); the overrides should then change only generate.* or eval.*
+const reuse = take('--reuse', '');
 const overrides = argv;
 
 interface Figure {
@@ -112,13 +116,13 @@ function trainSize(): number {
 }
 
 async function runOnce(seed: number, n: number): Promise<Metrics> {
-  const run = `quality-${tag}-s${seed}`;
+  const run = `quality-${reuse || tag}-s${seed}`;
   const dir = join(ROOT, 'saved_models', run);
   mkdirSync(join(ROOT, 'saved_models'), { recursive: true });
   const t0 = performance.now();
   synehr(
-    ['pipeline', `run_name=${run}`, 'overwrite=true', `seed=${seed}`, `generate.seed=${seed}`, `generate.n_samples=${n}`, `eval.seed=${seed}`, `eval.holdout=${holdout}`, 'tracking.tensorboard=false', ...overrides],
-    join(ROOT, 'saved_models', `${run}.log`),
+    ['pipeline', `run_name=${run}`, reuse ? 'resume=true' : 'overwrite=true', `seed=${seed}`, `generate.seed=${seed}`, `generate.n_samples=${n}`, `eval.seed=${seed}`, `eval.holdout=${holdout}`, 'tracking.tensorboard=false', ...overrides],
+    join(ROOT, 'saved_models', `quality-${tag}-s${seed}.log`),
   );
   const wallSeconds = (performance.now() - t0) / 1000;
   const metrics = JSON.parse(readFileSync(join(dir, 'eval', 'metrics.json'), 'utf8')) as { rows: Row[] };
