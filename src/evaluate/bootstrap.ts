@@ -5,9 +5,9 @@ import { quantile } from './stats.ts';
  * Percentile bootstrap intervals for AUROCs of fixed scores: the utility models' predictions on
  * the test split and the detection classifiers' out-of-fold scores. Only the scored rows are
  * resampled; no model is refitted. An interval therefore says how far the figure would move on
- * another draw of the scored patients (about ±0.06 for an AUROC on a test split of 399 patients
- * with 55 deaths). It leaves out how far the figure would move with another synthetic set,
- * training seed or fold split. Those need reruns (bench/quality.ts runs seeds).
+ * another draw of the scored patients (about ±0.07 for an AUROC of 0.76 on a test split of 399
+ * patients with 55 deaths). It leaves out how far the figure would move with another synthetic set,
+ * training seed or fold split; those need reruns with other seeds.
  *
  * Rows are resampled with replacement within each stratum, one stratum per class and group, so
  * every replicate keeps the sample's class counts (and every fold its size). This is the
