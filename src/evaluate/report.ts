@@ -51,7 +51,8 @@ const BEST: Record<MetricRow['best'], string> = { max: '↑', min: '↓', half: 
 export function formatSummaryTable(result: EvalResult): string {
   const rows = result.rows.filter((r) => r.summary);
   const name = (r: MetricRow) => `${r.name}${BEST[r.best] ? ` ${BEST[r.best]}` : ''}`;
-  const ciName = `  ${Math.round(result.meta.bootstrap.level * 100)}% interval (bootstrap)`;
+  const withCi = rows.some((r) => r.ci);
+  const ciName = withCi ? `  ${Math.round(result.meta.bootstrap.level * 100)}% interval (bootstrap)` : '';
   const w = Math.max(6, ciName.length, ...rows.map((r) => name(r).length));
   const cw = Math.max(10, ...rows.flatMap((r) => (r.ci ? WHICH.map((k) => intervalCell(r.ci![k]).length) : [])));
   const line = (a: string, b: string, c: string, d: string) => `${a.padEnd(w)} | ${b.padStart(cw)} | ${c.padStart(cw)} | ${d.padStart(cw)}`;

@@ -151,6 +151,16 @@ describe('evaluateSynthetic', () => {
     expect(get(few, 'detection/auc_logistic').ci).not.toEqual(get(good, 'detection/auc_logistic').ci);
   });
 
+  it('a synthetic set without the label has no TSTR figure and no interval for it, beside the ceiling’s', () => {
+    const unlabelled = run(toyRecords(300, 3).map((r) => ({ ...r, labels: {} })), { bootstrap: 200 });
+    const row = get(unlabelled, 'utility/death/logistic/tstr_auroc');
+    expect(row.synthetic).toBeNull();
+    expect(row.ci!.synthetic).toBeNull();
+    expect(row.ci!.ceiling).toHaveLength(2);
+    expect(row.ci!.floor).toHaveLength(2);
+    expect(formatSummaryTable(unlabelled)).toMatch(/\n  95% interval \(bootstrap\) +\| +— \| +\[0\.\d{3}, [01]\.\d{3}\] \|/);
+  });
+
   it('EXPECTED FAILURE - an unknown utility label names the label and the known ones', () => {
     expect(() => run(toyRecords(50, 3), { labels: ['mortality'] })).toThrow(SynehrError);
     expect(() => run(toyRecords(50, 3), { labels: ['mortality'] })).toThrow('eval.labels: unknown label "mortality"; the data config declares "death"');
