@@ -42,6 +42,9 @@ export const evalConfigSchema = z
     n_marginals: z.number().int().positive().nullable().default(null),
     // L2 penalty of the logistic regressions, on the mean log-loss
     l2: z.number().min(0).default(1e-3),
+    // replicates of the percentile bootstrap behind the 95% intervals of the utility AUROCs and the
+    // detection AUCs (the scored rows resampled, the models kept); 0 = no intervals
+    bootstrap: z.number().int().min(0).default(1000),
     boosting: boostingConfigSchema.default({ trees: 100, depth: 3, learning_rate: 0.1, bins: 32 }),
   })
   .strict();

@@ -26,6 +26,8 @@ export interface DetectionScore {
   auc: number;
   /** ROC of the pooled out-of-fold scores (for the report's plot) */
   roc: RocCurve;
+  /** each row's score from the model that did not see it (its fold's), [N real + N candidate] */
+  oof: Float64Array;
 }
 
 export interface DetectionResult {
@@ -33,6 +35,10 @@ export interface DetectionResult {
   boosting: DetectionScore;
   /** SDMetrics' LogisticDetection score: 1 − (max(AUC, 0.5)·2 − 1), from the logistic AUC; 1 is best */
   logisticDetection: number;
+  /** 0 for the real rows, then 1 for the candidate rows, [N real + N candidate] */
+  labels: Float64Array;
+  /** each row's fold, [N real + N candidate]; `auc` is the mean over these folds */
+  folds: Int32Array;
 }
 
 /**
@@ -67,11 +73,11 @@ export function detection(real: Matrix, cand: Matrix, folds: number, rng: Rng, o
       te.forEach((i, t) => (oof[i] = p[t]!));
       aucSum += auroc(p, te.map((i) => y[i]!));
     }
-    return { auc: aucSum / folds, roc: rocCurve(oof, y) };
+    return { auc: aucSum / folds, roc: rocCurve(oof, y), oof };
   };
   const logistic = run('logistic');
   const boosting = run('boosting');
-  return { logistic, boosting, logisticDetection: logisticDetectionScore(logistic.auc) };
+  return { logistic, boosting, logisticDetection: logisticDetectionScore(logistic.auc), labels: y, folds: fold };
 }
 
 /** 1 − (max(AUC, 0.5)·2 − 1): 1 when the classifier is at chance, 0 when it separates perfectly. */
@@ -86,6 +92,8 @@ export interface UtilityScore {
   /** F1 at the threshold that maximizes F1 on the classifier's own training data */
   f1: number;
   roc: RocCurve;
+  /** the fitted model's P(y = 1) for each test row, [N test]; null when there was nothing to fit on */
+  scores: Float64Array | null;
 }
 
 /** Fit on (trainX, trainY), score on (testX, testY); NaN scores when there is nothing to fit on. */
@@ -98,9 +106,9 @@ export function trainAndScore(
   opts: ClassifierOptions,
 ): UtilityScore {
   // a candidate set without this label (a generator that writes none) has nothing to train on
-  if (trainX.n === 0) return { auroc: NaN, auprc: NaN, f1: NaN, roc: { fpr: [0, 1], tpr: [0, 1] } };
+  if (trainX.n === 0) return { auroc: NaN, auprc: NaN, f1: NaN, roc: { fpr: [0, 1], tpr: [0, 1] }, scores: null };
   const model = fitClassifier(kind, trainX, trainY, opts);
   const threshold = bestF1Threshold(model.predict(trainX), trainY);
   const p = model.predict(testX);
-  return { auroc: auroc(p, testY), auprc: averagePrecision(p, testY), f1: f1Score(p, testY, threshold), roc: rocCurve(p, testY) };
+  return { auroc: auroc(p, testY), auprc: averagePrecision(p, testY), f1: f1Score(p, testY, threshold), roc: rocCurve(p, testY), scores: p };
 }

@@ -18,6 +18,7 @@ import {
 import { attributeInference, exactCopyRate, proximity, type ProximityResult } from './proximity.ts';
 import { detection, trainAndScore, type ClassifierOptions, type ModelKind } from './detection.ts';
 import { finiteMean, quantile, type RocCurve } from './stats.ts';
+import { BOOTSTRAP_LEVEL, bootstrapAurocIntervals, type Interval, type ScoredRows } from './bootstrap.ts';
 import { SynehrError } from '../util/errors.ts';
 
 /**
@@ -59,6 +60,11 @@ export interface MetricRow {
   synthetic: number | null;
   ceiling: number | null;
   floor: number | null;
+  /**
+   * 95% percentile bootstrap intervals of the three figures (eval.bootstrap replicates), on the
+   * utility AUROCs and the detection AUCs only; null where the figure is null
+   */
+  ci?: { synthetic: Interval | null; ceiling: Interval | null; floor: Interval | null };
 }
 
 export interface HistogramPlot {
@@ -103,6 +109,8 @@ export interface EvalResult {
     attribute: string | null;
     feature_columns: number;
     references: { ceiling: string; floor: string };
+    /** the intervals' replicates (0 = none), coverage and what they resample */
+    bootstrap: { replicates: number; level: number; method: string };
     seconds: number;
   };
   rows: MetricRow[];
@@ -110,6 +118,17 @@ export interface EvalResult {
 }
 
 type Triple = { synthetic: number | null; ceiling: number | null; floor: number | null };
+type Which = 'synthetic' | 'ceiling' | 'floor';
+
+/**
+ * Rows scored once and the figures that are AUROCs of them: one test split with the utility
+ * models' predictions on it, or one real-vs-candidate set with its out-of-fold detection scores.
+ */
+interface IntervalJob {
+  name: string;
+  rows: ScoredRows;
+  figures: { key: string; which: Which; scores: Float64Array | null }[];
+}
 
 const finiteOrNull = (v: number | undefined): number | null => (v === undefined || !Number.isFinite(v) ? null : v);
 
@@ -181,6 +200,21 @@ export function evaluateSynthetic(input: EvaluateInput): EvalResult {
     floor: detection(R, X.floor, cfg.cv_folds, rng.fork('det:floor'), opts),
   };
   log(`evaluate: detection ${sec(t)}`);
+  // detection's AUC is the mean of the folds' AUCs: its intervals resample the out-of-fold scores
+  // within each class and fold (detection.ts stratifies its folds by class)
+  const jobs: IntervalJob[] = [];
+  for (const which of ['synthetic', 'ceiling', 'floor'] as const) {
+    const d = det[which];
+    if (!d) continue;
+    jobs.push({
+      name: `detection:${which}`,
+      rows: { labels: d.labels, groups: d.folds },
+      figures: [
+        { key: 'detection/auc_logistic', which, scores: d.logistic.oof },
+        { key: 'detection/auc_boosting', which, scores: d.boosting.oof },
+      ],
+    });
+  }
   push(rows, 'detection/auc_logistic', 'detection', 'Detection AUC, logistic regression (0.5 best)', 'half', true, map3(det, (d) => d?.logistic.auc ?? NaN));
   push(rows, 'detection/auc_boosting', 'detection', 'Detection AUC, gradient-boosted trees (0.5 best)', 'half', true, map3(det, (d) => d?.boosting.auc ?? NaN));
   push(rows, 'detection/logistic_detection', 'detection', 'LogisticDetection (SDMetrics)', 'max', true, map3(det, (d) => d?.logisticDetection ?? NaN));
@@ -203,6 +237,10 @@ export function evaluateSynthetic(input: EvaluateInput): EvalResult {
       continue;
     }
     const curves: RocPlot['curves'] = [];
+    // the intervals resample the test patients (within each outcome) and keep each trained model
+    // fixed: they cover the test split's sampling noise, not another synthetic set or training run
+    const job: IntervalJob = { name: `utility:${label}`, rows: { labels: te.y }, figures: [] };
+    jobs.push(job);
     for (const kind of ['logistic', 'boosting'] as ModelKind[]) {
       const trtr = trainAndScore(kind, tr.x, tr.y, te.x, te.y, opts);
       const tstr = { synthetic: trainAndScore(kind, sy.x, sy.y, te.x, te.y, opts), floor: trainAndScore(kind, fl.x, fl.y, te.x, te.y, opts) };
@@ -211,6 +249,13 @@ export function evaluateSynthetic(input: EvaluateInput): EvalResult {
         floor: trainAndScore(kind, stackRows(tr.x, fl.x), [...tr.y, ...fl.y], te.x, te.y, opts),
       };
       const model = kind === 'logistic' ? 'logistic regression' : 'gradient-boosted trees';
+      for (const [m, by] of [['tstr_auroc', tstr], ['augmented_auroc', aug]] as const) {
+        job.figures.push(
+          { key: `utility/${label}/${kind}/${m}`, which: 'synthetic', scores: by.synthetic.scores },
+          { key: `utility/${label}/${kind}/${m}`, which: 'ceiling', scores: trtr.scores },
+          { key: `utility/${label}/${kind}/${m}`, which: 'floor', scores: by.floor.scores },
+        );
+      }
       for (const m of ['auroc', 'auprc', 'f1'] as const) {
         const M = m.toUpperCase();
         push(rows, `utility/${label}/${kind}/tstr_${m}`, 'utility', `TSTR ${M}, ${label}, ${model} (ceiling: TRTR)`, 'max', m === 'auroc', {
@@ -256,6 +301,13 @@ export function evaluateSynthetic(input: EvaluateInput): EvalResult {
   }
   log(`evaluate: privacy ${sec(t)}`);
 
+  // last, so that its stream leaves every other figure as it is without intervals
+  if (cfg.bootstrap > 0) {
+    t = performance.now();
+    attachIntervals(rows, jobs, cfg.bootstrap, rng.fork('bootstrap'));
+    log(`evaluate: bootstrap intervals (${cfg.bootstrap} replicates) ${sec(t)}`);
+  }
+
   const plots = plotData(train, synthetic, floor, data, realCodes, cand.synthetic.codes, realTs, cand.synthetic.ts, det, prox, utilRoc);
   return {
     meta: {
@@ -272,6 +324,13 @@ export function evaluateSynthetic(input: EvaluateInput): EvalResult {
           'real vs real: the test split against the training split (utility: TRTR; privacy: half the test split against the other half as holdout); ' +
           'a test split much smaller than the synthetic set scores lower on size-sensitive metrics (KS, TV, PRDC coverage) from sampling noise alone',
         floor: 'independent marginals: each field drawn from its training marginal',
+      },
+      bootstrap: {
+        replicates: cfg.bootstrap,
+        level: BOOTSTRAP_LEVEL,
+        method:
+          'percentile bootstrap of the scored rows, resampled within each class, with the models kept fixed: utility resamples the test patients, ' +
+          'detection the out-of-fold scores within each fold; the intervals leave out the spread from another synthetic set, training run or fold split',
       },
       seconds: (performance.now() - t0) / 1000,
     },
@@ -291,6 +350,19 @@ function push(rows: MetricRow[], key: string, group: MetricRow['group'], name: s
     ceiling: finiteOrNull(v.ceiling ?? undefined),
     floor: finiteOrNull(v.floor ?? undefined),
   });
+}
+
+/** Each job's intervals onto its rows' `ci`; a figure that is null keeps a null interval. */
+function attachIntervals(rows: MetricRow[], jobs: readonly IntervalJob[], replicates: number, rng: Rng): void {
+  const byKey = new Map(rows.map((r) => [r.key, r]));
+  for (const job of jobs) {
+    const intervals = bootstrapAurocIntervals(job.rows, job.figures.map((f) => f.scores), replicates, rng.fork(job.name));
+    job.figures.forEach((f, i) => {
+      const row = byKey.get(f.key)!;
+      row.ci ??= { synthetic: null, ceiling: null, floor: null };
+      row.ci[f.which] = row[f.which] === null ? null : intervals[i]!;
+    });
+  }
 }
 
 function map3<T>(o: { synthetic: T; ceiling: T; floor: T }, f: (t: T) => number): { synthetic: number; ceiling: number; floor: number } {

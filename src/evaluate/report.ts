@@ -1,6 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LOG_SCALE_TAIL_RATIO, type EvalResult, type MetricRow } from './evaluate.ts';
+import type { Interval } from './bootstrap.ts';
 import { dcrSvg, escapeXml, heatmapSvg, histogramSvg, prevalenceScatterSvg, rocSvg } from './plots.ts';
 
 /** What a report adds to the evaluation's own: a title, and HTML placed before the metric tables. */
@@ -34,15 +35,28 @@ function cell(v: number | null): string {
   return v.toFixed(Math.abs(v) >= 100 ? 1 : 4);
 }
 
+/** An interval at 3 decimals: a 95% interval of an AUROC on a few hundred patients is ±0.05 or wider. */
+function intervalCell(iv: Interval | null): string {
+  return iv === null ? '—' : `[${iv[0].toFixed(3)}, ${iv[1].toFixed(3)}]`;
+}
+
+const WHICH = ['synthetic', 'ceiling', 'floor'] as const;
+
 const BEST: Record<MetricRow['best'], string> = { max: '↑', min: '↓', half: '→0.5', zero: '→0', none: '' };
 
-/** metric | synthetic | ceiling | floor, one line per summary row, grouped. */
+/**
+ * metric | synthetic | ceiling | floor, one line per summary row, grouped; a row with bootstrap
+ * intervals (utility AUROCs, detection AUCs) is followed by a line of them.
+ */
 export function formatSummaryTable(result: EvalResult): string {
   const rows = result.rows.filter((r) => r.summary);
   const name = (r: MetricRow) => `${r.name}${BEST[r.best] ? ` ${BEST[r.best]}` : ''}`;
-  const w = Math.max(6, ...rows.map((r) => name(r).length));
-  const line = (a: string, b: string, c: string, d: string) => `${a.padEnd(w)} | ${b.padStart(10)} | ${c.padStart(10)} | ${d.padStart(10)}`;
-  const out = [line('metric', 'synthetic', 'ceiling', 'floor'), `${'-'.repeat(w)}-+-${'-'.repeat(10)}-+-${'-'.repeat(10)}-+-${'-'.repeat(10)}`];
+  const withCi = rows.some((r) => r.ci);
+  const ciName = withCi ? `  ${Math.round(result.meta.bootstrap.level * 100)}% interval (bootstrap)` : '';
+  const w = Math.max(6, ciName.length, ...rows.map((r) => name(r).length));
+  const cw = Math.max(10, ...rows.flatMap((r) => (r.ci ? WHICH.map((k) => intervalCell(r.ci![k]).length) : [])));
+  const line = (a: string, b: string, c: string, d: string) => `${a.padEnd(w)} | ${b.padStart(cw)} | ${c.padStart(cw)} | ${d.padStart(cw)}`;
+  const out = [line('metric', 'synthetic', 'ceiling', 'floor'), `${'-'.repeat(w)}-+-${'-'.repeat(cw)}-+-${'-'.repeat(cw)}-+-${'-'.repeat(cw)}`];
   const z = result.meta.sizes;
   out.push(line('patients (vs train of ' + z.train + ')', String(z.synthetic), String(z.test), String(z.floor)));
   let group = '';
@@ -52,6 +66,7 @@ export function formatSummaryTable(result: EvalResult): string {
       out.push(`[${group}]`);
     }
     out.push(line(name(r), cell(r.synthetic), cell(r.ceiling), cell(r.floor)));
+    if (r.ci) out.push(line(ciName, intervalCell(r.ci.synthetic), intervalCell(r.ci.ceiling), intervalCell(r.ci.floor)));
   }
   return out.join('\n');
 }
@@ -76,7 +91,8 @@ function table(rows: MetricRow[]): string {
     .map((r) => {
       const p = progress(r);
       const shade = p === undefined ? '' : ` style="background: hsl(${Math.round(120 * p)}, 60%, 88%)"`;
-      return `<tr><td>${escapeXml(r.name)}</td><td class="dir">${BEST[r.best]}</td><td class="num"${shade}>${cell(r.synthetic)}</td><td class="num">${cell(r.ceiling)}</td><td class="num">${cell(r.floor)}</td><td class="key">${escapeXml(r.key)}</td></tr>`;
+      const value = (k: (typeof WHICH)[number]) => `${cell(r[k])}${r.ci ? `<br><span class="ci">${intervalCell(r.ci[k])}</span>` : ''}`;
+      return `<tr><td>${escapeXml(r.name)}</td><td class="dir">${BEST[r.best]}</td><td class="num"${shade}>${value('synthetic')}</td><td class="num">${value('ceiling')}</td><td class="num">${value('floor')}</td><td class="key">${escapeXml(r.key)}</td></tr>`;
     })
     .join('\n');
   return `<table><thead><tr><th>metric</th><th>best</th><th>synthetic</th><th>ceiling</th><th>floor</th><th>key</th></tr></thead><tbody>\n${body}\n</tbody></table>`;
@@ -107,13 +123,18 @@ table { border-collapse: collapse; margin: 0.5em 0 1em; font-size: 13px; }
 th, td { border-bottom: 1px solid #ddd; padding: 3px 8px; text-align: left; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.key, td.dir { color: #888; font-size: 11px; }
+.ci { color: #666; font-size: 11px; white-space: nowrap; }
 .plots { display: flex; flex-wrap: wrap; gap: 8px; }
 .note { color: #555; font-size: 13px; }
 </style></head><body>
 <h1>${title}</h1>
 <p class="note">${escapeXml(meta.created)} · train ${meta.sizes.train}, test ${meta.sizes.test}, synthetic ${meta.sizes.synthetic}, floor ${meta.sizes.floor} patients · feature vectors of ${meta.feature_columns} columns on up to ${meta.sizes.feature_rows} training rows · k = ${meta.k}, ${meta.cv_folds}-fold detection · seed ${meta.seed} · ${meta.seconds.toFixed(1)} s</p>
 <p class="note"><b>ceiling</b>: ${escapeXml(meta.references.ceiling)}.<br><b>floor</b>: ${escapeXml(meta.references.floor)}.<br>
-Synthetic cells are shaded from red (at the floor) to green (at the ceiling).</p>
+Synthetic cells are shaded from red (at the floor) to green (at the ceiling).${
+    meta.bootstrap.replicates > 0
+      ? `<br><b>intervals</b> (under the utility AUROCs and detection AUCs): ${Math.round(meta.bootstrap.level * 100)}% ${escapeXml(meta.bootstrap.method)}; ${meta.bootstrap.replicates} replicates.`
+      : ''
+  }</p>
 ${extras.preface ?? ''}
 ${sections}
 <h2>Plots</h2>

@@ -38,10 +38,15 @@ describe('synehr evaluate', () => {
     const dir = await workspace(true);
     try {
       let err = '';
-      const code = await main(['evaluate', 'model=run1', 'eval.cv_folds=3', 'eval.boosting.trees=20'], { cwd: dir, stdout: () => {}, stderr: (s) => (err += s) });
+      const code = await main(['evaluate', 'model=run1', 'eval.cv_folds=3', 'eval.boosting.trees=20', 'eval.bootstrap=200'], { cwd: dir, stdout: () => {}, stderr: (s) => (err += s) });
       expect(code, err).toBe(0);
       const metrics = JSON.parse(await readFile(join(dir, 'saved_models/run1/eval/metrics.json'), 'utf8'));
       expect(metrics.meta.sizes).toMatchObject({ train: 160, test: 60, synthetic: 150, floor: 150 });
+      expect(metrics.meta.bootstrap.replicates).toBe(200);
+      const tstr = metrics.rows.find((r: { key: string }) => r.key === 'utility/death/boosting/tstr_auroc');
+      expect(tstr.ci.synthetic).toEqual([expect.any(Number), expect.any(Number)]);
+      expect(err).toContain('evaluate: bootstrap intervals (200 replicates)');
+      expect(err).toMatch(/\n  95% interval \(bootstrap\) +\| +\[0\.\d{3}, [01]\.\d{3}\] \|/);
       expect(existsSync(join(dir, 'saved_models/run1/eval/report.html'))).toBe(true);
       expect(err).toMatch(/metric\s+\|\s+synthetic \|\s+ceiling \|\s+floor/);
       expect(err).toContain('report.html');
@@ -71,6 +76,21 @@ describe('synehr evaluate', () => {
       expect(code, err).toBe(0);
       const metrics = JSON.parse(await readFile(join(dir, 'saved_models/run1/eval/metrics.json'), 'utf8'));
       expect(metrics.meta.sizes.synthetic).toBe(40);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('EXPECTED FAILURE - a negative eval.bootstrap is refused by name before anything is read', async () => {
+    const dir = await workspace(true);
+    try {
+      let err = '';
+      const code = await main(['evaluate', 'model=run1', 'eval.bootstrap=-5'], { cwd: dir, stdout: () => {}, stderr: (s) => (err += s) });
+      expect(code).toBe(2);
+      expect(err.trim().split('\n')).toHaveLength(1);
+      expect(err).toMatch(/eval\.bootstrap/);
+      expect(err).toMatch(/-5/);
+      expect(existsSync(join(dir, 'saved_models/run1/eval/metrics.json'))).toBe(false);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

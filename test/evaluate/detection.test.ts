@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { matrix, type Matrix } from '../../src/evaluate/features.ts';
 import { detection, logisticDetectionScore, trainAndScore } from '../../src/evaluate/detection.ts';
 import { Rng } from '../../src/util/rng.ts';
+import { RankedScores } from '../../src/evaluate/bootstrap.ts';
+import { auroc } from '../../src/evaluate/stats.ts';
 
 function gaussian(n: number, d: number, seed: number, shift = 0): Matrix {
   const rng = new Rng(seed);
@@ -38,6 +40,22 @@ describe('detection', () => {
     expect(r.logistic.auc).toBeLessThan(0.82);
     expect(r.boosting.auc).toBeGreaterThan(0.66);
   });
+  it('keeps the out-of-fold scores and folds its AUC is the fold mean of (what the bootstrap resamples)', () => {
+    const r = detection(gaussian(90, 3, 6), gaussian(60, 3, 7, 0.7), 5, new Rng(3), opts);
+    expect(Array.from(r.labels)).toEqual([...new Array(90).fill(0), ...new Array(60).fill(1)]);
+    for (let f = 0; f < 5; f++) {
+      // stratified: each fold holds a fifth of each set
+      expect(r.folds.filter((g, i) => g === f && i < 90).length).toBe(18);
+      expect(r.folds.filter((g, i) => g === f && i >= 90).length).toBe(12);
+    }
+    for (const kind of ['logistic', 'boosting'] as const) {
+      const d = r[kind];
+      expect(new RankedScores(d.oof, r.labels, r.folds).auc()).toBeCloseTo(d.auc, 12);
+      // one fold by hand
+      const idx = Array.from(r.folds).flatMap((g, i) => (g === 2 ? [i] : []));
+      expect(auroc(idx.map((i) => d.oof[i]!), idx.map((i) => r.labels[i]!))).toBeGreaterThan(0.5);
+    }
+  });
   it('EXPECTED FAILURE - fewer rows than folds', () => {
     expect(() => detection(gaussian(3, 2, 1), gaussian(30, 2, 2), 5, new Rng(1), opts)).toThrow(/at least 5 rows per set \(cv_folds\), got 3 real/);
   });
@@ -53,10 +71,14 @@ describe('trainAndScore', () => {
     expect(s.auroc).toBeGreaterThan(0.98);
     expect(s.auprc).toBeGreaterThan(0.98);
     expect(s.f1).toBeGreaterThan(0.9);
+    // the test rows' scores it keeps for the bootstrap are those its figures come from
+    expect(s.scores).toHaveLength(300);
+    expect(auroc(s.scores!, y.slice(300))).toBe(s.auroc);
     // trained on one class only: every prediction is the same, so ranking is a coin toss
     const flat = trainAndScore('boosting', tr, y.slice(0, 300).map(() => 0), te, y.slice(300), opts);
     expect(flat.auroc).toBe(0.5);
     // nothing to train on (a synthetic set without the label): no figure rather than a made-up one
     expect(trainAndScore('logistic', matrix(0, 3), [], te, y.slice(300), opts).auroc).toBeNaN();
+    expect(trainAndScore('logistic', matrix(0, 3), [], te, y.slice(300), opts).scores).toBeNull();
   });
 });

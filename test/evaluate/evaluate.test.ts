@@ -17,6 +17,8 @@ function run(synthetic: ReturnType<typeof toyRecords>, over: Partial<typeof cfg>
   return evaluateSynthetic({ train, test, synthetic, data: toyData, cfg: { ...cfg, ...over }, rng: new Rng(11) });
 }
 
+const escapeRe = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
 const get = (r: EvalResult, key: string) => {
   const row = r.rows.find((x) => x.key === key);
   if (!row) throw new Error(`no row ${key}`);
@@ -96,11 +98,67 @@ describe('evaluateSynthetic', () => {
     expect(get(r, 'detection/auc_boosting').ceiling).toBeNull(); // 4 test rows < 5 folds
     expect(get(r, 'detection/auc_boosting').synthetic).not.toBeNull();
     expect(get(r, 'privacy/mia_auroc').ceiling).not.toBeNull();
+    // an empty figure has an empty interval beside the others
+    expect(get(r, 'detection/auc_boosting').ci!.ceiling).toBeNull();
+    expect(get(r, 'detection/auc_boosting').ci!.synthetic).toHaveLength(2);
   });
 
   it('is reproducible: the same seed gives the same figures', () => {
     const again = run(toyRecords(300, 3));
     expect(again.rows).toEqual(good.rows);
+  });
+
+  it('bootstrap intervals: on the utility AUROCs and detection AUCs only, each around its own figure', () => {
+    const INTERVAL_KEYS = [
+      'detection/auc_logistic', 'detection/auc_boosting',
+      'utility/death/logistic/tstr_auroc', 'utility/death/logistic/augmented_auroc',
+      'utility/death/boosting/tstr_auroc', 'utility/death/boosting/augmented_auroc',
+    ];
+    expect(good.rows.filter((r) => r.ci).map((r) => r.key).sort()).toEqual(INTERVAL_KEYS.slice().sort());
+    expect(good.meta.bootstrap).toMatchObject({ replicates: 1000, level: 0.95 });
+    for (const key of INTERVAL_KEYS) {
+      const row = get(good, key);
+      for (const which of ['synthetic', 'ceiling', 'floor'] as const) {
+        const iv = row.ci![which];
+        const v = row[which]!;
+        expect(iv, `${key} ${which}`).toHaveLength(2);
+        // an interval of other scores (another figure's, or the training rows') would miss it:
+        // the floor's and the synthetic set's figures here lie far apart
+        expect(iv![0], `${key} ${which}`).toBeLessThanOrEqual(v);
+        expect(iv![1], `${key} ${which}`).toBeGreaterThanOrEqual(v);
+        expect(iv![0]).toBeGreaterThanOrEqual(0);
+        expect(iv![1]).toBeLessThanOrEqual(1);
+        // 120 test patients, a few hundred detection rows: an AUROC moves by a few hundredths at least
+        expect(iv![1] - iv![0], `${key} ${which}`).toBeGreaterThan(0.005);
+        expect(iv![1] - iv![0], `${key} ${which}`).toBeLessThan(0.4);
+      }
+    }
+    // the test split has 120 patients and the detection sets 600 rows: the utility intervals are the wider
+    const width = (key: string) => get(good, key).ci!.ceiling![1] - get(good, key).ci!.ceiling![0];
+    expect(width('utility/death/logistic/tstr_auroc')).toBeGreaterThan(width('detection/auc_logistic'));
+    // TRTR is the ceiling of both the TSTR and the augmented row, scored on the same resamples
+    expect(get(good, 'utility/death/boosting/augmented_auroc').ci!.ceiling).toEqual(get(good, 'utility/death/boosting/tstr_auroc').ci!.ceiling);
+  });
+
+  it('bootstrap = 0 leaves the intervals out and every figure as it was; fewer replicates move only the intervals', () => {
+    const off = run(toyRecords(300, 3), { bootstrap: 0 });
+    expect(off.rows.some((r) => 'ci' in r)).toBe(false);
+    expect(off.meta.bootstrap.replicates).toBe(0);
+    const strip = (r: EvalResult) => r.rows.map(({ ci: _ci, ...rest }) => rest);
+    expect(strip(off)).toEqual(strip(good));
+    const few = run(toyRecords(300, 3), { bootstrap: 50 });
+    expect(strip(few)).toEqual(strip(good));
+    expect(get(few, 'detection/auc_logistic').ci).not.toEqual(get(good, 'detection/auc_logistic').ci);
+  });
+
+  it('a synthetic set without the label has no TSTR figure and no interval for it, beside the ceiling’s', () => {
+    const unlabelled = run(toyRecords(300, 3).map((r) => ({ ...r, labels: {} })), { bootstrap: 200 });
+    const row = get(unlabelled, 'utility/death/logistic/tstr_auroc');
+    expect(row.synthetic).toBeNull();
+    expect(row.ci!.synthetic).toBeNull();
+    expect(row.ci!.ceiling).toHaveLength(2);
+    expect(row.ci!.floor).toHaveLength(2);
+    expect(formatSummaryTable(unlabelled)).toMatch(/\n  95% interval \(bootstrap\) +\| +— \| +\[0\.\d{3}, [01]\.\d{3}\] \|/);
   });
 
   it('EXPECTED FAILURE - an unknown utility label names the label and the known ones', () => {
@@ -119,6 +177,11 @@ describe('evaluateSynthetic', () => {
       expect(metrics).toBe(join(dir, 'eval', 'metrics.json'));
       const json = JSON.parse(await readFile(metrics, 'utf8')) as EvalResult;
       expect(json.rows).toEqual(good.rows);
+      // metrics.json's shape of an interval row: ci.{synthetic, ceiling, floor} = [lo, hi]
+      const det = json.rows.find((r) => r.key === 'detection/auc_boosting')!;
+      expect(Object.keys(det.ci!)).toEqual(['synthetic', 'ceiling', 'floor']);
+      for (const iv of Object.values(det.ci!)) expect(iv).toEqual([expect.any(Number), expect.any(Number)]);
+      expect(json.meta.bootstrap).toEqual(good.meta.bootstrap);
       const html = await readFile(report, 'utf8');
       expect(html).toContain('<svg');
       expect(html).not.toMatch(/<script|<link|src=/);
@@ -127,6 +190,16 @@ describe('evaluateSynthetic', () => {
       const table = formatSummaryTable(good);
       expect(table.split('\n')[0]).toMatch(/^metric\s+\|\s+synthetic \|\s+ceiling \|\s+floor$/);
       expect(table).toContain('TCD, temporal correlation difference');
+      // each interval row is followed by its intervals, at 3 decimals, in the same columns
+      const lines = table.split('\n');
+      const at = lines.findIndex((l) => l.startsWith('TSTR AUROC, death, logistic regression'));
+      const ci = get(good, 'utility/death/logistic/tstr_auroc').ci!;
+      const f = (iv: [number, number] | null) => `[${iv![0].toFixed(3)}, ${iv![1].toFixed(3)}]`;
+      expect(lines[at + 1]).toMatch(new RegExp(`^  95% interval \\(bootstrap\\) +\\| +${escapeRe(f(ci.synthetic))} \\| +${escapeRe(f(ci.ceiling))} \\| +${escapeRe(f(ci.floor))}$`));
+      expect(lines[at + 1]!.length).toBe(lines[at]!.length);
+      expect(lines.filter((l) => l.startsWith('  95% interval')).length).toBe(4); // the summary rows among the six
+      expect(html).toContain(`<span class="ci">${f(ci.synthetic)}</span>`);
+      expect(html).toContain('1000 replicates');
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -172,6 +172,27 @@ describe('report.html in headless Chromium', () => {
     }
   });
 
+  it('the bootstrap intervals sit on one line under their figures, inside their cells', async () => {
+    type Box = { left: number; right: number; top: number; bottom: number; height: number };
+    type El = { textContent: string | null; getBoundingClientRect(): Box; closest(q: string): El | null };
+    // the per-model rows (augmented AUROC) wait in closed <details>: open them as a reader would
+    await page.locator('details').evaluateAll((els) => els.forEach((d) => ((d as unknown as { open: boolean }).open = true)));
+    const spans = await page.locator('span.ci').evaluateAll((els) =>
+      (els as unknown as El[]).map((el) => {
+        const r = el.getBoundingClientRect();
+        const td = el.closest('td')!.getBoundingClientRect();
+        return { text: el.textContent, inside: r.left >= td.left && r.right <= td.right && r.top >= td.top && r.bottom <= td.bottom, oneLine: r.height < 20, lower: r.top > td.top + 5 };
+      }),
+    );
+    // 6 interval rows (2 detection, 4 utility) × 3 figures
+    expect(spans).toHaveLength(18);
+    for (const s of spans) {
+      expect(s.text).toMatch(/^\[[01]\.\d{3}, [01]\.\d{3}\]$/);
+      expect(s).toMatchObject({ inside: true, oneLine: true, lower: true });
+    }
+    await page.locator('table', { hasText: 'Detection AUC, logistic' }).first().screenshot({ path: join(shots, 'detection-table.png') });
+  });
+
   it('ROC plots have tick values on both axes', async () => {
     const t = await plotTexts(result.plots.roc[0]!.title);
     expect(t.axisTitles).toEqual(['false positive rate', 'true positive rate']);
