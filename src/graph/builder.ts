@@ -785,10 +785,13 @@ export class Graph {
    * Every transpose it and its rule emit swaps the last two axes of a single-use tensor, which ORT
    * folds into the MatMul. The rule uses FlashAttention's row term Σ_d dO·O instead of Σ_s dP·P:
    * two passes fewer over the [.., T, S] scores.
+   *
+   * `dropMask` (broadcastable to [.., T, S]; 0 or 1 / (1 − p), as dropout() takes it) is dropout
+   * on the probabilities, as Hugging Face's GPT-2 applies attn_pdrop: softmax(..) ⊙ M · v.
    */
-  attention(q: Tensor, k: Tensor, v: Tensor, bias: Tensor | null, keep?: Tensor): Tensor {
+  attention(q: Tensor, k: Tensor, v: Tensor, bias: Tensor | null, keep?: Tensor, dropMask?: Tensor): Tensor {
     if (keep && !bias) throw new RangeError('attention: keep needs the matching bias');
-    const { out, probs } = this.composite(() => {
+    const { out, probs, dropped } = this.composite(() => {
       const s = this.matMul(q, this.transpose(k, swapLastPerm(k)));
       const z = bias ? this.add(s, bias) : s;
       let probs: Tensor;
@@ -798,10 +801,26 @@ export class Graph {
       } else {
         probs = this.softmax(z, -1);
       }
-      return { out: this.matMul(probs, v), probs };
+      const dropped = dropMask ? this.mul(probs, dropMask) : probs;
+      return { out: this.matMul(dropped, v), probs, dropped };
     });
-    this.record('Attention', [q, k, v, bias], [out], { probs });
+    this.record('Attention', [q, k, v, bias], [out], { probs, dropped, dropMask: dropMask ?? null });
     return out;
+  }
+
+  /**
+   * Inverted dropout with its mask given: x ⊙ mask, where mask (broadcastable to x, same dtype)
+   * holds 0 for a dropped element and 1 / (1 − p) for a kept one, so the expectation is x. The
+   * mask is data (drawn outside the graph, e.g. by the trainer from a seed per step), never
+   * differentiated: its rule is dx = dy ⊙ mask.
+   */
+  dropout(x: Tensor, mask: Tensor): Tensor {
+    if (x.dtype !== mask.dtype) throw new TypeError(`dropout: the mask's dtype differs from x's (${x} vs ${mask})`);
+    const shape = broadcastShapes(x.shape, mask.shape, `dropout(${x.name}, ${mask.name})`);
+    if (!sameShapeOrUnknown(shape, x.shape)) throw new RangeError(`dropout: mask ${mask} would broadcast ${x} to ${formatShape(shape)}`);
+    const y = this.composite(() => this.mul(x, mask));
+    this.record('Dropout', [x, mask], [y]);
+    return y;
   }
 
   /**
@@ -982,6 +1001,10 @@ export function sliceBounds(start: number, end: number, step: number, d: number)
     e = Math.min(Math.max(e, -1), d - 1);
   }
   return [s, e];
+}
+
+function sameShapeOrUnknown(a: Shape | null, b: Shape | null): boolean {
+  return a === null || b === null || (a.length === b.length && a.every((d, i) => d === null || b[i] === null || d === b[i]));
 }
 
 function sameRankShape(a: Shape | null, b: Shape | null): Shape | null {

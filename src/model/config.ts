@@ -1,5 +1,8 @@
 import { z } from 'zod';
 
+/** A dropout probability: in [0, 1), where 1 would drop everything and scale by infinity. */
+const dropProbability = z.number().min(0).lt(1).default(0);
+
 /** The `model` config group: the GPT's shape (DESIGN.md, "The graph engine and the model"). */
 export const modelConfigSchema = z
   .object({
@@ -15,6 +18,15 @@ export const modelConfigSchema = z
     n_ctx: z.number().int().positive().default(1024),
     // std of the normal initialisation (GPT-2's 0.02); residual projections are scaled by 1/sqrt(2 n_layer)
     init_std: z.number().positive().default(0.02),
+    // inverted dropout while training, under Hugging Face GPT-2's names (written so into the export's
+    // config.json); 0 = off, today's model. GPT-2 and SynEHRgy used 0.1 for each. At inference
+    // (validation, export, sampler) dropout is the identity.
+    // on the summed token + position embeddings
+    embd_pdrop: dropProbability,
+    // on each block's attention projection and MLP output, before they join the residual stream
+    resid_pdrop: dropProbability,
+    // on the attention probabilities
+    attn_pdrop: dropProbability,
   })
   .strict();
 

@@ -2,7 +2,9 @@ import type { ParamLayout } from '../model/init.ts';
 import { paramViews } from '../model/init.ts';
 import type { ParamSpec } from '../model/params.ts';
 import { createSession, float32Tensor, int64Tensor, scalarValue, type HostTensor, type Session, type SessionOptions } from '../graph/runtime.ts';
+import type { DropoutMaskSpec } from '../model/gpt.ts';
 import type { PackedBatch } from './batches.ts';
+import { DropoutMasks } from './dropout.ts';
 
 /**
  * What the trainer needs from a model: its loss and gradients on a packed batch, and its loss
@@ -13,9 +15,11 @@ export interface ModelRunner {
    * The mean loss over the batch's counted targets (targets != -1), and its gradient with respect
    * to the flat parameters, scaled by `scale`: written into `grad` (accumulate = false) or added
    * to it (accumulate = true). `grad` has the layout of the parameters; padding stays untouched.
+   * `dropoutSeed` seeds this micro-batch's dropout masks (src/train/dropout.ts); a model without
+   * dropout ignores it.
    */
-  lossAndGrad(batch: PackedBatch, params: Float32Array, grad: Float32Array, scale: number, accumulate: boolean): Promise<number>;
-  /** The mean loss alone (validation). */
+  lossAndGrad(batch: PackedBatch, params: Float32Array, grad: Float32Array, scale: number, accumulate: boolean, dropoutSeed: number): Promise<number>;
+  /** The mean loss alone (validation), without dropout. */
   loss(batch: PackedBatch, params: Float32Array): Promise<number>;
   release(): Promise<void>;
 }
@@ -40,8 +44,8 @@ export interface GraphBytes {
 
 /**
  * A runner over ONNX graphs with inputs input_ids, position_ids, doc_ids, targets ([B, T] int64)
- * then every parameter by name, and outputs `loss` then `grad.<name>` (training graph) or `loss`
- * alone (eval graph).
+ * then every parameter by name (and, in the training graph, the `dropout` masks), and outputs
+ * `loss` then `grad.<name>` (training graph) or `loss` alone (eval graph).
  *
  * The parameter tensors wrap views of the flat array once, at creation: ONNX Runtime reads inputs
  * without copying, so every run sees the weights AdamW just updated in place.
@@ -55,6 +59,8 @@ export async function createGraphRunner(opts: {
   B: number;
   T: number;
   session?: SessionOptions;
+  /** the training graph's dropout mask inputs, drawn afresh for every lossAndGrad */
+  dropout?: readonly DropoutMaskSpec[];
 }): Promise<ModelRunner> {
   const { layout, B, T } = opts;
   const specs = layout.specs;
@@ -66,6 +72,9 @@ export async function createGraphRunner(opts: {
   const gradNames = specs.map((s) => `grad.${s.name}`);
   for (const name of ['loss', ...gradNames]) {
     if (!opts.train.outputNames.includes(name)) throw new Error(`training graph has no output '${name}' (outputs: ${opts.train.outputNames.slice(0, 4).join(', ')}, ...)`);
+  }
+  for (const name of (opts.dropout ?? []).map((m) => m.name)) {
+    if (!opts.train.inputNames.includes(name)) throw new Error(`training graph has no dropout mask input '${name}'`);
   }
   const trainSession = await createSession(opts.train.model, opts.session);
   const evalSession: Session = opts.eval ? await createSession(opts.eval.model, opts.session) : trainSession;
@@ -82,9 +91,25 @@ export async function createGraphRunner(opts: {
     };
   };
 
+  // two sets of masks: while ONNX Runtime runs a micro-batch on one, the next micro-batch's are
+  // drawn into the other (ORT's run leaves the JS thread free). The trainer numbers micro-batches
+  // with consecutive seeds (dropoutSeed), so seed + 1 is the guess; a miss draws at the call.
+  const maskSets = [new DropoutMasks(opts.dropout ?? []), new DropoutMasks(opts.dropout ?? [])] as const;
+  let drawn: { set: 0 | 1; seed: number } | null = null;
+  const runWithMasks = async (batch: PackedBatch, seed: number): Promise<Record<string, HostTensor>> => {
+    let set: 0 | 1 = 0;
+    if (drawn?.seed === seed) set = drawn.set;
+    else maskSets[set].fill(seed);
+    const other = set === 0 ? 1 : 0;
+    const run = trainSession.run({ ...feeds(batch), ...maskSets[set].feeds }, fetchTrain);
+    const next = (seed + 1) >>> 0;
+    maskSets[other].fill(next);
+    drawn = { set: other, seed: next };
+    return run;
+  };
   return {
-    async lossAndGrad(batch, _params, grad, scale, accumulate) {
-      const out = await trainSession.run(feeds(batch), fetchTrain);
+    async lossAndGrad(batch, _params, grad, scale, accumulate, dropoutSeed) {
+      const out = maskSets[0].empty ? await trainSession.run(feeds(batch), fetchTrain) : await runWithMasks(batch, dropoutSeed);
       specs.forEach((_, i) => {
         const g = out[gradNames[i]!]!.data as Float32Array;
         const o = layout.offsets[i]!;

@@ -19,6 +19,7 @@ import {
   type EarlyStoppingState,
 } from './checkpoint.ts';
 import type { TrainConfig } from './config.ts';
+import { dropoutSeed } from './dropout.ts';
 import { clipScale, globalNorm } from './gradients.ts';
 import type { ModelRunner, RunnerFactory } from './runner.ts';
 import { learningRate } from './schedule.ts';
@@ -31,7 +32,8 @@ import { learningRate } from './schedule.ts';
  *
  * Exactness of resume: the only state a step reads is the weights, the AdamW moments and t, the
  * step (for the schedule), the data order (epoch permutation RNG + cursor) and the early-stopping
- * record, and a checkpoint holds all of them bit for bit. Validation reads no state it changes.
+ * record, and a checkpoint holds all of them bit for bit; the dropout masks are drawn from the seed
+ * and the step alone. Validation reads no state it changes.
  */
 
 /** Where a metrics row goes; the tracker (metrics.jsonl, TensorBoard, W&B) in production. */
@@ -117,6 +119,8 @@ export async function trainModel(opts: TrainModelOptions): Promise<TrainResult> 
   const root = new Rng(opts.seed);
   const initRng = root.fork('init');
   const dataRng = root.fork('data');
+  // the dropout masks' stream key; each micro-batch seeds its masks from it and its index
+  const dropoutKey = root.fork('dropout').nextU32();
   // where AdamW's SIMD kernel updates them; the runner made below feeds ONNX Runtime views of these parameters
   const { params, grad, adam } = createOptimizerState(layout.total);
   let step = 0;
@@ -271,7 +275,7 @@ export async function trainModel(opts: TrainModelOptions): Promise<TrainResult> 
       let stepLoss = 0;
       for (let micro = 0; micro < cfg.grad_accum; micro++) {
         const batch: PackedBatch = stream.next();
-        const loss = await runner.lossAndGrad(batch, params, grad, 1 / cfg.grad_accum, micro > 0);
+        const loss = await runner.lossAndGrad(batch, params, grad, 1 / cfg.grad_accum, micro > 0, dropoutSeed(dropoutKey, step, cfg.grad_accum, micro));
         if (!Number.isFinite(loss)) {
           throw new SynehrError('E_TRAIN', `loss is ${loss} at step ${step}: training diverged (try a lower train.lr, now ${cfg.lr})`);
         }
