@@ -14,9 +14,9 @@
  * block-causal graph computes only (nb + 1) / (2 nb) of it (5/8 at T 1024).
  *
  * Run: npx tsx bench/train.ts [--steps 5] [--warmup 2] [--threads 2] [--models gpt,gpt-small]
- *        [--embd-pdrop 0] [--resid-pdrop 0] [--attn-pdrop 0] [--reference true]
+ *        [--embd-pdrop 0] [--resid-pdrop 0] [--reference true]
  *
- * The dropout flags set the model's dropout (model.embd_pdrop, ...; each step draws fresh masks,
+ * The dropout flags set the model's dropout (model.embd_pdrop, resid_pdrop; each step draws fresh masks,
  * as training does); the PyTorch reference has none, so with dropout it is skipped, and
  * `--reference false` skips it always.
  *
@@ -62,7 +62,7 @@ const STEPS = Number(arg('steps', '5'));
 const WARMUP = Number(arg('warmup', '2'));
 const THREADS = Number(arg('threads', '2'));
 const MODELS = arg('models', 'gpt,gpt-small').split(',');
-const DROPOUT = { embd_pdrop: Number(arg('embd-pdrop', '0')), resid_pdrop: Number(arg('resid-pdrop', '0')), attn_pdrop: Number(arg('attn-pdrop', '0')) };
+const DROPOUT = { embd_pdrop: Number(arg('embd-pdrop', '0')), resid_pdrop: Number(arg('resid-pdrop', '0')) };
 const WITH_DROPOUT = Object.values(DROPOUT).some((p) => p > 0);
 const REFERENCE_ON = arg('reference', 'true') !== 'false' && !WITH_DROPOUT;
 
@@ -169,7 +169,7 @@ async function main(): Promise<void> {
   const V = vocabSize();
   const rows: string[] = [];
   console.log(`synehr training throughput vs PyTorch and ONNX Runtime's raw MatMul; ${THREADS} threads; medians of ${STEPS} timed steps after ${WARMUP} warm-up steps`);
-  if (WITH_DROPOUT) console.log(`dropout: embd_pdrop ${DROPOUT.embd_pdrop}, resid_pdrop ${DROPOUT.resid_pdrop}, attn_pdrop ${DROPOUT.attn_pdrop}`);
+  if (WITH_DROPOUT) console.log(`dropout: embd_pdrop ${DROPOUT.embd_pdrop}, resid_pdrop ${DROPOUT.resid_pdrop}`);
   for (const name of MODELS) {
     const cfg = modelConfig(name);
     const T = cfg.n_ctx;

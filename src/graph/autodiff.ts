@@ -213,19 +213,15 @@ const RULES: Record<string, Rule> = {
   Attention: (g, e, [dO], needs) => {
     // S = q kᵀ + bias, P = softmax(S), O = P v
     // dv = Pᵀ dO; dP = dO vᵀ; dS = P (dP − Σ_d dO·O); dq = dS k; dk = dSᵀ q
-    // With a dropout mask M, O = (P ⊙ M) v: dv = (P ⊙ M)ᵀ dO and dP = (dO vᵀ) ⊙ M; the row term
-    // is unchanged, Σ_s dP·P = Σ_s (dO vᵀ)·(P ⊙ M) = Σ_d dO·O.
     const [q, k, v, bias] = e.inputs as (Tensor | null)[];
     const P = e.attrs.probs as Tensor;
-    const M = e.attrs.dropMask as Tensor | null;
     const O = e.outputs[0]!;
-    const dv = needs[2] ? sumToShape(g, g.matMul(swapLast(g, e.attrs.dropped as Tensor), dO!), v!) : null;
+    const dv = needs[2] ? sumToShape(g, g.matMul(swapLast(g, P), dO!), v!) : null;
     let dq: Tensor | null = null;
     let dk: Tensor | null = null;
     let dbias: Tensor | null = null;
     if (needs[0] || needs[1] || needs[3]) {
-      const dPm = g.matMul(dO!, swapLast(g, v!));
-      const dP = M ? g.mul(dPm, M) : dPm;
+      const dP = g.matMul(dO!, swapLast(g, v!));
       const rowTerm = g.reduceSum(g.mul(dO!, O), [-1], true); // [.., T, 1]
       const dS = g.mul(g.sub(dP, rowTerm), P);
       if (needs[0]) dq = sumToShape(g, g.matMul(dS, k!), q!);

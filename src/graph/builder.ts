@@ -785,13 +785,10 @@ export class Graph {
    * Every transpose it and its rule emit swaps the last two axes of a single-use tensor, which ORT
    * folds into the MatMul. The rule uses FlashAttention's row term Σ_d dO·O instead of Σ_s dP·P:
    * two passes fewer over the [.., T, S] scores.
-   *
-   * `dropMask` (broadcastable to [.., T, S]; 0 or 1 / (1 − p), as dropout() takes it) is dropout
-   * on the probabilities, as Hugging Face's GPT-2 applies attn_pdrop: softmax(..) ⊙ M · v.
    */
-  attention(q: Tensor, k: Tensor, v: Tensor, bias: Tensor | null, keep?: Tensor, dropMask?: Tensor): Tensor {
+  attention(q: Tensor, k: Tensor, v: Tensor, bias: Tensor | null, keep?: Tensor): Tensor {
     if (keep && !bias) throw new RangeError('attention: keep needs the matching bias');
-    const { out, probs, dropped } = this.composite(() => {
+    const { out, probs } = this.composite(() => {
       const s = this.matMul(q, this.transpose(k, swapLastPerm(k)));
       const z = bias ? this.add(s, bias) : s;
       let probs: Tensor;
@@ -801,10 +798,9 @@ export class Graph {
       } else {
         probs = this.softmax(z, -1);
       }
-      const dropped = dropMask ? this.mul(probs, dropMask) : probs;
-      return { out: this.matMul(dropped, v), probs, dropped };
+      return { out: this.matMul(probs, v), probs };
     });
-    this.record('Attention', [q, k, v, bias], [out], { probs, dropped, dropMask: dropMask ?? null });
+    this.record('Attention', [q, k, v, bias], [out], { probs });
     return out;
   }
 

@@ -19,14 +19,13 @@ export const modelConfigSchema = z
     // std of the normal initialisation (GPT-2's 0.02); residual projections are scaled by 1/sqrt(2 n_layer)
     init_std: z.number().positive().default(0.02),
     // inverted dropout while training, under Hugging Face GPT-2's names (written so into the export's
-    // config.json); 0 = off, today's model. GPT-2 and SynEHRgy used 0.1 for each. At inference
-    // (validation, export, sampler) dropout is the identity.
+    // config.json); 0 = off, the model as it was before dropout. GPT-2 and SynEHRgy used 0.1. At
+    // inference (validation, export, sampler) dropout is the identity. HF's third, attn_pdrop on the
+    // attention probabilities, is not offered: it cost 11-14% of a gpt-small step (docs/training.md).
     // on the summed token + position embeddings
     embd_pdrop: dropProbability,
     // on each block's attention projection and MLP output, before they join the residual stream
     resid_pdrop: dropProbability,
-    // on the attention probabilities
-    attn_pdrop: dropProbability,
   })
   .strict();
 

@@ -88,23 +88,18 @@ export interface DropoutMaskSpec {
 }
 
 /**
- * The dropout masks of the training graph, where Hugging Face's GPT-2 applies its dropout: the
- * summed embeddings (embd_pdrop), each block's attention projection and MLP output before they
- * join the residual stream (resid_pdrop), and the attention probabilities (attn_pdrop), one mask
- * per causal query block ([B, H, tb, (i + 1) tb], see blockCausalAttention). A probability of 0
- * has no mask, so a model without dropout gets the same graph as before dropout existed.
+ * The dropout masks of the training graph, where Hugging Face's GPT-2 applies embd_pdrop and
+ * resid_pdrop: the summed embeddings, and each block's attention projection and MLP output before
+ * they join the residual stream, all [N, C]. A probability of 0 has no mask, so a model without
+ * dropout gets the same graph as before dropout existed.
  */
-export function dropoutMaskSpecs(cfg: ModelConfig, B: number, T: number, attentionBlocks = defaultAttentionBlocks(T)): DropoutMaskSpec[] {
+export function dropoutMaskSpecs(cfg: ModelConfig, B: number, T: number): DropoutMaskSpec[] {
   const N = B * T;
   const C = cfg.n_embd;
   const specs: DropoutMaskSpec[] = [];
   if (cfg.embd_pdrop > 0) specs.push({ name: 'dropout.embd', shape: [N, C], p: cfg.embd_pdrop });
-  const tb = T / attentionBlocks;
-  for (let l = 0; l < cfg.n_layer; l++) {
-    if (cfg.attn_pdrop > 0) {
-      for (let i = 0; i < attentionBlocks; i++) specs.push({ name: `dropout.h.${l}.attn_probs.${i}`, shape: [B, cfg.n_head, tb, (i + 1) * tb], p: cfg.attn_pdrop });
-    }
-    if (cfg.resid_pdrop > 0) {
+  if (cfg.resid_pdrop > 0) {
+    for (let l = 0; l < cfg.n_layer; l++) {
       specs.push({ name: `dropout.h.${l}.attn`, shape: [N, C], p: cfg.resid_pdrop }, { name: `dropout.h.${l}.mlp`, shape: [N, C], p: cfg.resid_pdrop });
     }
   }
@@ -213,12 +208,11 @@ export function gptHidden(g: Graph, cfg: ModelConfig, p: Params, ids: Tensor, po
   return gptTrunk(g, cfg, p, x0, {
     // MatMul then Add rather than one Gemm with a bias: see TRAINING_SESSION_OPTIONS
     linear: (x, w, b) => g.add(g.matMul(x, w), b),
-    attend: (l, q, k, v) => {
+    attend: (_l, q, k, v) => {
       const qh = g.transpose(g.reshape(q, [B, T, H, D]), [0, 2, 1, 3]); // [B, H, T, D]
       const kh = g.transpose(g.reshape(k, [B, T, H, D]), [0, 2, 1, 3]); // [B, H, T, D]
       const vh = g.transpose(g.reshape(v, [B, T, H, D]), [0, 2, 1, 3]); // [B, H, T, D]
-      const probDrops = masks.map((_, i) => mask(`dropout.h.${l}.attn_probs.${i}`));
-      const o = blockCausalAttention(g, qh, kh, vh, masks, probDrops); // [B, H, T, D]
+      const o = blockCausalAttention(g, qh, kh, vh, masks); // [B, H, T, D]
       return g.reshape(g.transpose(o, [0, 2, 1, 3]), [N, C]); // [N, C]
     },
     primitiveLayerNorm: o.primitiveLayerNorm,
@@ -230,12 +224,12 @@ export function gptHidden(g: Graph, cfg: ModelConfig, p: Params, ids: Tensor, po
 
 /**
  * Masked softmax(q kᵀ) v for causal attention, by query blocks: block i's queries [.., tb, D]
- * score only the keys of blocks 0..i, the later ones being masked anyway; masks[i] is block i's,
- * drops[i] its dropout mask on the probabilities, if any. q, k, v [B, H, T, D] → [B, H, T, D]. The key/value prefixes are contiguous slices along T.
+ * score only the keys of blocks 0..i, the later ones being masked anyway; masks[i] is block i's.
+ * q, k, v [B, H, T, D] → [B, H, T, D]. The key/value prefixes are contiguous slices along T.
  */
-function blockCausalAttention(g: Graph, q: Tensor, k: Tensor, v: Tensor, masks: BlockMask[], drops: (Tensor | undefined)[] = []): Tensor {
+function blockCausalAttention(g: Graph, q: Tensor, k: Tensor, v: Tensor, masks: BlockMask[]): Tensor {
   const nb = masks.length;
-  if (nb === 1) return g.attention(q, k, v, masks[0]!.bias, masks[0]!.keep, drops[0]);
+  if (nb === 1) return g.attention(q, k, v, masks[0]!.bias, masks[0]!.keep);
   const T = q.shape![2] as number;
   const tb = T / nb;
   const qs = g.split(q, new Array<number>(nb).fill(tb), 2);
@@ -243,7 +237,7 @@ function blockCausalAttention(g: Graph, q: Tensor, k: Tensor, v: Tensor, masks: 
   const ends = Array.from({ length: nb - 1 }, (_, i) => (i + 1) * tb);
   const ks = [...g.prefixes(k, ends, 2), k]; // [B, H, seen, D]
   const vs = [...g.prefixes(v, ends, 2), v];
-  const outs = qs.map((qi, i) => g.attention(qi, ks[i]!, vs[i]!, masks[i]!.bias, masks[i]!.keep, drops[i])); // [B, H, tb, D]
+  const outs = qs.map((qi, i) => g.attention(qi, ks[i]!, vs[i]!, masks[i]!.bias, masks[i]!.keep)); // [B, H, tb, D]
   return g.concat(outs, 2);
 }
 
@@ -289,7 +283,7 @@ function buildLoss(cfg: ModelConfig, opts: TrainingGraphOptions, name: string, w
   const paramTensors = params.map((s) => (p[s.name] = g.input(s.name, dtype, s.shape)));
   const attentionBlocks = opts.attentionBlocks ?? defaultAttentionBlocks(T);
   // the masks follow the parameters, so the graph's inputs start as they do without dropout
-  const dropMasks = new Map((withDropout ? dropoutMaskSpecs(cfg, B, T, attentionBlocks) : []).map((m) => [m.name, g.input(m.name, dtype, m.shape)]));
+  const dropMasks = new Map((withDropout ? dropoutMaskSpecs(cfg, B, T) : []).map((m) => [m.name, g.input(m.name, dtype, m.shape)]));
   const xf = gptHidden(g, cfg, p, ids, positions, docs, { B, T, primitiveLayerNorm, attentionBlocks, dropMask: (n) => dropMasks.get(n) });
   const logits = g.gemm(xf, p['transformer.wte.weight']!, null, { transB: true }); // tied head: [N, V]
   const loss = maskedCrossEntropy(g, logits, targets, B * T);

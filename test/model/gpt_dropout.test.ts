@@ -15,7 +15,7 @@ import { directionalGradCheck, feedsFor, packedBatch, randomParams, session, TIN
 import { referenceLoss, referenceTokenLosses } from './reference.ts';
 
 const opts = { vocabSize: TINY_V, batch: 2, ctx: 8 };
-const DROP: ModelConfig = { ...TINY, embd_pdrop: 0.2, resid_pdrop: 0.3, attn_pdrop: 0.25 };
+const DROP: ModelConfig = { ...TINY, embd_pdrop: 0.2, resid_pdrop: 0.3 };
 
 /** Masks as the trainer draws them, in the graph's dtype. */
 function drawMasks(specs: DropoutMaskSpec[], seed: number, dtype: 'float32' | 'float64'): Record<string, HostTensor> {
@@ -38,26 +38,18 @@ describe('dropout in the GPT training graph', () => {
   it('one mask input per site after the parameters; none without dropout, none in the evaluation graph', () => {
     const built = buildTrainingGraph(DROP, opts);
     const specs = dropoutMaskSpecs(DROP, opts.batch, opts.ctx);
-    // ctx 8: one causal attention block
     expect(specs.map((s) => [s.name, s.shape, s.p])).toEqual([
       ['dropout.embd', [16, 8], 0.2],
       ...[0, 1].flatMap((l) => [
-        [`dropout.h.${l}.attn_probs.0`, [2, 2, 8, 8], 0.25],
         [`dropout.h.${l}.attn`, [16, 8], 0.3],
         [`dropout.h.${l}.mlp`, [16, 8], 0.3],
       ]),
     ]);
+    expect(dropoutMaskSpecs({ ...TINY, resid_pdrop: 0.1 }, 2, 8).map((s) => s.name)).toEqual(['dropout.h.0.attn', 'dropout.h.0.mlp', 'dropout.h.1.attn', 'dropout.h.1.mlp']);
     expect(built.inputNames).toEqual([...TRAINING_DATA_INPUTS, ...built.params.map((p) => p.name), ...specs.map((s) => s.name)]);
     expect(dropoutMaskSpecs(TINY, 2, 8)).toEqual([]);
     expect(buildTrainingGraph(TINY, opts).inputNames).toEqual([...TRAINING_DATA_INPUTS, ...built.params.map((p) => p.name)]);
     expect(buildEvalGraph(DROP, opts).inputNames).toEqual([...TRAINING_DATA_INPUTS, ...built.params.map((p) => p.name)]);
-    // two causal blocks: one probability mask per block, each as wide as the keys it sees
-    expect(dropoutMaskSpecs({ ...TINY, attn_pdrop: 0.1 }, 2, 8, 2).map((s) => [s.name, s.shape])).toEqual([
-      ['dropout.h.0.attn_probs.0', [2, 2, 4, 4]],
-      ['dropout.h.0.attn_probs.1', [2, 2, 4, 8]],
-      ['dropout.h.1.attn_probs.0', [2, 2, 4, 4]],
-      ['dropout.h.1.attn_probs.1', [2, 2, 4, 8]],
-    ]);
   });
 
   it('p = 0 gives the graphs of before dropout existed, byte for byte', () => {
@@ -87,9 +79,9 @@ describe('dropout in the GPT training graph', () => {
     const { specs, values } = randomParams(TINY, TINY_V, 23);
     const batch = packedBatch(TINY_V, 24);
     for (const attentionBlocks of [1, 2]) {
-      const mspecs = dropoutMaskSpecs(DROP, 2, 8, attentionBlocks);
+      const mspecs = dropoutMaskSpecs(DROP, 2, 8);
       const masks = drawMasks(mspecs, 7 + attentionBlocks, 'float64');
-      const ref = referenceLoss(DROP, TINY_V, values, batch, { masks: masksOf(masks), attentionBlocks });
+      const ref = referenceLoss(DROP, TINY_V, values, batch, masksOf(masks));
       const noDrop = referenceLoss(TINY, TINY_V, values, batch);
       // the masks matter: the loss moves well beyond the float32 tolerance below
       expect(Math.abs(ref - noDrop) / noDrop).toBeGreaterThan(1e-2);
@@ -105,7 +97,7 @@ describe('dropout in the GPT training graph', () => {
   it('float64 gradients with the masks fixed match central finite differences (coordinates and a random direction)', async () => {
     const { specs, values } = randomParams(TINY, TINY_V, 25);
     const batch = packedBatch(TINY_V, 26);
-    const masks = drawMasks(dropoutMaskSpecs(DROP, 2, 8, 2), 3, 'float64');
+    const masks = drawMasks(dropoutMaskSpecs(DROP, 2, 8), 3, 'float64');
     const s = await session(buildTrainingGraph(DROP, { ...opts, dtype: 'float64', attentionBlocks: 2 }).model);
     const r = await directionalGradCheck(s, specs, values, () => ({ ...feedsFor(batch, specs, values, 'float64'), ...masks }), new Rng(27));
     expect(r.worstCoordinate, r.where).toBeLessThan(1e-5);

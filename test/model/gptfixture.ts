@@ -5,7 +5,7 @@ import { gptParamSpecs, type ParamSpec } from '../../src/model/params.ts';
 import type { ReferenceBatch } from './reference.ts';
 import { Rng } from '../../src/util/rng.ts';
 
-export const TINY: ModelConfig = { name: 'gpt-tiny', n_layer: 2, n_embd: 8, n_head: 2, n_ctx: 16, init_std: 0.02, embd_pdrop: 0, resid_pdrop: 0, attn_pdrop: 0 };
+export const TINY: ModelConfig = { name: 'gpt-tiny', n_layer: 2, n_embd: 8, n_head: 2, n_ctx: 16, init_std: 0.02, embd_pdrop: 0, resid_pdrop: 0 };
 export const TINY_V = 11;
 
 /** Parameters with non-trivial values (std 0.3, LayerNorm gains near 1) so every path matters. */

@@ -18,14 +18,10 @@ export interface ReferenceBatch {
 export type ReferenceParams = Record<string, ArrayLike<number>>;
 
 /**
- * Dropout with its masks given, by the training graph's mask names (dropoutMaskSpecs): each is
- * multiplied in where Hugging Face's GPT-2 applies dropout. attentionBlocks says how the
- * attention masks are split by query block.
+ * Dropout masks by the training graph's mask names (dropoutMaskSpecs), each multiplied in where
+ * Hugging Face's GPT-2 applies dropout.
  */
-export interface ReferenceDropout {
-  masks: Record<string, ArrayLike<number>>;
-  attentionBlocks: number;
-}
+export type ReferenceDropout = Record<string, ArrayLike<number>>;
 
 const LN_EPS = 1e-5;
 const GELU_K = Math.sqrt(2 / Math.PI);
@@ -81,13 +77,11 @@ export function referenceTokenLosses(cfg: ModelConfig, vocabSize: number, p: Ref
     const pos = batch.positionIds[n]!;
     for (let c = 0; c < C; c++) x[n * C + c] = wte[id * C + c]! + wpe[pos * C + c]!;
   }
-  const mask = (name: string) => dropout?.masks[name];
   const drop = (a: Float64Array, name: string) => {
-    const m = mask(name);
+    const m = dropout?.[name];
     if (m) for (let i = 0; i < a.length; i++) a[i] = a[i]! * m[i]!;
   };
   drop(x, 'dropout.embd');
-  const tb = T / (dropout?.attentionBlocks ?? 1);
   for (let l = 0; l < cfg.n_layer; l++) {
     const h = `transformer.h.${l}`;
     const a = layerNormRows(x, param(p, `${h}.ln_1.weight`), param(p, `${h}.ln_1.bias`), C);
@@ -116,14 +110,9 @@ export function referenceTokenLosses(cfg: ModelConfig, vocabSize: number, p: Ref
             scores[j] = scores[j] === -Infinity ? 0 : Math.exp(scores[j]! - max);
             z += scores[j]!;
           }
-          // dropout on the probabilities: query i's row of its block's mask [B, H, tb, seen]
-          const blk = Math.floor(i / tb);
-          const seen = (blk + 1) * tb;
-          const pm = mask(`dropout.h.${l}.attn_probs.${blk}`);
-          const rowAt = ((b * H + hd) * tb + (i - blk * tb)) * seen;
           for (let d = 0; d < D; d++) {
             let s = 0;
-            for (let j = 0; j < T; j++) s += scores[j]! * (pm && j < seen ? pm[rowAt + j]! : 1) * qkv[(b * T + j) * 3 * C + 2 * C + hd * D + d]!;
+            for (let j = 0; j < T; j++) s += scores[j]! * qkv[(b * T + j) * 3 * C + 2 * C + hd * D + d]!;
             y[(b * T + i) * C + hd * D + d] = s / z;
           }
         }

@@ -18,7 +18,7 @@ import { Rng } from '../../src/util/rng.ts';
 import { syntheticShard } from './bigramRunner.ts';
 
 const TINY = modelConfigSchema.parse({ name: 'gpt-tiny', n_layer: 1, n_embd: 32, n_head: 2, n_ctx: 64 });
-const DROPPED = { ...TINY, embd_pdrop: 0.1, resid_pdrop: 0.1, attn_pdrop: 0.1 };
+const DROPPED = { ...TINY, embd_pdrop: 0.1, resid_pdrop: 0.1 };
 const V = 24;
 const tmp = () => mkdtemp(join(tmpdir(), 'synehr-gpt-train-'));
 
