@@ -19,7 +19,7 @@ export interface ModelRunner {
    * dropout ignores it.
    */
   lossAndGrad(batch: PackedBatch, params: Float32Array, grad: Float32Array, scale: number, accumulate: boolean, dropoutSeed: number): Promise<number>;
-  /** The mean loss alone (validation), without dropout. */
+  /** The mean loss of the flat weights `params` alone (validation), without dropout: the trainer's own or the weight average. */
   loss(batch: PackedBatch, params: Float32Array): Promise<number>;
   release(): Promise<void>;
 }
@@ -48,7 +48,8 @@ export interface GraphBytes {
  * `loss` then `grad.<name>` (training graph) or `loss` alone (eval graph).
  *
  * The parameter tensors wrap views of the flat array once, at creation: ONNX Runtime reads inputs
- * without copying, so every run sees the weights AdamW just updated in place.
+ * without copying, so every run sees the weights AdamW just updated in place. loss() of another
+ * flat array (the weight average) wraps views of that one, once per array.
  */
 export async function createGraphRunner(opts: {
   train: GraphBytes;
@@ -64,11 +65,12 @@ export async function createGraphRunner(opts: {
 }): Promise<ModelRunner> {
   const { layout, B, T } = opts;
   const specs = layout.specs;
-  const views = paramViews(layout, opts.params);
-  const paramFeeds: Record<string, HostTensor> = {};
-  specs.forEach((s: ParamSpec, i) => {
-    paramFeeds[s.name] = float32Tensor(views[i]!, s.shape);
-  });
+  const feedsOf = (flat: Float32Array): Record<string, HostTensor> => {
+    const views = paramViews(layout, flat);
+    return Object.fromEntries(specs.map((s: ParamSpec, i) => [s.name, float32Tensor(views[i]!, s.shape)]));
+  };
+  const paramFeeds = feedsOf(opts.params);
+  const otherFeeds = new WeakMap<Float32Array, Record<string, HostTensor>>();
   const gradNames = specs.map((s) => `grad.${s.name}`);
   for (const name of ['loss', ...gradNames]) {
     if (!opts.train.outputNames.includes(name)) throw new Error(`training graph has no output '${name}' (outputs: ${opts.train.outputNames.slice(0, 4).join(', ')}, ...)`);
@@ -80,14 +82,14 @@ export async function createGraphRunner(opts: {
   const evalSession: Session = opts.eval ? await createSession(opts.eval.model, opts.session) : trainSession;
   const fetchTrain = ['loss', ...gradNames];
 
-  const feeds = (batch: PackedBatch): Record<string, HostTensor> => {
+  const feeds = (batch: PackedBatch, weights = paramFeeds): Record<string, HostTensor> => {
     if (batch.B !== B || batch.T !== T) throw new RangeError(`batch is [${batch.B}, ${batch.T}], the graph was built for [${B}, ${T}]`);
     return {
       input_ids: int64Tensor(batch.inputIds, [B, T]),
       position_ids: int64Tensor(batch.positionIds, [B, T]),
       doc_ids: int64Tensor(batch.docIds, [B, T]),
       targets: int64Tensor(batch.targets, [B, T]),
-      ...paramFeeds,
+      ...weights,
     };
   };
 
@@ -119,8 +121,10 @@ export async function createGraphRunner(opts: {
       });
       return scalarValue(out.loss!);
     },
-    async loss(batch) {
-      const out = await evalSession.run(feeds(batch), ['loss']);
+    async loss(batch, weights) {
+      let w = weights === opts.params ? paramFeeds : otherFeeds.get(weights);
+      if (!w) otherFeeds.set(weights, (w = feedsOf(weights)));
+      const out = await evalSession.run(feeds(batch, w), ['loss']);
       return scalarValue(out.loss!);
     },
     async release() {

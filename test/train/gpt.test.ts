@@ -95,10 +95,11 @@ describe('trainer with the GPT graphs (gpt-tiny)', () => {
   it.each([
     [1, 'no dropout', 1],
     [2, 'no dropout', 1],
-    [1, 'dropout 0.1, 2 micro-batches a step', 2],
+    [1, 'dropout 0.1, weight average 0.9, 2 micro-batches a step', 2],
   ] as const)('an interrupted and resumed run ends with the same bytes as an uninterrupted one (%i threads, %s)', async (threads, what, gradAccum) => {
     const dir = await tmp();
-    const train = { lr: 3e-3, warmup_steps: 2, max_steps: 12, eval_every: 4, eval_batches: 2, checkpoint_every: 5, threads, grad_accum: gradAccum };
+    const ema_decay = what === 'no dropout' ? null : 0.9;
+    const train = { lr: 3e-3, warmup_steps: 2, max_steps: 12, eval_every: 4, eval_batches: 2, checkpoint_every: 5, threads, grad_accum: gradAccum, ema_decay };
     const model = what === 'no dropout' ? TINY : DROPPED;
     const createRunner = gptRunnerFactory(model, { threads });
     await trainModel(opts(join(dir, 'a'), train, { createRunner, model }));
@@ -110,7 +111,31 @@ describe('trainer with the GPT graphs (gpt-tiny)', () => {
     const cb = (await loadLatestCheckpoint(join(dir, 'b', 'checkpoints')))!.checkpoint;
     expect(cb.header.step).toBe(12);
     for (const k of ['params', 'm', 'v'] as const) expect(Buffer.from(cb[k].buffer).equals(Buffer.from(ca[k].buffer))).toBe(true);
+    expect(cb.ema === null ? null : Buffer.from(cb.ema.buffer).equals(Buffer.from(ca.ema!.buffer))).toBe(ema_decay === null ? null : true);
     expect((await readFile(join(dir, 'b', 'model.safetensors'))).equals(await readFile(join(dir, 'a', 'model.safetensors')))).toBe(true);
+  });
+
+  it('the runner\'s loss() evaluates the flat weights it is given (the weight average), read in place at every call', async () => {
+    const specs = gptParamSpecs(TINY, V);
+    const layout = paramLayout(specs);
+    const params = initParams(layout, new Rng(3));
+    const other = initParams(layout, new Rng(4));
+    const rng = new Rng(5);
+    const p = new BatchPacker(2, 64, 0);
+    for (let i = 0; i < 4; i++) p.tryAdd(randomPatient(rng, 20));
+    const batch = p.finish();
+    const make = (w: Float32Array) => gptRunnerFactory(TINY, { threads: 1 })({ layout, params: w, B: 2, T: 64, vocabSize: V });
+    const runner = await make(params);
+    const alone = await make(Float32Array.from(other));
+    const own = await runner.loss(batch, params);
+    expect(await runner.loss(batch, other)).toBe(await alone.loss(batch, other));
+    expect(await runner.loss(batch, other)).not.toBe(own);
+    expect(await runner.loss(batch, params)).toBe(own);
+    // the same array rewritten (as the trainer rewrites the average before each validation)
+    other.set(params);
+    expect(await runner.loss(batch, other)).toBe(own);
+    await runner.release();
+    await alone.release();
   });
 
   it('dropout: the masks change training but not validation, and the seed fixes them', async () => {
