@@ -18,13 +18,13 @@ export const modelConfigSchema = z
     n_ctx: z.number().int().positive().default(1024),
     // std of the normal initialisation (GPT-2's 0.02); residual projections are scaled by 1/sqrt(2 n_layer)
     init_std: z.number().positive().default(0.02),
-    // inverted dropout while training, under Hugging Face GPT-2's names (written so into the export's
-    // config.json); 0 = off, the model as it was before dropout. GPT-2 and SynEHRgy used 0.1. At
-    // inference (validation, export, sampler) dropout is the identity. HF's third, attn_pdrop on the
-    // attention probabilities, is not offered: it cost 11-14% of a gpt-small step (docs/training.md).
-    // on the summed token + position embeddings
+    // inverted dropout while training on the summed token + position embeddings (Hugging Face
+    // GPT-2's name, written so into the export's config.json); 0 = off. GPT-2 and SynEHRgy used
+    // 0.1. Dropout is the identity at inference (validation, export, sampler)
     embd_pdrop: dropProbability,
-    // on each block's attention projection and MLP output, before they join the residual stream
+    // inverted dropout while training on each block's attention projection and MLP output, before
+    // they join the residual stream (GPT-2's resid_pdrop); 0 = off. GPT-2's attn_pdrop, on the
+    // attention probabilities, is not offered: it cost over 10% of a gpt-small step (docs/training.md)
     resid_pdrop: dropProbability,
   })
   .strict();

@@ -93,25 +93,13 @@ export async function createGraphRunner(opts: {
     };
   };
 
-  // two sets of masks: while ONNX Runtime runs a micro-batch on one, the next micro-batch's are
-  // drawn into the other (ORT's run leaves the JS thread free). The trainer numbers micro-batches
-  // with consecutive seeds (dropoutSeed), so seed + 1 is the guess; a miss draws at the call.
-  const maskSets = [new DropoutMasks(opts.dropout ?? []), new DropoutMasks(opts.dropout ?? [])] as const;
-  let drawn: { set: 0 | 1; seed: number } | null = null;
-  const runWithMasks = async (batch: PackedBatch, seed: number): Promise<Record<string, HostTensor>> => {
-    let set: 0 | 1 = 0;
-    if (drawn?.seed === seed) set = drawn.set;
-    else maskSets[set].fill(seed);
-    const other = set === 0 ? 1 : 0;
-    const run = trainSession.run({ ...feeds(batch), ...maskSets[set].feeds }, fetchTrain);
-    const next = (seed + 1) >>> 0;
-    maskSets[other].fill(next);
-    drawn = { set: other, seed: next };
-    return run;
-  };
+  // drawn before each run: drawing the next micro-batch's masks while ONNX Runtime ran this one
+  // (its run leaves the JS thread free) measured no faster on two cores that ORT's threads fill
+  const masks = new DropoutMasks(opts.dropout ?? []);
   return {
     async lossAndGrad(batch, _params, grad, scale, accumulate, dropoutSeed) {
-      const out = maskSets[0].empty ? await trainSession.run(feeds(batch), fetchTrain) : await runWithMasks(batch, dropoutSeed);
+      if (!masks.empty) masks.fill(dropoutSeed);
+      const out = await trainSession.run(masks.empty ? feeds(batch) : { ...feeds(batch), ...masks.feeds }, fetchTrain);
       specs.forEach((_, i) => {
         const g = out[gradNames[i]!]!.data as Float32Array;
         const o = layout.offsets[i]!;

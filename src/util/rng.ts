@@ -53,8 +53,8 @@ export class Rng {
    * [0, 65536)), else `kept`.
    * Each 32-bit output of the stream decides two elements, its low 16 bits the first and its high
    * 16 bits the second (an odd last element uses the low bits and discards the high ones): the
-   * same stream as nextU32, in a loop over local state, ~2 ns an element where a nextU32 per
-   * element costs several times that.
+   * same stream as nextU32, in a loop over local state and without a branch: ~2.5 ns an element
+   * (gpt-small's 4.7M mask elements a step in ~12 ms).
    */
   fillDropoutMask(out: Float32Array, dropThreshold: number, kept: number): void {
     if (!Number.isInteger(dropThreshold) || dropThreshold < 0 || dropThreshold >= 65536) {

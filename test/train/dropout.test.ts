@@ -1,6 +1,6 @@
 /**
  * The training graph's dropout masks as the trainer draws them (src/train/dropout.ts): their
- * statistics, their seeding, and the runner's early draw of the next micro-batch's masks.
+ * statistics, their seeding, and the runner drawing them from the micro-batch's seed alone.
  */
 import { describe, expect, it } from 'vitest';
 import type { ModelConfig } from '../../src/model/config.ts';
@@ -60,7 +60,7 @@ describe('dropout masks', () => {
 });
 
 describe('the GPT runner with dropout', () => {
-  it('draws the next micro-batch\'s masks early, and a guess that misses changes nothing: any seed order gives the same results', async () => {
+  it('the masks depend on the micro-batch\'s seed alone: any order of seeds gives the same results', async () => {
     const cfg: ModelConfig = { name: 't', n_layer: 1, n_embd: 16, n_head: 2, n_ctx: 16, init_std: 0.02, embd_pdrop: 0.2, resid_pdrop: 0.2 };
     const V = 13;
     const layout = paramLayout(gptParamSpecs(cfg, V));
