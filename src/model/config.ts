@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
-/** A dropout probability: in [0, 1), where 1 would drop everything and scale by infinity. */
-const dropProbability = z.number().min(0).lt(1).default(0);
+/** A dropout probability: at most 0.99, since dropping more leaves almost nothing to train on (and 1 would scale by infinity). */
+const dropProbability = z.number().min(0).max(0.99).default(0);
 
 /** The `model` config group: the GPT's shape (DESIGN.md, "The graph engine and the model"). */
 export const modelConfigSchema = z

@@ -48,9 +48,9 @@ export interface CheckpointHeader {
   model: { n_layer: number; n_embd: number; n_head: number; n_ctx: number };
   /** what fixes the data order, compared on resume */
   batchSize: number;
+  gradAccum: number;
   /** train.ema_decay, compared on resume (null: no weight average; absent in version 1) */
   emaDecay: number | null;
-  gradAccum: number;
   /** each parameter's name, shape and offset in the flat arrays */
   params: Array<{ name: string; shape: number[]; offset: number }>;
   total: number;

@@ -12,7 +12,7 @@ import { Rng } from '../util/rng.ts';
  * ops (as the sampler's uniformFromCounter) is a dozen passes over every element, where
  * Rng.fillDropoutMask writes an element in ~2.5 ns. The probability is rounded to a multiple of
  * 2⁻¹⁶ (0.1 → 0.100006) and the kept elements are scaled by 1 / (1 − that probability), so a
- * mask's expectation is 1 exactly as drawn.
+ * mask's expectation is 1 (up to float32's rounding of the scale).
  */
 export class DropoutMasks {
   /** one float32 input per mask, over buffers refilled in place (ONNX Runtime reads them zero-copy) */
