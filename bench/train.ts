@@ -14,6 +14,11 @@
  * block-causal graph computes only (nb + 1) / (2 nb) of it (5/8 at T 1024).
  *
  * Run: npx tsx bench/train.ts [--steps 5] [--warmup 2] [--threads 2] [--models gpt,gpt-small]
+ *        [--embd-pdrop 0] [--resid-pdrop 0] [--reference true]
+ *
+ * The dropout flags set the model's dropout (model.embd_pdrop, resid_pdrop; each step draws fresh masks,
+ * as training does); the PyTorch reference has none, so with dropout it is skipped, and
+ * `--reference false` skips it always.
  *
  * The reference needs Debian's PyTorch and a multithreaded OpenBLAS under /usr/bin/python3 (and
  * threadpoolctl, to read the BLAS's thread count):
@@ -57,6 +62,9 @@ const STEPS = Number(arg('steps', '5'));
 const WARMUP = Number(arg('warmup', '2'));
 const THREADS = Number(arg('threads', '2'));
 const MODELS = arg('models', 'gpt,gpt-small').split(',');
+const DROPOUT = { embd_pdrop: Number(arg('embd-pdrop', '0')), resid_pdrop: Number(arg('resid-pdrop', '0')) };
+const WITH_DROPOUT = Object.values(DROPOUT).some((p) => p > 0);
+const REFERENCE_ON = arg('reference', 'true') !== 'false' && !WITH_DROPOUT;
 
 /** The PhysioNet 2012 tokenizer's vocabulary when it has been fitted; its size otherwise. */
 function vocabSize(): number {
@@ -66,7 +74,7 @@ function vocabSize(): number {
 }
 
 function modelConfig(name: string): ModelConfig {
-  return modelConfigSchema.parse(YAML.parse(readFileSync(join(ROOT, 'configs', 'model', `${name}.yaml`), 'utf8')));
+  return modelConfigSchema.parse({ ...YAML.parse(readFileSync(join(ROOT, 'configs', 'model', `${name}.yaml`), 'utf8')), ...DROPOUT });
 }
 
 function trainBatchSize(): number {
@@ -119,7 +127,7 @@ async function synehrStep(cfg: ModelConfig, V: number, B: number, T: number): Pr
   const rawGflops: number[][] = raws.map(() => []);
   for (let i = 0; i < WARMUP + STEPS; i++) {
     const t0 = performance.now();
-    await runner.lossAndGrad(batch, params, grad, 1, false);
+    await runner.lossAndGrad(batch, params, grad, 1, false, i);
     // the trainer's update: global-norm clipping folded into AdamW
     adamwStep(params, grad, adam, 1e-4, { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 }, decay, clipScale(globalNorm(grad), 1));
     const ms = performance.now() - t0;
@@ -161,6 +169,7 @@ async function main(): Promise<void> {
   const V = vocabSize();
   const rows: string[] = [];
   console.log(`synehr training throughput vs PyTorch and ONNX Runtime's raw MatMul; ${THREADS} threads; medians of ${STEPS} timed steps after ${WARMUP} warm-up steps`);
+  if (WITH_DROPOUT) console.log(`dropout: embd_pdrop ${DROPOUT.embd_pdrop}, resid_pdrop ${DROPOUT.resid_pdrop}`);
   for (const name of MODELS) {
     const cfg = modelConfig(name);
     const T = cfg.n_ctx;
@@ -176,7 +185,7 @@ async function main(): Promise<void> {
     );
     console.log(`           steps ${ours.stepMs.map((x) => x.toFixed(0)).join(', ')} ms; warm-up ${ours.warmupMs.map((x) => x.toFixed(0)).join(', ')} ms`);
     const cols = `${ours.gflops.toFixed(0)} | ${ours.ceilings.map((c) => `${median(c.gflops).toFixed(0)} (${pct(c)})`).join(' | ')}`;
-    const ref = referenceStep(cfg, V, B, T);
+    const ref = REFERENCE_ON ? referenceStep(cfg, V, B, T) : WITH_DROPOUT ? 'the reference has no dropout' : '--reference false';
     if (typeof ref === 'string') {
       console.log(`  PyTorch: skipped (${ref})`);
       rows.push(`| ${label} | ${Math.round(ours.tokensPerS)} | - | - | ${cols} |`);

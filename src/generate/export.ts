@@ -115,6 +115,12 @@ export function hfConfig(model: ModelConfig, tok: Tokenizer): Record<string, unk
     n_inner: null,
     activation_function: 'gelu_new',
     layer_norm_epsilon: 1e-5,
+    // the dropout the model was trained with, written even when 0: transformers' GPT2Config
+    // defaults each to 0.1, which fine-tuning the folder in Python would otherwise get (synehr
+    // has no attention dropout)
+    embd_pdrop: model.embd_pdrop,
+    resid_pdrop: model.resid_pdrop,
+    attn_pdrop: 0,
     tie_word_embeddings: true,
     bos_token_id: tok.bos,
     eos_token_id: tok.eos,

@@ -231,6 +231,11 @@ const RULES: Record<string, Rule> = {
     return [dq, dk, dv, dbias];
   },
 
+  Dropout: (g, e, [dy], needs) => {
+    const [x, mask] = e.inputs as Tensor[];
+    return [needs[0] ? sumToShape(g, g.mul(dy!, mask!), x!) : null, null];
+  },
+
   CrossEntropy: (g, e, [dy], needs) => {
     // d(−log p_t)/dlogits = p − onehot(t): p·dy everywhere, then −dy added at the targets
     const [logits, targets] = e.inputs as Tensor[];

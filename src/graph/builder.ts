@@ -805,6 +805,21 @@ export class Graph {
   }
 
   /**
+   * Inverted dropout with its mask given: x ⊙ mask, where mask (broadcastable to x, same dtype)
+   * holds 0 for a dropped element and 1 / (1 − p) for a kept one, so the expectation is x. The
+   * mask is data (drawn outside the graph, e.g. by the trainer from a seed per step), never
+   * differentiated: its rule is dx = dy ⊙ mask.
+   */
+  dropout(x: Tensor, mask: Tensor): Tensor {
+    if (x.dtype !== mask.dtype) throw new TypeError(`dropout: the mask's dtype differs from x's (${x} vs ${mask})`);
+    const shape = broadcastShapes(x.shape, mask.shape, `dropout(${x.name}, ${mask.name})`);
+    if (!sameShapeOrUnknown(shape, x.shape)) throw new RangeError(`dropout: mask ${mask} would broadcast ${x} to ${formatShape(shape)}`);
+    const y = this.composite(() => this.mul(x, mask));
+    this.record('Dropout', [x, mask], [y]);
+    return y;
+  }
+
+  /**
    * Negative log-likelihood of `targets` under softmax(logits) along the last axis: logits
    * [.., V], targets int64 [.., 1] (valid ids) → [.., 1]. Its rule writes dlogits = (p − onehot)·dy
    * in three passes over [.., V] (Exp, Mul, ScatterElements add) instead of six.
@@ -982,6 +997,10 @@ export function sliceBounds(start: number, end: number, step: number, d: number)
     e = Math.min(Math.max(e, -1), d - 1);
   }
   return [s, e];
+}
+
+function sameShapeOrUnknown(a: Shape | null, b: Shape | null): boolean {
+  return a === null || b === null || (a.length === b.length && a.every((d, i) => d === null || b[i] === null || d === b[i]));
 }
 
 function sameRankShape(a: Shape | null, b: Shape | null): Shape | null {

@@ -1,5 +1,8 @@
 import { z } from 'zod';
 
+/** A dropout probability: at most 0.99, since dropping more leaves almost nothing to train on (and 1 would scale by infinity). */
+const dropProbability = z.number().min(0).max(0.99).default(0);
+
 /** The `model` config group: the GPT's shape (DESIGN.md, "The graph engine and the model"). */
 export const modelConfigSchema = z
   .object({
@@ -15,6 +18,14 @@ export const modelConfigSchema = z
     n_ctx: z.number().int().positive().default(1024),
     // std of the normal initialisation (GPT-2's 0.02); residual projections are scaled by 1/sqrt(2 n_layer)
     init_std: z.number().positive().default(0.02),
+    // inverted dropout while training on the summed token + position embeddings (Hugging Face
+    // GPT-2's name, written so into the export's config.json); 0 = off. GPT-2 and SynEHRgy used
+    // 0.1. Dropout is the identity at inference (validation, export, sampler)
+    embd_pdrop: dropProbability,
+    // inverted dropout while training on each block's attention projection and MLP output, before
+    // they join the residual stream (GPT-2's resid_pdrop); 0 = off. GPT-2's attn_pdrop, on the
+    // attention probabilities, is not offered: it cost over 10% of a gpt-small step (docs/training.md)
+    resid_pdrop: dropProbability,
   })
   .strict();
 

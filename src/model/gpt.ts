@@ -72,6 +72,38 @@ interface ForwardOptions {
   T: number;
   primitiveLayerNorm: boolean;
   attentionBlocks: number;
+  /** the dropout mask input of a site (dropoutMaskSpecs' names), or undefined where there is none */
+  dropMask?: (name: string) => Tensor | undefined;
+}
+
+/**
+ * A dropout site of the training graph: a mask input that the trainer fills, for every
+ * micro-batch, with 0 (dropped) or 1 / (1 − p) (kept) per element (see src/train/dropout.ts).
+ */
+export interface DropoutMaskSpec {
+  name: string;
+  shape: number[];
+  /** the drop probability */
+  p: number;
+}
+
+/**
+ * The dropout masks of the training graph, where Hugging Face's GPT-2 applies embd_pdrop and
+ * resid_pdrop: the summed embeddings, and each block's attention projection and MLP output before
+ * they join the residual stream, all [N, C]. A probability of 0 has no mask, so a model without
+ * dropout gets the same graph as before dropout existed.
+ */
+export function dropoutMaskSpecs(cfg: ModelConfig, B: number, T: number): DropoutMaskSpec[] {
+  const N = B * T;
+  const C = cfg.n_embd;
+  const specs: DropoutMaskSpec[] = [];
+  if (cfg.embd_pdrop > 0) specs.push({ name: 'dropout.embd', shape: [N, C], p: cfg.embd_pdrop });
+  if (cfg.resid_pdrop > 0) {
+    for (let l = 0; l < cfg.n_layer; l++) {
+      specs.push({ name: `dropout.h.${l}.attn`, shape: [N, C], p: cfg.resid_pdrop }, { name: `dropout.h.${l}.mlp`, shape: [N, C], p: cfg.resid_pdrop });
+    }
+  }
+  return specs;
 }
 
 /** Parameters as graph tensors, by their Hugging Face names. */
@@ -115,6 +147,8 @@ export interface TrunkOps {
   primitiveLayerNorm: boolean;
   /** q, k and v as three products on slices of c_attn's weight instead of one product split after */
   splitQkvWeights?: boolean;
+  /** training only: dropout on layer l's attention projection or MLP output ([.., C]) */
+  residDropout?: (layer: number, site: 'attn' | 'mlp', x: Tensor) => Tensor;
 }
 
 /**
@@ -125,6 +159,7 @@ export function gptTrunk(g: Graph, cfg: ModelConfig, p: Params, x0: Tensor, ops:
   const C = cfg.n_embd;
   const D = C / cfg.n_head;
   const ln = (x: Tensor, name: string) => g.layerNorm(x, p[`${name}.weight`]!, p[`${name}.bias`]!, { epsilon: LN_EPS, primitive: ops.primitiveLayerNorm });
+  const drop = (l: number, site: 'attn' | 'mlp', t: Tensor) => (ops.residDropout ? ops.residDropout(l, site, t) : t);
   let x = x0;
   for (let l = 0; l < cfg.n_layer; l++) {
     const h = `transformer.h.${l}`;
@@ -138,9 +173,9 @@ export function gptTrunk(g: Graph, cfg: ModelConfig, p: Params, x0: Tensor, ops:
       : g.split(ops.linear(xa, wAttn, bAttn), [C, C, C], -1); // 3 × [.., C]
     // the 1/√D scale on q ([.., C]) is cheaper than on the scores ([.., H, T, T])
     const y = ops.attend(l, g.mul(q!, 1 / Math.sqrt(D)), k!, v!); // [.., C]
-    x = g.add(x, ops.linear(y, p[`${h}.attn.c_proj.weight`]!, p[`${h}.attn.c_proj.bias`]!));
+    x = g.add(x, drop(l, 'attn', ops.linear(y, p[`${h}.attn.c_proj.weight`]!, p[`${h}.attn.c_proj.bias`]!)));
     const f = ops.linear(ln(x, `${h}.ln_2`), p[`${h}.mlp.c_fc.weight`]!, p[`${h}.mlp.c_fc.bias`]!); // [.., 4C]
-    x = g.add(x, ops.linear(g.gelu(f), p[`${h}.mlp.c_proj.weight`]!, p[`${h}.mlp.c_proj.bias`]!));
+    x = g.add(x, drop(l, 'mlp', ops.linear(g.gelu(f), p[`${h}.mlp.c_proj.weight`]!, p[`${h}.mlp.c_proj.bias`]!)));
   }
   return ln(x, 'transformer.ln_f');
 }
@@ -159,7 +194,12 @@ export function gptHidden(g: Graph, cfg: ModelConfig, p: Params, ids: Tensor, po
   const N = B * T;
   const tok = g.gather(p['transformer.wte.weight']!, ids); // [B, T, C]
   const pos = g.gather(p['transformer.wpe.weight']!, positions); // [B, T, C]
-  const x0 = g.reshape(g.add(tok, pos), [N, C]); // [N, C]
+  const mask = o.dropMask ?? (() => undefined);
+  const dropped = (t: Tensor, name: string) => {
+    const m = mask(name);
+    return m ? g.dropout(t, m) : t;
+  };
+  const x0 = dropped(g.reshape(g.add(tok, pos), [N, C]), 'dropout.embd'); // [N, C]
   const nb = o.attentionBlocks;
   if (!Number.isInteger(nb) || nb < 1 || T % nb !== 0) {
     throw new RangeError(`buildTrainingGraph: attentionBlocks must be a positive integer dividing ctx = ${T}, got ${nb}`);
@@ -178,6 +218,7 @@ export function gptHidden(g: Graph, cfg: ModelConfig, p: Params, ids: Tensor, po
     primitiveLayerNorm: o.primitiveLayerNorm,
     // measured 1.5-2% faster for gpt-small (no Split of [N, 3C], no Concat of its gradient)
     splitQkvWeights: true,
+    residDropout: (l, site, t) => dropped(t, `dropout.h.${l}.${site}`),
   });
 }
 
@@ -221,7 +262,7 @@ interface LossGraph {
   paramTensors: Tensor[];
 }
 
-function buildLoss(cfg: ModelConfig, opts: TrainingGraphOptions, name: string): LossGraph {
+function buildLoss(cfg: ModelConfig, opts: TrainingGraphOptions, name: string, withDropout: boolean): LossGraph {
   const { vocabSize, batch: B, ctx: T } = opts;
   const dtype = opts.dtype ?? 'float32';
   if (!Number.isInteger(B) || B < 1) throw new RangeError(`buildTrainingGraph: batch must be a positive integer, got ${B}`);
@@ -241,7 +282,9 @@ function buildLoss(cfg: ModelConfig, opts: TrainingGraphOptions, name: string): 
   const p: Params = {};
   const paramTensors = params.map((s) => (p[s.name] = g.input(s.name, dtype, s.shape)));
   const attentionBlocks = opts.attentionBlocks ?? defaultAttentionBlocks(T);
-  const xf = gptHidden(g, cfg, p, ids, positions, docs, { B, T, primitiveLayerNorm, attentionBlocks });
+  // the masks follow the parameters, so the graph's inputs start as they do without dropout
+  const dropMasks = new Map((withDropout ? dropoutMaskSpecs(cfg, B, T) : []).map((m) => [m.name, g.input(m.name, dtype, m.shape)]));
+  const xf = gptHidden(g, cfg, p, ids, positions, docs, { B, T, primitiveLayerNorm, attentionBlocks, dropMask: (n) => dropMasks.get(n) });
   const logits = g.gemm(xf, p['transformer.wte.weight']!, null, { transB: true }); // tied head: [N, V]
   const loss = maskedCrossEntropy(g, logits, targets, B * T);
   return { g, loss, params, paramTensors };
@@ -249,8 +292,9 @@ function buildLoss(cfg: ModelConfig, opts: TrainingGraphOptions, name: string): 
 
 /**
  * The training graph. Inputs: input_ids, position_ids, doc_ids, targets (int64 [B, T]; target −1
- * = ignored), then every parameter by its Hugging Face name in gptParamSpecs order. Outputs: loss
- * (scalar, mean over non-ignored targets) then grad.<name> for every parameter, same order.
+ * = ignored), then every parameter by its Hugging Face name in gptParamSpecs order, then the
+ * dropout masks of dropoutMaskSpecs (none when the model has no dropout). Outputs: loss (scalar,
+ * mean over non-ignored targets) then grad.<name> for every parameter, same order.
  */
 export function buildTrainingGraph(cfg: ModelConfig, opts: TrainingGraphOptions): BuiltGraph {
   const { g, params } = trainingGraph(cfg, opts);
@@ -259,16 +303,19 @@ export function buildTrainingGraph(cfg: ModelConfig, opts: TrainingGraphOptions)
 
 /** The training graph before serialization (for inspection: node counts, shapes, costs). */
 export function trainingGraph(cfg: ModelConfig, opts: TrainingGraphOptions): { g: Graph; params: ParamSpec[] } {
-  const { g, loss, params, paramTensors } = buildLoss(cfg, opts, 'gpt_train');
+  const { g, loss, params, paramTensors } = buildLoss(cfg, opts, 'gpt_train', true);
   g.output(loss, 'loss');
   const grads = grad(loss, paramTensors);
   grads.forEach((d, i) => g.output(d, gradName(params[i]!.name)));
   return { g, params };
 }
 
-/** The evaluation graph: the training graph's inputs, and the loss as its only output. */
+/**
+ * The evaluation graph: the training graph's inputs without the dropout masks (dropout is the
+ * identity at inference), and the loss as its only output.
+ */
 export function buildEvalGraph(cfg: ModelConfig, opts: TrainingGraphOptions): BuiltGraph {
-  const { g, loss, params } = buildLoss(cfg, opts, 'gpt_eval');
+  const { g, loss, params } = buildLoss(cfg, opts, 'gpt_eval', false);
   g.output(loss, 'loss');
   return finish(g, params);
 }

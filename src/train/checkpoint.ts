@@ -14,14 +14,18 @@ import type { DataOrderState } from './batches.ts';
  *   [12, 16)        H, the JSON header's byte length, uint32 LE (padded with spaces so the data
  *                   starts on a multiple of 64 bytes)
  *   [16, 16 + H)    JSON CheckpointHeader
- *   [16 + H, EOF)   float32 LE: params [N] | AdamW m [N] | AdamW v [N], N = layout.total (the flat
+ *   [16 + H, EOF)   float32 LE: params [N] | AdamW m [N] | AdamW v [N] | with train.ema_decay,
+ *                   the weight average's sum [N] (src/train/ema.ts); N = layout.total (the flat
  *                   layout of src/model/init.ts, padding included)
  *
+ * Version 1 (before the weight average) is version 2 without it, and is read as such.
  * The header carries a CRC-32 of the data, so a file damaged after it was written is caught on load
  * rather than trained on. Files are written atomically (temporary file, fsync, rename).
  */
 export const CHECKPOINT_MAGIC = 'SYNEHRCK';
-export const CHECKPOINT_VERSION = 1;
+export const CHECKPOINT_VERSION = 2;
+/** the versions this synehr reads */
+const READS = [1, 2];
 const PREFIX = 16;
 const DATA_ALIGN = 64;
 
@@ -45,6 +49,8 @@ export interface CheckpointHeader {
   /** what fixes the data order, compared on resume */
   batchSize: number;
   gradAccum: number;
+  /** train.ema_decay, compared on resume (null: no weight average; absent in version 1) */
+  emaDecay: number | null;
   /** each parameter's name, shape and offset in the flat arrays */
   params: Array<{ name: string; shape: number[]; offset: number }>;
   total: number;
@@ -63,18 +69,22 @@ export interface Checkpoint {
   params: Float32Array;
   m: Float32Array;
   v: Float32Array;
+  /** the weight average's sum, present exactly when header.emaDecay is not null */
+  ema: Float32Array | null;
 }
 
 export function encodeCheckpoint(ck: Checkpoint): Uint8Array {
   const N = ck.header.total;
-  for (const [what, a] of [['params', ck.params], ['m', ck.m], ['v', ck.v]] as const) {
-    if (a.length !== N) throw new RangeError(`checkpoint ${what} has ${a.length} floats, header.total is ${N}`);
+  if ((ck.ema === null) !== (ck.header.emaDecay === null)) {
+    throw new RangeError(`checkpoint: the weight average is ${ck.ema ? 'present' : 'missing'}, header.emaDecay is ${ck.header.emaDecay}`);
   }
-  const dataBytes = 3 * N * 4;
+  const arrays = [ck.params, ck.m, ck.v, ...(ck.ema ? [ck.ema] : [])];
+  arrays.forEach((a, k) => {
+    if (a.length !== N) throw new RangeError(`checkpoint ${['params', 'm', 'v', 'ema'][k]} has ${a.length} floats, header.total is ${N}`);
+  });
+  const dataBytes = arrays.length * N * 4;
   const data = new Uint8Array(dataBytes);
-  data.set(new Uint8Array(ck.params.buffer, ck.params.byteOffset, N * 4), 0);
-  data.set(new Uint8Array(ck.m.buffer, ck.m.byteOffset, N * 4), N * 4);
-  data.set(new Uint8Array(ck.v.buffer, ck.v.byteOffset, N * 4), 2 * N * 4);
+  arrays.forEach((a, k) => data.set(new Uint8Array(a.buffer, a.byteOffset, N * 4), k * N * 4));
   const header: CheckpointHeader = { ...ck.header, crc32: crc32(data) };
   let json = Buffer.from(JSON.stringify(header), 'utf8');
   const pad = (DATA_ALIGN - ((PREFIX + json.length) % DATA_ALIGN)) % DATA_ALIGN;
@@ -100,8 +110,8 @@ export function decodeCheckpoint(bytes: Uint8Array, source: string): Checkpoint 
   }
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const version = dv.getUint32(8, true);
-  if (version !== CHECKPOINT_VERSION) {
-    fail(`checkpoint format version ${version}; this synehr reads version ${CHECKPOINT_VERSION} (retrain, or use the synehr that wrote it)`);
+  if (!READS.includes(version)) {
+    fail(`checkpoint format version ${version}; this synehr reads versions ${READS.join(' and ')} (retrain, or use the synehr that wrote it)`);
   }
   const H = dv.getUint32(12, true);
   if (PREFIX + H > bytes.length) fail(`truncated: the header needs ${H} bytes, the file has ${bytes.length - PREFIX} after the prefix`);
@@ -113,8 +123,10 @@ export function decodeCheckpoint(bytes: Uint8Array, source: string): Checkpoint 
   }
   const N = header.total;
   if (!Number.isSafeInteger(N) || N < 0) fail(`corrupt header: total ${JSON.stringify(N)}`);
+  header.emaDecay ??= null;
+  const nArrays = header.emaDecay === null ? 3 : 4;
   const start = PREFIX + H;
-  const need = 3 * N * 4;
+  const need = nArrays * N * 4;
   if (bytes.length - start !== need) {
     fail(`${bytes.length - start < need ? 'truncated' : 'trailing bytes'}: the data section has ${bytes.length - start} bytes, the header promises ${need}`);
   }
@@ -123,16 +135,17 @@ export function decodeCheckpoint(bytes: Uint8Array, source: string): Checkpoint 
   if (sum !== header.crc32) fail(`corrupt data: CRC-32 ${sum.toString(16)} does not match the header's ${Number(header.crc32).toString(16)}`);
   // copied into fresh arrays: a Float32Array needs 4-byte alignment, which the file buffer need not have
   const f = (k: number): Float32Array => new Float32Array(data.buffer.slice(data.byteOffset + k * N * 4, data.byteOffset + (k + 1) * N * 4));
-  return { header, params: f(0), m: f(1), v: f(2) };
+  return { header, params: f(0), m: f(1), v: f(2), ema: nArrays === 4 ? f(3) : null };
 }
 
 /**
  * Refuse a checkpoint of another model or data order: names the first thing that differs. Batch
- * size and accumulation fix the data order, so changing them would not continue the same run.
+ * size and accumulation fix the data order, so changing them would not continue the same run;
+ * nor would another weight-average decay.
  */
 export function checkCompatible(
   header: CheckpointHeader,
-  expect: Pick<CheckpointHeader, 'vocabSize' | 'model' | 'batchSize' | 'gradAccum' | 'seed'> & { layout: ParamLayout },
+  expect: Pick<CheckpointHeader, 'vocabSize' | 'model' | 'batchSize' | 'gradAccum' | 'seed' | 'emaDecay'> & { layout: ParamLayout },
   source: string,
 ): void {
   const fail = (msg: string): never => {
@@ -145,6 +158,8 @@ export function checkCompatible(
   if (header.batchSize !== expect.batchSize) fail(`train.batch_size is ${header.batchSize} in the checkpoint, ${expect.batchSize} in the config`);
   if (header.gradAccum !== expect.gradAccum) fail(`train.grad_accum is ${header.gradAccum} in the checkpoint, ${expect.gradAccum} in the config`);
   if (header.seed !== expect.seed) fail(`seed is ${header.seed} in the checkpoint, ${expect.seed} in the config`);
+  // the average is over this run's updates at one decay: another decay, or none, is another run
+  if (header.emaDecay !== expect.emaDecay) fail(`train.ema_decay is ${header.emaDecay} in the checkpoint, ${expect.emaDecay} in the config`);
   const specs = expect.layout.specs;
   if (header.params.length !== specs.length) fail(`${header.params.length} parameters in the checkpoint, the model has ${specs.length}`);
   header.params.forEach((p, i) => {

@@ -36,6 +36,10 @@ export const trainConfigSchema = z
     // stop after this many evaluations without improvement; 0 turns early stopping off
     patience: z.number().int().min(0).default(5),
     checkpoint_every: z.number().int().positive().default(100),
+    // an exponential moving average of the weights after every update (src/train/ema.ts), e.g.
+    // 0.99: the average spans ~1 / (1 − decay) updates. Validation, early stopping and
+    // model.safetensors then use the average; null = off, the raw weights
+    ema_decay: z.number().gt(0).lt(1).nullable().default(null),
     log_every: z.number().int().positive().default(10),
   })
   .strict();

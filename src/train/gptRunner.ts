@@ -1,11 +1,12 @@
 import type { ModelConfig } from '../model/config.ts';
-import { buildEvalGraph, buildTrainingGraph, TRAINING_SESSION_OPTIONS } from '../model/gpt.ts';
+import { buildEvalGraph, buildTrainingGraph, dropoutMaskSpecs, TRAINING_SESSION_OPTIONS } from '../model/gpt.ts';
 import type { SessionOptions } from '../graph/runtime.ts';
 import { createGraphRunner, type RunnerFactory } from './runner.ts';
 
 /**
- * The GPT's runner: builds its training graph (loss + gradients) and its loss-only evaluation
- * graph for [B, T] batches, and runs them in ONNX Runtime with `session` options (threads, device).
+ * The GPT's runner: builds its training graph (loss + gradients, with the model's dropout) and its
+ * loss-only evaluation graph (no dropout) for [B, T] batches, and runs them in ONNX Runtime with
+ * `session` options (threads, device).
  */
 export function gptRunnerFactory(model: ModelConfig, session: SessionOptions = {}): RunnerFactory {
   return async ({ layout, params, B, T, vocabSize }) => {
@@ -15,6 +16,15 @@ export function gptRunnerFactory(model: ModelConfig, session: SessionOptions = {
     if (names !== layout.specs.map((s) => s.name).join(',')) {
       throw new Error(`the training graph's parameters differ from the trainer's layout: ${names.slice(0, 200)}`);
     }
-    return createGraphRunner({ train, eval: buildEvalGraph(model, opts), layout, params, B, T, session: { ...TRAINING_SESSION_OPTIONS, ...session } });
+    return createGraphRunner({
+      train,
+      eval: buildEvalGraph(model, opts),
+      layout,
+      params,
+      B,
+      T,
+      session: { ...TRAINING_SESSION_OPTIONS, ...session },
+      dropout: dropoutMaskSpecs(model, B, T),
+    });
   };
 }

@@ -2,7 +2,9 @@ import type { ParamLayout } from '../model/init.ts';
 import { paramViews } from '../model/init.ts';
 import type { ParamSpec } from '../model/params.ts';
 import { createSession, float32Tensor, int64Tensor, scalarValue, type HostTensor, type Session, type SessionOptions } from '../graph/runtime.ts';
+import type { DropoutMaskSpec } from '../model/gpt.ts';
 import type { PackedBatch } from './batches.ts';
+import { DropoutMasks } from './dropout.ts';
 
 /**
  * What the trainer needs from a model: its loss and gradients on a packed batch, and its loss
@@ -13,9 +15,11 @@ export interface ModelRunner {
    * The mean loss over the batch's counted targets (targets != -1), and its gradient with respect
    * to the flat parameters, scaled by `scale`: written into `grad` (accumulate = false) or added
    * to it (accumulate = true). `grad` has the layout of the parameters; padding stays untouched.
+   * `dropoutSeed` seeds this micro-batch's dropout masks (src/train/dropout.ts); a model without
+   * dropout ignores it.
    */
-  lossAndGrad(batch: PackedBatch, params: Float32Array, grad: Float32Array, scale: number, accumulate: boolean): Promise<number>;
-  /** The mean loss alone (validation). */
+  lossAndGrad(batch: PackedBatch, params: Float32Array, grad: Float32Array, scale: number, accumulate: boolean, dropoutSeed: number): Promise<number>;
+  /** The mean loss of the flat weights `params` alone (validation), without dropout: the trainer's own or the weight average. */
   loss(batch: PackedBatch, params: Float32Array): Promise<number>;
   release(): Promise<void>;
 }
@@ -40,11 +44,12 @@ export interface GraphBytes {
 
 /**
  * A runner over ONNX graphs with inputs input_ids, position_ids, doc_ids, targets ([B, T] int64)
- * then every parameter by name, and outputs `loss` then `grad.<name>` (training graph) or `loss`
- * alone (eval graph).
+ * then every parameter by name (and, in the training graph, the `dropout` masks), and outputs
+ * `loss` then `grad.<name>` (training graph) or `loss` alone (eval graph).
  *
  * The parameter tensors wrap views of the flat array once, at creation: ONNX Runtime reads inputs
- * without copying, so every run sees the weights AdamW just updated in place.
+ * without copying, so every run sees the weights AdamW just updated in place. loss() of another
+ * flat array (the weight average) wraps views of that one, once per array.
  */
 export async function createGraphRunner(opts: {
   train: GraphBytes;
@@ -55,36 +60,46 @@ export async function createGraphRunner(opts: {
   B: number;
   T: number;
   session?: SessionOptions;
+  /** the training graph's dropout mask inputs, drawn afresh for every lossAndGrad */
+  dropout?: readonly DropoutMaskSpec[];
 }): Promise<ModelRunner> {
   const { layout, B, T } = opts;
   const specs = layout.specs;
-  const views = paramViews(layout, opts.params);
-  const paramFeeds: Record<string, HostTensor> = {};
-  specs.forEach((s: ParamSpec, i) => {
-    paramFeeds[s.name] = float32Tensor(views[i]!, s.shape);
-  });
+  const feedsOf = (flat: Float32Array): Record<string, HostTensor> => {
+    const views = paramViews(layout, flat);
+    return Object.fromEntries(specs.map((s: ParamSpec, i) => [s.name, float32Tensor(views[i]!, s.shape)]));
+  };
+  const paramFeeds = feedsOf(opts.params);
+  const otherFeeds = new WeakMap<Float32Array, Record<string, HostTensor>>();
   const gradNames = specs.map((s) => `grad.${s.name}`);
   for (const name of ['loss', ...gradNames]) {
     if (!opts.train.outputNames.includes(name)) throw new Error(`training graph has no output '${name}' (outputs: ${opts.train.outputNames.slice(0, 4).join(', ')}, ...)`);
+  }
+  for (const name of (opts.dropout ?? []).map((m) => m.name)) {
+    if (!opts.train.inputNames.includes(name)) throw new Error(`training graph has no dropout mask input '${name}'`);
   }
   const trainSession = await createSession(opts.train.model, opts.session);
   const evalSession: Session = opts.eval ? await createSession(opts.eval.model, opts.session) : trainSession;
   const fetchTrain = ['loss', ...gradNames];
 
-  const feeds = (batch: PackedBatch): Record<string, HostTensor> => {
+  const feeds = (batch: PackedBatch, weights = paramFeeds): Record<string, HostTensor> => {
     if (batch.B !== B || batch.T !== T) throw new RangeError(`batch is [${batch.B}, ${batch.T}], the graph was built for [${B}, ${T}]`);
     return {
       input_ids: int64Tensor(batch.inputIds, [B, T]),
       position_ids: int64Tensor(batch.positionIds, [B, T]),
       doc_ids: int64Tensor(batch.docIds, [B, T]),
       targets: int64Tensor(batch.targets, [B, T]),
-      ...paramFeeds,
+      ...weights,
     };
   };
 
+  // drawn before each run: drawing the next micro-batch's masks while ONNX Runtime ran this one
+  // (its run leaves the JS thread free) measured no faster on two cores that ORT's threads fill
+  const masks = new DropoutMasks(opts.dropout ?? []);
   return {
-    async lossAndGrad(batch, _params, grad, scale, accumulate) {
-      const out = await trainSession.run(feeds(batch), fetchTrain);
+    async lossAndGrad(batch, _params, grad, scale, accumulate, dropoutSeed) {
+      if (!masks.empty) masks.fill(dropoutSeed);
+      const out = await trainSession.run(masks.empty ? feeds(batch) : { ...feeds(batch), ...masks.feeds }, fetchTrain);
       specs.forEach((_, i) => {
         const g = out[gradNames[i]!]!.data as Float32Array;
         const o = layout.offsets[i]!;
@@ -94,8 +109,10 @@ export async function createGraphRunner(opts: {
       });
       return scalarValue(out.loss!);
     },
-    async loss(batch) {
-      const out = await evalSession.run(feeds(batch), ['loss']);
+    async loss(batch, weights) {
+      let w = weights === opts.params ? paramFeeds : otherFeeds.get(weights);
+      if (!w) otherFeeds.set(weights, (w = feedsOf(weights)));
+      const out = await evalSession.run(feeds(batch, w), ['loss']);
       return scalarValue(out.loss!);
     },
     async release() {

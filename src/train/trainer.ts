@@ -19,6 +19,8 @@ import {
   type EarlyStoppingState,
 } from './checkpoint.ts';
 import type { TrainConfig } from './config.ts';
+import { dropoutSeed } from './dropout.ts';
+import { emaUpdate, emaWeights } from './ema.ts';
 import { clipScale, globalNorm } from './gradients.ts';
 import type { ModelRunner, RunnerFactory } from './runner.ts';
 import { learningRate } from './schedule.ts';
@@ -31,7 +33,9 @@ import { learningRate } from './schedule.ts';
  *
  * Exactness of resume: the only state a step reads is the weights, the AdamW moments and t, the
  * step (for the schedule), the data order (epoch permutation RNG + cursor) and the early-stopping
- * record, and a checkpoint holds all of them bit for bit. Validation reads no state it changes.
+ * record (and the weight average's sum, with train.ema_decay), and a checkpoint holds all of them
+ * bit for bit; the dropout masks are drawn from the seed and the step alone. Validation reads no
+ * state it changes.
  */
 
 /** Where a metrics row goes; the tracker (metrics.jsonl, TensorBoard, W&B) in production. */
@@ -117,8 +121,13 @@ export async function trainModel(opts: TrainModelOptions): Promise<TrainResult> 
   const root = new Rng(opts.seed);
   const initRng = root.fork('init');
   const dataRng = root.fork('data');
+  // the dropout masks' stream key; each micro-batch seeds its masks from it and its index
+  const dropoutKey = root.fork('dropout').nextU32();
   // where AdamW's SIMD kernel updates them; the runner made below feeds ONNX Runtime views of these parameters
   const { params, grad, adam } = createOptimizerState(layout.total);
+  // the weight average (train.ema_decay): its running sum, and where its bias-corrected weights go
+  const emaDecay = cfg.ema_decay;
+  const ema = emaDecay === null ? null : { sum: new Float32Array(layout.total), weights: new Float32Array(layout.total) };
   let step = 0;
   let tokensSeen = 0;
   let early: EarlyStoppingState = { bestValLoss: null, bestStep: null, badEvals: 0 };
@@ -129,10 +138,11 @@ export async function trainModel(opts: TrainModelOptions): Promise<TrainResult> 
     const h = resumed.checkpoint.header;
     checkCompatible(
       h,
-      { vocabSize: opts.vocabSize, model: opts.model, batchSize: B, gradAccum: cfg.grad_accum, seed: opts.seed, layout },
+      { vocabSize: opts.vocabSize, model: opts.model, batchSize: B, gradAccum: cfg.grad_accum, seed: opts.seed, emaDecay, layout },
       resumed.path,
     );
     params.set(resumed.checkpoint.params);
+    if (ema) ema.sum.set(resumed.checkpoint.ema!);
     adam.m.set(resumed.checkpoint.m);
     adam.v.set(resumed.checkpoint.v);
     adam.t = h.adamT;
@@ -165,9 +175,13 @@ export async function trainModel(opts: TrainModelOptions): Promise<TrainResult> 
 
   const trunc = truncationStats(opts.trainShard, T);
   const trainTokens = opts.trainShard.offsets[opts.trainShard.offsets.length - 1]!;
+  const regularisation = [
+    opts.model.embd_pdrop > 0 || opts.model.resid_pdrop > 0 ? `dropout embd ${opts.model.embd_pdrop}, resid ${opts.model.resid_pdrop}` : null,
+    emaDecay !== null ? `weight average decay ${emaDecay}` : null,
+  ].filter((x) => x !== null);
   log(
     `seed ${opts.seed}; ${nParams.toLocaleString('en')} parameters; n_ctx ${T}, batch ${B} x ${cfg.grad_accum} accumulation; ` +
-      `${trunc.patients} training patients, ${trainTokens.toLocaleString('en')} tokens`,
+      `${trunc.patients} training patients, ${trainTokens.toLocaleString('en')} tokens${regularisation.map((x) => `; ${x}`).join('')}`,
   );
   if (trunc.truncated > 0) {
     log(
@@ -185,8 +199,10 @@ export async function trainModel(opts: TrainModelOptions): Promise<TrainResult> 
   const decay = decayRanges(layout, cfg.decay_embeddings);
   const adamOpts = { beta1: cfg.beta1, beta2: cfg.beta2, eps: cfg.eps, weightDecay: cfg.weight_decay };
 
-  const saveBest = (): Promise<void> =>
-    saveSafetensors(files.weights, paramsToTensors(layout, params), {
+  // what validation measures and model.safetensors keeps: the weight average when there is one
+  const evalWeights = (): Float32Array => (ema ? emaWeights(ema.weights, ema.sum, params, emaDecay!, step) : params);
+  const saveBest = (weights: Float32Array): Promise<void> =>
+    saveSafetensors(files.weights, paramsToTensors(layout, weights), {
       format: 'pt',
       step: String(step),
       n_layer: String(opts.model.n_layer),
@@ -205,6 +221,7 @@ export async function trainModel(opts: TrainModelOptions): Promise<TrainResult> 
         model: { n_layer: opts.model.n_layer, n_embd: opts.model.n_embd, n_head: opts.model.n_head, n_ctx: opts.model.n_ctx },
         batchSize: B,
         gradAccum: cfg.grad_accum,
+        emaDecay,
         params: specs.map((s, i) => ({ name: s.name, shape: s.shape, offset: layout.offsets[i]! })),
         total: layout.total,
         dataOrder: stream.state(),
@@ -216,17 +233,19 @@ export async function trainModel(opts: TrainModelOptions): Promise<TrainResult> 
       params,
       m: adam.m,
       v: adam.v,
+      ema: ema?.sum ?? null,
     });
 
   let lastValLoss: number | null = null;
-  const validate = async (): Promise<number | null> => {
+  /** the validation loss of `weights` (evalWeights()) */
+  const validate = async (weights: Float32Array): Promise<number | null> => {
     if (valBatches.length === 0) return null;
     // token-weighted: the mean over every counted target of the validation set
     let sum = 0;
     let n = 0;
     for (const b of valBatches) {
       if (b.nTargets === 0) continue;
-      sum += (await runner.loss(b, params)) * b.nTargets;
+      sum += (await runner.loss(b, weights)) * b.nTargets;
       n += b.nTargets;
     }
     lastValLoss = n > 0 ? sum / n : null;
@@ -235,7 +254,7 @@ export async function trainModel(opts: TrainModelOptions): Promise<TrainResult> 
 
   let initialValLoss: number | null = null;
   if (!resumed) {
-    initialValLoss = await validate();
+    initialValLoss = await validate(params);
     if (initialValLoss !== null) {
       metrics.log(0, { 'val/loss': initialValLoss });
       log(`step 0: val/loss ${initialValLoss.toFixed(4)}`);
@@ -271,7 +290,7 @@ export async function trainModel(opts: TrainModelOptions): Promise<TrainResult> 
       let stepLoss = 0;
       for (let micro = 0; micro < cfg.grad_accum; micro++) {
         const batch: PackedBatch = stream.next();
-        const loss = await runner.lossAndGrad(batch, params, grad, 1 / cfg.grad_accum, micro > 0);
+        const loss = await runner.lossAndGrad(batch, params, grad, 1 / cfg.grad_accum, micro > 0, dropoutSeed(dropoutKey, step, cfg.grad_accum, micro));
         if (!Number.isFinite(loss)) {
           throw new SynehrError('E_TRAIN', `loss is ${loss} at step ${step}: training diverged (try a lower train.lr, now ${cfg.lr})`);
         }
@@ -281,6 +300,7 @@ export async function trainModel(opts: TrainModelOptions): Promise<TrainResult> 
       }
       const gradNorm = globalNorm(grad);
       adamwStep(params, grad, adam, lr, adamOpts, decay, clipScale(gradNorm, cfg.clip_norm));
+      if (ema) emaUpdate(ema.sum, params, emaDecay!);
       step += 1;
       intervalLoss += stepLoss;
       intervalMicro += 1;
@@ -302,12 +322,13 @@ export async function trainModel(opts: TrainModelOptions): Promise<TrainResult> 
 
       let stop = false;
       if (step % cfg.eval_every === 0 || step === cfg.max_steps) {
-        const val = await validate();
+        const weights = evalWeights();
+        const val = await validate(weights);
         if (val !== null) {
           metrics.log(step, { 'val/loss': val });
           if (early.bestValLoss === null || val < early.bestValLoss) {
             early = { bestValLoss: val, bestStep: step, badEvals: 0 };
-            await saveBest();
+            await saveBest(weights);
           } else {
             early = { ...early, badEvals: early.badEvals + 1 };
             if (cfg.patience > 0 && early.badEvals >= cfg.patience) {
@@ -328,7 +349,7 @@ export async function trainModel(opts: TrainModelOptions): Promise<TrainResult> 
     }
 
     // without validation (or interrupted before the first), the weights at hand are the best we know
-    if (early.bestValLoss === null) await saveBest();
+    if (early.bestValLoss === null) await saveBest(evalWeights());
     const ckPath = await checkpoint(stoppedBy === 'interrupted' ? null : stoppedBy);
     bar?.stop();
     if (stoppedBy === 'interrupted') log(`interrupted at step ${step}: checkpoint ${ckPath}; continue with resume=true`);

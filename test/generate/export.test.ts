@@ -105,6 +105,17 @@ describe('export', () => {
     await hf.dispose();
   });
 
+  it('the model\'s dropout goes into config.json under its Hugging Face names; onnx/model.onnx and sampler.onnx are those of the model without it', async () => {
+    const dropped = await writeRun(join(root, 'run-dropout'), run.tok, { seed: 3, model: { ...run.model, embd_pdrop: 0.1, resid_pdrop: 0.2 } });
+    await exportRun(dropped.dir, dropped.model, generateConfigSchema.parse({}));
+    const read = (dir: string, f: string) => readFileSync(join(dir, f));
+    const cfg = (dir: string) => JSON.parse(read(dir, 'config.json').toString('utf8')) as Record<string, unknown>;
+    expect(cfg(dropped.dir)).toMatchObject({ embd_pdrop: 0.1, resid_pdrop: 0.2, attn_pdrop: 0 });
+    // without dropout the zeros are written out: GPT2Config would default each to 0.1
+    expect(cfg(run.dir)).toMatchObject({ embd_pdrop: 0, resid_pdrop: 0, attn_pdrop: 0 });
+    for (const f of ['onnx/model.onnx', 'sampler.onnx']) expect(read(dropped.dir, f).equals(read(run.dir, f)), f).toBe(true);
+  });
+
   it('AutoTokenizer loads tokenizer.json: the ids of encoded patients round-trip through its text, special tokens are synehr\'s', async () => {
     const tf = await transformers();
     const hfTok = await tf.AutoTokenizer.from_pretrained(basename(run.dir), { local_files_only: true });

@@ -16,7 +16,7 @@ import { Rng } from '../../src/util/rng.ts';
 import { cohortArb, tokCfg, toyData } from '../tokenizer/helpers.ts';
 import type { ModelConfig } from '../../src/model/config.ts';
 
-const cfg: ModelConfig = { name: 'sampler-test', n_layer: 2, n_embd: 32, n_head: 2, n_ctx: 96, init_std: 0.02 };
+const cfg: ModelConfig = { name: 'sampler-test', n_layer: 2, n_embd: 32, n_head: 2, n_ctx: 96, init_std: 0.02, embd_pdrop: 0, resid_pdrop: 0 };
 
 let tok: Tokenizer;
 let weights: Record<string, Float32Array>;

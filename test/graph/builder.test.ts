@@ -78,6 +78,8 @@ describe('graph builder', () => {
     expect(() => g.prefixes(a, [2, 2], 1)).toThrow(/prefixes: ends must be strictly increasing integers in \[1, 3\), got \[2, 2\]/);
     expect(() => g.prefixes(a, [3], 1)).toThrow(/got \[3\]/);
     expect(() => grad(g.reduceSum(g.cast(g.argMax(a), 'float32'), undefined, false), [a])).toThrow(/does not depend on any parameter/);
+    expect(() => g.dropout(a, g.input('m64', 'float64', [2, 3]))).toThrow(/dropout: the mask's dtype differs from x's/);
+    expect(() => g.dropout(a, g.input('mwide', 'float32', [4, 2, 3]))).toThrow(/dropout: mask mwide: float32\[4, 2, 3\] would broadcast a: float32\[2, 3\] to \[4, 2, 3\]/);
   });
 
   it('serializes opset, IR version, inputs with symbolic dims and shared constants', () => {

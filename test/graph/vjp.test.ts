@@ -173,6 +173,11 @@ describe('VJP rules against finite differences (float64)', () => {
     await expectGrad([{ shape: [2, 3, 4] }, { shape: [2, 3, 4] }, { shape: [2, 3, 4] }], (g, [q, k, v]) => g.attention(q!, k!, v!, bias(g), keep(g)));
   });
 
+  it('Dropout with a fixed mask (zeros and 1 / (1 − p)), full and broadcast', async () => {
+    await expectGrad([{ shape: [3, 4] }], (g, [x]) => g.dropout(x!, g.constant([0, 2, 2, 2, 2, 0, 0, 2, 2, 2, 0, 2], 'float64', [3, 4], 'mask')));
+    await expectGrad([{ shape: [2, 3, 4] }], (g, [x]) => g.mul(g.dropout(x!, g.constant([1.25, 0, 1.25, 1.25], 'float64', [4], 'mask')), x!));
+  });
+
   it('CrossEntropy composite (own rule)', async () => {
     await expectGrad([{ shape: [4, 5] }], (g, [logits]) => g.crossEntropy(logits!, g.constant([3, 1, 0, 4], 'int64', [4, 1])));
   });

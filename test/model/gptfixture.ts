@@ -1,11 +1,11 @@
 /** Shared fixtures for the GPT graph tests: a tiny config, random parameters, packed batches. */
-import { createSession, hostTensor, int64Tensor, type HostTensor, type Session } from '../../src/graph/runtime.ts';
+import { createSession, hostTensor, int64Tensor, scalarValue, type HostTensor, type Session } from '../../src/graph/runtime.ts';
 import type { ModelConfig } from '../../src/model/config.ts';
 import { gptParamSpecs, type ParamSpec } from '../../src/model/params.ts';
 import type { ReferenceBatch } from './reference.ts';
 import { Rng } from '../../src/util/rng.ts';
 
-export const TINY: ModelConfig = { name: 'gpt-tiny', n_layer: 2, n_embd: 8, n_head: 2, n_ctx: 16, init_std: 0.02 };
+export const TINY: ModelConfig = { name: 'gpt-tiny', n_layer: 2, n_embd: 8, n_head: 2, n_ctx: 16, init_std: 0.02, embd_pdrop: 0, resid_pdrop: 0 };
 export const TINY_V = 11;
 
 /** Parameters with non-trivial values (std 0.3, LayerNorm gains near 1) so every path matters. */
@@ -52,4 +52,51 @@ export function feedsFor(batch: ReferenceBatch, specs: ParamSpec[], values: Reco
 
 export async function session(model: Uint8Array): Promise<Session> {
   return createSession(model, { threads: 1 });
+}
+
+/**
+ * The float64 training graph's gradients against central finite differences of its own loss:
+ * three random coordinates of every parameter, and the whole gradient along one random direction.
+ * `feeds` reads the current `values` (they are perturbed in place and restored).
+ */
+export async function directionalGradCheck(
+  s: Session,
+  specs: ParamSpec[],
+  values: Record<string, Float64Array>,
+  feeds: () => Record<string, HostTensor>,
+  rng: Rng,
+  eps = 1e-6,
+): Promise<{ worstCoordinate: number; where: string; directionRelErr: number }> {
+  const out = await s.run(feeds());
+  const loss = async () => scalarValue((await s.run(feeds(), ['loss'])).loss!);
+  let worst = 0;
+  let where = '';
+  for (const spec of specs) {
+    const p = values[spec.name]!;
+    const an = out[`grad.${spec.name}`]!.data as Float64Array;
+    for (let k = 0; k < 3; k++) {
+      const i = rng.int(p.length);
+      const o = p[i]!;
+      p[i] = o + eps;
+      const lp = await loss();
+      p[i] = o - eps;
+      const lm = await loss();
+      p[i] = o;
+      const fd = (lp - lm) / (2 * eps);
+      const err = Math.abs(fd - an[i]!) / Math.max(1e-4, Math.abs(fd) + Math.abs(an[i]!));
+      if (err > worst) [worst, where] = [err, `${spec.name}[${i}] analytic ${an[i]} fd ${fd}`];
+    }
+  }
+  const dir = specs.map((sp) => Float64Array.from({ length: values[sp.name]!.length }, () => rng.normal()));
+  let analytic = 0;
+  specs.forEach((sp, k) => (out[`grad.${sp.name}`]!.data as Float64Array).forEach((gv, i) => (analytic += gv * dir[k]![i]!)));
+  const shift = async (h: number) => {
+    const saved = specs.map((sp) => Float64Array.from(values[sp.name]!));
+    specs.forEach((sp, k) => values[sp.name]!.forEach((v, i, a) => (a[i] = v + h * dir[k]![i]!)));
+    const l = await loss();
+    specs.forEach((sp, k) => values[sp.name]!.set(saved[k]!));
+    return l;
+  };
+  const fd = ((await shift(eps)) - (await shift(-eps))) / (2 * eps);
+  return { worstCoordinate: worst, where, directionRelErr: Math.abs(fd - analytic) / Math.abs(fd) };
 }

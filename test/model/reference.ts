@@ -17,6 +17,12 @@ export interface ReferenceBatch {
 
 export type ReferenceParams = Record<string, ArrayLike<number>>;
 
+/**
+ * Dropout masks by the training graph's mask names (dropoutMaskSpecs), each multiplied in where
+ * Hugging Face's GPT-2 applies dropout.
+ */
+export type ReferenceDropout = Record<string, ArrayLike<number>>;
+
 const LN_EPS = 1e-5;
 const GELU_K = Math.sqrt(2 / Math.PI);
 
@@ -56,7 +62,7 @@ function linearRows(x: Float64Array, W: ArrayLike<number>, b: ArrayLike<number> 
 }
 
 /** Per-token losses −log p(target) [B·T] (NaN where the target is ignored). */
-export function referenceTokenLosses(cfg: ModelConfig, vocabSize: number, p: ReferenceParams, batch: ReferenceBatch): Float64Array {
+export function referenceTokenLosses(cfg: ModelConfig, vocabSize: number, p: ReferenceParams, batch: ReferenceBatch, dropout?: ReferenceDropout): Float64Array {
   const { B, T } = batch;
   const C = cfg.n_embd;
   const H = cfg.n_head;
@@ -71,6 +77,11 @@ export function referenceTokenLosses(cfg: ModelConfig, vocabSize: number, p: Ref
     const pos = batch.positionIds[n]!;
     for (let c = 0; c < C; c++) x[n * C + c] = wte[id * C + c]! + wpe[pos * C + c]!;
   }
+  const drop = (a: Float64Array, name: string) => {
+    const m = dropout?.[name];
+    if (m) for (let i = 0; i < a.length; i++) a[i] = a[i]! * m[i]!;
+  };
+  drop(x, 'dropout.embd');
   for (let l = 0; l < cfg.n_layer; l++) {
     const h = `transformer.h.${l}`;
     const a = layerNormRows(x, param(p, `${h}.ln_1.weight`), param(p, `${h}.ln_1.bias`), C);
@@ -108,6 +119,7 @@ export function referenceTokenLosses(cfg: ModelConfig, vocabSize: number, p: Ref
       }
     }
     const proj = linearRows(y, param(p, `${h}.attn.c_proj.weight`), param(p, `${h}.attn.c_proj.bias`), C, C);
+    drop(proj, `dropout.h.${l}.attn`);
     for (let i = 0; i < x.length; i++) x[i] = x[i]! + proj[i]!;
     const m = layerNormRows(x, param(p, `${h}.ln_2.weight`), param(p, `${h}.ln_2.bias`), C);
     const f = linearRows(m, param(p, `${h}.mlp.c_fc.weight`), param(p, `${h}.mlp.c_fc.bias`), C, 4 * C);
@@ -116,6 +128,7 @@ export function referenceTokenLosses(cfg: ModelConfig, vocabSize: number, p: Ref
       f[i] = 0.5 * v * (1 + Math.tanh(GELU_K * (v + 0.044715 * v * v * v)));
     }
     const out = linearRows(f, param(p, `${h}.mlp.c_proj.weight`), param(p, `${h}.mlp.c_proj.bias`), 4 * C, C);
+    drop(out, `dropout.h.${l}.mlp`);
     const next = new Float64Array(x.length);
     for (let i = 0; i < x.length; i++) next[i] = x[i]! + out[i]!;
     x = next;
@@ -144,8 +157,8 @@ export function referenceTokenLosses(cfg: ModelConfig, vocabSize: number, p: Ref
 }
 
 /** Mean loss over the non-ignored targets (0 when all are ignored), as the training graph defines it. */
-export function referenceLoss(cfg: ModelConfig, vocabSize: number, p: ReferenceParams, batch: ReferenceBatch): number {
-  const losses = referenceTokenLosses(cfg, vocabSize, p, batch);
+export function referenceLoss(cfg: ModelConfig, vocabSize: number, p: ReferenceParams, batch: ReferenceBatch, dropout?: ReferenceDropout): number {
+  const losses = referenceTokenLosses(cfg, vocabSize, p, batch, dropout);
   let sum = 0;
   let count = 0;
   for (const l of losses) {

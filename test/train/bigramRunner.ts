@@ -3,6 +3,9 @@ import type { ModelRunner, RunnerFactory } from '../../src/train/runner.ts';
 import type { PackedBatch } from '../../src/train/batches.ts';
 import type { TokenShard } from '../../src/train/batches.ts';
 import { Rng } from '../../src/util/rng.ts';
+import { modelConfigSchema } from '../../src/model/config.ts';
+import { trainConfigSchema, type TrainConfig } from '../../src/train/config.ts';
+import type { TrainModelOptions } from '../../src/train/trainer.ts';
 
 /**
  * A stand-in model for trainer tests that need no ONNX graph: a bigram language model,
@@ -78,4 +81,29 @@ export function syntheticShard(seed: number, P: number, V: number, minLen: numbe
     offsets[p + 1] = ids.length;
   }
   return { ids: Uint16Array.from(ids), offsets, vocabSize: V };
+}
+
+/** The vocabulary, shards and model of the trainer tests that run the bigram stand-in. */
+export const BIGRAM_V = 16;
+const bigramTrainShard = syntheticShard(1, 120, BIGRAM_V, 3, 20);
+const bigramValShard = syntheticShard(2, 30, BIGRAM_V, 3, 20);
+export const bigramModel = modelConfigSchema.parse({ name: 'bigram', n_layer: 1, n_embd: 8, n_head: 1, n_ctx: 32 });
+
+/** trainModel options for a 30-update bigram run in `runDir` (train keys and options overridable). */
+export function bigramTrainOptions(runDir: string, train: Partial<TrainConfig>, extra: Partial<TrainModelOptions> = {}): TrainModelOptions {
+  return {
+    runDir,
+    model: bigramModel,
+    train: trainConfigSchema.parse({ batch_size: 2, lr: 0.05, warmup_steps: 3, max_steps: 30, eval_every: 5, eval_batches: 4, checkpoint_every: 7, log_every: 5, patience: 0, ...train }),
+    seed: 1234,
+    trainShard: bigramTrainShard,
+    valShard: bigramValShard,
+    vocabSize: BIGRAM_V,
+    padId: 0,
+    specs: bigramSpecs(BIGRAM_V),
+    createRunner: bigramRunner,
+    log: () => {},
+    progress: false,
+    ...extra,
+  };
 }

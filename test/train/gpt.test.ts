@@ -18,6 +18,7 @@ import { Rng } from '../../src/util/rng.ts';
 import { syntheticShard } from './bigramRunner.ts';
 
 const TINY = modelConfigSchema.parse({ name: 'gpt-tiny', n_layer: 1, n_embd: 32, n_head: 2, n_ctx: 64 });
+const DROPPED = { ...TINY, embd_pdrop: 0.1, resid_pdrop: 0.1 };
 const V = 24;
 const tmp = () => mkdtemp(join(tmpdir(), 'synehr-gpt-train-'));
 
@@ -91,19 +92,67 @@ describe('trainer with the GPT graphs (gpt-tiny)', () => {
     expect(r.bestValLoss!).toBeLessThan(0.15);
   });
 
-  it.each([1, 2])('an interrupted and resumed run ends with the same bytes as an uninterrupted one (%i threads)', async (threads) => {
+  it.each([
+    [1, 'no dropout', 1],
+    [2, 'no dropout', 1],
+    [1, 'dropout 0.1, weight average 0.9, 2 micro-batches a step', 2],
+  ] as const)('an interrupted and resumed run ends with the same bytes as an uninterrupted one (%i threads, %s)', async (threads, what, gradAccum) => {
     const dir = await tmp();
-    const train = { lr: 3e-3, warmup_steps: 2, max_steps: 12, eval_every: 4, eval_batches: 2, checkpoint_every: 5, threads };
-    const createRunner = gptRunnerFactory(TINY, { threads });
-    await trainModel(opts(join(dir, 'a'), train, { createRunner }));
+    const ema_decay = what === 'no dropout' ? null : 0.9;
+    const train = { lr: 3e-3, warmup_steps: 2, max_steps: 12, eval_every: 4, eval_batches: 2, checkpoint_every: 5, threads, grad_accum: gradAccum, ema_decay };
+    const model = what === 'no dropout' ? TINY : DROPPED;
+    const createRunner = gptRunnerFactory(model, { threads });
+    await trainModel(opts(join(dir, 'a'), train, { createRunner, model }));
     const ac = new AbortController();
-    const first = await trainModel(opts(join(dir, 'b'), train, { createRunner, signal: ac.signal, onStep: (s) => s === 7 && ac.abort() }));
+    const first = await trainModel(opts(join(dir, 'b'), train, { createRunner, model, signal: ac.signal, onStep: (s) => s === 7 && ac.abort() }));
     expect(first.stoppedBy).toBe('interrupted');
-    await trainModel(opts(join(dir, 'b'), train, { createRunner, resume: true }));
+    await trainModel(opts(join(dir, 'b'), train, { createRunner, model, resume: true }));
     const ca = (await loadLatestCheckpoint(join(dir, 'a', 'checkpoints')))!.checkpoint;
     const cb = (await loadLatestCheckpoint(join(dir, 'b', 'checkpoints')))!.checkpoint;
     expect(cb.header.step).toBe(12);
     for (const k of ['params', 'm', 'v'] as const) expect(Buffer.from(cb[k].buffer).equals(Buffer.from(ca[k].buffer))).toBe(true);
+    expect(cb.ema === null ? null : Buffer.from(cb.ema.buffer).equals(Buffer.from(ca.ema!.buffer))).toBe(ema_decay === null ? null : true);
     expect((await readFile(join(dir, 'b', 'model.safetensors'))).equals(await readFile(join(dir, 'a', 'model.safetensors')))).toBe(true);
+  });
+
+  it('the runner\'s loss() evaluates the flat weights it is given (the weight average), read in place at every call', async () => {
+    const specs = gptParamSpecs(TINY, V);
+    const layout = paramLayout(specs);
+    const params = initParams(layout, new Rng(3));
+    const other = initParams(layout, new Rng(4));
+    const rng = new Rng(5);
+    const p = new BatchPacker(2, 64, 0);
+    for (let i = 0; i < 4; i++) p.tryAdd(randomPatient(rng, 20));
+    const batch = p.finish();
+    const make = (w: Float32Array) => gptRunnerFactory(TINY, { threads: 1 })({ layout, params: w, B: 2, T: 64, vocabSize: V });
+    const runner = await make(params);
+    const alone = await make(Float32Array.from(other));
+    const own = await runner.loss(batch, params);
+    expect(await runner.loss(batch, other)).toBe(await alone.loss(batch, other));
+    expect(await runner.loss(batch, other)).not.toBe(own);
+    expect(await runner.loss(batch, params)).toBe(own);
+    // the same array rewritten (as the trainer rewrites the average before each validation)
+    other.set(params);
+    expect(await runner.loss(batch, other)).toBe(own);
+    await runner.release();
+    await alone.release();
+  });
+
+  it('dropout: the masks change training but not validation, and the seed fixes them', async () => {
+    const dir = await tmp();
+    const train = { lr: 3e-3, warmup_steps: 2, max_steps: 6, eval_every: 3, eval_batches: 2, checkpoint_every: 100 };
+    const run = async (name: string, model: typeof TINY, seed = 7) => {
+      const r = await trainModel(opts(join(dir, name), train, { createRunner: gptRunnerFactory(model, { threads: 1 }), model, seed }));
+      return { r, params: (await loadLatestCheckpoint(join(dir, name, 'checkpoints')))!.checkpoint.params };
+    };
+    const plain = await run('plain', TINY);
+    const dropped = await run('dropped', DROPPED);
+    const again = await run('again', DROPPED);
+    const reseeded = await run('reseeded', DROPPED, 8);
+    // same init (it does not depend on dropout): the step-0 validation loss is the same bits
+    expect(dropped.r.initialValLoss).toBe(plain.r.initialValLoss);
+    expect(Buffer.from(dropped.params.buffer).equals(Buffer.from(plain.params.buffer))).toBe(false);
+    expect(Buffer.from(again.params.buffer).equals(Buffer.from(dropped.params.buffer))).toBe(true);
+    expect(reseeded.r.initialValLoss).not.toBe(dropped.r.initialValLoss);
   });
 });

@@ -2,43 +2,21 @@ import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { modelConfigSchema } from '../../src/model/config.ts';
 import { decodeSafetensors } from '../../src/model/safetensors.ts';
 import { paramLayout } from '../../src/model/init.ts';
-import { trainConfigSchema, type TrainConfig } from '../../src/train/config.ts';
-import { trainModel, type TrainModelOptions } from '../../src/train/trainer.ts';
+import { trainModel } from '../../src/train/trainer.ts';
 import { listCheckpointSteps, loadLatestCheckpoint, checkpointFileName } from '../../src/train/checkpoint.ts';
 import { readMetricsJsonl } from '../../src/tracking/metricsJsonl.ts';
 import type { RunnerFactory } from '../../src/train/runner.ts';
-import { bigramRunner, bigramSpecs, syntheticShard } from './bigramRunner.ts';
+import { BIGRAM_V, bigramRunner, bigramSpecs, bigramTrainOptions } from './bigramRunner.ts';
 import { runFiles } from '../../src/config/runPaths.ts';
 import { checkRunTokenizer, installRunTokenizer } from '../../src/train/runStamp.ts';
 import { SynehrError } from '../../src/util/errors.ts';
 
-const V = 16;
-const trainShard = syntheticShard(1, 120, V, 3, 20);
-const valShard = syntheticShard(2, 30, V, 3, 20);
-const model = modelConfigSchema.parse({ name: 'bigram', n_layer: 1, n_embd: 8, n_head: 1, n_ctx: 32 });
+const V = BIGRAM_V;
+const options = bigramTrainOptions;
 
 const tmp = () => mkdtemp(join(tmpdir(), 'synehr-train-'));
-
-function options(runDir: string, train: Partial<TrainConfig>, extra: Partial<TrainModelOptions> = {}): TrainModelOptions {
-  return {
-    runDir,
-    model,
-    train: trainConfigSchema.parse({ batch_size: 2, lr: 0.05, warmup_steps: 3, max_steps: 30, eval_every: 5, eval_batches: 4, checkpoint_every: 7, log_every: 5, patience: 0, ...train }),
-    seed: 1234,
-    trainShard,
-    valShard,
-    vocabSize: V,
-    padId: 0,
-    specs: bigramSpecs(V),
-    createRunner: bigramRunner,
-    log: () => {},
-    progress: false,
-    ...extra,
-  };
-}
 
 describe('trainModel (bigram stand-in model)', () => {
   it('trains, logs metrics.jsonl, keeps the best weights and a final checkpoint', async () => {

@@ -41,6 +41,34 @@ describe('Rng', () => {
     expect(Array.from({ length: 5 }, () => resumed.nextU32())).toEqual(Array.from({ length: 5 }, () => s.nextU32()));
   });
 
+  it('fillDropoutMask decides two elements per nextU32 output (low 16 bits first) and leaves the stream where nextU32 would', () => {
+    for (const n of [1, 2, 7, 1000]) {
+      const a = new Rng(9);
+      const b = new Rng(9);
+      const out = new Float32Array(n);
+      a.fillDropoutMask(out, 6554, 1.25);
+      const want: number[] = [];
+      for (let i = 0; i < n; i += 2) {
+        const r = b.nextU32();
+        want.push((r & 0xffff) < 6554 ? 0 : 1.25);
+        if (i + 1 < n) want.push(r >>> 16 < 6554 ? 0 : 1.25);
+      }
+      expect(Array.from(out)).toEqual(want);
+      expect(a.state()).toEqual(b.state());
+    }
+    // thresholds 0 and 65535 keep everything and drop all but 1/65536
+    const big = new Float32Array(1 << 16);
+    new Rng(1).fillDropoutMask(big, 0, 1);
+    expect(big.every((v) => v === 1)).toBe(true);
+    new Rng(1).fillDropoutMask(big, 65535, 1);
+    expect(big.filter((v) => v !== 0).length).toBeLessThan(8);
+  });
+
+  it('EXPECTED FAILURE - a dropout threshold outside [0, 65536)', () => {
+    expect(() => new Rng(1).fillDropoutMask(new Float32Array(2), 65536, 1)).toThrow('Rng.fillDropoutMask: dropThreshold must be an integer in [0, 65536), got 65536');
+    expect(() => new Rng(1).fillDropoutMask(new Float32Array(2), 0.5, 1)).toThrow(RangeError);
+  });
+
   it('EXPECTED FAILURE - a state that is not four uint32 words', () => {
     expect(() => Rng.fromState([1, 2, 3])).toThrow(RangeError);
     expect(() => Rng.fromState([1, 2, 3, 2 ** 32])).toThrow('Rng state must be four uint32 words, got [1,2,3,4294967296]');
