@@ -18,9 +18,10 @@ export const trainConfigSchema = z
     min_lr_ratio: z.number().min(0).max(1).default(0.1),
     warmup_steps: z.number().int().min(0).default(50),
     schedule: z.enum(['cosine', 'linear', 'constant']).default('cosine'),
-    // optimizer updates in all; the schedule spans them. 600 x 4 x 1024 tokens is ~1.4 epochs of
-    // PhysioNet 2012 set-a, about 10 minutes for gpt-small on two cores
-    max_steps: z.number().int().positive().default(600),
+    // optimizer updates in all; the schedule spans them. 3500 x 4 x 1024 tokens is ~8 epochs of
+    // PhysioNet 2012 set-a, about 22 minutes for gpt-small on two cores (docs/quality.md: the recipe;
+    // `train=quick` is 600)
+    max_steps: z.number().int().positive().default(3500),
     weight_decay: z.number().min(0).default(0.1),
     // GPT practice: no weight decay on biases, LayerNorm and embeddings unless asked
     decay_embeddings: z.boolean().default(false),
