@@ -71,6 +71,8 @@ const row = (m: Metrics, key: string): Row => {
   return r;
 };
 const triple = (key: string) => (m: Metrics) => row(m, key);
+/** a row only some data sets have (codes): absent, it is a blank */
+const optional = (key: string) => (m: Metrics) => m.rows.get(key) ?? { synthetic: null, ceiling: null, floor: null };
 const share = (key: string) => (m: Metrics) => {
   const r = row(m, key);
   return { synthetic: r.synthetic !== null && r.ceiling ? r.synthetic / r.ceiling : null, ceiling: 1, floor: r.floor !== null && r.ceiling ? r.floor / r.ceiling : null };
@@ -89,6 +91,8 @@ const FIGURES: Figure[] = [
   { key: 'tv_complement', name: 'TVComplement, mean', target: '≥ ceiling − 0.01', get: triple('fidelity/tv_complement_mean') },
   { key: 'tcd', name: 'TCD (temporal correlation difference)', target: '≤ 1.5 × ceiling', get: triple('fidelity/tcd') },
   { key: 'measurements_ks', name: 'Measurements per patient, KSComplement', target: '≥ 0.93', get: triple('fidelity/measurement_count_ks_mean') },
+  { key: 'code_prevalence_r', name: 'Code prevalence, Pearson r (data with codes)', target: '', get: optional('fidelity/code_prevalence_r') },
+  { key: 'code_bigram_r', name: 'Code bigrams, Pearson r (data with codes)', target: '', get: optional('fidelity/ngram_r/2') },
   { key: 'gap_ks', name: 'Time gaps, KSComplement', target: '', get: triple('fidelity/gap_ks_complement') },
   { key: 'mia', name: 'kNN membership inference AUROC', target: '≤ 0.55', get: triple('privacy/mia_auroc') },
   { key: 'exact_copies', name: 'Exact-copy rate', target: '0', get: triple('privacy/exact_copy_rate') },
