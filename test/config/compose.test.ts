@@ -30,6 +30,14 @@ describe('schema defaults', () => {
     const file = parse(readFileSync(join(import.meta.dirname, '../../configs/model/gpt-small.yaml'), 'utf8')) as Record<string, unknown>;
     expect(modelConfigSchema.parse({})).toEqual(modelConfigSchema.parse(file));
   });
+
+  it("train=quick (README: `npm start -- train=quick`) is the default recipe with 600 updates instead of the schema's", () => {
+    const recipe = compose({ searchPath: [BUILTIN], overrides: [] }).config.train;
+    const quick = compose({ searchPath: [BUILTIN], overrides: ['train=quick'] }).config.train;
+    expect(recipe).toEqual(trainConfigSchema.parse({}));
+    expect(recipe.max_steps).toBeGreaterThan(600);
+    expect(quick).toEqual({ ...recipe, max_steps: 600 });
+  });
 });
 
 describe('composition order: schema defaults < option file < _self_ < overrides', () => {
