@@ -101,6 +101,8 @@ export interface PlotData {
 export interface EvalResult {
   meta: {
     created: string;
+    /** the eval section it ran with (holdout split, seed, k, bootstrap...): `synehr pipeline` re-runs evaluate when it differs */
+    config: EvalConfig;
     seed: number;
     k: number;
     cv_folds: number;
@@ -312,6 +314,7 @@ export function evaluateSynthetic(input: EvaluateInput): EvalResult {
   return {
     meta: {
       created: new Date().toISOString(),
+      config: cfg,
       seed: cfg.seed,
       k: cfg.k,
       cv_folds: cfg.cv_folds,

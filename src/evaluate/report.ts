@@ -128,7 +128,7 @@ td.key, td.dir { color: #888; font-size: 11px; }
 .note { color: #555; font-size: 13px; }
 </style></head><body>
 <h1>${title}</h1>
-<p class="note">${escapeXml(meta.created)} · train ${meta.sizes.train}, test ${meta.sizes.test}, synthetic ${meta.sizes.synthetic}, floor ${meta.sizes.floor} patients · feature vectors of ${meta.feature_columns} columns on up to ${meta.sizes.feature_rows} training rows · k = ${meta.k}, ${meta.cv_folds}-fold detection · seed ${meta.seed} · ${meta.seconds.toFixed(1)} s</p>
+<p class="note">${escapeXml(meta.created)} · train ${meta.sizes.train}, ${escapeXml(meta.config.holdout)} ${meta.sizes.test}, synthetic ${meta.sizes.synthetic}, floor ${meta.sizes.floor} patients · feature vectors of ${meta.feature_columns} columns on up to ${meta.sizes.feature_rows} training rows · k = ${meta.k}, ${meta.cv_folds}-fold detection · seed ${meta.seed} · ${meta.seconds.toFixed(1)} s</p>
 <p class="note"><b>ceiling</b>: ${escapeXml(meta.references.ceiling)}.<br><b>floor</b>: ${escapeXml(meta.references.floor)}.<br>
 Synthetic cells are shaded from red (at the floor) to green (at the ceiling).${
     meta.bootstrap.replicates > 0

@@ -57,6 +57,18 @@ describe('synehr pipeline', () => {
     for (const stage of ['prepare', 'tokenize', 'train', 'export', 'generate', 'evaluate']) {
       expect(second.err).toMatch(new RegExp(`pipeline \\[\\d/6\\] ${stage}: current, skipped`));
     }
+
+    // another eval section is not current: metrics.json on the test split must not stand for val
+    const metrics = join(run, 'eval', 'metrics.json');
+    expect(JSON.parse(readFileSync(metrics, 'utf8')).meta.config.holdout).toBe('test');
+    const third = await synehr(['pipeline', ...overrides, 'resume=true', 'eval.holdout=val']);
+    expect(third.code).toBe(0);
+    for (const stage of ['prepare', 'tokenize', 'train', 'export', 'generate']) {
+      expect(third.err).toMatch(new RegExp(`pipeline \\[\\d/6\\] ${stage}: current, skipped`));
+    }
+    expect(third.err).toMatch(/pipeline \[6\/6\] evaluate: running/);
+    expect(third.err).toMatch(/against \d+ train and \d+ val/);
+    expect(JSON.parse(readFileSync(metrics, 'utf8')).meta.config.holdout).toBe('val');
   });
 
   it('defect 2: Ctrl-C during train stops the pipeline with exit 130, records nothing as done, and resume=true trains on; defect 5: generate.out_dir reaches evaluate', async () => {

@@ -9,7 +9,8 @@
  *   export    onnx/export.json names the run's weights and tokenizer, and the graphs are whole
  *   generate  the synthetic folder's manifest holds n_samples patients from these weights, made
  *             with these generation settings
- *   evaluate  eval/metrics.json is newer than the synthetic folder's manifest
+ *   evaluate  eval/metrics.json is newer than the synthetic folder's manifest and was made with
+ *             this eval section (holdout split, seed, k, bootstrap ...)
  *
  * Every path comes from runPaths. A stage that fails or is interrupted (Ctrl-C: exit 130) stops
  * the pipeline there and is not recorded as done; `run_name=<run> resume=true` continues it.
@@ -94,7 +95,9 @@ export async function run(ctx: CommandContext): Promise<number | void> {
     },
     evaluate: () => {
       const manifest = manifestPath(paths.synthetic);
-      return existsSync(paths.evalMetrics) && existsSync(manifest) && statSync(paths.evalMetrics).mtimeMs > statSync(manifest).mtimeMs;
+      if (!existsSync(paths.evalMetrics) || !existsSync(manifest) || statSync(paths.evalMetrics).mtimeMs <= statSync(manifest).mtimeMs) return false;
+      const m = readJson(paths.evalMetrics) as { meta?: { config?: unknown } } | null;
+      return JSON.stringify(m?.meta?.config) === JSON.stringify(cfg.eval);
     },
   };
 
