@@ -165,7 +165,7 @@ export async function exportRun(dir: string, model: ModelConfig, gen: GenerateCo
   await writeFileAtomic(files.hfSpecialTokensMap, json(hfSpecialTokensMap(run.tokenizer)));
   const nParams = Object.values(run.weights).reduce((n, w) => n + w.length, 0);
   await writeFileAtomic(files.modelCard, new TextEncoder().encode(hfModelCard(basename(dir), run.tokenizer, model, nParams)));
-  await writeFileAtomic(files.sampler, buildSamplerGraph(model, { vocabSize: V, weights: run.weights, automaton: run.tokenizer.automaton, clock: run.tokenizer.clock() }));
+  await writeFileAtomic(files.sampler, buildSamplerGraph(model, { vocabSize: V, weights: run.weights, automaton: run.tokenizer.automaton, clock: run.tokenizer.clock(), deltas: run.tokenizer.deltaTable() }));
   // the stamp names what the files were built from and the files themselves, so generate can
   // tell an export that is stale (other weights or tokenizer) or damaged (a truncated file)
   const stamp: ExportStamp = {

@@ -18,7 +18,9 @@ import { gptTrunk } from '../model/gpt.ts';
 import { gptParamSpecs } from '../model/params.ts';
 import type { ModelConfig } from '../model/config.ts';
 import type { GrammarAutomaton } from '../tokenizer/automaton.ts';
-import { SPECIAL_IDS } from '../tokenizer/tokenizer.ts';
+import { SPECIAL_IDS, type Vocabulary } from '../tokenizer/tokenizer.ts';
+
+type DeltaTable = NonNullable<ReturnType<Vocabulary['deltaTable']>>;
 
 /** Opset 18 for BitwiseXor, which the noise hash needs. */
 export const SAMPLER_OPSET = 18;
@@ -38,6 +40,12 @@ export interface SamplerGraphOptions {
    * window is masked like a forbidden one. Left out, or with no window, nothing is masked for time.
    */
   clock?: { stepHours: Float32Array; resets: readonly number[]; windowHours: number | null };
+  /**
+   * relative bins (Vocabulary.deltaTable()): each row carries its variables' latest bins [b, J],
+   * and a step token is masked unless its variable has a value and the step stays in its bins.
+   * Left out or null, there are none.
+   */
+  deltas?: DeltaTable | null;
   /** steps per inner Loop: the whole cache is copied once per chunk and finished rows dropped */
   chunk?: number;
 }
@@ -106,6 +114,25 @@ export function buildSamplerGraph(cfg: ModelConfig, opts: SamplerGraphOptions): 
   const keepClockT = clock ? g.constant(keepClock, 'float32', [V], 'clock_keep') : null; // [V]
   const windowT = clock ? g.scalar(clock.windowHours!, 'float32') : null;
 
+  // relative bins: per token its variable, absolute bin and step; [1, V] rows for the mask
+  const dt = opts.deltas ?? null;
+  if (dt && dt.owner.length !== V) throw new RangeError(`buildSamplerGraph: deltas.owner has ${dt.owner.length} entries for ${V} tokens`);
+  const i64 = (a: Int32Array) => BigInt64Array.from(a, (x) => BigInt(x));
+  const delta = dt
+    ? {
+        J: dt.variables,
+        ownerAt: g.constant(i64(dt.owner.map((o) => Math.max(o, 0))), 'int64', [V], 'delta_owner_at'), // [V] gather index
+        isStepRow: g.constant(Uint8Array.from(dt.bins, (b) => (b > 0 ? 1 : 0)), 'bool', [1, V], 'delta_is_step'),
+        stepRow: g.constant(i64(dt.step), 'int64', [1, V], 'delta_step_row'),
+        binsRow: g.constant(i64(dt.bins), 'int64', [1, V], 'delta_bins_row'),
+        owner: g.constant(i64(dt.owner), 'int64', [V], 'delta_owner'),
+        isAbs: g.constant(Uint8Array.from(dt.absBin, (b) => (b >= 0 ? 1 : 0)), 'bool', [V], 'delta_is_abs'),
+        absBin: g.constant(i64(dt.absBin), 'int64', [V], 'delta_abs_bin'),
+        step: g.constant(i64(dt.step), 'int64', [V], 'delta_step'),
+        range: g.constant(BigInt64Array.from({ length: dt.variables }, (_, i) => BigInt(i)), 'int64', [1, dt.variables], 'delta_range'),
+      }
+    : null;
+
   // the automaton as tensors: next flattened [S·V] (-1 = forbidden), distToEnd [S]
   const nextFlat = g.constant(BigInt64Array.from(A.next, BigInt), 'int64', [A.numStates * V], 'grammar_next');
   const distToEnd = g.constant(BigInt64Array.from(A.distToEnd, BigInt), 'int64', [A.numStates], 'grammar_dist');
@@ -125,6 +152,7 @@ export function buildSamplerGraph(cfg: ModelConfig, opts: SamplerGraphOptions): 
   const rows0 = g.range(zero, B0, one); // [B0]: each open row's original index
   const out0 = g.constantOfShape(g.concat([B1, g.unsqueeze(steps, [0])], 0), SPECIAL_IDS.pad, 'int64'); // [B0, steps]
   const elapsed0 = g.constantOfShape(B1, 0, 'float32'); // [B0] hours on each row's admission clock
+  const last0 = delta ? g.constantOfShape(g.concat([B1, g.ints([delta.J], 'delta_j')], 0), -1, 'int64') : null; // [B0, J] no value yet
   const emptyCache = (gr: Graph, like: Tensor) => gr.constantOfShape(gr.concat([gr.shape(like, 0, 1), gr.ints([H, 0, D])], 0), 0, 'float32'); // [b, H, 0, D]
 
   // ---- the outer loop: one chunk of steps per iteration
@@ -134,6 +162,7 @@ export function buildSamplerGraph(cfg: ModelConfig, opts: SamplerGraphOptions): 
   const cur = ob.input('cur', 'int64', ['b']); // the token at position t0
   const state = ob.input('state', 'int64', ['b']); // automaton state after it
   const elapsed = ob.input('elapsed', 'float32', ['b']); // the least hours its admission has used
+  const last = delta ? ob.input('last_bins', 'int64', ['b', delta.J]) : null; // each variable's latest bin, -1 none
   const rows = ob.input('rows', 'int64', ['b']);
   const t0 = ob.input('t0', 'int64', []);
   const outBuf = ob.input('out_buf', 'int64', ['batch_size', null]);
@@ -150,6 +179,7 @@ export function buildSamplerGraph(cfg: ModelConfig, opts: SamplerGraphOptions): 
   const tokIn = ib.input('step_cur', 'int64', ['b']);
   const stIn = ib.input('step_state', 'int64', ['b']);
   const elIn = ib.input('step_elapsed', 'float32', ['b']);
+  const lastIn = delta ? ib.input('step_last_bins', 'int64', ['b', delta.J]) : null;
   const fresh: [Tensor, Tensor][] = [];
   for (let l = 0; l < cfg.n_layer; l++) {
     fresh.push([ib.input(`chunk_key_${l}`, 'float32', ['b', H, null, D]), ib.input(`chunk_value_${l}`, 'float32', ['b', H, null, D])]);
@@ -192,6 +222,13 @@ export function buildSamplerGraph(cfg: ModelConfig, opts: SamplerGraphOptions): 
   let feasible = ib.and(allowed, ib.lessOrEqual(dist, left)); // [b, V]
   // the window: no gap that would take the admission's clock past it
   if (clock) feasible = ib.and(feasible, ib.lessOrEqual(ib.add(ib.unsqueeze(elIn, [1]), stepHoursRow!), windowT!)); // [b, V]
+  // relative bins: a step token needs its variable's latest bin, and lands inside the bins
+  if (delta) {
+    const lastAt = ib.gather(lastIn!, delta.ownerAt, 1); // [b, V]
+    const target = ib.add(lastAt, delta.stepRow);
+    const ok = ib.and(ib.and(ib.greaterOrEqual(lastAt, zero), ib.greaterOrEqual(target, zero)), ib.less(target, delta.binsRow));
+    feasible = ib.and(feasible, ib.or(ib.not(delta.isStepRow), ok)); // [b, V]
+  }
   const removed = ib.scalar(REMOVED, 'float32');
   let z = ib.where(feasible, ib.div(logits, temperature), removed); // [b, V]
 
@@ -231,22 +268,32 @@ export function buildSamplerGraph(cfg: ModelConfig, opts: SamplerGraphOptions): 
   const tok = ib.where(ib.less(nextPos, P), ib.gather(forcedCol, rows), sampled); // [b]
   const newState = ib.gather(nextFlat, ib.add(ib.mul(stIn, Vs), tok)); // [b]
   const newElapsed = clock ? ib.mul(ib.add(elIn, ib.gather(stepHours!, tok)), ib.gather(keepClockT!, tok)) : ib.identity(elIn); // [b]
+  let newLast: Tensor | null = null;
+  if (delta) {
+    const own = ib.gather(delta.owner, tok); // [b], -1 for tokens that set no bin
+    const before = ib.gatherElements(lastIn!, ib.unsqueeze(ib.max(own, zero), [1]), 1); // [b, 1]
+    const value = ib.where(ib.unsqueeze(ib.gather(delta.isAbs, tok), [1]), ib.unsqueeze(ib.gather(delta.absBin, tok), [1]), ib.add(before, ib.unsqueeze(ib.gather(delta.step, tok), [1]))); // [b, 1]
+    newLast = ib.where(ib.equal(ib.unsqueeze(own, [1]), delta.range), value, lastIn!); // [b, J]
+  }
   const openStep = ib.cast(ib.not(ib.equal(newState, endState)), 'int64');
   ib.output(ib.greater(ib.reduceMax(openStep, [0], false), zero), 'cond_out');
   // outputs keep their tensors' own names: a renamed output costs an Identity, a copy of the cache
   ib.output(tok);
   ib.output(newState);
   ib.output(newElapsed);
+  if (newLast) ib.output(newLast);
   for (const t of present) ib.output(t);
   ib.output(ib.identity(tok)); // the scan output must be a tensor of its own
 
   // ---- back in the chunk: run the steps, then merge the cache, write the tokens, drop finished rows
   const trips = ob.min(ob.scalar(chunk, 'int64'), ob.sub(steps, t0));
-  const carried = [cur, state, elapsed, ...past.flatMap(() => [emptyCache(ob, cur), emptyCache(ob, cur)])];
+  const carried = [cur, state, elapsed, ...(last ? [last] : []), ...past.flatMap(() => [emptyCache(ob, cur), emptyCache(ob, cur)])];
   const inner = ob.loop(trips, ob.constant([1], 'bool', [], 'loop_go'), carried, ib);
   const curOut = inner[0]!;
   const stateOut = inner[1]!;
   const elapsedOut = inner[2]!;
+  const lastOut = last ? inner[3]! : null;
+  const cache0 = last ? 4 : 3; // the first cache output
   const toks = inner[inner.length - 1]!; // [j, b]
   const nStep = ob.shape(toks, 0, 1); // [1]
   const t1 = ob.add(t0, ob.squeeze(nStep, [0]));
@@ -261,18 +308,19 @@ export function buildSamplerGraph(cfg: ModelConfig, opts: SamplerGraphOptions): 
   ob.output(ob.gather(curOut, keep));
   ob.output(ob.gather(stateOut, keep));
   ob.output(ob.gather(elapsedOut, keep));
+  if (lastOut) ob.output(ob.gather(lastOut, keep));
   ob.output(ob.gather(rows, keep));
   ob.output(t1);
   ob.output(outNext);
   past.forEach(([k, v], l) => {
-    ob.output(ob.gather(ob.concat([k, inner[3 + 2 * l]!], 2), keep));
-    ob.output(ob.gather(ob.concat([v, inner[4 + 2 * l]!], 2), keep));
+    ob.output(ob.gather(ob.concat([k, inner[cache0 + 2 * l]!], 2), keep));
+    ob.output(ob.gather(ob.concat([v, inner[cache0 + 1 + 2 * l]!], 2), keep));
   });
 
-  const outerCarried = [bos, state0, elapsed0, rows0, zero, out0, ...past.flatMap(() => [emptyCache(g, bos), emptyCache(g, bos)])];
+  const outerCarried = [bos, state0, elapsed0, ...(last0 ? [last0] : []), rows0, zero, out0, ...past.flatMap(() => [emptyCache(g, bos), emptyCache(g, bos)])];
   const outs = g.loop(steps, g.constant([1], 'bool', [], 'loop_go'), outerCarried, ob);
-  const tFinal = outs[4]!;
-  const tokens = g.sliceDynamic(outs[5]!, g.ints([0], 'zero1'), g.unsqueeze(tFinal, [0]), g.ints([1], 'axis1'));
+  const tFinal = outs[last0 ? 5 : 4]!;
+  const tokens = g.sliceDynamic(outs[last0 ? 6 : 5]!, g.ints([0], 'zero1'), g.unsqueeze(tFinal, [0]), g.ints([1], 'axis1'));
   g.output(tokens, 'tokens', ['batch_size', 'steps']);
   return serializeModel(g);
 }

@@ -45,6 +45,11 @@ export const tokenizerConfigSchema = z
     // process (values repeat and stay close as real series do, series.ts); 'independent' draws each
     // value afresh inside its bin, which makes series jitter
     decode: z.enum(['smooth', 'independent']).default('smooth'),
+    // relative bins (strategy joint): a continuous value whose bin lies within this many bins of the
+    // patient's previous value of that variable is written as the step from it, one token per
+    // (variable, step) such as HCT:d+0, so the model need not copy a bin from far back to repeat it;
+    // the first value of each variable, and larger jumps, keep their own bin token. 0 = off
+    delta_bins: z.number().int().min(0).max(8).default(0),
   })
   .strict();
 

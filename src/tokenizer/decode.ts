@@ -14,7 +14,7 @@
  */
 import type { Admission, PatientRecord } from '../records/types.ts';
 import type { GrammarAutomaton } from './automaton.ts';
-import { binIndex, drawInBin, type BinSet } from './bins.ts';
+import { binCount, binIndex, drawInBin, type BinSet } from './bins.ts';
 import { SeriesDecoder, type SeriesState } from './series.ts';
 import { SPECIAL_IDS as SPECIAL, TokenClass, categoryValue, type FittedGaps, type Vocabulary } from './vocabulary.ts';
 import { gapHours } from '../records/time.ts';
@@ -91,6 +91,8 @@ export function decodeIds(v: Vocabulary, a: GrammarAutomaton, tables: DecodeTabl
   let adm: ParsedAdmission | null = null;
   let step: Step | null = null;
   let pendingVar = -1;
+  // delta_bins: per variable its latest bin so far (-1 none); a delta token steps from it
+  const lastBin = new Int32Array(v.variables.length).fill(-1);
   let state = a.startState;
   let error: DecodeError | null = null;
   const open = (): ParsedAdmission => {
@@ -137,7 +139,21 @@ export function decodeIds(v: Vocabulary, a: GrammarAutomaton, tables: DecodeTabl
       case TokenClass.measurement:
         step!.vars.push(owner);
         step!.bins.push(k);
+        lastBin[owner] = k;
         break;
+      case TokenClass.delta: {
+        const bin = lastBin[owner]! + k;
+        const bins = binCount(v.variables[owner]!.bins!);
+        if (lastBin[owner]! < 0 || bin >= bins || bin < 0) {
+          const why = lastBin[owner]! < 0 ? `no earlier value of '${v.variables[owner]!.name}' to step from` : `bin ${lastBin[owner]} ${k < 0 ? '' : '+'}${k} is outside 0..${bins - 1}`;
+          error = { position: pos, token: t, message: `token ${t} '${v.vocab[t]}' at position ${pos}: ${why}` };
+        } else {
+          step!.vars.push(owner);
+          step!.bins.push(bin);
+          lastBin[owner] = bin;
+        }
+        break;
+      }
       case TokenClass.variable:
         pendingVar = owner;
         break;
@@ -147,6 +163,7 @@ export function decodeIds(v: Vocabulary, a: GrammarAutomaton, tables: DecodeTabl
         pendingVar = -1;
         break;
     }
+    if (error) break;
     state = nextState;
   }
   if (!error && state !== a.endState) {

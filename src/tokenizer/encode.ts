@@ -129,6 +129,8 @@ export function encodeRecord(v: Vocabulary, automaton: GrammarAutomaton, p: Pati
   if (prefixOnly) return out.slice(0, n);
 
   if (p.admissions.length === 0) throw new SynehrError('E_INPUT', `${where}: has no admissions (a record needs at least one)`);
+  // delta_bins: per variable its latest bin in the patient (-1 none yet); like decoding, a series runs across admissions
+  const lastBin = new Int32Array(v.variables.length).fill(-1);
   for (const adm of p.admissions) {
     const awhere = `${where}, admission ${adm.id}`;
     for (const code of adm.codes) {
@@ -141,7 +143,7 @@ export function encodeRecord(v: Vocabulary, automaton: GrammarAutomaton, p: Pati
       if (stats) stats.dropped_codes++;
     }
     push(SPECIAL.endCode);
-    for (const t of encodeEvents(v, adm, awhere, unknown, stats)) push(t);
+    for (const t of encodeEvents(v, adm, awhere, unknown, stats, lastBin)) push(t);
     push(SPECIAL.endTs);
     push(SPECIAL.endAdm);
   }
@@ -154,7 +156,7 @@ export function encodeRecord(v: Vocabulary, automaton: GrammarAutomaton, p: Pati
 }
 
 /** The time-series part of one admission: { gap meas… }* */
-function encodeEvents(v: Vocabulary, adm: Admission, where: string, unknown: 'error' | 'drop', stats?: EncodeStats): number[] {
+function encodeEvents(v: Vocabulary, adm: Admission, where: string, unknown: 'error' | 'drop', stats: EncodeStats | undefined, lastBin: Int32Array): number[] {
   // event numbers in messages count in hours order (the record's order when it is sorted, as promised)
   const sorted = sortedByHours(adm.events, where);
   const out: number[] = [];
@@ -216,6 +218,11 @@ function encodeEvents(v: Vocabulary, adm: Admission, where: string, unknown: 'er
       if (!v.joint && x.type === 'continuous') {
         out.push(x.offset);
         out.push(v.sharedBins!.offset + tok);
+      } else if (x.delta_offset !== undefined) {
+        const bin = tok - x.offset;
+        const step = bin - lastBin[vi]!;
+        out.push(lastBin[vi]! >= 0 && Math.abs(step) <= v.deltaBins ? x.delta_offset + v.deltaBins + step : tok);
+        lastBin[vi] = bin;
       } else out.push(tok);
       slotTok[vi] = -1;
     }

@@ -36,6 +36,9 @@ export function fitTokenizer(records: PatientRecord[], data: DataConfig, cfgIn: 
     }
   }
   checkEdges(cfg.age_edges, 'tokenizer.age_edges');
+  if (cfg.delta_bins > 0 && cfg.strategy !== 'joint') {
+    throw new SynehrError('E_CONFIG_VALUE', `tokenizer.delta_bins: ${cfg.delta_bins} needs tokenizer.strategy=joint (relative bins replace joint (variable, bin) tokens), not ${cfg.strategy}`);
+  }
   const M = cfg.value_atoms;
   const vocab: string[] = [...SPECIAL_TOKENS];
 
@@ -226,7 +229,10 @@ export function fitTokenizer(records: PatientRecord[], data: DataConfig, cfgIn: 
       if (joint) for (let k = 0; k < binCount(bins); k++) vocab.push(`${spec.name}:b${k}`);
       else vocab.push(`var:${spec.name}`);
       const series = cfg.decode === 'smooth' ? fitSeriesModel(varSeries[i]!, bins, new Rng(seriesSeed(spec.name))) : INDEPENDENT;
-      return { name: spec.name, type: 'continuous', bins, series, offset };
+      if (cfg.delta_bins === 0) return { name: spec.name, type: 'continuous', bins, series, offset };
+      const deltaOffset = vocab.length;
+      for (let d = -cfg.delta_bins; d <= cfg.delta_bins; d++) vocab.push(`${spec.name}:d${d < 0 ? '' : '+'}${d}`);
+      return { name: spec.name, type: 'continuous', bins, series, offset, delta_offset: deltaOffset };
     }
     const categories = fitCategories(spec.values, varCat[i]!, `variable '${spec.name}'`);
     categories.values.forEach((v) => vocab.push(`${spec.name}=${v}`));

@@ -99,7 +99,12 @@ export function buildGrammar(v: Vocabulary): { automaton: GrammarAutomaton; stat
   const measure = (s: number, j: number): void => {
     const x = v.variables[j]!;
     if (x.type === 'categorical') add(s, x.offset, x.offset + x.categories!.values.length, st.afterMeas + j);
-    else if (v.joint) add(s, x.offset, x.offset + binCount(x.bins!), st.afterMeas + j);
+    else if (v.joint) {
+      add(s, x.offset, x.offset + binCount(x.bins!), st.afterMeas + j);
+      // relative bins: the grammar allows them where the variable may come; that a value came
+      // before, and that the step stays inside the bins, the decoder and the sampler check
+      if (x.delta_offset !== undefined) add(s, x.delta_offset, x.delta_offset + 2 * v.deltaBins + 1, st.afterMeas + j);
+    }
     else one(s, x.offset, st.varPending[j]!);
   };
   for (let j = 0; j < v.variables.length; j++) measure(st.afterGap, j);

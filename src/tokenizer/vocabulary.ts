@@ -46,9 +46,10 @@ export const TokenClass = {
   measurement: 5,
   variable: 6, // var+quant: the variable token of a continuous variable
   sharedBin: 7, // var+quant: the shared bin token
+  delta: 8, // delta_bins: a continuous variable's step from its previous bin
 } as const;
 export type TokenClassId = (typeof TokenClass)[keyof typeof TokenClass];
-export const TOKEN_CLASS_NAMES = ['special', 'covariate', 'label', 'code', 'gap', 'measurement', 'variable', 'shared_bin'];
+export const TOKEN_CLASS_NAMES = ['special', 'covariate', 'label', 'code', 'gap', 'measurement', 'variable', 'shared_bin', 'delta'];
 
 /** Values a categorical covariate or variable took: decoded back as numbers when they all were numbers. */
 export interface Categories {
@@ -91,6 +92,8 @@ export interface FittedVariable {
   series?: SeriesModel;
   /** joint: first bin/value token; var+quant: the variable token (continuous) or first value token */
   offset: number;
+  /** delta_bins > 0, continuous: the token of step −delta_bins; step d is delta_offset + delta_bins + d */
+  delta_offset?: number;
 }
 
 export interface FittedGaps {
@@ -157,12 +160,14 @@ export class Vocabulary {
   readonly gaps: FittedGaps;
   readonly sharedBins: TokenizerParts['shared_bins'];
   readonly joint: boolean;
+  /** config.delta_bins: steps of up to this many bins are written relative to the previous bin (0 = off) */
+  readonly deltaBins: number;
 
   /** [V] the class of each token (TokenClass) */
   readonly tokenClass: Uint8Array;
   /** [V] which covariate / label / variable a token belongs to (-1 for others) */
   readonly tokenOwner: Int32Array;
-  /** [V] bin or value index within its owner (code index for codes, bin for gaps and shared bins) */
+  /** [V] bin or value index within its owner (code index for codes, bin for gaps and shared bins; the step for delta tokens) */
   readonly tokenIndex: Int32Array;
 
   readonly covariateIndex = new Map<string, number>();
@@ -185,6 +190,7 @@ export class Vocabulary {
     this.gaps = parts.gaps;
     this.sharedBins = parts.shared_bins;
     this.joint = parts.config.strategy === 'joint';
+    this.deltaBins = parts.config.delta_bins ?? 0;
     const V = this.vocab.length;
 
     this.covariates.forEach((c, i) => this.covariateIndex.set(c.name, i));
@@ -220,6 +226,7 @@ export class Vocabulary {
       if (v.type === 'categorical') v.categories!.values.forEach((_, k) => mark(v.offset + k, TokenClass.measurement, i, k));
       else if (this.joint) for (let k = 0; k < binCount(v.bins!); k++) mark(v.offset + k, TokenClass.measurement, i, k);
       else mark(v.offset, TokenClass.variable, i, -1);
+      if (v.delta_offset !== undefined) for (let k = 0; k < 2 * this.deltaBins + 1; k++) mark(v.delta_offset + k, TokenClass.delta, i, k - this.deltaBins);
     });
     if (this.sharedBins) {
       for (let k = 0; k < this.sharedBins.count; k++) mark(this.sharedBins.offset + k, TokenClass.sharedBin, -1, k);
@@ -255,6 +262,35 @@ export class Vocabulary {
   /** A short hash of the vocabulary, written into token shards so a shard can be matched to its tokenizer. */
   vocabHash(): string {
     return createHash('sha256').update(JSON.stringify(this.vocab)).digest('hex').slice(0, 32);
+  }
+
+  /**
+   * Relative bins as the sampler needs them (null when delta_bins is 0), per token [V]: the
+   * continuous variable it sets (-1 for none), the bin an absolute token sets (-1 for delta tokens),
+   * the step a delta token takes (0 for others) and its variable's bin count (0 for non-delta
+   * tokens). A delta token is allowed only once its variable has a value and the step stays in
+   * [0, bins).
+   */
+  deltaTable(): { variables: number; owner: Int32Array; absBin: Int32Array; step: Int32Array; bins: Int32Array } | null {
+    if (this.deltaBins === 0) return null;
+    const V = this.vocab.length;
+    const owner = new Int32Array(V).fill(-1);
+    const absBin = new Int32Array(V).fill(-1);
+    const step = new Int32Array(V);
+    const bins = new Int32Array(V);
+    for (let t = 0; t < V; t++) {
+      const j = this.tokenOwner[t]!;
+      const cls = this.tokenClass[t]!;
+      if (cls === TokenClass.measurement && this.variables[j]!.type === 'continuous') {
+        owner[t] = j;
+        absBin[t] = this.tokenIndex[t]!;
+      } else if (cls === TokenClass.delta) {
+        owner[t] = j;
+        step[t] = this.tokenIndex[t]!;
+        bins[t] = binCount(this.variables[j]!.bins!);
+      }
+    }
+    return { variables: this.variables.length, owner, absBin, step, bins };
   }
 
   /**

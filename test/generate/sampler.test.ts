@@ -104,6 +104,21 @@ async function jsGreedy(inf: Session, prefix: number[], maxLen: number): Promise
   return seq;
 }
 
+/** Weights whose logits peak at `token` after every input: the final LayerNorm outputs its (tied, lengthened) embedding. */
+function pushedToward(base: Record<string, Float32Array>, token: number): Record<string, Float32Array> {
+  const pushed = { ...base };
+  const C = cfg.n_embd;
+  // its (tied) embedding row made 4 times longer, so its logit beats every other token's
+  const wte = Float32Array.from(base['transformer.wte.weight']!);
+  for (let c = 0; c < C; c++) wte[token * C + c]! *= 4;
+  pushed['transformer.wte.weight'] = wte;
+  const bias = new Float32Array(C);
+  for (let c = 0; c < C; c++) bias[c] = 50 * wte[token * C + c]!;
+  pushed['transformer.ln_f.weight'] = new Float32Array(C);
+  pushed['transformer.ln_f.bias'] = bias;
+  return pushed;
+}
+
 function trimPad(row: number[]): number[] {
   const end = row.indexOf(tok.eos);
   return end < 0 ? row : row.slice(0, end + 1);
@@ -185,16 +200,7 @@ describe('sampler.onnx', () => {
     const W0 = tok.windowHours!;
     const fits = tok.gaps.min_step.map((h, k) => [h, k] as const).filter(([h]) => h > 0 && h <= W0 / 3);
     const longest = tok.gaps.offset + fits.reduce((a, b) => (b[0] > a[0] ? b : a))[1];
-    const pushed = { ...weights };
-    const C = cfg.n_embd;
-    // its (tied) embedding row made 4 times longer, so its logit beats every other token's
-    const wte = Float32Array.from(weights['transformer.wte.weight']!);
-    for (let c = 0; c < C; c++) wte[longest * C + c]! *= 4;
-    pushed['transformer.wte.weight'] = wte;
-    const bias = new Float32Array(C);
-    for (let c = 0; c < C; c++) bias[c] = 50 * wte[longest * C + c]!;
-    pushed['transformer.ln_f.weight'] = new Float32Array(C);
-    pushed['transformer.ln_f.bias'] = bias;
+    const pushed = pushedToward(weights, longest);
     const W = W0;
     const build = (clock: boolean) =>
       createSession(buildSamplerGraph(cfg, { vocabSize: tok.vocab.length, weights: pushed, automaton: tok.automaton, ...(clock ? { clock: tok.clock() } : {}) }), { threads: 1 });
@@ -230,6 +236,34 @@ describe('sampler.onnx', () => {
     // same sampler without the clock runs admissions past the window
     expect(longGaps).toBeGreaterThan(0);
     expect(without.some((r) => admissionHours(r).some((h) => h > W))).toBe(true);
+  });
+
+  it('relative bins: a model pushed toward a step down never steps without an earlier value or out of the bins', async () => {
+    const cohort = fc.sample(cohortArb, { numRuns: 1, seed: 11 })[0]!;
+    const rel = fitTokenizer(cohort, toyData, tokCfg({ delta_bins: 2 }));
+    const x = rel.variables.find((v) => v.delta_offset !== undefined && v.bins!.edges.length > 4)!;
+    const down = x.delta_offset!; // d-2
+    const pushed = pushedToward(randomWeights(rel.vocab.length, 3), down);
+    // and, second to it, x's top bin: the value the steps go down from
+    const top = x.offset + x.bins!.edges.length - 2;
+    const wte = pushed['transformer.wte.weight']!;
+    for (let c = 0; c < cfg.n_embd; c++) wte[top * cfg.n_embd + c] = 0.9 * wte[down * cfg.n_embd + c]!;
+    const build = (masked: boolean) =>
+      createSession(buildSamplerGraph(cfg, { vocabSize: rel.vocab.length, weights: pushed, automaton: rel.automaton, clock: rel.clock(), deltas: masked ? rel.deltaTable() : null }), { threads: 1 });
+    const ids = Array.from(rel.encodePatient(cohort[0]!));
+    const prefix = Array.from({ length: 8 }, () => ids.slice(0, ids.indexOf(rel.endCode) + 1));
+    const masked = await sample(await build(true), { prefix, seed: 5 });
+    let steps = 0;
+    for (const r of masked) {
+      expect(rel.automaton.firstInvalid(r)).toBe(-1);
+      expect(() => rel.decode(trimPad(r), { rng: new Rng(1) })).not.toThrow();
+      steps += r.filter((t) => t === down).length;
+    }
+    // the push works: where a value of x allows it the step is taken, and without the mask the
+    // same model writes steps that do not decode
+    expect(steps).toBeGreaterThan(0);
+    const unmasked = await sample(await build(false), { prefix, seed: 5 });
+    expect(unmasked.some((r) => rel.decode(trimPad(r), { rng: new Rng(1), mode: 'lenient' }).error !== null)).toBe(true);
   });
 
   it('honours a conditional prefix', async () => {
