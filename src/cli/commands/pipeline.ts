@@ -19,6 +19,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import type { CommandContext } from '../context.ts';
 import { exportIsCurrent } from '../../generate/export.ts';
 import { dataConfigSchema } from '../../records/dataConfig.ts';
+import { tokenizerConfigSchema } from '../../tokenizer/config.ts';
 import { manifestPath, readManifest } from '../../records/manifest.ts';
 import { dataConfigHash } from '../../records/dataConfigHash.ts';
 import { fileSha256 } from '../../train/runStamp.ts';
@@ -74,7 +75,9 @@ export async function run(ctx: CommandContext): Promise<number | void> {
     tokenize: () => {
       if (!existsSync(data.tokenizer) || !existsSync(data.shard('train'))) return false;
       const j = readJson(data.tokenizer) as { data_config_hash?: string; config?: unknown } | null;
-      return j?.data_config_hash === dataConfigHash(cfg.data) && JSON.stringify(j.config) === JSON.stringify(cfg.tokenizer);
+      // the stored config read as the schema reads it: a key added since, at its default, changes nothing
+      const stored = tokenizerConfigSchema.safeParse(j?.config);
+      return j?.data_config_hash === dataConfigHash(cfg.data) && stored.success && JSON.stringify(stored.data) === JSON.stringify(cfg.tokenizer);
     },
     train: () => stamps.train === trainKey && existsSync(paths.weights),
     export: () => exportIsCurrent(paths.dir),
