@@ -7,7 +7,7 @@
  * beside the ceiling (real vs real) and the floor (independent marginals) and the target, with
  * wall time and training tokens/s, and writes the table as JSON.
  *
- *   npx tsx bench/quality.ts [--seeds 3] [--holdout test|val] [--tag NAME] [--reuse TAG] [--out FILE] [overrides...]
+ *   npx tsx bench/quality.ts [--seeds 3] [--holdout test|val] [--tag NAME] [--reuse TAG [--collect]] [--out FILE] [overrides...]
  *
  * Overrides are the pipeline's own (`train=quick`, `train.max_steps=3000`, `model=gpt`,
  * `generate.temperature=0.9` ...); with none it measures the default recipe (`npm start`).
@@ -39,6 +39,10 @@ const outFile = take('--out', '');
 // runs quality-TAG-s<seed> (the pipeline resumes them: prepare, tokenize, train and export are
 // current and skipped); the overrides should then change only generate.* or eval.*
 const reuse = take('--reuse', '');
+// --collect: only read the runs quality-TAG-s<seed> as they are (each evaluated on --holdout already)
+const collect = argv.includes('--collect');
+if (collect) argv.splice(argv.indexOf('--collect'), 1);
+if (collect && !reuse) throw new Error('bench/quality: --collect reads the runs of --reuse TAG; give --reuse');
 const overrides = argv;
 
 interface Figure {
@@ -124,12 +128,14 @@ async function runOnce(seed: number, n: number): Promise<Metrics> {
   const dir = join(ROOT, 'saved_models', run);
   mkdirSync(join(ROOT, 'saved_models'), { recursive: true });
   const t0 = performance.now();
-  synehr(
+  if (!collect) synehr(
     ['pipeline', `run_name=${run}`, reuse ? 'resume=true' : 'overwrite=true', `seed=${seed}`, `generate.seed=${seed}`, `generate.n_samples=${n}`, `eval.seed=${seed}`, `eval.holdout=${holdout}`, 'tracking.tensorboard=false', ...overrides],
     join(ROOT, 'saved_models', `quality-${tag}-s${seed}.log`),
   );
   const wallSeconds = (performance.now() - t0) / 1000;
-  const metrics = JSON.parse(readFileSync(join(dir, 'eval', 'metrics.json'), 'utf8')) as { rows: Row[] };
+  const metrics = JSON.parse(readFileSync(join(dir, 'eval', 'metrics.json'), 'utf8')) as { rows: Row[]; meta: { config?: { holdout?: string } } };
+  const evaluated = metrics.meta.config?.holdout ?? 'test';
+  if (evaluated !== holdout) throw new Error(`bench/quality: ${dir}/eval/metrics.json is on the ${evaluated} split, not ${holdout}; evaluate it with eval.holdout=${holdout}`);
   const logged = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
   const tps = logged.filter((l) => typeof l['tokens_per_s'] === 'number').map((l) => l['tokens_per_s']!);
   const val = logged.filter((l) => typeof l['val/loss'] === 'number').map((l) => l['val/loss']!);
