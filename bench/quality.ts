@@ -16,7 +16,7 @@
  * evaluation seed. Runs go to saved_models/quality-<tag>-s<seed>/ and are overwritten.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import YAML from 'yaml';
 import { readRecords } from '../src/records/tables.ts';
@@ -117,9 +117,12 @@ function synehr(args: string[], log: string): void {
 
 /** The training split's size: as many synthetic patients as it holds. */
 function trainSize(): number {
-  synehr(['prepare', ...overrides.filter((o) => o.startsWith('data'))], join(ROOT, 'saved_models', `quality-${tag}-prepare.log`));
   const dataName = (overrides.find((o) => o.startsWith('data=')) ?? 'data=physionet2012').slice(5);
-  const split = JSON.parse(readFileSync(join(ROOT, 'data/processed', dataName, 'split.json'), 'utf8')) as { train: string[] };
+  const splitFile = join(ROOT, 'data/processed', dataName, 'split.json');
+  // prepared data stays: `synehr prepare` replaces the folder, token shards included, which would
+  // make every run re-tokenize, and a run trained with another tokenizer config unable to resume
+  if (!existsSync(splitFile)) synehr(['prepare', ...overrides.filter((o) => o.startsWith('data'))], join(ROOT, 'saved_models', `quality-${tag}-prepare.log`));
+  const split = JSON.parse(readFileSync(splitFile, 'utf8')) as { train: string[] };
   return split.train.length;
 }
 
