@@ -50,6 +50,10 @@ export const tokenizerConfigSchema = z
     // (variable, step) such as HCT:d+0, so the model need not copy a bin from far back to repeat it;
     // the first value of each variable, and larger jumps, keep their own bin token. 0 = off
     delta_bins: z.number().int().min(0).max(8).default(0),
+    // relative bins only for the continuous variables measured at most this many times per training
+    // patient on average (labs, rather than vitals charted hourly: a long walk of steps drifts from
+    // the level a bin token would restate); null = every continuous variable
+    delta_max_per_patient: z.number().positive().nullable().default(null),
   })
   .strict();
 

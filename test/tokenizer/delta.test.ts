@@ -88,6 +88,25 @@ describe('tokenizer.delta_bins', () => {
     expect(() => fitTokenizer(patients, physionetDataConfig, tokCfg({ delta_bins: 2, strategy: 'var+quant' }))).toThrow(/tokenizer\.delta_bins: 2 needs tokenizer\.strategy=joint/);
   });
 
+  it('delta_max_per_patient keeps relative bins for the variables measured at most that often per training patient', () => {
+    const continuous = physionetDataConfig.variables.filter((v) => v.type === 'continuous').map((v) => v.name);
+    // counted here from the events themselves
+    const rate = new Map(continuous.map((n) => [n, 0]));
+    for (const p of patients) for (const a of p.admissions) for (const e of a.events) if (rate.has(e.variable)) rate.set(e.variable, rate.get(e.variable)! + 1 / patients.length);
+    const sorted = [...rate.values()].sort((a, b) => a - b);
+    const threshold = (sorted[10]! + sorted[11]!) / 2;
+    const some = fitTokenizer(patients, physionetDataConfig, tokCfg({ delta_bins: 2, delta_max_per_patient: threshold }));
+    const withSteps = some.variables.filter((v) => v.delta_offset !== undefined).map((v) => v.name);
+    expect(withSteps.sort()).toEqual(continuous.filter((n) => rate.get(n)! <= threshold).sort());
+    expect(withSteps.length).toBe(11);
+    // the absolute variables encode as without relative bins, the others as with them: decoding agrees
+    const p = patients[2]!;
+    expect(some.decode(some.encodePatient(p), { rng: new Rng(3), id: p.id })).toEqual(absolute.decode(absolute.encodePatient(p), { rng: new Rng(3), id: p.id }));
+    const rows = some.deltaTable()!;
+    const first = some.variables.findIndex((v) => v.name === withSteps[0]);
+    expect(rows.owner[some.variables[first]!.delta_offset!]).toBe(first);
+  });
+
   it('deltaTable describes each token for the sampler', () => {
     const d = relative.deltaTable()!;
     expect(absolute.deltaTable()).toBeNull();
