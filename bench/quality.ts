@@ -137,7 +137,8 @@ async function runOnce(seed: number, n: number): Promise<Metrics> {
   );
   const wallSeconds = (performance.now() - t0) / 1000;
   const metrics = JSON.parse(readFileSync(join(dir, 'eval', 'metrics.json'), 'utf8')) as { rows: Row[]; meta: { config?: { holdout?: string } } };
-  const evaluated = metrics.meta.config?.holdout ?? 'test';
+  const evaluated = metrics.meta.config?.holdout;
+  if (evaluated === undefined) throw new Error(`bench/quality: ${dir}/eval/metrics.json does not say which split it was evaluated on (it predates meta.config); evaluate it with eval.holdout=${holdout}`);
   if (evaluated !== holdout) throw new Error(`bench/quality: ${dir}/eval/metrics.json is on the ${evaluated} split, not ${holdout}; evaluate it with eval.holdout=${holdout}`);
   const logged = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
   const tps = logged.filter((l) => typeof l['tokens_per_s'] === 'number').map((l) => l['tokens_per_s']!);

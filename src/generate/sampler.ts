@@ -110,11 +110,10 @@ export function buildSamplerGraph(cfg: ModelConfig, opts: SamplerGraphOptions): 
   const keepClock = new Float32Array(V).fill(1);
   for (const t of clock?.resets ?? []) keepClock[t] = 0;
   const stepHours = clock ? g.constant(clock.stepHours, 'float32', [V], 'clock_step_hours') : null; // [V]
-  const stepHoursRow = clock ? g.constant(clock.stepHours, 'float32', [1, V], 'clock_step_hours_row') : null; // [1, V]
   const keepClockT = clock ? g.constant(keepClock, 'float32', [V], 'clock_keep') : null; // [V]
   const windowT = clock ? g.scalar(clock.windowHours!, 'float32') : null;
 
-  // relative bins: per token its variable, absolute bin and step; [1, V] rows for the mask
+  // relative bins: per token [V] its variable, absolute bin, step and its variable's bin count
   const dt = opts.deltas ?? null;
   if (dt && dt.owner.length !== V) throw new RangeError(`buildSamplerGraph: deltas.owner has ${dt.owner.length} entries for ${V} tokens`);
   const i64 = (a: Int32Array) => BigInt64Array.from(a, (x) => BigInt(x));
@@ -122,9 +121,8 @@ export function buildSamplerGraph(cfg: ModelConfig, opts: SamplerGraphOptions): 
     ? {
         J: dt.variables,
         ownerAt: g.constant(i64(dt.owner.map((o) => Math.max(o, 0))), 'int64', [V], 'delta_owner_at'), // [V] gather index
-        isStepRow: g.constant(Uint8Array.from(dt.bins, (b) => (b > 0 ? 1 : 0)), 'bool', [1, V], 'delta_is_step'),
-        stepRow: g.constant(i64(dt.step), 'int64', [1, V], 'delta_step_row'),
-        binsRow: g.constant(i64(dt.bins), 'int64', [1, V], 'delta_bins_row'),
+        isStep: g.constant(Uint8Array.from(dt.bins, (b) => (b > 0 ? 1 : 0)), 'bool', [V], 'delta_is_step'),
+        bins: g.constant(i64(dt.bins), 'int64', [V], 'delta_bins'),
         owner: g.constant(i64(dt.owner), 'int64', [V], 'delta_owner'),
         isAbs: g.constant(Uint8Array.from(dt.absBin, (b) => (b >= 0 ? 1 : 0)), 'bool', [V], 'delta_is_abs'),
         absBin: g.constant(i64(dt.absBin), 'int64', [V], 'delta_abs_bin'),
@@ -221,13 +219,13 @@ export function buildSamplerGraph(cfg: ModelConfig, opts: SamplerGraphOptions): 
   const left = ib.sub(ib.sub(maxLen, pos), ib.scalar(2, 'int64')); // []
   let feasible = ib.and(allowed, ib.lessOrEqual(dist, left)); // [b, V]
   // the window: no gap that would take the admission's clock past it
-  if (clock) feasible = ib.and(feasible, ib.lessOrEqual(ib.add(ib.unsqueeze(elIn, [1]), stepHoursRow!), windowT!)); // [b, V]
+  if (clock) feasible = ib.and(feasible, ib.lessOrEqual(ib.add(ib.unsqueeze(elIn, [1]), stepHours!), windowT!)); // [b, V]
   // relative bins: a step token needs its variable's latest bin, and lands inside the bins
   if (delta) {
     const lastAt = ib.gather(lastIn!, delta.ownerAt, 1); // [b, V]
-    const target = ib.add(lastAt, delta.stepRow);
-    const ok = ib.and(ib.and(ib.greaterOrEqual(lastAt, zero), ib.greaterOrEqual(target, zero)), ib.less(target, delta.binsRow));
-    feasible = ib.and(feasible, ib.or(ib.not(delta.isStepRow), ok)); // [b, V]
+    const target = ib.add(lastAt, delta.step); // [b, V]: [V] broadcast over the rows
+    const ok = ib.and(ib.and(ib.greaterOrEqual(lastAt, zero), ib.greaterOrEqual(target, zero)), ib.less(target, delta.bins));
+    feasible = ib.and(feasible, ib.or(ib.not(delta.isStep), ok)); // [b, V]
   }
   const removed = ib.scalar(REMOVED, 'float32');
   let z = ib.where(feasible, ib.div(logits, temperature), removed); // [b, V]

@@ -229,10 +229,9 @@ export function fitTokenizer(records: PatientRecord[], data: DataConfig, cfgIn: 
       if (joint) for (let k = 0; k < binCount(bins); k++) vocab.push(`${spec.name}:b${k}`);
       else vocab.push(`var:${spec.name}`);
       const series = cfg.decode === 'smooth' ? fitSeriesModel(varSeries[i]!, bins, new Rng(seriesSeed(spec.name))) : INDEPENDENT;
-      const perPatient = records.length > 0 ? varSeries[i]!.reduce((n, ser) => n + ser.length, 0) / records.length : 0;
-      if (cfg.delta_bins === 0 || (cfg.delta_max_per_patient !== null && perPatient > cfg.delta_max_per_patient)) {
-        return { name: spec.name, type: 'continuous', bins, series, offset };
-      }
+      const perPatient = () => (records.length > 0 ? varSeries[i]!.reduce((n, ser) => n + ser.length, 0) / records.length : 0);
+      const steps = cfg.delta_bins > 0 && (cfg.delta_max_per_patient === null || perPatient() <= cfg.delta_max_per_patient);
+      if (!steps) return { name: spec.name, type: 'continuous', bins, series, offset };
       const deltaOffset = vocab.length;
       for (let d = -cfg.delta_bins; d <= cfg.delta_bins; d++) vocab.push(`${spec.name}:d${d < 0 ? '' : '+'}${d}`);
       return { name: spec.name, type: 'continuous', bins, series, offset, delta_offset: deltaOffset };

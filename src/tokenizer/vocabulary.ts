@@ -190,7 +190,7 @@ export class Vocabulary {
     this.gaps = parts.gaps;
     this.sharedBins = parts.shared_bins;
     this.joint = parts.config.strategy === 'joint';
-    this.deltaBins = parts.config.delta_bins ?? 0;
+    this.deltaBins = parts.config.delta_bins;
     const V = this.vocab.length;
 
     this.covariates.forEach((c, i) => this.covariateIndex.set(c.name, i));
