@@ -127,6 +127,8 @@ export function hfConfig(model: ModelConfig, tok: Tokenizer): Record<string, unk
     pad_token_id: tok.pad,
     use_cache: true,
     transformers_version: '4.46.0',
+    // only when on, so a plain model's config.json is unchanged: the model card says what it is
+    ...(model.value_memory ? { synehr_value_memory: true } : {}),
   };
 }
 
@@ -165,7 +167,7 @@ export async function exportRun(dir: string, model: ModelConfig, gen: GenerateCo
   await writeFileAtomic(files.hfSpecialTokensMap, json(hfSpecialTokensMap(run.tokenizer)));
   const nParams = Object.values(run.weights).reduce((n, w) => n + w.length, 0);
   await writeFileAtomic(files.modelCard, new TextEncoder().encode(hfModelCard(basename(dir), run.tokenizer, model, nParams)));
-  await writeFileAtomic(files.sampler, buildSamplerGraph(model, { vocabSize: V, weights: run.weights, automaton: run.tokenizer.automaton, clock: run.tokenizer.clock(), deltas: run.tokenizer.deltaTable() }));
+  await writeFileAtomic(files.sampler, buildSamplerGraph(model, { vocabSize: V, weights: run.weights, automaton: run.tokenizer.automaton, clock: run.tokenizer.clock(), deltas: run.tokenizer.deltaTable(), memory: model.value_memory ? run.tokenizer.memoryTable() : null }));
   // the stamp names what the files were built from and the files themselves, so generate can
   // tell an export that is stale (other weights or tokenizer) or damaged (a truncated file)
   const stamp: ExportStamp = {

@@ -98,6 +98,13 @@ export function hfSpecialTokensMap(tok: Tokenizer): Record<string, unknown> {
 }
 
 /** The model card. `runName` is the folder's name; the numbers are the run's own. */
+/**
+ * The model card's word on the value memory: a tensor and an input that GPT2LMHeadModel does not
+ * have, so the folder no longer loads there as it is.
+ */
+const memoryNote =
+  ', plus synehr\'s value memory: \`transformer.wme.weight\` [V, C], whose rows at each variable\'s latest value token are added to every input embedding (\`onnx/model.onnx\` takes them as its \`memory\` input, 0/1 rows over the vocabulary). Transformers\' GPT2LMHeadModel has neither, so only synehr and the ONNX graph use this model as trained';
+
 export function hfModelCard(runName: string, tok: Tokenizer, model: ModelConfig, nParams: number): string {
   const words = hfVocab(tok);
   const example = words.slice(0, Math.min(words.length, 12)).join(' ');
@@ -120,7 +127,7 @@ and its time series (time-gap and measurement tokens). It generates synthetic pa
 
 | | |
 |---|---|
-| architecture | GPT-2 (\`GPT2LMHeadModel\`), tied output head |
+| architecture | GPT-2 (\`GPT2LMHeadModel\`), tied output head${model.value_memory ? memoryNote : ''} |
 | layers, heads, width | ${model.n_layer}, ${model.n_head}, ${model.n_embd} |
 | context | ${model.n_ctx} tokens |
 | vocabulary | ${tok.vocab.length} tokens |

@@ -19,6 +19,7 @@ import { gptParamSpecs } from '../model/params.ts';
 import type { ModelConfig } from '../model/config.ts';
 import type { GrammarAutomaton } from '../tokenizer/automaton.ts';
 import { SPECIAL_IDS, type Vocabulary } from '../tokenizer/tokenizer.ts';
+import type { MemoryTable } from '../tokenizer/vocabulary.ts';
 
 type DeltaTable = NonNullable<ReturnType<Vocabulary['deltaTable']>>;
 
@@ -46,6 +47,12 @@ export interface SamplerGraphOptions {
    * Left out or null, there are none.
    */
   deltas?: DeltaTable | null;
+  /**
+   * the value memory's table (Vocabulary.memoryTable()), needed exactly when the model has
+   * model.value_memory: each row carries its variables' latest value tokens [b, J], and every
+   * step's input adds their rows of transformer.wme.weight, as the training graph's memory input does
+   */
+  memory?: MemoryTable | null;
   /** steps per inner Loop: the whole cache is copied once per chunk and finished rows dropped */
   chunk?: number;
 }
@@ -87,6 +94,11 @@ export function buildSamplerGraph(cfg: ModelConfig, opts: SamplerGraphOptions): 
   const C = cfg.n_embd;
   const H = cfg.n_head;
   const D = C / H;
+  const mt = opts.memory ?? null;
+  if (cfg.value_memory !== (mt !== null)) {
+    throw new RangeError(cfg.value_memory ? 'buildSamplerGraph: the model has a value memory, and no memory table was given' : 'buildSamplerGraph: a memory table was given for a model without a value memory');
+  }
+  if (mt && mt.owner.length !== V) throw new RangeError(`buildSamplerGraph: memory.owner has ${mt.owner.length} entries for ${V} tokens`);
   const g = new Graph('synehr_sampler', SAMPLER_OPSET);
 
   const prefix = g.input('prefix', 'int64', ['batch_size', 'prefix_length']);
@@ -131,6 +143,18 @@ export function buildSamplerGraph(cfg: ModelConfig, opts: SamplerGraphOptions): 
       }
     : null;
 
+  // the value memory: per token [V] the variable it sets, the value token it sets, the step it takes
+  const mem = mt
+    ? {
+        J: mt.variables,
+        owner: g.constant(i64(mt.owner), 'int64', [V], 'memory_owner'),
+        isAbs: g.constant(Uint8Array.from(mt.sets, (t) => (t >= 0 ? 1 : 0)), 'bool', [V], 'memory_is_abs'),
+        sets: g.constant(i64(mt.sets), 'int64', [V], 'memory_sets'),
+        step: g.constant(i64(mt.step), 'int64', [V], 'memory_step'),
+        range: g.constant(BigInt64Array.from({ length: mt.variables }, (_, i) => BigInt(i)), 'int64', [1, mt.variables], 'memory_range'),
+      }
+    : null;
+
   // the automaton as tensors: next flattened [S·V] (-1 = forbidden), distToEnd [S]
   const nextFlat = g.constant(BigInt64Array.from(A.next, BigInt), 'int64', [A.numStates * V], 'grammar_next');
   const distToEnd = g.constant(BigInt64Array.from(A.distToEnd, BigInt), 'int64', [A.numStates], 'grammar_dist');
@@ -151,6 +175,7 @@ export function buildSamplerGraph(cfg: ModelConfig, opts: SamplerGraphOptions): 
   const out0 = g.constantOfShape(g.concat([B1, g.unsqueeze(steps, [0])], 0), SPECIAL_IDS.pad, 'int64'); // [B0, steps]
   const elapsed0 = g.constantOfShape(B1, 0, 'float32'); // [B0] hours on each row's admission clock
   const last0 = delta ? g.constantOfShape(g.concat([B1, g.ints([delta.J], 'delta_j')], 0), -1, 'int64') : null; // [B0, J] no value yet
+  const mem0 = mem ? g.constantOfShape(g.concat([B1, g.ints([mem.J], 'memory_j')], 0), -1, 'int64') : null; // [B0, J] no value yet
   const emptyCache = (gr: Graph, like: Tensor) => gr.constantOfShape(gr.concat([gr.shape(like, 0, 1), gr.ints([H, 0, D])], 0), 0, 'float32'); // [b, H, 0, D]
 
   // ---- the outer loop: one chunk of steps per iteration
@@ -161,6 +186,7 @@ export function buildSamplerGraph(cfg: ModelConfig, opts: SamplerGraphOptions): 
   const state = ob.input('state', 'int64', ['b']); // automaton state after it
   const elapsed = ob.input('elapsed', 'float32', ['b']); // the least hours its admission has used
   const last = delta ? ob.input('last_bins', 'int64', ['b', delta.J]) : null; // each variable's latest bin, -1 none
+  const memState = mem ? ob.input('memory_tokens', 'int64', ['b', mem.J]) : null; // each variable's latest value token, -1 none
   const rows = ob.input('rows', 'int64', ['b']);
   const t0 = ob.input('t0', 'int64', []);
   const outBuf = ob.input('out_buf', 'int64', ['batch_size', null]);
@@ -178,6 +204,7 @@ export function buildSamplerGraph(cfg: ModelConfig, opts: SamplerGraphOptions): 
   const stIn = ib.input('step_state', 'int64', ['b']);
   const elIn = ib.input('step_elapsed', 'float32', ['b']);
   const lastIn = delta ? ib.input('step_last_bins', 'int64', ['b', delta.J]) : null;
+  const memIn = mem ? ib.input('step_memory_tokens', 'int64', ['b', mem.J]) : null; // after tokIn
   const fresh: [Tensor, Tensor][] = [];
   for (let l = 0; l < cfg.n_layer; l++) {
     fresh.push([ib.input(`chunk_key_${l}`, 'float32', ['b', H, null, D]), ib.input(`chunk_value_${l}`, 'float32', ['b', H, null, D])]);
@@ -185,7 +212,14 @@ export function buildSamplerGraph(cfg: ModelConfig, opts: SamplerGraphOptions): 
   const pos = ib.add(t0, j); // []: position of tokIn
 
   // the GPT on one token per row at position pos
-  const x0 = ib.add(ib.gather(p['transformer.wte.weight']!, ib.unsqueeze(tokIn, [1])), ib.gather(p['transformer.wpe.weight']!, pos)); // [b, 1, C]
+  const embedded = ib.add(ib.gather(p['transformer.wte.weight']!, ib.unsqueeze(tokIn, [1])), ib.gather(p['transformer.wpe.weight']!, pos)); // [b, 1, C]
+  // the value memory (MEMORY_INPUT in src/model/gpt.ts): the mean of wme's rows at each variable's
+  // latest value token joins the embeddings, and wmb at those tokens joins the logits
+  const memAt = memIn ? ib.max(memIn, zero) : null; // [b, J] gather index
+  const memHas = memIn ? ib.cast(ib.greaterOrEqual(memIn, zero), 'float32') : null; // [b, J]
+  const x0 = memIn
+    ? ib.add(embedded, ib.div(ib.reduceSum(ib.mul(ib.gather(p['transformer.wme.weight']!, memAt!), ib.unsqueeze(memHas!, [2])), [1]), ib.unsqueeze(ib.max(ib.reduceSum(memHas!, [1]), 1), [2]))) // [b, 1, C]
+    : embedded;
   const heads = (t: Tensor) => ib.transpose(ib.reshape(t, [0, 0, H, D]), [0, 2, 1, 3]); // [b, H, 1, D]
   const present: Tensor[] = [];
   const xf = gptTrunk(ib, cfg, p, x0, {
@@ -208,7 +242,12 @@ export function buildSamplerGraph(cfg: ModelConfig, opts: SamplerGraphOptions): 
     },
     primitiveLayerNorm: false,
   });
-  const logits = ib.reshape(ib.matMul(xf, wteT), [-1, V]); // [b, V]
+  const head = ib.reshape(ib.matMul(xf, wteT), [-1, V]); // [b, V]
+  // the bonus, scattered at each variable's latest value token (one per variable, never shared;
+  // a variable with none writes 0 at token 0, which no variable's value is)
+  const logits = memIn
+    ? ib.add(head, ib.scatterElements(ib.zerosLike(head), memAt!, ib.mul(ib.gather(p['transformer.wmb.weight']!, memAt!), memHas!), 1))
+    : head;
 
   // the grammar: token v is feasible when next[state][v] ≥ 0 and that state can still close in
   // the positions left after it. The new token sits at position pos + 1; positions
@@ -273,6 +312,13 @@ export function buildSamplerGraph(cfg: ModelConfig, opts: SamplerGraphOptions): 
     const value = ib.where(ib.unsqueeze(ib.gather(delta.isAbs, tok), [1]), ib.unsqueeze(ib.gather(delta.absBin, tok), [1]), ib.add(before, ib.unsqueeze(ib.gather(delta.step, tok), [1]))); // [b, 1]
     newLast = ib.where(ib.equal(ib.unsqueeze(own, [1]), delta.range), value, lastIn!); // [b, J]
   }
+  let newMem: Tensor | null = null;
+  if (mem) {
+    const own = ib.gather(mem.owner, tok); // [b], -1 for tokens that set no value
+    const before = ib.gatherElements(memIn!, ib.unsqueeze(ib.max(own, zero), [1]), 1); // [b, 1]
+    const value = ib.where(ib.unsqueeze(ib.gather(mem.isAbs, tok), [1]), ib.unsqueeze(ib.gather(mem.sets, tok), [1]), ib.add(before, ib.unsqueeze(ib.gather(mem.step, tok), [1]))); // [b, 1]
+    newMem = ib.where(ib.equal(ib.unsqueeze(own, [1]), mem.range), value, memIn!); // [b, J]
+  }
   const openStep = ib.cast(ib.not(ib.equal(newState, endState)), 'int64');
   ib.output(ib.greater(ib.reduceMax(openStep, [0], false), zero), 'cond_out');
   // outputs keep their tensors' own names: a renamed output costs an Identity, a copy of the cache
@@ -280,18 +326,21 @@ export function buildSamplerGraph(cfg: ModelConfig, opts: SamplerGraphOptions): 
   ib.output(newState);
   ib.output(newElapsed);
   if (newLast) ib.output(newLast);
+  if (newMem) ib.output(newMem);
   for (const t of present) ib.output(t);
   ib.output(ib.identity(tok)); // the scan output must be a tensor of its own
 
   // ---- back in the chunk: run the steps, then merge the cache, write the tokens, drop finished rows
   const trips = ob.min(ob.scalar(chunk, 'int64'), ob.sub(steps, t0));
-  const carried = [cur, state, elapsed, ...(last ? [last] : []), ...past.flatMap(() => [emptyCache(ob, cur), emptyCache(ob, cur)])];
+  // per-row state carried besides the token, automaton state and clock: the relative bins' latest bins, the memory's latest tokens
+  const perRow = [...(last ? [last] : []), ...(memState ? [memState] : [])];
+  const carried = [cur, state, elapsed, ...perRow, ...past.flatMap(() => [emptyCache(ob, cur), emptyCache(ob, cur)])];
   const inner = ob.loop(trips, ob.constant([1], 'bool', [], 'loop_go'), carried, ib);
   const curOut = inner[0]!;
   const stateOut = inner[1]!;
   const elapsedOut = inner[2]!;
-  const lastOut = last ? inner[3]! : null;
-  const cache0 = last ? 4 : 3; // the first cache output
+  const perRowOut = inner.slice(3, 3 + perRow.length);
+  const cache0 = 3 + perRow.length; // the first cache output
   const toks = inner[inner.length - 1]!; // [j, b]
   const nStep = ob.shape(toks, 0, 1); // [1]
   const t1 = ob.add(t0, ob.squeeze(nStep, [0]));
@@ -306,7 +355,7 @@ export function buildSamplerGraph(cfg: ModelConfig, opts: SamplerGraphOptions): 
   ob.output(ob.gather(curOut, keep));
   ob.output(ob.gather(stateOut, keep));
   ob.output(ob.gather(elapsedOut, keep));
-  if (lastOut) ob.output(ob.gather(lastOut, keep));
+  for (const t of perRowOut) ob.output(ob.gather(t, keep));
   ob.output(ob.gather(rows, keep));
   ob.output(t1);
   ob.output(outNext);
@@ -315,10 +364,11 @@ export function buildSamplerGraph(cfg: ModelConfig, opts: SamplerGraphOptions): 
     ob.output(ob.gather(ob.concat([v, inner[cache0 + 1 + 2 * l]!], 2), keep));
   });
 
-  const outerCarried = [bos, state0, elapsed0, ...(last0 ? [last0] : []), rows0, zero, out0, ...past.flatMap(() => [emptyCache(g, bos), emptyCache(g, bos)])];
+  const perRow0 = [...(last0 ? [last0] : []), ...(mem0 ? [mem0] : [])];
+  const outerCarried = [bos, state0, elapsed0, ...perRow0, rows0, zero, out0, ...past.flatMap(() => [emptyCache(g, bos), emptyCache(g, bos)])];
   const outs = g.loop(steps, g.constant([1], 'bool', [], 'loop_go'), outerCarried, ob);
-  const tFinal = outs[last0 ? 5 : 4]!;
-  const tokens = g.sliceDynamic(outs[last0 ? 6 : 5]!, g.ints([0], 'zero1'), g.unsqueeze(tFinal, [0]), g.ints([1], 'axis1'));
+  const tFinal = outs[4 + perRow0.length]!;
+  const tokens = g.sliceDynamic(outs[5 + perRow0.length]!, g.ints([0], 'zero1'), g.unsqueeze(tFinal, [0]), g.ints([1], 'axis1'));
   g.output(tokens, 'tokens', ['batch_size', 'steps']);
   return serializeModel(g);
 }

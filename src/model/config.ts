@@ -26,6 +26,13 @@ export const modelConfigSchema = z
     // they join the residual stream (GPT-2's resid_pdrop); 0 = off. GPT-2's attn_pdrop, on the
     // attention probabilities, is not offered: it cost over 10% of a gpt-small step (docs/training.md)
     resid_pdrop: dropProbability,
+    // the value memory: every position's input also gets, for each variable already measured in
+    // its patient, a learned vector of that variable's latest value token (its row of
+    // transformer.wme.weight [V, C], zero at the start). The patient's current values then sit in
+    // every input, where the plain GPT must find a lab's last bin hundreds of tokens back by
+    // attention (docs/quality.md). Needs the joint tokenizer strategy. The Hugging Face export
+    // gains a `memory` input and no longer loads as a plain GPT2LMHeadModel
+    value_memory: z.boolean().default(false),
   })
   .strict();
 

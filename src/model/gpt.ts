@@ -65,6 +65,30 @@ export interface BuiltGraph {
 /** The data inputs of the training and evaluation graphs, in order; parameters follow them. */
 export const TRAINING_DATA_INPUTS = ['input_ids', 'position_ids', 'doc_ids', 'targets'] as const;
 
+/**
+ * The value memory's input (model.value_memory), after TRAINING_DATA_INPUTS in the training and
+ * evaluation graphs, after position_ids in the inference graph: per token row a 0/1 row over the
+ * vocabulary, 1 at the latest value token of each variable its patient has so far, this row's own
+ * token included (src/train/memory.ts). The rows enter the model twice:
+ *  - memoryEmbedding: the mean of wme's rows at those tokens, added to the token and position
+ *    embeddings (a mean, so that 30 variables do not swamp the token's own embedding);
+ *  - memoryBonus: wmb [V] at those tokens, added to the logits: a learned bonus for writing a
+ *    variable's latest value again, which the plain GPT must fetch by attention from hundreds of
+ *    tokens back and measurably fails to (docs/quality.md).
+ */
+export const MEMORY_INPUT = 'memory';
+
+/** The memory's contribution to the embeddings: (memory [.., V] · wme [V, C]) / the row's count of values → [.., C]. */
+function memoryEmbedding(g: Graph, p: Params, memory: Tensor): Tensor {
+  const count = g.max(g.reduceSum(memory, [-1]), 1); // [.., 1]: a row with no values yet adds 0
+  return g.div(g.matMul(memory, p['transformer.wme.weight']!), count);
+}
+
+/** The memory's bonus to the logits: memory [.., V] ⊙ wmb [V] → [.., V]. */
+function memoryBonus(g: Graph, p: Params, memory: Tensor): Tensor {
+  return g.mul(memory, p['transformer.wmb.weight']!);
+}
+
 export const gradName = (param: string): string => `grad.${param}`;
 
 interface ForwardOptions {
@@ -74,6 +98,8 @@ interface ForwardOptions {
   attentionBlocks: number;
   /** the dropout mask input of a site (dropoutMaskSpecs' names), or undefined where there is none */
   dropMask?: (name: string) => Tensor | undefined;
+  /** the value memory rows [N, V] (MEMORY_INPUT), when the model has one */
+  memory?: Tensor;
 }
 
 /**
@@ -199,7 +225,8 @@ export function gptHidden(g: Graph, cfg: ModelConfig, p: Params, ids: Tensor, po
     const m = mask(name);
     return m ? g.dropout(t, m) : t;
   };
-  const x0 = dropped(g.reshape(g.add(tok, pos), [N, C]), 'dropout.embd'); // [N, C]
+  const summed = g.reshape(g.add(tok, pos), [N, C]); // [N, C]
+  const x0 = dropped(o.memory ? g.add(summed, memoryEmbedding(g, p, o.memory)) : summed, 'dropout.embd'); // [N, C]
   const nb = o.attentionBlocks;
   if (!Number.isInteger(nb) || nb < 1 || T % nb !== 0) {
     throw new RangeError(`buildTrainingGraph: attentionBlocks must be a positive integer dividing ctx = ${T}, got ${nb}`);
@@ -280,19 +307,21 @@ function buildLoss(cfg: ModelConfig, opts: TrainingGraphOptions, name: string, w
   const targets = g.input('targets', 'int64', [B, T]);
   const params = gptParamSpecs(cfg, vocabSize);
   const p: Params = {};
+  const memory = cfg.value_memory ? g.input(MEMORY_INPUT, dtype, [B * T, vocabSize]) : undefined;
   const paramTensors = params.map((s) => (p[s.name] = g.input(s.name, dtype, s.shape)));
   const attentionBlocks = opts.attentionBlocks ?? defaultAttentionBlocks(T);
   // the masks follow the parameters, so the graph's inputs start as they do without dropout
   const dropMasks = new Map((withDropout ? dropoutMaskSpecs(cfg, B, T) : []).map((m) => [m.name, g.input(m.name, dtype, m.shape)]));
-  const xf = gptHidden(g, cfg, p, ids, positions, docs, { B, T, primitiveLayerNorm, attentionBlocks, dropMask: (n) => dropMasks.get(n) });
-  const logits = g.gemm(xf, p['transformer.wte.weight']!, null, { transB: true }); // tied head: [N, V]
+  const xf = gptHidden(g, cfg, p, ids, positions, docs, { B, T, primitiveLayerNorm, attentionBlocks, dropMask: (n) => dropMasks.get(n), memory });
+  const head = g.gemm(xf, p['transformer.wte.weight']!, null, { transB: true }); // tied head: [N, V]
+  const logits = memory ? g.add(head, memoryBonus(g, p, memory)) : head;
   const loss = maskedCrossEntropy(g, logits, targets, B * T);
   return { g, loss, params, paramTensors };
 }
 
 /**
  * The training graph. Inputs: input_ids, position_ids, doc_ids, targets (int64 [B, T]; target −1
- * = ignored), then every parameter by its Hugging Face name in gptParamSpecs order, then the
+ * = ignored), the value memory [B·T, V] when the model has one (MEMORY_INPUT), then every parameter by its Hugging Face name in gptParamSpecs order, then the
  * dropout masks of dropoutMaskSpecs (none when the model has no dropout). Outputs: loss (scalar,
  * mean over non-ignored targets) then grad.<name> for every parameter, same order.
  */
@@ -363,6 +392,10 @@ export interface CachedStepInputs {
   bias: Tensor;
   /** logits of the last position only ([B, 1, V]): what a sampler needs, S times less head work */
   lastOnly?: boolean;
+  /** the value memory's embedding [B, S, C] (or [B, 1, C] for one token), added to the token and position embeddings */
+  memoryEmbedding?: Tensor;
+  /** the value memory's logit bonus [B, S or 1, V], added to the logits */
+  memoryBonus?: Tensor;
 }
 
 /**
@@ -374,7 +407,8 @@ export function gptCachedStep(g: Graph, cfg: ModelConfig, p: Record<string, Tens
   const H = cfg.n_head;
   const D = C / H;
   const present: [Tensor, Tensor][] = [];
-  const x0 = g.add(g.gather(p['transformer.wte.weight']!, x.ids), g.gather(p['transformer.wpe.weight']!, x.positions)); // [B, S, C]
+  const embedded = g.add(g.gather(p['transformer.wte.weight']!, x.ids), g.gather(p['transformer.wpe.weight']!, x.positions)); // [B, S, C]
+  const x0 = x.memoryEmbedding ? g.add(embedded, x.memoryEmbedding) : embedded;
   const heads = (t: Tensor) => g.transpose(g.reshape(t, [0, 0, H, D]), [0, 2, 1, 3]); // [B, H, S, D]
   let xf = gptTrunk(g, cfg, p, x0, {
     linear: (t, w, b) => g.add(g.matMul(t, w), b),
@@ -388,7 +422,8 @@ export function gptCachedStep(g: Graph, cfg: ModelConfig, p: Record<string, Tens
     primitiveLayerNorm: false,
   });
   if (x.lastOnly) xf = g.slice(xf, [-1], [Number.MAX_SAFE_INTEGER], [1]); // [B, 1, C]
-  const logits = g.matMul(xf, g.transpose(p['transformer.wte.weight']!, [1, 0])); // tied head: [B, S, V]
+  const head = g.matMul(xf, g.transpose(p['transformer.wte.weight']!, [1, 0])); // tied head: [B, S, V]
+  const logits = x.memoryBonus ? g.add(head, x.memoryBonus) : head;
   return { logits, present };
 }
 
@@ -397,7 +432,8 @@ export function gptCachedStep(g: Graph, cfg: ModelConfig, p: Record<string, Tens
  * inputs input_ids, attention_mask [batch_size, total_sequence_length], position_ids, and
  * past_key_values.{l}.key|value [batch_size, H, past_sequence_length, D]; outputs logits
  * [batch_size, sequence_length, V] and present.{l}.key|value (past + new keys and values).
- * Only `batch_size` and the lengths are symbolic: H and D are fixed numbers.
+ * Only `batch_size` and the lengths are symbolic: H and D are fixed numbers. A model with the
+ * value memory also takes `memory` [batch_size, sequence_length, V] after position_ids (MEMORY_INPUT).
  */
 export function buildInferenceGraph(cfg: ModelConfig, opts: InferenceGraphOptions): BuiltGraph {
   const H = cfg.n_head;
@@ -406,6 +442,7 @@ export function buildInferenceGraph(cfg: ModelConfig, opts: InferenceGraphOption
   const ids = g.input('input_ids', 'int64', ['batch_size', 'sequence_length']);
   const mask = g.input('attention_mask', 'int64', ['batch_size', 'total_sequence_length']);
   const positions = g.input('position_ids', 'int64', ['batch_size', 'sequence_length']);
+  const memory = cfg.value_memory ? g.input(MEMORY_INPUT, 'float32', ['batch_size', 'sequence_length', opts.vocabSize]) : null;
   const past: [Tensor, Tensor][] = [];
   for (let l = 0; l < cfg.n_layer; l++) {
     const [k, v] = ['key', 'value'].map((kv) => g.input(`past_key_values.${l}.${kv}`, 'float32', ['batch_size', H, 'past_sequence_length', D]));
@@ -417,7 +454,8 @@ export function buildInferenceGraph(cfg: ModelConfig, opts: InferenceGraphOption
   } catch (e) {
     throw new RangeError(`buildInferenceGraph: ${(e as Error).message}`);
   }
-  const { logits, present } = gptCachedStep(g, cfg, p, { ids, positions, past, bias: cachedStepBias(g, mask, ids) });
+  const withMemory = memory ? { memoryEmbedding: memoryEmbedding(g, p, memory), memoryBonus: memoryBonus(g, p, memory) } : {};
+  const { logits, present } = gptCachedStep(g, cfg, p, { ids, positions, past, bias: cachedStepBias(g, mask, ids), ...withMemory });
   // logits first, then the presents, as Hugging Face orders the outputs
   g.output(logits, 'logits', ['batch_size', 'sequence_length', opts.vocabSize]);
   const presentShape = ['batch_size', H, 'total_sequence_length', D];
@@ -445,6 +483,8 @@ function finish(g: Graph, params: ParamSpec[]): BuiltGraph {
  */
 export function trainingStepFlops(cfg: ModelConfig, vocabSize: number, batch: number, ctx: number): number {
   const C = cfg.n_embd;
-  const perToken = 2 * (cfg.n_layer * 12 * C * C + vocabSize * C) + cfg.n_layer * 2 * 2 * ctx * C;
+  // the value memory is one more [V] × [V, C] product per token (a dense one: its rows are 0/1)
+  const memory = cfg.value_memory ? vocabSize * C : 0;
+  const perToken = 2 * (cfg.n_layer * 12 * C * C + vocabSize * C + memory) + cfg.n_layer * 2 * 2 * ctx * C;
   return 3 * perToken * batch * ctx;
 }

@@ -38,6 +38,12 @@ export function gptParamSpecs(cfg: ModelConfig, vocabSize: number): ParamSpec[] 
     p('transformer.wte.weight', [vocabSize, C], 'normal', std, true), // [V, C]
     p('transformer.wpe.weight', [cfg.n_ctx, C], 'normal', 0.01, true), // [T, C]
   ];
+  // the value memory's tables (model.value_memory, src/model/gpt.ts MEMORY_INPUT), indexed like wte:
+  // its embedding and its logit bonus; zeros, so training starts from the plain GPT
+  if (cfg.value_memory) {
+    specs.push(p('transformer.wme.weight', [vocabSize, C], 'zeros', 0, true)); // [V, C]
+    specs.push(p('transformer.wmb.weight', [vocabSize], 'zeros')); // [V]
+  }
   for (let l = 0; l < cfg.n_layer; l++) {
     const h = `transformer.h.${l}`;
     specs.push(

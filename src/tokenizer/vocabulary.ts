@@ -150,6 +150,18 @@ export function categoryValue(c: Categories, k: number): string | number {
   return c.numeric ? Number(s) : s;
 }
 
+/** Vocabulary.memoryTable(): which token sets which variable's latest value, per token [V]. */
+export interface MemoryTable {
+  /** J: the variables */
+  variables: number;
+  /** the variable a token sets, -1 for none */
+  owner: Int32Array;
+  /** the value token it sets: itself for a measurement token, -1 for a relative-bin step */
+  sets: Int32Array;
+  /** a relative-bin step's offset from its variable's latest value token, 0 for others */
+  step: Int32Array;
+}
+
 export class Vocabulary {
   readonly parts: TokenizerParts;
   readonly vocab: string[];
@@ -291,6 +303,34 @@ export class Vocabulary {
       }
     }
     return { variables: this.variables.length, owner, absBin, step, bins };
+  }
+
+  /**
+   * The value memory's table (model.value_memory, src/train/memory.ts), per token [V]: the variable
+   * whose latest value it sets (-1 for none), the value token it sets (itself for a measurement
+   * token, -1 for a relative-bin step) and the step a relative-bin token takes from its variable's
+   * latest value token (0 for others; a variable's bin tokens are consecutive ids). Only the joint
+   * strategy writes each value as one token; var+quant is refused.
+   */
+  memoryTable(): MemoryTable {
+    if (!this.joint) {
+      throw new SynehrError('E_CONFIG_VALUE', `model.value_memory needs tokenizer.strategy 'joint' (one token per value), got '${this.parts.config.strategy}'`);
+    }
+    const V = this.vocab.length;
+    const owner = new Int32Array(V).fill(-1);
+    const sets = new Int32Array(V).fill(-1);
+    const step = new Int32Array(V);
+    for (let t = 0; t < V; t++) {
+      const cls = this.tokenClass[t]!;
+      if (cls === TokenClass.measurement) {
+        owner[t] = this.tokenOwner[t]!;
+        sets[t] = t;
+      } else if (cls === TokenClass.delta) {
+        owner[t] = this.tokenOwner[t]!;
+        step[t] = this.tokenIndex[t]!;
+      }
+    }
+    return { variables: this.variables.length, owner, sets, step };
   }
 
   /**

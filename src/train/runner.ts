@@ -2,9 +2,11 @@ import type { ParamLayout } from '../model/init.ts';
 import { paramViews } from '../model/init.ts';
 import type { ParamSpec } from '../model/params.ts';
 import { createSession, float32Tensor, int64Tensor, scalarValue, type HostTensor, type Session, type SessionOptions } from '../graph/runtime.ts';
-import type { DropoutMaskSpec } from '../model/gpt.ts';
+import { MEMORY_INPUT, type DropoutMaskSpec } from '../model/gpt.ts';
 import type { PackedBatch } from './batches.ts';
 import { DropoutMasks } from './dropout.ts';
+import { MemoryRows } from './memory.ts';
+import type { MemoryTable } from '../tokenizer/vocabulary.ts';
 
 /**
  * What the trainer needs from a model: its loss and gradients on a packed batch, and its loss
@@ -62,6 +64,8 @@ export async function createGraphRunner(opts: {
   session?: SessionOptions;
   /** the training graph's dropout mask inputs, drawn afresh for every lossAndGrad */
   dropout?: readonly DropoutMaskSpec[];
+  /** the value memory's table, for graphs with the `memory` input (model.value_memory) */
+  memory?: MemoryTable;
 }): Promise<ModelRunner> {
   const { layout, B, T } = opts;
   const specs = layout.specs;
@@ -81,6 +85,12 @@ export async function createGraphRunner(opts: {
   const trainSession = await createSession(opts.train.model, opts.session);
   const evalSession: Session = opts.eval ? await createSession(opts.eval.model, opts.session) : trainSession;
   const fetchTrain = ['loss', ...gradNames];
+  const hasMemory = opts.train.inputNames.includes(MEMORY_INPUT);
+  if (hasMemory !== (opts.memory !== undefined)) {
+    throw new Error(hasMemory ? `the training graph takes '${MEMORY_INPUT}' but the runner has no memory table` : `the runner has a memory table but the training graph takes no '${MEMORY_INPUT}'`);
+  }
+  const memory = opts.memory ? new MemoryRows(opts.memory, B, T) : null;
+  const V = opts.memory?.owner.length ?? 0;
 
   const feeds = (batch: PackedBatch, weights = paramFeeds): Record<string, HostTensor> => {
     if (batch.B !== B || batch.T !== T) throw new RangeError(`batch is [${batch.B}, ${batch.T}], the graph was built for [${B}, ${T}]`);
@@ -89,6 +99,7 @@ export async function createGraphRunner(opts: {
       position_ids: int64Tensor(batch.positionIds, [B, T]),
       doc_ids: int64Tensor(batch.docIds, [B, T]),
       targets: int64Tensor(batch.targets, [B, T]),
+      ...(memory ? { [MEMORY_INPUT]: float32Tensor(memory.fill(batch.inputIds, batch.docIds, T), [B * T, V]) } : {}),
       ...weights,
     };
   };

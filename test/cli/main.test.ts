@@ -270,7 +270,7 @@ describe('config show and help', () => {
     const r = await run(['config', 'show', ...CD, 'model=gpt', 'hparams.n_ctx=333']);
     expect(r.code).toBe(0);
     const shown = YAML.parse(r.out);
-    expect(shown.model).toEqual({ name: 'gpt', n_layer: 4, n_embd: 384, n_head: 8, n_ctx: 333, init_std: 0.02, embd_pdrop: 0, resid_pdrop: 0 });
+    expect(shown.model).toEqual({ name: 'gpt', n_layer: 4, n_embd: 384, n_head: 8, n_ctx: 333, init_std: 0.02, embd_pdrop: 0, resid_pdrop: 0, value_memory: false });
     expect(shown.data.name).toBe('tiny');
   });
 

@@ -28,7 +28,7 @@ describe('bin/synehr.js as a process', () => {
     expect(show.code).toBe(0);
     expect(show.err).toBe('');
     const config = YAML.parse(show.out);
-    expect(config.model).toEqual({ name: 'gpt', n_layer: 4, n_embd: 384, n_head: 4, n_ctx: 512, init_std: 0.02, embd_pdrop: 0, resid_pdrop: 0 });
+    expect(config.model).toEqual({ name: 'gpt', n_layer: 4, n_embd: 384, n_head: 4, n_ctx: 512, init_std: 0.02, embd_pdrop: 0, resid_pdrop: 0, value_memory: false });
     expect(config.data.name).toBe('physionet2012');
     expect(show.out).toMatch(/^ {2}n_ctx: 512$/m);
 

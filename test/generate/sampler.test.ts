@@ -15,8 +15,10 @@ import { TokenClass, type Tokenizer } from '../../src/tokenizer/tokenizer.ts';
 import { Rng } from '../../src/util/rng.ts';
 import { cohortArb, tokCfg, toyData } from '../tokenizer/helpers.ts';
 import type { ModelConfig } from '../../src/model/config.ts';
+import { MemoryRows } from '../../src/train/memory.ts';
+import type { MemoryTable } from '../../src/tokenizer/vocabulary.ts';
 
-const cfg: ModelConfig = { name: 'sampler-test', n_layer: 2, n_embd: 32, n_head: 2, n_ctx: 96, init_std: 0.02, embd_pdrop: 0, resid_pdrop: 0 };
+const cfg: ModelConfig = { name: 'sampler-test', n_layer: 2, n_embd: 32, n_head: 2, n_ctx: 96, init_std: 0.02, embd_pdrop: 0, resid_pdrop: 0, value_memory: false };
 
 let tok: Tokenizer;
 let weights: Record<string, Float32Array>;
@@ -57,8 +59,12 @@ async function sample(s: Session, a: SampleArgs): Promise<number[][]> {
   return Array.from({ length: b! }, (_, r) => [a.prefix[r]![0]!, ...Array.from(data.subarray(r * steps!, (r + 1) * steps!), Number)]);
 }
 
-/** Greedy decoding in JS: the inference graph one token at a time, the grammar mask applied in JS. */
-async function jsGreedy(inf: Session, prefix: number[], maxLen: number): Promise<number[]> {
+/**
+ * Greedy decoding in JS: the inference graph one token at a time, the grammar mask applied in JS.
+ * With a memory table, each step also feeds its memory row, as MemoryRows computes it over the
+ * tokens so far.
+ */
+async function jsGreedy(inf: Session, prefix: number[], maxLen: number, memory?: MemoryTable): Promise<number[]> {
   const A = tok.automaton;
   const V = tok.vocab.length;
   const H = cfg.n_head;
@@ -69,6 +75,7 @@ async function jsGreedy(inf: Session, prefix: number[], maxLen: number): Promise
   // the clock, in float32 as the sampler keeps it
   const { stepHours, resets, windowHours } = tok.clock();
   let elapsed = 0;
+  for (const t of prefix) elapsed = resets.includes(t) ? 0 : Math.fround(elapsed + stepHours[t]!);
   let past: Record<string, ReturnType<typeof float32Tensor>> = {};
   for (let l = 0; l < cfg.n_layer; l++) {
     past[`past_key_values.${l}.key`] = float32Tensor(new Float32Array(0), [1, H, 0, D]);
@@ -80,6 +87,7 @@ async function jsGreedy(inf: Session, prefix: number[], maxLen: number): Promise
       input_ids: int64Tensor([seq[pos]!], [1, 1]),
       attention_mask: int64Tensor(new Array(pos + 1).fill(1), [1, pos + 1]),
       position_ids: int64Tensor([pos], [1, 1]),
+      ...(memory ? { memory: float32Tensor(new MemoryRows(memory, 1, pos + 1).fill(seq.slice(0, pos + 1), new Array(pos + 1).fill(0), pos + 1).slice(pos * V), [1, 1, V]) } : {}),
       ...past,
     });
     past = {};
@@ -264,6 +272,26 @@ describe('sampler.onnx', () => {
     expect(steps).toBeGreaterThan(0);
     const unmasked = await sample(await build(false), { prefix, seed: 5 });
     expect(unmasked.some((r) => rel.decode(trimPad(r), { rng: new Rng(1), mode: 'lenient' }).error !== null)).toBe(true);
+  });
+
+  it('value memory: top_k = 1 equals the JS greedy loop that feeds the inference graph MemoryRows\' rows', async () => {
+    const memCfg: ModelConfig = { ...cfg, value_memory: true };
+    const V = tok.vocab.length;
+    const w = { ...weights, 'transformer.wme.weight': randomWeights(V, 8)['transformer.wte.weight']!, 'transformer.wmb.weight': new Float32Array(V) };
+    // a bonus of ±1 per token, large enough to change greedy choices
+    w['transformer.wmb.weight'] = Float32Array.from({ length: V }, (_, v) => ((v * 7919) % 13) / 6 - 1);
+    const table = tok.memoryTable();
+    const s = await createSession(buildSamplerGraph(memCfg, { vocabSize: V, weights: w, automaton: tok.automaton, clock: tok.clock(), memory: table }), { threads: 1 });
+    const inf = await createSession(buildInferenceGraph(memCfg, { vocabSize: V, weights: w }).model, { threads: 1 });
+    // a real prefix, so that the greedy run starts with values in the memory
+    const ids = Array.from(tok.encodePatient(fc.sample(cohortArb, { numRuns: 1, seed: 11 })[0]![0]!));
+    const prefix = ids.slice(0, ids.indexOf(tok.endCode) + 4);
+    const rows = await sample(s, { prefix: [prefix], topK: 1, seed: 5 });
+    const ref = await jsGreedy(inf, prefix, cfg.n_ctx, table);
+    expect(trimPad(rows[0]!)).toEqual(ref);
+    // the memory matters: the model without it decodes otherwise
+    expect(ref).not.toEqual(await jsGreedy(await createSession(buildInferenceGraph(cfg, { vocabSize: V, weights }).model, { threads: 1 }), prefix, cfg.n_ctx));
+    expect(() => buildSamplerGraph(memCfg, { vocabSize: V, weights: w, automaton: tok.automaton })).toThrow(/no memory table/);
   });
 
   it('honours a conditional prefix', async () => {

@@ -5,7 +5,7 @@ import { gptParamSpecs, type ParamSpec } from '../../src/model/params.ts';
 import type { ReferenceBatch } from './reference.ts';
 import { Rng } from '../../src/util/rng.ts';
 
-export const TINY: ModelConfig = { name: 'gpt-tiny', n_layer: 2, n_embd: 8, n_head: 2, n_ctx: 16, init_std: 0.02, embd_pdrop: 0, resid_pdrop: 0 };
+export const TINY: ModelConfig = { name: 'gpt-tiny', n_layer: 2, n_embd: 8, n_head: 2, n_ctx: 16, init_std: 0.02, embd_pdrop: 0, resid_pdrop: 0, value_memory: false };
 export const TINY_V = 11;
 
 /** Parameters with non-trivial values (std 0.3, LayerNorm gains near 1) so every path matters. */
@@ -43,6 +43,7 @@ export function feedsFor(batch: ReferenceBatch, specs: ParamSpec[], values: Reco
     doc_ids: int64Tensor(Array.from(batch.docIds), dims),
     targets: int64Tensor(Array.from(batch.targets), dims),
   };
+  if (batch.memory) feeds.memory = hostTensor(dtype, dtype === 'float64' ? Float64Array.from(batch.memory) : Float32Array.from(batch.memory), [batch.B * batch.T, batch.memory.length / (batch.B * batch.T)]);
   for (const s of specs) {
     const v = values[s.name]!;
     feeds[s.name] = hostTensor(dtype, dtype === 'float64' ? v : Float32Array.from(v), s.shape);

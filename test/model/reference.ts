@@ -13,6 +13,8 @@ export interface ReferenceBatch {
   positionIds: ArrayLike<number>; // [B, T]
   docIds: ArrayLike<number>; // [B, T]
   targets: ArrayLike<number>; // [B, T], −1 = ignored
+  /** the value memory's 0/1 rows [B·T, V] (model.value_memory): row n adds the mean of wme's rows where it is 1 to the embeddings, and wmb there to the logits */
+  memory?: ArrayLike<number>;
 }
 
 export type ReferenceParams = Record<string, ArrayLike<number>>;
@@ -76,6 +78,17 @@ export function referenceTokenLosses(cfg: ModelConfig, vocabSize: number, p: Ref
     const id = batch.inputIds[n]!;
     const pos = batch.positionIds[n]!;
     for (let c = 0; c < C; c++) x[n * C + c] = wte[id * C + c]! + wpe[pos * C + c]!;
+    if (cfg.value_memory) {
+      const wme = param(p, 'transformer.wme.weight'); // [V, C]
+      if (!batch.memory) throw new RangeError('reference: a model with the value memory needs batch.memory');
+      // the mean of wme's rows where the memory row is 1
+      let count = 0;
+      for (let v = 0; v < V; v++) count += batch.memory[n * V + v]!;
+      for (let v = 0; v < V; v++) {
+        const m = batch.memory[n * V + v]!;
+        if (m !== 0) for (let c = 0; c < C; c++) x[n * C + c]! += (m * wme[v * C + c]!) / Math.max(count, 1);
+      }
+    }
   }
   const drop = (a: Float64Array, name: string) => {
     const m = dropout?.[name];
@@ -146,7 +159,8 @@ export function referenceTokenLosses(cfg: ModelConfig, vocabSize: number, p: Ref
     for (let v = 0; v < V; v++) {
       let s = 0;
       for (let c = 0; c < C; c++) s += xf[n * C + c]! * wte[v * C + c]!;
-      logits[v] = s;
+      // the value memory's bonus where the memory row is 1
+      logits[v] = cfg.value_memory ? s + batch.memory![n * V + v]! * param(p, 'transformer.wmb.weight')[v]! : s;
       if (s > max) max = s;
     }
     let z = 0;

@@ -61,7 +61,7 @@ describe('dropout masks', () => {
 
 describe('the GPT runner with dropout', () => {
   it('the masks depend on the micro-batch\'s seed alone: any order of seeds gives the same results', async () => {
-    const cfg: ModelConfig = { name: 't', n_layer: 1, n_embd: 16, n_head: 2, n_ctx: 16, init_std: 0.02, embd_pdrop: 0.2, resid_pdrop: 0.2 };
+    const cfg: ModelConfig = { name: 't', n_layer: 1, n_embd: 16, n_head: 2, n_ctx: 16, init_std: 0.02, embd_pdrop: 0.2, resid_pdrop: 0.2, value_memory: false };
     const V = 13;
     const layout = paramLayout(gptParamSpecs(cfg, V));
     const params = initParams(layout, new Rng(1));
@@ -84,7 +84,7 @@ describe('the GPT runner with dropout', () => {
     expect(shuffled[2]).toEqual(inOrder[1]);
     // the masks matter, and the evaluation loss has none
     expect(inOrder[1]!.loss).not.toBe(inOrder[0]!.loss);
-    const runner = await gptRunnerFactory({ ...cfg, embd_pdrop: 0, resid_pdrop: 0 }, { threads: 1 })({ layout, params, B: 2, T: 16, vocabSize: V });
+    const runner = await gptRunnerFactory({ ...cfg, embd_pdrop: 0, resid_pdrop: 0, value_memory: false }, { threads: 1 })({ layout, params, B: 2, T: 16, vocabSize: V });
     const withDropout = await gptRunnerFactory(cfg, { threads: 1 })({ layout, params, B: 2, T: 16, vocabSize: V });
     expect(await withDropout.loss(batch, params)).toBe(await runner.loss(batch, params));
     expect(dropoutMaskSpecs(cfg, 2, 16).length).toBe(3);

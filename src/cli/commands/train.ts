@@ -104,7 +104,7 @@ export async function run(ctx: CommandContext): Promise<void> {
       valShard,
       vocabSize,
       padId: tok.pad,
-      createRunner: gptRunnerFactory(cfg.model, { threads: cfg.train.threads || undefined, device: cfg.train.device }),
+      createRunner: gptRunnerFactory(cfg.model, { threads: cfg.train.threads || undefined, device: cfg.train.device }, cfg.model.value_memory ? tok.memoryTable() : undefined),
       resume: cfg.resume,
       tracking: cfg.tracking,
       config: cfg,

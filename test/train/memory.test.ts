@@ -1,0 +1,109 @@
+/**
+ * The value memory's rows (src/train/memory.ts) against a reference computed another way: for every
+ * token, a backward scan of its own patient for each variable's latest measurement token. Relative
+ * bins must give the rows of the absolute encoding, since they carry the same values.
+ */
+import { describe, expect, it } from 'vitest';
+import { fitTokenizer } from '../../src/tokenizer/fit.ts';
+import { TokenClass, type Tokenizer } from '../../src/tokenizer/tokenizer.ts';
+import { MemoryRows } from '../../src/train/memory.ts';
+import { SynehrError } from '../../src/util/errors.ts';
+import { fixturePatients, physionetDataConfig } from '../tokenizer/physionet.ts';
+import { tokCfg } from '../tokenizer/helpers.ts';
+
+const patients = fixturePatients();
+const absolute = fitTokenizer(patients, physionetDataConfig, tokCfg());
+const relative = fitTokenizer(patients, physionetDataConfig, tokCfg({ delta_bins: 2 }));
+
+/** Windows of T tokens, each holding two whole patients then padding: ids and doc ids, row-major. */
+function pack(tok: Tokenizer, T: number): { ids: number[]; docs: number[]; B: number } {
+  const seqs = patients.map((p) => Array.from(tok.encodePatient(p)));
+  const ids: number[] = [];
+  const docs: number[] = [];
+  let B = 0;
+  for (let i = 0; i + 1 < seqs.length; i += 2) {
+    const [a, b] = [seqs[i]!, seqs[i + 1]!];
+    if (a.length + b.length > T) continue;
+    ids.push(...a, ...b, ...new Array<number>(T - a.length - b.length).fill(tok.pad));
+    docs.push(...a.map(() => 0), ...b.map(() => 1), ...new Array<number>(T - a.length - b.length).fill(2));
+    B++;
+  }
+  return { ids, docs, B };
+}
+
+/** Row n by a backward scan: per variable, the last measurement token of n's patient at or before n. */
+function scannedRow(tok: Tokenizer, ids: number[], docs: number[], T: number, n: number): number[] {
+  const V = tok.vocabSize;
+  const row = new Array<number>(V).fill(0);
+  const start = n - (n % T);
+  const seen = new Set<number>();
+  for (let k = n; k >= start && docs[k] === docs[n]; k--) {
+    const t = ids[k]!;
+    if (tok.tokenClass[t] !== TokenClass.measurement) continue;
+    const j = tok.tokenOwner[t]!;
+    if (seen.has(j)) continue;
+    seen.add(j);
+    row[t] = 1;
+  }
+  return row;
+}
+
+describe('value memory rows', () => {
+  const T = 1400;
+  it('are, for every token of packed windows, each variable\'s latest value token of its own patient', () => {
+    const { ids, docs, B } = pack(absolute, T);
+    expect(B).toBeGreaterThan(3);
+    const V = absolute.vocabSize;
+    const rows = new MemoryRows(absolute.memoryTable(), B, T).fill(ids, docs, T);
+    let ones = 0;
+    const wrong: number[] = [];
+    for (let n = 0; n < B * T; n++) {
+      const want = scannedRow(absolute, ids, docs, T, n);
+      if (want.some((x, v) => rows[n * V + v] !== x)) wrong.push(n);
+      ones += want.reduce((a, b) => a + b, 0);
+    }
+    expect(wrong).toEqual([]);
+    // padding rows are empty, and real patients fill many variables
+    expect(Array.from(rows.subarray((T - 1) * V, T * V)).every((x) => x === 0)).toBe(true);
+    expect(ones / (B * T)).toBeGreaterThan(5);
+  });
+
+  it('relative bins give the rows of the absolute encoding (as ids of the relative vocabulary)', () => {
+    const a = pack(absolute, T);
+    const r = pack(relative, T);
+    expect(r.ids.length).toBe(a.ids.length);
+    expect(r.ids.some((t) => relative.tokenClass[t] === TokenClass.delta)).toBe(true);
+    const Va = absolute.vocabSize;
+    const Vr = relative.vocabSize;
+    const ra = new MemoryRows(absolute.memoryTable(), a.B, T).fill(a.ids, a.docs, T);
+    const rr = new MemoryRows(relative.memoryTable(), r.B, T).fill(r.ids, r.docs, T);
+    // the same variable and the same bin or category: offsets differ between the vocabularies
+    const toRelative = new Int32Array(Va).fill(-1);
+    absolute.variables.forEach((v, j) => {
+      const n = v.type === 'categorical' ? v.categories!.values.length : v.bins!.edges.length - 1;
+      for (let k = 0; k < n; k++) toRelative[v.offset + k] = relative.variables[j]!.offset + k;
+    });
+    const want = new Float32Array(rr.length);
+    for (let n = 0; n < a.B * T; n++) for (let t = 0; t < Va; t++) if (ra[n * Va + t] === 1) want[n * Vr + toRelative[t]!] = 1;
+    const wrong: number[] = [];
+    for (let i = 0; i < want.length; i++) if (rr[i] !== want[i]) wrong.push(Math.floor(i / Vr));
+    expect(wrong).toEqual([]);
+    expect(want.some((x) => x === 1)).toBe(true);
+  });
+
+  it('EXPECTED FAILURE - var+quant has no one-token values; a step with no earlier value is named', () => {
+    const vq = fitTokenizer(patients, physionetDataConfig, tokCfg({ strategy: 'var+quant' }));
+    expect(() => vq.memoryTable()).toThrow(/model.value_memory needs tokenizer.strategy 'joint'.*got 'var\+quant'/);
+    const hct = relative.variables.find((v) => v.name === 'HCT')!;
+    const rows = new MemoryRows(relative.memoryTable(), 1, 3);
+    const err = (() => {
+      try {
+        rows.fill([relative.bos, hct.delta_offset!, relative.eos], [0, 0, 0], 3);
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(SynehrError);
+    expect((err as Error).message).toMatch(/token \d+ at row 1 steps from an earlier value of variable \d+/);
+  });
+});
