@@ -158,7 +158,8 @@ export async function exportRun(dir: string, model: ModelConfig, gen: GenerateCo
   const files = runFiles(dir);
   const V = run.tokenizer.vocab.length;
   await mkdir(files.onnxDir, { recursive: true });
-  const inference = buildInferenceGraph(model, { vocabSize: V, weights: run.weights });
+  const memory = model.value_memory ? run.tokenizer.memoryTable() : null;
+  const inference = buildInferenceGraph(model, { vocabSize: V, weights: run.weights, ...(memory ? { memory } : {}) });
   await writeFileAtomic(files.onnxModel, inference.model);
   await writeFileAtomic(files.hfConfig, json(hfConfig(model, run.tokenizer)));
   await writeFileAtomic(files.generationConfig, json(hfGenerationConfig(run.tokenizer, gen, model)));
@@ -167,7 +168,7 @@ export async function exportRun(dir: string, model: ModelConfig, gen: GenerateCo
   await writeFileAtomic(files.hfSpecialTokensMap, json(hfSpecialTokensMap(run.tokenizer)));
   const nParams = Object.values(run.weights).reduce((n, w) => n + w.length, 0);
   await writeFileAtomic(files.modelCard, new TextEncoder().encode(hfModelCard(basename(dir), run.tokenizer, model, nParams)));
-  await writeFileAtomic(files.sampler, buildSamplerGraph(model, { vocabSize: V, weights: run.weights, automaton: run.tokenizer.automaton, clock: run.tokenizer.clock(), deltas: run.tokenizer.deltaTable(), memory: model.value_memory ? run.tokenizer.memoryTable() : null }));
+  await writeFileAtomic(files.sampler, buildSamplerGraph(model, { vocabSize: V, weights: run.weights, automaton: run.tokenizer.automaton, clock: run.tokenizer.clock(), deltas: run.tokenizer.deltaTable(), memory }));
   // the stamp names what the files were built from and the files themselves, so generate can
   // tell an export that is stale (other weights or tokenizer) or damaged (a truncated file)
   const stamp: ExportStamp = {

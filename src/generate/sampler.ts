@@ -14,7 +14,7 @@
  * H = n_head, D = C / H, t = tokens in the cache so far.
  */
 import { Graph, broadcastShapes, serializeModel, type Tensor } from '../graph/index.ts';
-import { gptTrunk } from '../model/gpt.ts';
+import { gptTrunk, memoryConstants, memoryTerms } from '../model/gpt.ts';
 import { gptParamSpecs } from '../model/params.ts';
 import type { ModelConfig } from '../model/config.ts';
 import type { GrammarAutomaton } from '../tokenizer/automaton.ts';
@@ -147,6 +147,7 @@ export function buildSamplerGraph(cfg: ModelConfig, opts: SamplerGraphOptions): 
   const mem = mt
     ? {
         J: mt.variables,
+        terms: memoryConstants(g, mt),
         owner: g.constant(i64(mt.owner), 'int64', [V], 'memory_owner'),
         isAbs: g.constant(Uint8Array.from(mt.sets, (t) => (t >= 0 ? 1 : 0)), 'bool', [V], 'memory_is_abs'),
         sets: g.constant(i64(mt.sets), 'int64', [V], 'memory_sets'),
@@ -213,13 +214,10 @@ export function buildSamplerGraph(cfg: ModelConfig, opts: SamplerGraphOptions): 
 
   // the GPT on one token per row at position pos
   const embedded = ib.add(ib.gather(p['transformer.wte.weight']!, ib.unsqueeze(tokIn, [1])), ib.gather(p['transformer.wpe.weight']!, pos)); // [b, 1, C]
-  // the value memory (MEMORY_INPUT in src/model/gpt.ts): the mean of wme's rows at each variable's
-  // latest value token joins the embeddings, and wmb at those tokens joins the logits
-  const memAt = memIn ? ib.max(memIn, zero) : null; // [b, J] gather index
-  const memHas = memIn ? ib.cast(ib.greaterOrEqual(memIn, zero), 'float32') : null; // [b, J]
-  const x0 = memIn
-    ? ib.add(embedded, ib.div(ib.reduceSum(ib.mul(ib.gather(p['transformer.wme.weight']!, memAt!), ib.unsqueeze(memHas!, [2])), [1]), ib.unsqueeze(ib.max(ib.reduceSum(memHas!, [1]), 1), [2]))) // [b, 1, C]
-    : embedded;
+  // the value memory (memoryTerms in src/model/gpt.ts, as the training graph computes it): an
+  // embedding [b, C] and a logit bonus [b, V] from each variable's latest value token
+  const memory = mem ? memoryTerms(ib, p, memIn!, mem.terms, ib.constantOfShape(ib.concat([ib.shape(memIn!, 0, 1), ib.ints([V], 'vocab_dim')], 0), 0, 'float32')) : null;
+  const x0 = memory ? ib.add(embedded, ib.unsqueeze(memory.embedding, [1])) : embedded; // [b, 1, C]
   const heads = (t: Tensor) => ib.transpose(ib.reshape(t, [0, 0, H, D]), [0, 2, 1, 3]); // [b, H, 1, D]
   const present: Tensor[] = [];
   const xf = gptTrunk(ib, cfg, p, x0, {
@@ -243,11 +241,7 @@ export function buildSamplerGraph(cfg: ModelConfig, opts: SamplerGraphOptions): 
     primitiveLayerNorm: false,
   });
   const head = ib.reshape(ib.matMul(xf, wteT), [-1, V]); // [b, V]
-  // the bonus, scattered at each variable's latest value token (one per variable, never shared;
-  // a variable with none writes 0 at token 0, which no variable's value is)
-  const logits = memIn
-    ? ib.add(head, ib.scatterElements(ib.zerosLike(head), memAt!, ib.mul(ib.gather(p['transformer.wmb.weight']!, memAt!), memHas!), 1))
-    : head;
+  const logits = memory ? ib.add(head, memory.bonus) : head;
 
   // the grammar: token v is feasible when next[state][v] ≥ 0 and that state can still close in
   // the positions left after it. The new token sits at position pos + 1; positions

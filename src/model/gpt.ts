@@ -13,6 +13,7 @@ import { Graph, grad, serializeModel, type DType, type Tensor } from '../graph/i
 import type { SessionOptions } from '../graph/runtime.ts';
 import type { ModelConfig } from './config.ts';
 import { gptParamSpecs, type ParamSpec } from './params.ts';
+import type { MemoryTable } from '../tokenizer/vocabulary.ts';
 
 /** Large negative score for blocked attention: exp() of it underflows to 0 in float32 and float64. */
 const MASKED = -1e9;
@@ -24,6 +25,8 @@ export interface TrainingGraphOptions {
   batch: number;
   /** T: tokens per window (≤ cfg.n_ctx) */
   ctx: number;
+  /** the tokenizer's memory table (Vocabulary.memoryTable()): needed exactly when the model has model.value_memory */
+  memory?: MemoryTable;
   /** float64 only for gradient checks: ORT's float64 kernels are slower and lack LayerNormalization */
   dtype?: 'float32' | 'float64';
   /** LayerNorm written out in primitive ops (always so in float64) */
@@ -67,26 +70,65 @@ export const TRAINING_DATA_INPUTS = ['input_ids', 'position_ids', 'doc_ids', 'ta
 
 /**
  * The value memory's input (model.value_memory), after TRAINING_DATA_INPUTS in the training and
- * evaluation graphs, after position_ids in the inference graph: per token row a 0/1 row over the
- * vocabulary, 1 at the latest value token of each variable its patient has so far, this row's own
- * token included (src/train/memory.ts). The rows enter the model twice:
- *  - memoryEmbedding: the mean of wme's rows at those tokens, added to the token and position
- *    embeddings (a mean, so that 30 variables do not swamp the token's own embedding);
- *  - memoryBonus: wmb [V] at those tokens, added to the logits: a learned bonus for writing a
- *    variable's latest value again, which the plain GPT must fetch by attention from hundreds of
- *    tokens back and measurably fails to (docs/quality.md).
+ * evaluation graphs ([B·T, J]), after position_ids in the inference graph ([B, S, J]): per token,
+ * each variable's latest value token in its patient so far, this token included, or −1 for none
+ * (src/train/memory.ts). It enters the model twice (memoryTerms):
+ *  - the mean of wme's rows at those tokens joins the token and position embeddings (a mean, so
+ *    that 30 variables do not swamp the token's own embedding);
+ *  - a logit bonus for each value token v of a variable with a latest value u: wmb[first + |v − u|],
+ *    first being the variable's first token, so a variable's bins share one learned kernel over the
+ *    distance in bins from its latest value. The plain GPT must find a lab's last bin hundreds of
+ *    tokens back by attention, and measurably spreads its next value too wide (docs/quality.md).
  */
 export const MEMORY_INPUT = 'memory';
 
-/** The memory's contribution to the embeddings: (memory [.., V] · wme [V, C]) / the row's count of values → [.., C]. */
-function memoryEmbedding(g: Graph, p: Params, memory: Tensor): Tensor {
-  const count = g.max(g.reduceSum(memory, [-1]), 1); // [.., 1]: a row with no values yet adds 0
-  return g.div(g.matMul(memory, p['transformer.wme.weight']!), count);
+/** The tokenizer's memory table (Vocabulary.memoryTable()) as graph constants, built once per graph. */
+export interface MemoryConstants {
+  J: number;
+  V: number;
+  /** [V] gather index of each token's variable (0 for tokens of none) */
+  ownerAt: Tensor;
+  /** [V] a value token (its bonus counts) */
+  isValue: Tensor;
+  /** [V] the first token of a value token's variable (0 for others) */
+  first: Tensor;
+  /** [V] 0 .. V − 1 */
+  ids: Tensor;
 }
 
-/** The memory's bonus to the logits: memory [.., V] ⊙ wmb [V] → [.., V]. */
-function memoryBonus(g: Graph, p: Params, memory: Tensor): Tensor {
-  return g.mul(memory, p['transformer.wmb.weight']!);
+export function memoryConstants(g: Graph, table: MemoryTable): MemoryConstants {
+  const V = table.owner.length;
+  const i64 = (a: number[]) => BigInt64Array.from(a, (x) => BigInt(x));
+  return {
+    J: table.variables,
+    V,
+    ownerAt: g.constant(i64(Array.from(table.owner, (o) => Math.max(o, 0))), 'int64', [V], 'memory_owner_at'),
+    isValue: g.constant(Uint8Array.from(table.sets, (t) => (t >= 0 ? 1 : 0)), 'bool', [V], 'memory_is_value'),
+    first: g.constant(i64(Array.from(table.first, (f) => Math.max(f, 0))), 'int64', [V], 'memory_first'),
+    ids: g.constant(i64(Array.from({ length: V }, (_, i) => i)), 'int64', [V], 'memory_ids'),
+  };
+}
+
+/**
+ * The memory's two terms for latest [.., J] (int64, −1 none; static rank 2 or 3): the embedding
+ * [.., C] and the logit bonus [.., V] (see MEMORY_INPUT). `zerosV` is a float zero tensor [.., V].
+ */
+export function memoryTerms(g: Graph, p: Record<string, Tensor>, latest: Tensor, c: MemoryConstants, zerosV: Tensor): { embedding: Tensor; bonus: Tensor } {
+  const axis = (latest.shape?.length ?? 2) - 1;
+  const zero = g.scalar(0, 'int64');
+  const has = g.greaterOrEqual(latest, zero); // [.., J]
+  const hasF = g.cast(has, zerosV.dtype);
+  const at = g.max(latest, zero);
+  // 0/1 over the vocabulary at the latest tokens; a variable with none writes 0 at token 0, which
+  // is no variable's value (specials come first), and two variables never share a token
+  const hot = g.scatterElements(zerosV, at, hasF, axis); // [.., V]
+  const count = g.max(g.reduceSum(hasF, [axis]), 1); // [.., 1]
+  const embedding = g.div(g.matMul(hot, p['transformer.wme.weight']!), count); // [.., C]
+  const lastAt = g.gather(latest, c.ownerAt, axis); // [.., V] the latest token of each token's variable
+  const valid = g.and(g.greaterOrEqual(lastAt, zero), c.isValue);
+  const slot = g.where(valid, g.add(c.first, g.abs(g.sub(c.ids, lastAt))), zero); // [.., V]
+  const bonus = g.where(valid, g.gather(p['transformer.wmb.weight']!, slot), g.scalar(0, zerosV.dtype)); // [.., V]
+  return { embedding, bonus };
 }
 
 export const gradName = (param: string): string => `grad.${param}`;
@@ -98,8 +140,8 @@ interface ForwardOptions {
   attentionBlocks: number;
   /** the dropout mask input of a site (dropoutMaskSpecs' names), or undefined where there is none */
   dropMask?: (name: string) => Tensor | undefined;
-  /** the value memory rows [N, V] (MEMORY_INPUT), when the model has one */
-  memory?: Tensor;
+  /** the value memory's terms (memoryTerms of MEMORY_INPUT), when the model has one: embedding [N, C] */
+  memoryEmbedding?: Tensor;
 }
 
 /**
@@ -226,7 +268,7 @@ export function gptHidden(g: Graph, cfg: ModelConfig, p: Params, ids: Tensor, po
     return m ? g.dropout(t, m) : t;
   };
   const summed = g.reshape(g.add(tok, pos), [N, C]); // [N, C]
-  const x0 = dropped(o.memory ? g.add(summed, memoryEmbedding(g, p, o.memory)) : summed, 'dropout.embd'); // [N, C]
+  const x0 = dropped(o.memoryEmbedding ? g.add(summed, o.memoryEmbedding) : summed, 'dropout.embd'); // [N, C]
   const nb = o.attentionBlocks;
   if (!Number.isInteger(nb) || nb < 1 || T % nb !== 0) {
     throw new RangeError(`buildTrainingGraph: attentionBlocks must be a positive integer dividing ctx = ${T}, got ${nb}`);
@@ -307,21 +349,25 @@ function buildLoss(cfg: ModelConfig, opts: TrainingGraphOptions, name: string, w
   const targets = g.input('targets', 'int64', [B, T]);
   const params = gptParamSpecs(cfg, vocabSize);
   const p: Params = {};
-  const memory = cfg.value_memory ? g.input(MEMORY_INPUT, dtype, [B * T, vocabSize]) : undefined;
+  if (cfg.value_memory !== (opts.memory !== undefined)) {
+    throw new RangeError(cfg.value_memory ? 'buildTrainingGraph: the model has a value memory and no memory table was given' : 'buildTrainingGraph: a memory table was given for a model without a value memory');
+  }
+  const latest = opts.memory ? g.input(MEMORY_INPUT, 'int64', [B * T, opts.memory.variables]) : null;
   const paramTensors = params.map((s) => (p[s.name] = g.input(s.name, dtype, s.shape)));
+  const memory = latest && opts.memory ? memoryTerms(g, p, latest, memoryConstants(g, opts.memory), g.constantOfShape([B * T, vocabSize], 0, dtype)) : null;
   const attentionBlocks = opts.attentionBlocks ?? defaultAttentionBlocks(T);
   // the masks follow the parameters, so the graph's inputs start as they do without dropout
   const dropMasks = new Map((withDropout ? dropoutMaskSpecs(cfg, B, T) : []).map((m) => [m.name, g.input(m.name, dtype, m.shape)]));
-  const xf = gptHidden(g, cfg, p, ids, positions, docs, { B, T, primitiveLayerNorm, attentionBlocks, dropMask: (n) => dropMasks.get(n), memory });
+  const xf = gptHidden(g, cfg, p, ids, positions, docs, { B, T, primitiveLayerNorm, attentionBlocks, dropMask: (n) => dropMasks.get(n), ...(memory ? { memoryEmbedding: memory.embedding } : {}) });
   const head = g.gemm(xf, p['transformer.wte.weight']!, null, { transB: true }); // tied head: [N, V]
-  const logits = memory ? g.add(head, memoryBonus(g, p, memory)) : head;
+  const logits = memory ? g.add(head, memory.bonus) : head;
   const loss = maskedCrossEntropy(g, logits, targets, B * T);
   return { g, loss, params, paramTensors };
 }
 
 /**
  * The training graph. Inputs: input_ids, position_ids, doc_ids, targets (int64 [B, T]; target −1
- * = ignored), the value memory [B·T, V] when the model has one (MEMORY_INPUT), then every parameter by its Hugging Face name in gptParamSpecs order, then the
+ * = ignored), the value memory [B·T, J] when the model has one (MEMORY_INPUT), then every parameter by its Hugging Face name in gptParamSpecs order, then the
  * dropout masks of dropoutMaskSpecs (none when the model has no dropout). Outputs: loss (scalar,
  * mean over non-ignored targets) then grad.<name> for every parameter, same order.
  */
@@ -351,6 +397,8 @@ export function buildEvalGraph(cfg: ModelConfig, opts: TrainingGraphOptions): Bu
 
 export interface InferenceGraphOptions {
   vocabSize: number;
+  /** the tokenizer's memory table: needed exactly when the model has model.value_memory */
+  memory?: MemoryTable;
   /** trained float32 weights by Hugging Face name, embedded as initializers */
   weights: Record<string, Float32Array>;
 }
@@ -433,7 +481,7 @@ export function gptCachedStep(g: Graph, cfg: ModelConfig, p: Record<string, Tens
  * past_key_values.{l}.key|value [batch_size, H, past_sequence_length, D]; outputs logits
  * [batch_size, sequence_length, V] and present.{l}.key|value (past + new keys and values).
  * Only `batch_size` and the lengths are symbolic: H and D are fixed numbers. A model with the
- * value memory also takes `memory` [batch_size, sequence_length, V] after position_ids (MEMORY_INPUT).
+ * value memory also takes `memory` [batch_size, sequence_length, J] after position_ids (MEMORY_INPUT).
  */
 export function buildInferenceGraph(cfg: ModelConfig, opts: InferenceGraphOptions): BuiltGraph {
   const H = cfg.n_head;
@@ -442,7 +490,10 @@ export function buildInferenceGraph(cfg: ModelConfig, opts: InferenceGraphOption
   const ids = g.input('input_ids', 'int64', ['batch_size', 'sequence_length']);
   const mask = g.input('attention_mask', 'int64', ['batch_size', 'total_sequence_length']);
   const positions = g.input('position_ids', 'int64', ['batch_size', 'sequence_length']);
-  const memory = cfg.value_memory ? g.input(MEMORY_INPUT, 'float32', ['batch_size', 'sequence_length', opts.vocabSize]) : null;
+  if (cfg.value_memory !== (opts.memory !== undefined)) {
+    throw new RangeError(cfg.value_memory ? 'buildInferenceGraph: the model has a value memory and no memory table was given' : 'buildInferenceGraph: a memory table was given for a model without a value memory');
+  }
+  const latest = opts.memory ? g.input(MEMORY_INPUT, 'int64', ['batch_size', 'sequence_length', opts.memory.variables]) : null;
   const past: [Tensor, Tensor][] = [];
   for (let l = 0; l < cfg.n_layer; l++) {
     const [k, v] = ['key', 'value'].map((kv) => g.input(`past_key_values.${l}.${kv}`, 'float32', ['batch_size', H, 'past_sequence_length', D]));
@@ -454,7 +505,12 @@ export function buildInferenceGraph(cfg: ModelConfig, opts: InferenceGraphOption
   } catch (e) {
     throw new RangeError(`buildInferenceGraph: ${(e as Error).message}`);
   }
-  const withMemory = memory ? { memoryEmbedding: memoryEmbedding(g, p, memory), memoryBonus: memoryBonus(g, p, memory) } : {};
+  let withMemory = {};
+  if (latest && opts.memory) {
+    const zerosV = g.constantOfShape(g.concat([g.shape(latest, 0, 2), g.ints([opts.vocabSize], 'vocab_dim')], 0), 0, 'float32'); // [B, S, V]
+    const m = memoryTerms(g, p, latest, memoryConstants(g, opts.memory), zerosV);
+    withMemory = { memoryEmbedding: m.embedding, memoryBonus: m.bonus };
+  }
   const { logits, present } = gptCachedStep(g, cfg, p, { ids, positions, past, bias: cachedStepBias(g, mask, ids), ...withMemory });
   // logits first, then the presents, as Hugging Face orders the outputs
   g.output(logits, 'logits', ['batch_size', 'sequence_length', opts.vocabSize]);
@@ -483,7 +539,7 @@ function finish(g: Graph, params: ParamSpec[]): BuiltGraph {
  */
 export function trainingStepFlops(cfg: ModelConfig, vocabSize: number, batch: number, ctx: number): number {
   const C = cfg.n_embd;
-  // the value memory is one more [V] × [V, C] product per token (a dense one: its rows are 0/1)
+  // the value memory's embedding is one more [V] × [V, C] product per token (a dense one: its rows are 0/1)
   const memory = cfg.value_memory ? vocabSize * C : 0;
   const perToken = 2 * (cfg.n_layer * 12 * C * C + vocabSize * C + memory) + cfg.n_layer * 2 * 2 * ctx * C;
   return 3 * perToken * batch * ctx;

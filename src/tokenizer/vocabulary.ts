@@ -160,6 +160,8 @@ export interface MemoryTable {
   sets: Int32Array;
   /** a relative-bin step's offset from its variable's latest value token, 0 for others */
   step: Int32Array;
+  /** a value token's variable's first value token (its bins or categories are consecutive ids), -1 for others */
+  first: Int32Array;
 }
 
 export class Vocabulary {
@@ -308,8 +310,9 @@ export class Vocabulary {
   /**
    * The value memory's table (model.value_memory, src/train/memory.ts), per token [V]: the variable
    * whose latest value it sets (-1 for none), the value token it sets (itself for a measurement
-   * token, -1 for a relative-bin step) and the step a relative-bin token takes from its variable's
-   * latest value token (0 for others; a variable's bin tokens are consecutive ids). Only the joint
+   * token, -1 for a relative-bin step), the step a relative-bin token takes from its variable's
+   * latest value token (0 for others) and a value token's variable's first token (a variable's bin
+   * or category tokens are consecutive ids, so |v − u| is their distance in bins). Only the joint
    * strategy writes each value as one token; var+quant is refused.
    */
   memoryTable(): MemoryTable {
@@ -320,17 +323,19 @@ export class Vocabulary {
     const owner = new Int32Array(V).fill(-1);
     const sets = new Int32Array(V).fill(-1);
     const step = new Int32Array(V);
+    const first = new Int32Array(V).fill(-1);
     for (let t = 0; t < V; t++) {
       const cls = this.tokenClass[t]!;
       if (cls === TokenClass.measurement) {
         owner[t] = this.tokenOwner[t]!;
         sets[t] = t;
+        first[t] = this.variables[owner[t]!]!.offset;
       } else if (cls === TokenClass.delta) {
         owner[t] = this.tokenOwner[t]!;
         step[t] = this.tokenIndex[t]!;
       }
     }
-    return { variables: this.variables.length, owner, sets, step };
+    return { variables: this.variables.length, owner, sets, step, first };
   }
 
   /**

@@ -13,7 +13,7 @@ import type { MemoryTable } from '../tokenizer/vocabulary.ts';
 export function gptRunnerFactory(model: ModelConfig, session: SessionOptions = {}, memory?: MemoryTable): RunnerFactory {
   if (model.value_memory && !memory) throw new Error('gptRunnerFactory: model.value_memory needs the tokenizer\'s memory table');
   return async ({ layout, params, B, T, vocabSize }) => {
-    const opts = { vocabSize, batch: B, ctx: T };
+    const opts = { vocabSize, batch: B, ctx: T, ...(memory ? { memory } : {}) };
     const train = buildTrainingGraph(model, opts);
     const names = train.params.map((p) => p.name).join(',');
     if (names !== layout.specs.map((s) => s.name).join(',')) {

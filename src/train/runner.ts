@@ -90,7 +90,7 @@ export async function createGraphRunner(opts: {
     throw new Error(hasMemory ? `the training graph takes '${MEMORY_INPUT}' but the runner has no memory table` : `the runner has a memory table but the training graph takes no '${MEMORY_INPUT}'`);
   }
   const memory = opts.memory ? new MemoryRows(opts.memory, B, T) : null;
-  const V = opts.memory?.owner.length ?? 0;
+  const J = opts.memory?.variables ?? 0;
 
   const feeds = (batch: PackedBatch, weights = paramFeeds): Record<string, HostTensor> => {
     if (batch.B !== B || batch.T !== T) throw new RangeError(`batch is [${batch.B}, ${batch.T}], the graph was built for [${B}, ${T}]`);
@@ -99,7 +99,7 @@ export async function createGraphRunner(opts: {
       position_ids: int64Tensor(batch.positionIds, [B, T]),
       doc_ids: int64Tensor(batch.docIds, [B, T]),
       targets: int64Tensor(batch.targets, [B, T]),
-      ...(memory ? { [MEMORY_INPUT]: float32Tensor(memory.fill(batch.inputIds, batch.docIds, T), [B * T, V]) } : {}),
+      ...(memory ? { [MEMORY_INPUT]: int64Tensor(memory.fill(batch.inputIds, batch.docIds, T), [B * T, J]) } : {}),
       ...weights,
     };
   };

@@ -87,7 +87,7 @@ async function jsGreedy(inf: Session, prefix: number[], maxLen: number, memory?:
       input_ids: int64Tensor([seq[pos]!], [1, 1]),
       attention_mask: int64Tensor(new Array(pos + 1).fill(1), [1, pos + 1]),
       position_ids: int64Tensor([pos], [1, 1]),
-      ...(memory ? { memory: float32Tensor(new MemoryRows(memory, 1, pos + 1).fill(seq.slice(0, pos + 1), new Array(pos + 1).fill(0), pos + 1).slice(pos * V), [1, 1, V]) } : {}),
+      ...(memory ? { memory: int64Tensor(new MemoryRows(memory, 1, pos + 1).fill(seq.slice(0, pos + 1), new Array(pos + 1).fill(0), pos + 1).slice(pos * memory.variables), [1, 1, memory.variables]) } : {}),
       ...past,
     });
     past = {};
@@ -274,15 +274,15 @@ describe('sampler.onnx', () => {
     expect(unmasked.some((r) => rel.decode(trimPad(r), { rng: new Rng(1), mode: 'lenient' }).error !== null)).toBe(true);
   });
 
-  it('value memory: top_k = 1 equals the JS greedy loop that feeds the inference graph MemoryRows\' rows', async () => {
+  it('value memory: top_k = 1 equals the JS greedy loop that feeds the inference graph MemoryRows\' latest tokens', async () => {
     const memCfg: ModelConfig = { ...cfg, value_memory: true };
     const V = tok.vocab.length;
     const w = { ...weights, 'transformer.wme.weight': randomWeights(V, 8)['transformer.wte.weight']!, 'transformer.wmb.weight': new Float32Array(V) };
-    // a bonus of ±1 per token, large enough to change greedy choices
+    // bonuses of ±1 per distance in bins, large enough to change greedy choices
     w['transformer.wmb.weight'] = Float32Array.from({ length: V }, (_, v) => ((v * 7919) % 13) / 6 - 1);
     const table = tok.memoryTable();
     const s = await createSession(buildSamplerGraph(memCfg, { vocabSize: V, weights: w, automaton: tok.automaton, clock: tok.clock(), memory: table }), { threads: 1 });
-    const inf = await createSession(buildInferenceGraph(memCfg, { vocabSize: V, weights: w }).model, { threads: 1 });
+    const inf = await createSession(buildInferenceGraph(memCfg, { vocabSize: V, weights: w, memory: table }).model, { threads: 1 });
     // a real prefix, so that the greedy run starts with values in the memory
     const ids = Array.from(tok.encodePatient(fc.sample(cohortArb, { numRuns: 1, seed: 11 })[0]![0]!));
     const prefix = ids.slice(0, ids.indexOf(tok.endCode) + 4);

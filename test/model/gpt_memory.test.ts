@@ -1,6 +1,6 @@
 /**
  * The value memory (model.value_memory) in the GPT's graphs: the training graph's loss against the
- * plain-JS reference with the memory's mean embedding and logit bonus, its float64 gradients (wme's and wmb's included) against
+ * plain-JS reference with the memory's mean embedding and its kernel of logit bonuses, its float64 gradients (wme's and wmb's included) against
  * finite differences, a zero table against the model without memory, and the KV-cache inference
  * graph's logits against the reference and against cached decoding.
  */
@@ -9,6 +9,7 @@ import { createSession, float32Tensor, int64Tensor, scalarValue, type HostTensor
 import { buildEvalGraph, buildInferenceGraph, buildTrainingGraph, gradName, MEMORY_INPUT, TRAINING_DATA_INPUTS } from '../../src/model/gpt.ts';
 import { gptParamSpecs } from '../../src/model/params.ts';
 import type { ModelConfig } from '../../src/model/config.ts';
+import type { MemoryTable } from '../../src/tokenizer/vocabulary.ts';
 import { referenceLoss, referenceTokenLosses, type ReferenceBatch } from './reference.ts';
 import { Rng } from '../../src/util/rng.ts';
 import { TINY, TINY_V, directionalGradCheck, feedsFor, packedBatch, randomParams, session } from './gptfixture.ts';
@@ -18,19 +19,38 @@ const opts = { vocabSize: TINY_V, batch: 2, ctx: 8 };
 const H = TINY.n_head;
 const D = TINY.n_embd / H;
 
-/** 0/1 rows [N, V], about a third of them 1: the graph takes any rows, whatever they mean. */
-function randomMemory(N: number, V: number, seed: number): number[] {
+/**
+ * A memory table over TINY_V = 11 tokens: specials 0-2, variable 0's four bins 3-6, variable 1's
+ * three bins 7-9, and token 10 of no variable.
+ */
+const TABLE: MemoryTable = (() => {
+  const owner = Int32Array.from({ length: TINY_V }, (_, t) => (t >= 3 && t <= 6 ? 0 : t >= 7 && t <= 9 ? 1 : -1));
+  return {
+    variables: 2,
+    owner,
+    sets: Int32Array.from(owner, (o, t) => (o >= 0 ? t : -1)),
+    step: new Int32Array(TINY_V),
+    first: Int32Array.from(owner, (o) => (o === 0 ? 3 : o === 1 ? 7 : -1)),
+  };
+})();
+
+/** Each row's latest token per variable: one of its bins, or none (−1) a third of the time. */
+function randomLatest(N: number, seed: number): number[] {
   const rng = new Rng(seed);
-  return Array.from({ length: N * V }, () => (rng.float() < 0.3 ? 1 : 0));
+  const out: number[] = [];
+  for (let n = 0; n < N; n++) out.push(rng.float() < 0.3 ? -1 : 3 + rng.int(4), rng.float() < 0.3 ? -1 : 7 + rng.int(3));
+  return out;
 }
 
+const memOpts = { ...opts, memory: TABLE };
+
 function withMemory(batch: ReferenceBatch, seed: number): ReferenceBatch {
-  return { ...batch, memory: randomMemory(batch.B * batch.T, TINY_V, seed) };
+  return { ...batch, memory: { latest: randomLatest(batch.B * batch.T, seed), table: TABLE } };
 }
 
 describe('value memory in the GPT training graph', () => {
   it('takes the memory after the data inputs and learns transformer.wme.weight [V, C] and wmb [V], zeros at the start', () => {
-    const built = buildTrainingGraph(MEM, opts);
+    const built = buildTrainingGraph(MEM, memOpts);
     expect(built.inputNames).toEqual([...TRAINING_DATA_INPUTS, MEMORY_INPUT, ...built.params.map((p) => p.name)]);
     expect(built.outputNames).toContain(gradName('transformer.wme.weight'));
     const wme = gptParamSpecs(MEM, TINY_V).find((s) => s.name === 'transformer.wme.weight')!;
@@ -38,13 +58,13 @@ describe('value memory in the GPT training graph', () => {
     expect(gptParamSpecs(MEM, TINY_V).find((s) => s.name === 'transformer.wmb.weight')).toMatchObject({ shape: [TINY_V], init: 'zeros', decay: false });
     expect(built.outputNames).toContain(gradName('transformer.wmb.weight'));
     expect(gptParamSpecs(TINY, TINY_V).some((s) => s.name === 'transformer.wme.weight')).toBe(false);
-    expect(buildEvalGraph(MEM, opts).inputNames.slice(0, 5)).toEqual([...TRAINING_DATA_INPUTS, MEMORY_INPUT]);
+    expect(buildEvalGraph(MEM, memOpts).inputNames.slice(0, 5)).toEqual([...TRAINING_DATA_INPUTS, MEMORY_INPUT]);
   });
 
   it('float32 loss equals the plain-JS reference with the memory\'s embedding and bonus; the memory changes it', async () => {
     const { specs, values } = randomParams(MEM, TINY_V, 3);
     const batch = withMemory(packedBatch(TINY_V, 4), 5);
-    const s = await session(buildTrainingGraph(MEM, opts).model);
+    const s = await session(buildTrainingGraph(MEM, memOpts).model);
     const loss = scalarValue((await s.run(feedsFor(batch, specs, values, 'float32'), ['loss'])).loss!);
     const ref = referenceLoss(MEM, TINY_V, values, batch);
     expect(Math.abs(loss - ref) / ref).toBeLessThan(1e-5);
@@ -55,7 +75,7 @@ describe('value memory in the GPT training graph', () => {
   it('float64 gradients, wme and wmb included, match central finite differences', async () => {
     const { specs, values } = randomParams(MEM, TINY_V, 7);
     const batch = withMemory(packedBatch(TINY_V, 8), 9);
-    const s = await session(buildTrainingGraph(MEM, { ...opts, dtype: 'float64', attentionBlocks: 2 }).model);
+    const s = await session(buildTrainingGraph(MEM, { ...memOpts, dtype: 'float64', attentionBlocks: 2 }).model);
     const r = await directionalGradCheck(s, specs, values, () => feedsFor(batch, specs, values, 'float64'), new Rng(10));
     expect(r.worstCoordinate, r.where).toBeLessThan(1e-5);
     expect(r.directionRelErr).toBeLessThan(1e-6);
@@ -67,7 +87,7 @@ describe('value memory in the GPT training graph', () => {
     values['transformer.wmb.weight']!.fill(0);
     const batch = withMemory(packedBatch(TINY_V, 12), 13);
     const plain = randomParams(TINY, TINY_V, 11).specs;
-    const withMem = await session(buildTrainingGraph(MEM, { ...opts, dtype: 'float64', primitiveLayerNorm: true }).model);
+    const withMem = await session(buildTrainingGraph(MEM, { ...memOpts, dtype: 'float64', primitiveLayerNorm: true }).model);
     const without = await session(buildTrainingGraph(TINY, { ...opts, dtype: 'float64', primitiveLayerNorm: true }).model);
     const a = scalarValue((await withMem.run(feedsFor(batch, specs, values, 'float64'), ['loss'])).loss!);
     const { memory: _, ...noMemory } = batch;
@@ -76,14 +96,14 @@ describe('value memory in the GPT training graph', () => {
   });
 });
 
-/** Tokens [1, S] at positions past.. after a cache of `past`, with their memory rows [S, V]. */
+/** Tokens [1, S] at positions past.. after a cache of `past`, with their memory rows [S, J]. */
 async function step(s: Session, ids: number[], memory: number[], past: number, cache: HostTensor[] | null): Promise<{ logits: Float32Array; cache: HostTensor[] }> {
   const S = ids.length;
   const feeds: Record<string, HostTensor> = {
     input_ids: int64Tensor(ids, [1, S]),
     attention_mask: int64Tensor(new Array(past + S).fill(1), [1, past + S]),
     position_ids: int64Tensor(ids.map((_, i) => past + i), [1, S]),
-    [MEMORY_INPUT]: float32Tensor(Float32Array.from(memory), [1, S, TINY_V]),
+    [MEMORY_INPUT]: int64Tensor(memory, [1, S, TABLE.variables]),
   };
   for (let l = 0; l < TINY.n_layer; l++) {
     feeds[`past_key_values.${l}.key`] = cache ? cache[2 * l]! : float32Tensor(new Float32Array(0), [1, H, 0, D]);
@@ -99,23 +119,24 @@ describe('value memory in the KV-cache inference graph', () => {
   it('takes memory after position_ids; full-sequence logits give the reference losses, cached decoding the same logits', async () => {
     const { values } = randomParams(MEM, TINY_V, 2);
     const weights = Object.fromEntries(Object.entries(values).map(([k, v]) => [k, Float32Array.from(v)]));
-    const built = buildInferenceGraph(MEM, { vocabSize: TINY_V, weights });
+    const built = buildInferenceGraph(MEM, { vocabSize: TINY_V, weights, memory: TABLE });
+    expect(() => buildInferenceGraph(MEM, { vocabSize: TINY_V, weights })).toThrow(/no memory table/);
     expect(built.inputNames.slice(0, 4)).toEqual(['input_ids', 'attention_mask', 'position_ids', MEMORY_INPUT]);
     const s = await createSession(built.model, { threads: 1 });
     const ids = [3, 1, 4, 1, 5, 9, 2, 6];
     const T = ids.length;
-    const memory = randomMemory(T, TINY_V, 3);
+    const memory = randomLatest(T, 3);
     const full = await step(s, ids, memory, 0, null);
-    const ref = referenceTokenLosses(MEM, TINY_V, values, { B: 1, T, inputIds: ids, positionIds: ids.map((_, i) => i), docIds: new Array(T).fill(0), targets: [...ids.slice(1), -1], memory });
+    const ref = referenceTokenLosses(MEM, TINY_V, values, { B: 1, T, inputIds: ids, positionIds: ids.map((_, i) => i), docIds: new Array(T).fill(0), targets: [...ids.slice(1), -1], memory: { latest: memory, table: TABLE } });
     for (let t = 0; t < T - 1; t++) {
       const row = Array.from(full.logits.subarray(t * TINY_V, (t + 1) * TINY_V));
       const max = Math.max(...row);
       const lse = max + Math.log(row.reduce((a, v) => a + Math.exp(v - max), 0));
       expect(lse - row[ids[t + 1]!]!).toBeCloseTo(ref[t]!, 4);
     }
-    let r = await step(s, ids.slice(0, 3), memory.slice(0, 3 * TINY_V), 0, null);
+    let r = await step(s, ids.slice(0, 3), memory.slice(0, 3 * TABLE.variables), 0, null);
     for (let t = 3; t < T; t++) {
-      r = await step(s, [ids[t]!], memory.slice(t * TINY_V, (t + 1) * TINY_V), t, r.cache);
+      r = await step(s, [ids[t]!], memory.slice(t * TABLE.variables, (t + 1) * TABLE.variables), t, r.cache);
       const want = full.logits.subarray(t * TINY_V, (t + 1) * TINY_V);
       r.logits.forEach((v, i) => expect(v).toBeCloseTo(want[i]!, 4));
     }

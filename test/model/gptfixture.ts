@@ -43,7 +43,7 @@ export function feedsFor(batch: ReferenceBatch, specs: ParamSpec[], values: Reco
     doc_ids: int64Tensor(Array.from(batch.docIds), dims),
     targets: int64Tensor(Array.from(batch.targets), dims),
   };
-  if (batch.memory) feeds.memory = hostTensor(dtype, dtype === 'float64' ? Float64Array.from(batch.memory) : Float32Array.from(batch.memory), [batch.B * batch.T, batch.memory.length / (batch.B * batch.T)]);
+  if (batch.memory) feeds.memory = int64Tensor(Array.from(batch.memory.latest), [batch.B * batch.T, batch.memory.table.variables]);
   for (const s of specs) {
     const v = values[s.name]!;
     feeds[s.name] = hostTensor(dtype, dtype === 'float64' ? v : Float32Array.from(v), s.shape);

@@ -5,6 +5,7 @@
  * Notation: B batch, T time, C n_embd, H heads, D = C / H, V vocab.
  */
 import type { ModelConfig } from '../../src/model/config.ts';
+import type { MemoryTable } from '../../src/tokenizer/vocabulary.ts';
 
 export interface ReferenceBatch {
   B: number;
@@ -13,8 +14,13 @@ export interface ReferenceBatch {
   positionIds: ArrayLike<number>; // [B, T]
   docIds: ArrayLike<number>; // [B, T]
   targets: ArrayLike<number>; // [B, T], −1 = ignored
-  /** the value memory's 0/1 rows [B·T, V] (model.value_memory): row n adds the mean of wme's rows where it is 1 to the embeddings, and wmb there to the logits */
-  memory?: ArrayLike<number>;
+  /**
+   * the value memory (model.value_memory): per token each variable's latest value token or −1
+   * ([B·T, J]), and the tokenizer's memory table. Token n adds the mean of wme's rows at its latest
+   * tokens to its embedding, and to the logit of each value token v of a variable j with a latest
+   * token u, wmb[first[v] + |v − u|].
+   */
+  memory?: { latest: ArrayLike<number>; table: MemoryTable };
 }
 
 export type ReferenceParams = Record<string, ArrayLike<number>>;
@@ -81,13 +87,10 @@ export function referenceTokenLosses(cfg: ModelConfig, vocabSize: number, p: Ref
     if (cfg.value_memory) {
       const wme = param(p, 'transformer.wme.weight'); // [V, C]
       if (!batch.memory) throw new RangeError('reference: a model with the value memory needs batch.memory');
-      // the mean of wme's rows where the memory row is 1
-      let count = 0;
-      for (let v = 0; v < V; v++) count += batch.memory[n * V + v]!;
-      for (let v = 0; v < V; v++) {
-        const m = batch.memory[n * V + v]!;
-        if (m !== 0) for (let c = 0; c < C; c++) x[n * C + c]! += (m * wme[v * C + c]!) / Math.max(count, 1);
-      }
+      // the mean of wme's rows at the latest tokens
+      const J = batch.memory.table.variables;
+      const at = Array.from({ length: J }, (_, j) => batch.memory!.latest[n * J + j]!).filter((u) => u >= 0);
+      for (const u of at) for (let c = 0; c < C; c++) x[n * C + c]! += wme[u * C + c]! / at.length;
     }
   }
   const drop = (a: Float64Array, name: string) => {
@@ -159,8 +162,7 @@ export function referenceTokenLosses(cfg: ModelConfig, vocabSize: number, p: Ref
     for (let v = 0; v < V; v++) {
       let s = 0;
       for (let c = 0; c < C; c++) s += xf[n * C + c]! * wte[v * C + c]!;
-      // the value memory's bonus where the memory row is 1
-      logits[v] = cfg.value_memory ? s + batch.memory![n * V + v]! * param(p, 'transformer.wmb.weight')[v]! : s;
+      logits[v] = s + (cfg.value_memory ? referenceBonus(batch, n, v, param(p, 'transformer.wmb.weight')) : 0);
       if (s > max) max = s;
     }
     let z = 0;
@@ -181,4 +183,14 @@ export function referenceLoss(cfg: ModelConfig, vocabSize: number, p: ReferenceP
     count++;
   }
   return count === 0 ? 0 : sum / count;
+}
+
+/** The value memory's logit bonus of token v at row n (ReferenceBatch.memory). */
+function referenceBonus(batch: ReferenceBatch, n: number, v: number, wmb: ArrayLike<number>): number {
+  if (!batch.memory) throw new RangeError('reference: a model with the value memory needs batch.memory');
+  const { latest, table } = batch.memory;
+  const j = table.owner[v]!;
+  if (j < 0 || table.sets[v]! < 0) return 0;
+  const u = latest[n * table.variables + j]!;
+  return u < 0 ? 0 : wmb[table.first[v]! + Math.abs(v - u)]!;
 }
