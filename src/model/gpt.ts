@@ -84,29 +84,23 @@ export const MEMORY_INPUT = 'memory';
 
 /** The tokenizer's memory table (Vocabulary.memoryTable()) as graph constants, built once per graph. */
 export interface MemoryConstants {
-  J: number;
   V: number;
-  /** [V] gather index of each token's variable (0 for tokens of none) */
-  ownerAt: Tensor;
-  /** [V] a value token (its bonus counts) */
-  isValue: Tensor;
-  /** [V] the first token of a value token's variable (0 for others) */
-  first: Tensor;
-  /** [V] 0 .. V − 1 */
-  ids: Tensor;
+  /** each variable's value tokens, first .. first + n − 1 in id order, with its kernel's gather index [n, n]: first + |k − k'| */
+  blocks: { first: number; n: number; kernel: Tensor }[];
 }
 
 export function memoryConstants(g: Graph, table: MemoryTable): MemoryConstants {
   const V = table.owner.length;
-  const i64 = (a: number[]) => BigInt64Array.from(a, (x) => BigInt(x));
-  return {
-    J: table.variables,
-    V,
-    ownerAt: g.constant(i64(Array.from(table.owner, (o) => Math.max(o, 0))), 'int64', [V], 'memory_owner_at'),
-    isValue: g.constant(Uint8Array.from(table.sets, (t) => (t >= 0 ? 1 : 0)), 'bool', [V], 'memory_is_value'),
-    first: g.constant(i64(Array.from(table.first, (f) => Math.max(f, 0))), 'int64', [V], 'memory_first'),
-    ids: g.constant(i64(Array.from({ length: V }, (_, i) => i)), 'int64', [V], 'memory_ids'),
-  };
+  const counts = new Map<number, number>();
+  table.first.forEach((f, t) => {
+    if (f >= 0 && table.sets[t]! >= 0) counts.set(f, (counts.get(f) ?? 0) + 1);
+  });
+  const blocks = [...counts].sort((a, b) => a[0] - b[0]).map(([first, n]) => {
+    const idx = new BigInt64Array(n * n);
+    for (let k = 0; k < n; k++) for (let q = 0; q < n; q++) idx[k * n + q] = BigInt(first + Math.abs(k - q));
+    return { first, n, kernel: g.constant(idx, 'int64', [n, n], `memory_kernel_${first}`) };
+  });
+  return { V, blocks };
 }
 
 /**
@@ -124,10 +118,18 @@ export function memoryTerms(g: Graph, p: Record<string, Tensor>, latest: Tensor,
   const hot = g.scatterElements(zerosV, at, hasF, axis); // [.., V]
   const count = g.max(g.reduceSum(hasF, [axis]), 1); // [.., 1]
   const embedding = g.div(g.matMul(hot, p['transformer.wme.weight']!), count); // [.., C]
-  const lastAt = g.gather(latest, c.ownerAt, axis); // [.., V] the latest token of each token's variable
-  const valid = g.and(g.greaterOrEqual(lastAt, zero), c.isValue);
-  const slot = g.where(valid, g.add(c.first, g.abs(g.sub(c.ids, lastAt))), zero); // [.., V]
-  const bonus = g.where(valid, g.gather(p['transformer.wmb.weight']!, slot), g.scalar(0, zerosV.dtype)); // [.., V]
+  // per variable, its one-hot [.., n] times its kernel [n, n] (wmb[first + |k − k'|]): small
+  // products where gathering the kernel for all [.., V] cells cost more than the rest of the model
+  const pieces: Tensor[] = [];
+  let at0 = 0;
+  const columns = (from: number, to: number, t: Tensor) => g.slice(t, [from], [to], [axis]);
+  for (const b of c.blocks) {
+    if (b.first > at0) pieces.push(columns(at0, b.first, zerosV));
+    pieces.push(g.matMul(columns(b.first, b.first + b.n, hot), g.gather(p['transformer.wmb.weight']!, b.kernel)));
+    at0 = b.first + b.n;
+  }
+  if (at0 < c.V) pieces.push(columns(at0, c.V, zerosV));
+  const bonus = g.concat(pieces, axis); // [.., V]
   return { embedding, bonus };
 }
 
