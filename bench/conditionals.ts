@@ -1,0 +1,105 @@
+/**
+ * Benchmark: how closely a trained model's next value of a variable stays near that variable's
+ * previous value, under teacher forcing on real patients, against what the real series do
+ * (docs/quality.md, "The value memory").
+ *
+ *   npx tsx bench/conditionals.ts saved_models/<run> [--patients 150] [--split val] [--variables BUN,ALP,...]
+ *
+ * For each of the first N patients of the split's token shard (the run's data.processed_dir), one
+ * forward pass of the run's onnx/model.onnx over the patient's tokens gives the logits at every
+ * position. At each position whose next token is a value of a listed variable that has an earlier
+ * value, it takes the model's distribution over that variable's bins (its logits renormalized over
+ * them) and scores:
+ *  - the probability of the previous value's bin, against whether the real next value is in it;
+ *  - the expected distance in bins from the previous value, against the real distance.
+ * The run must be exported (`synehr export`, or any pipeline run).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import YAML from 'yaml';
+import { createSession, float32Tensor, int64Tensor, type HostTensor } from '../src/graph/runtime.ts';
+import { MEMORY_INPUT } from '../src/model/gpt.ts';
+import { readTokenShard } from '../src/tokenizer/shards.ts';
+import { loadTokenizer } from '../src/tokenizer/file.ts';
+import { TokenClass } from '../src/tokenizer/vocabulary.ts';
+import { MemoryRows } from '../src/train/memory.ts';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const argv = process.argv.slice(2);
+const take = (name: string, dflt: string): string => {
+  const i = argv.indexOf(name);
+  if (i < 0) return dflt;
+  const v = argv[i + 1]!;
+  argv.splice(i, 2);
+  return v;
+};
+const patients = Number(take('--patients', '150'));
+const split = take('--split', 'val');
+const names = take('--variables', 'BUN,ALP,Bilirubin,Creatinine,PaCO2,HCT,HR,Temp').split(',');
+const run = argv[0];
+if (!run) throw new Error('bench/conditionals: give a run directory, e.g. saved_models/quality-default-s1');
+for (const f of ['synehr_tokenizer.json', 'config.json', 'config.yaml', join('onnx', 'model.onnx')]) {
+  if (!existsSync(join(run, f))) throw new Error(`bench/conditionals: ${join(run, f)} is missing: export the run first (synehr export)`);
+}
+const tok = loadTokenizer(join(run, 'synehr_tokenizer.json'));
+const hf = JSON.parse(readFileSync(join(run, 'config.json'), 'utf8')) as { n_layer: number; n_head: number; n_embd: number; n_ctx: number; synehr_value_memory?: boolean };
+const processed = (YAML.parse(readFileSync(join(run, 'config.yaml'), 'utf8')) as { data?: { processed_dir?: string } }).data?.processed_dir;
+if (!processed) throw new Error(`bench/conditionals: ${join(run, 'config.yaml')} names no data.processed_dir`);
+const shardPath = resolve(ROOT, processed, 'tokens', `${split}.bin`);
+const shard = readTokenShard(shardPath);
+if (shard.vocabSize !== tok.vocabSize) throw new Error(`bench/conditionals: ${shardPath} has vocabulary size ${shard.vocabSize}, the run's tokenizer ${tok.vocabSize}: re-tokenize with the run's tokenizer`);
+const memory = hf.synehr_value_memory === true ? tok.memoryTable() : null;
+const session = await createSession(readFileSync(join(run, 'onnx', 'model.onnx')), {});
+const V = tok.vocabSize;
+const J = tok.variables.length;
+const H = hf.n_head;
+const D = hf.n_embd / H;
+const wanted = names.map((n) => {
+  const j = tok.variableIndex.get(n);
+  if (j === undefined) throw new Error(`bench/conditionals: --variables names '${n}', which the tokenizer does not have (it has ${tok.variables.map((v) => v.name).join(', ')})`);
+  return j;
+});
+const acc = new Map(wanted.map((j) => [j, { p: 0, same: 0, dist: 0, realDist: 0, n: 0 }]));
+const P = Math.min(patients, shard.offsets.length - 1);
+for (let pt = 0; pt < P; pt++) {
+  const ids = Array.from(shard.ids.subarray(shard.offsets[pt]!, shard.offsets[pt + 1]!)).slice(0, hf.n_ctx);
+  const S = ids.length;
+  const feeds: Record<string, HostTensor> = {
+    input_ids: int64Tensor(ids, [1, S]),
+    attention_mask: int64Tensor(new Array<number>(S).fill(1), [1, S]),
+    position_ids: int64Tensor(ids.map((_, i) => i), [1, S]),
+  };
+  if (memory) feeds[MEMORY_INPUT] = int64Tensor(new MemoryRows(memory, 1, S).fill(ids, new Array<number>(S).fill(0), S), [1, S, J]);
+  for (let l = 0; l < hf.n_layer; l++) {
+    feeds[`past_key_values.${l}.key`] = float32Tensor(new Float32Array(0), [1, H, 0, D]);
+    feeds[`past_key_values.${l}.value`] = float32Tensor(new Float32Array(0), [1, H, 0, D]);
+  }
+  const logits = (await session.run(feeds)).logits!.data as Float32Array;
+  const last = new Int32Array(J).fill(-1);
+  for (let t = 0; t + 1 < S; t++) {
+    if (tok.tokenClass[ids[t]!] === TokenClass.measurement) last[tok.tokenOwner[ids[t]!]!] = ids[t]!;
+    const next = ids[t + 1]!;
+    if (tok.tokenClass[next] !== TokenClass.measurement) continue;
+    const j = tok.tokenOwner[next]!;
+    const a = acc.get(j);
+    if (!a || last[j]! < 0) continue;
+    const v = tok.variables[j]!;
+    const n = v.type === 'categorical' ? v.categories!.values.length : v.bins!.edges.length - 1;
+    const row = logits.subarray(t * V + v.offset, t * V + v.offset + n);
+    const max = Math.max(...row);
+    const w = Array.from(row, (x) => Math.exp(x - max));
+    const z = w.reduce((s, x) => s + x, 0);
+    const prev = last[j]! - v.offset;
+    a.p += w[prev]! / z;
+    a.dist += w.reduce((s, x, k) => s + (x / z) * Math.abs(k - prev), 0);
+    a.same += next === last[j] ? 1 : 0;
+    a.realDist += Math.abs(next - last[j]!);
+    a.n++;
+  }
+}
+console.log(`bench/conditionals: ${run}, ${P} patients of ${split}${memory ? ', value memory' : ''}`);
+console.log('variable     | values | same bin: model, real | distance in bins: model, real');
+for (const [j, a] of acc) {
+  const f = (x: number) => (a.n ? (x / a.n).toFixed(3) : '—');
+  console.log(`${tok.variables[j]!.name.padEnd(12)} | ${String(a.n).padStart(6)} | ${f(a.p)}, ${f(a.same)} | ${f(a.dist)}, ${f(a.realDist)}`);
+}
