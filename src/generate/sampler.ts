@@ -49,8 +49,9 @@ export interface SamplerGraphOptions {
   deltas?: DeltaTable | null;
   /**
    * the value memory's table (Vocabulary.memoryTable()), needed exactly when the model has
-   * model.value_memory: each row carries its variables' latest value tokens [b, J], and every
-   * step's input adds their rows of transformer.wme.weight, as the training graph's memory input does
+   * model.value_memory: each row carries its variables' latest value tokens [b, J], from which
+   * every step computes the memory's embedding and logit bonus as the training graph does
+   * (memoryTerms in src/model/gpt.ts)
    */
   memory?: MemoryTable | null;
   /** steps per inner Loop: the whole cache is copied once per chunk and finished rows dropped */
