@@ -115,7 +115,7 @@ describe('dispatch and exit codes', () => {
     const r = await run(['train', ...CD, 'model.n_ctxx=3']);
     expect(r.code).toBe(2);
     expect(r.err).toBe(
-      "synehr: error: unknown config key 'model.n_ctxx' = 3 (override 'model.n_ctxx=3'); did you mean 'model.n_ctx'? allowed keys of 'model': name, n_layer, n_embd, n_head, n_ctx, init_std, embd_pdrop, resid_pdrop\n",
+      "synehr: error: unknown config key 'model.n_ctxx' = 3 (override 'model.n_ctxx=3'); did you mean 'model.n_ctx'? allowed keys of 'model': name, n_layer, n_embd, n_head, n_ctx, init_std, embd_pdrop, resid_pdrop, value_memory\n",
     );
     expect(existsSync(join(r.cwd, 'seen-train-0.json'))).toBe(false);
   });

@@ -35,7 +35,7 @@ describe('bin/synehr.js as a process', () => {
     expect(bad.code).toBe(2);
     expect(bad.out).toBe('');
     expect(bad.err).toBe(
-      "synehr: error: unknown config key 'model.n_ctxx' = 1 (override 'model.n_ctxx=1'); did you mean 'model.n_ctx'? allowed keys of 'model': name, n_layer, n_embd, n_head, n_ctx, init_std, embd_pdrop, resid_pdrop\n",
+      "synehr: error: unknown config key 'model.n_ctxx' = 1 (override 'model.n_ctxx=1'); did you mean 'model.n_ctx'? allowed keys of 'model': name, n_layer, n_embd, n_head, n_ctx, init_std, embd_pdrop, resid_pdrop, value_memory\n",
     );
 
     expect(help.code).toBe(0);
