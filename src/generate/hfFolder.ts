@@ -97,14 +97,14 @@ export function hfSpecialTokensMap(tok: Tokenizer): Record<string, unknown> {
   };
 }
 
-/** The model card. `runName` is the folder's name; the numbers are the run's own. */
 /**
- * The model card's word on the value memory: a tensor and an input that GPT2LMHeadModel does not
+ * The model card's word on the value memory: tensors and an input that GPT2LMHeadModel does not
  * have, so the folder no longer loads there as it is.
  */
 const memoryNote =
-  ', plus synehr\'s value memory: \`transformer.wme.weight\` [V, C], whose rows at each variable\'s latest value token are added to every input embedding (\`onnx/model.onnx\` takes them as its \`memory\` input, 0/1 rows over the vocabulary). Transformers\' GPT2LMHeadModel has neither, so only synehr and the ONNX graph use this model as trained';
+  ', plus synehr\'s value memory: the mean of \`transformer.wme.weight\` [V, C]\'s rows at each variable\'s latest value token joins every input embedding, and \`transformer.wmb.weight\` [V] gives each value token a logit bonus by its distance in bins from its variable\'s latest value (\`onnx/model.onnx\` takes the latest value tokens as its \`memory\` input, [batch, sequence, variables], -1 for none). Transformers\' GPT2LMHeadModel has neither, so only synehr and the ONNX graph use this model as trained';
 
+/** The model card. `runName` is the folder's name; the numbers are the run's own. */
 export function hfModelCard(runName: string, tok: Tokenizer, model: ModelConfig, nParams: number): string {
   const words = hfVocab(tok);
   const example = words.slice(0, Math.min(words.length, 12)).join(' ');

@@ -14,7 +14,7 @@
  * H = n_head, D = C / H, t = tokens in the cache so far.
  */
 import { Graph, broadcastShapes, serializeModel, type Tensor } from '../graph/index.ts';
-import { gptTrunk, memoryConstants, memoryTerms } from '../model/gpt.ts';
+import { checkMemoryTable, gptTrunk, memoryConstants, memoryTerms } from '../model/gpt.ts';
 import { gptParamSpecs } from '../model/params.ts';
 import type { ModelConfig } from '../model/config.ts';
 import type { GrammarAutomaton } from '../tokenizer/automaton.ts';
@@ -96,9 +96,7 @@ export function buildSamplerGraph(cfg: ModelConfig, opts: SamplerGraphOptions): 
   const H = cfg.n_head;
   const D = C / H;
   const mt = opts.memory ?? null;
-  if (cfg.value_memory !== (mt !== null)) {
-    throw new RangeError(cfg.value_memory ? 'buildSamplerGraph: the model has a value memory, and no memory table was given' : 'buildSamplerGraph: a memory table was given for a model without a value memory');
-  }
+  checkMemoryTable(cfg, mt, 'buildSamplerGraph');
   if (mt && mt.owner.length !== V) throw new RangeError(`buildSamplerGraph: memory.owner has ${mt.owner.length} entries for ${V} tokens`);
   const g = new Graph('synehr_sampler', SAMPLER_OPSET);
 
@@ -217,7 +215,7 @@ export function buildSamplerGraph(cfg: ModelConfig, opts: SamplerGraphOptions): 
   const embedded = ib.add(ib.gather(p['transformer.wte.weight']!, ib.unsqueeze(tokIn, [1])), ib.gather(p['transformer.wpe.weight']!, pos)); // [b, 1, C]
   // the value memory (memoryTerms in src/model/gpt.ts, as the training graph computes it): an
   // embedding [b, C] and a logit bonus [b, V] from each variable's latest value token
-  const memory = mem ? memoryTerms(ib, p, memIn!, mem.terms, ib.constantOfShape(ib.concat([ib.shape(memIn!, 0, 1), ib.ints([V], 'vocab_dim')], 0), 0, 'float32')) : null;
+  const memory = mem ? memoryTerms(ib, p, memIn!, mem.terms) : null;
   const x0 = memory ? ib.add(embedded, ib.unsqueeze(memory.embedding, [1])) : embedded; // [b, 1, C]
   const heads = (t: Tensor) => ib.transpose(ib.reshape(t, [0, 0, H, D]), [0, 2, 1, 3]); // [b, H, 1, D]
   const present: Tensor[] = [];
@@ -300,20 +298,9 @@ export function buildSamplerGraph(cfg: ModelConfig, opts: SamplerGraphOptions): 
   const tok = ib.where(ib.less(nextPos, P), ib.gather(forcedCol, rows), sampled); // [b]
   const newState = ib.gather(nextFlat, ib.add(ib.mul(stIn, Vs), tok)); // [b]
   const newElapsed = clock ? ib.mul(ib.add(elIn, ib.gather(stepHours!, tok)), ib.gather(keepClockT!, tok)) : ib.identity(elIn); // [b]
-  let newLast: Tensor | null = null;
-  if (delta) {
-    const own = ib.gather(delta.owner, tok); // [b], -1 for tokens that set no bin
-    const before = ib.gatherElements(lastIn!, ib.unsqueeze(ib.max(own, zero), [1]), 1); // [b, 1]
-    const value = ib.where(ib.unsqueeze(ib.gather(delta.isAbs, tok), [1]), ib.unsqueeze(ib.gather(delta.absBin, tok), [1]), ib.add(before, ib.unsqueeze(ib.gather(delta.step, tok), [1]))); // [b, 1]
-    newLast = ib.where(ib.equal(ib.unsqueeze(own, [1]), delta.range), value, lastIn!); // [b, J]
-  }
-  let newMem: Tensor | null = null;
-  if (mem) {
-    const own = ib.gather(mem.owner, tok); // [b], -1 for tokens that set no value
-    const before = ib.gatherElements(memIn!, ib.unsqueeze(ib.max(own, zero), [1]), 1); // [b, 1]
-    const value = ib.where(ib.unsqueeze(ib.gather(mem.isAbs, tok), [1]), ib.unsqueeze(ib.gather(mem.sets, tok), [1]), ib.add(before, ib.unsqueeze(ib.gather(mem.step, tok), [1]))); // [b, 1]
-    newMem = ib.where(ib.equal(ib.unsqueeze(own, [1]), mem.range), value, memIn!); // [b, J]
-  }
+  // each variable's latest bin (relative bins) or latest value token (the memory) after tok
+  const newLast = delta ? carryLatest(ib, lastIn!, tok, { ...delta, sets: delta.absBin }) : null; // [b, J]
+  const newMem = mem ? carryLatest(ib, memIn!, tok, mem) : null; // [b, J]
   const openStep = ib.cast(ib.not(ib.equal(newState, endState)), 'int64');
   ib.output(ib.greater(ib.reduceMax(openStep, [0], false), zero), 'cond_out');
   // outputs keep their tensors' own names: a renamed output costs an Identity, a copy of the cache
@@ -366,6 +353,19 @@ export function buildSamplerGraph(cfg: ModelConfig, opts: SamplerGraphOptions): 
   const tokens = g.sliceDynamic(outs[5 + perRow0.length]!, g.ints([0], 'zero1'), g.unsqueeze(tFinal, [0]), g.ints([1], 'axis1'));
   g.output(tokens, 'tokens', ['batch_size', 'steps']);
   return serializeModel(g);
+}
+
+/**
+ * A per-variable state [b, J] after each row's token tok [b]: the token's variable (owner, -1 for
+ * none) takes the value the token sets (sets, where isAbs) or its latest one moved by the token's
+ * step; the other variables keep theirs. Per-token tables are [V]; range is [1, J] of 0 .. J − 1.
+ */
+function carryLatest(g: Graph, latest: Tensor, tok: Tensor, t: { owner: Tensor; isAbs: Tensor; sets: Tensor; step: Tensor; range: Tensor }): Tensor {
+  const own = g.gather(t.owner, tok); // [b]
+  const before = g.gatherElements(latest, g.unsqueeze(g.max(own, g.scalar(0, 'int64')), [1]), 1); // [b, 1]
+  const row = (table: Tensor) => g.unsqueeze(g.gather(table, tok), [1]); // [b, 1]
+  const value = g.where(row(t.isAbs), row(t.sets), g.add(before, row(t.step))); // [b, 1]
+  return g.where(g.equal(g.unsqueeze(own, [1]), t.range), value, latest); // [b, J]
 }
 
 /** `apply(z)` inside an If on `on`, z itself otherwise (e.g. no full-vocabulary sort when top_k = 0). */

@@ -104,14 +104,27 @@ export function memoryConstants(g: Graph, table: MemoryTable): MemoryConstants {
 }
 
 /**
- * The memory's two terms for latest [.., J] (int64, −1 none; static rank 2 or 3): the embedding
- * [.., C] and the logit bonus [.., V] (see MEMORY_INPUT). `zerosV` is a float zero tensor [.., V].
+ * A graph builder's check that it was given the tokenizer's memory table exactly when the model
+ * has model.value_memory.
  */
-export function memoryTerms(g: Graph, p: Record<string, Tensor>, latest: Tensor, c: MemoryConstants, zerosV: Tensor): { embedding: Tensor; bonus: Tensor } {
+export function checkMemoryTable(cfg: ModelConfig, table: MemoryTable | null | undefined, where: string): void {
+  const given = table !== null && table !== undefined;
+  if (cfg.value_memory === given) return;
+  throw new RangeError(cfg.value_memory ? `${where}: the model has a value memory and no memory table was given` : `${where}: a memory table was given for a model without a value memory`);
+}
+
+/**
+ * The memory's two terms for latest [.., J] (int64, −1 none; static rank 2 or 3): the embedding
+ * [.., C] and the logit bonus [.., V] (see MEMORY_INPUT), in the tables' dtype.
+ */
+export function memoryTerms(g: Graph, p: Record<string, Tensor>, latest: Tensor, c: MemoryConstants): { embedding: Tensor; bonus: Tensor } {
   const axis = (latest.shape?.length ?? 2) - 1;
+  const dtype = p['transformer.wme.weight']!.dtype;
+  const lead = latest.staticShape?.slice(0, axis);
+  const zerosV = g.constantOfShape(lead ? [...lead, c.V] : g.concat([g.shape(latest, 0, axis), g.ints([c.V], 'memory_vocab_dim')], 0), 0, dtype); // [.., V]
   const zero = g.scalar(0, 'int64');
   const has = g.greaterOrEqual(latest, zero); // [.., J]
-  const hasF = g.cast(has, zerosV.dtype);
+  const hasF = g.cast(has, dtype);
   const at = g.max(latest, zero);
   // 0/1 over the vocabulary at the latest tokens; a variable with none writes 0 at token 0, which
   // is no variable's value (specials come first), and two variables never share a token
@@ -351,12 +364,10 @@ function buildLoss(cfg: ModelConfig, opts: TrainingGraphOptions, name: string, w
   const targets = g.input('targets', 'int64', [B, T]);
   const params = gptParamSpecs(cfg, vocabSize);
   const p: Params = {};
-  if (cfg.value_memory !== (opts.memory !== undefined)) {
-    throw new RangeError(cfg.value_memory ? 'buildTrainingGraph: the model has a value memory and no memory table was given' : 'buildTrainingGraph: a memory table was given for a model without a value memory');
-  }
+  checkMemoryTable(cfg, opts.memory, 'buildTrainingGraph');
   const latest = opts.memory ? g.input(MEMORY_INPUT, 'int64', [B * T, opts.memory.variables]) : null;
   const paramTensors = params.map((s) => (p[s.name] = g.input(s.name, dtype, s.shape)));
-  const memory = latest && opts.memory ? memoryTerms(g, p, latest, memoryConstants(g, opts.memory), g.constantOfShape([B * T, vocabSize], 0, dtype)) : null;
+  const memory = latest && opts.memory ? memoryTerms(g, p, latest, memoryConstants(g, opts.memory)) : null;
   const attentionBlocks = opts.attentionBlocks ?? defaultAttentionBlocks(T);
   // the masks follow the parameters, so the graph's inputs start as they do without dropout
   const dropMasks = new Map((withDropout ? dropoutMaskSpecs(cfg, B, T) : []).map((m) => [m.name, g.input(m.name, dtype, m.shape)]));
@@ -369,8 +380,8 @@ function buildLoss(cfg: ModelConfig, opts: TrainingGraphOptions, name: string, w
 
 /**
  * The training graph. Inputs: input_ids, position_ids, doc_ids, targets (int64 [B, T]; target −1
- * = ignored), the value memory [B·T, J] when the model has one (MEMORY_INPUT), then every parameter by its Hugging Face name in gptParamSpecs order, then the
- * dropout masks of dropoutMaskSpecs (none when the model has no dropout). Outputs: loss (scalar,
+ * = ignored), the value memory [B·T, J] when the model has one (MEMORY_INPUT), then every
+ * parameter by its Hugging Face name in gptParamSpecs order, then the dropout masks of dropoutMaskSpecs (none when the model has no dropout). Outputs: loss (scalar,
  * mean over non-ignored targets) then grad.<name> for every parameter, same order.
  */
 export function buildTrainingGraph(cfg: ModelConfig, opts: TrainingGraphOptions): BuiltGraph {
@@ -444,7 +455,7 @@ export interface CachedStepInputs {
   lastOnly?: boolean;
   /** the value memory's embedding [B, S, C] (or [B, 1, C] for one token), added to the token and position embeddings */
   memoryEmbedding?: Tensor;
-  /** the value memory's logit bonus [B, S or 1, V], added to the logits */
+  /** the value memory's logit bonus [B, S, V], added to the logits (not with lastOnly) */
   memoryBonus?: Tensor;
 }
 
@@ -471,6 +482,7 @@ export function gptCachedStep(g: Graph, cfg: ModelConfig, p: Record<string, Tens
     },
     primitiveLayerNorm: false,
   });
+  if (x.lastOnly && x.memoryBonus) throw new RangeError('gptCachedStep: a memory bonus covers every position; lastOnly keeps the last one only');
   if (x.lastOnly) xf = g.slice(xf, [-1], [Number.MAX_SAFE_INTEGER], [1]); // [B, 1, C]
   const head = g.matMul(xf, g.transpose(p['transformer.wte.weight']!, [1, 0])); // tied head: [B, S, V]
   const logits = x.memoryBonus ? g.add(head, x.memoryBonus) : head;
@@ -492,9 +504,7 @@ export function buildInferenceGraph(cfg: ModelConfig, opts: InferenceGraphOption
   const ids = g.input('input_ids', 'int64', ['batch_size', 'sequence_length']);
   const mask = g.input('attention_mask', 'int64', ['batch_size', 'total_sequence_length']);
   const positions = g.input('position_ids', 'int64', ['batch_size', 'sequence_length']);
-  if (cfg.value_memory !== (opts.memory !== undefined)) {
-    throw new RangeError(cfg.value_memory ? 'buildInferenceGraph: the model has a value memory and no memory table was given' : 'buildInferenceGraph: a memory table was given for a model without a value memory');
-  }
+  checkMemoryTable(cfg, opts.memory, 'buildInferenceGraph');
   const latest = opts.memory ? g.input(MEMORY_INPUT, 'int64', ['batch_size', 'sequence_length', opts.memory.variables]) : null;
   const past: [Tensor, Tensor][] = [];
   for (let l = 0; l < cfg.n_layer; l++) {
@@ -509,8 +519,7 @@ export function buildInferenceGraph(cfg: ModelConfig, opts: InferenceGraphOption
   }
   let withMemory = {};
   if (latest && opts.memory) {
-    const zerosV = g.constantOfShape(g.concat([g.shape(latest, 0, 2), g.ints([opts.vocabSize], 'vocab_dim')], 0), 0, 'float32'); // [B, S, V]
-    const m = memoryTerms(g, p, latest, memoryConstants(g, opts.memory), zerosV);
+    const m = memoryTerms(g, p, latest, memoryConstants(g, opts.memory));
     withMemory = { memoryEmbedding: m.embedding, memoryBonus: m.bonus };
   }
   const { logits, present } = gptCachedStep(g, cfg, p, { ids, positions, past, bias: cachedStepBias(g, mask, ids), ...withMemory });
