@@ -26,12 +26,14 @@ export const modelConfigSchema = z
     // they join the residual stream (GPT-2's resid_pdrop); 0 = off. GPT-2's attn_pdrop, on the
     // attention probabilities, is not offered: it cost over 10% of a gpt-small step (docs/training.md)
     resid_pdrop: dropProbability,
-    // the value memory: every position's input also gets, for each variable already measured in
-    // its patient, a learned vector of that variable's latest value token (its row of
-    // transformer.wme.weight [V, C], zero at the start). The patient's current values then sit in
-    // every input, where the plain GPT must find a lab's last bin hundreds of tokens back by
-    // attention (docs/quality.md). Needs the joint tokenizer strategy. The Hugging Face export
-    // gains a `memory` input and no longer loads as a plain GPT2LMHeadModel
+    // the value memory: every position's input also gets the mean of learned vectors of each
+    // measured variable's latest value token (rows of transformer.wme.weight [V, C]), and each
+    // value token's logit a bonus learned per variable over its distance in bins from that
+    // variable's latest value (transformer.wmb.weight); both start at zero. The patient's current
+    // values then sit in every input, where the plain GPT must find a lab's last bin hundreds of
+    // tokens back by attention (docs/quality.md). Needs the joint tokenizer strategy. The Hugging
+    // Face export gains a `memory` input and no longer loads as a plain GPT2LMHeadModel. Off here,
+    // on in the default option (configs/model/gpt-small.yaml)
     value_memory: z.boolean().default(false),
   })
   .strict();

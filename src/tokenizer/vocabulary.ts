@@ -317,7 +317,7 @@ export class Vocabulary {
    */
   memoryTable(): MemoryTable {
     if (!this.joint) {
-      throw new SynehrError('E_CONFIG_VALUE', `model.value_memory needs tokenizer.strategy 'joint' (one token per value), got '${this.parts.config.strategy}'`);
+      throw new SynehrError('E_CONFIG_VALUE', `model.value_memory needs tokenizer.strategy 'joint' (one token per value), got '${this.parts.config.strategy}'; set model.value_memory=false to train the plain GPT on this tokenizer`);
     }
     const V = this.vocab.length;
     const owner = new Int32Array(V).fill(-1);

@@ -23,12 +23,14 @@ function fails(fn: () => unknown): SynehrError {
 }
 
 describe('schema defaults', () => {
-  it('the model schema defaults are the shipped default option, configs/model/gpt-small.yaml', async () => {
+  it('the model schema defaults are the shipped default option, configs/model/gpt-small.yaml, but for the value memory, which only the option turns on', async () => {
     const { parse } = await import('yaml');
     const { readFileSync } = await import('node:fs');
     const { join } = await import('node:path');
     const file = parse(readFileSync(join(import.meta.dirname, '../../configs/model/gpt-small.yaml'), 'utf8')) as Record<string, unknown>;
-    expect(modelConfigSchema.parse({})).toEqual(modelConfigSchema.parse(file));
+    const small = modelConfigSchema.parse(file);
+    expect(small.value_memory).toBe(true);
+    expect(modelConfigSchema.parse({})).toEqual({ ...small, value_memory: false });
   });
 
   it("train=quick (README: `npm start -- train=quick`) is the default recipe with 600 updates instead of the schema's", () => {
