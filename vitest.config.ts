@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // fast-check reports a counterexample without shrinking it (test/setup.ts)
+    setupFiles: ['test/setup.ts'],
     // ONNX Runtime sessions and spawned CLI processes are heavy: two workers match the two cores.
     pool: 'forks',
     maxWorkers: 2,

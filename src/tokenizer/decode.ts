@@ -273,10 +273,13 @@ export class GapDecoder {
     const lo = ks.map((k, i) => this.lowest(k, i === 0));
     const after = new Float64Array(n + 1); // [n+1] sum of lo[i..]
     for (let i = n - 1; i >= 0; i--) after[i] = after[i + 1]! + lo[i]!;
+    // t is the hours as accumulate will put them, on the 1e-9 h grid, and each budget is rounded down
+    // to that grid: with the raw sum, a step rounded up by the grid left the last gap a budget that
+    // put it past the window, and the clamp to the window then moved that gap into a lower bin
     let t = 0;
     for (let i = 0; i < n; i++) {
-      g[i] = this.draw(ks[i]!, i === 0, Math.max(lo[i]!, this.window! - t - after[i + 1]!), rng);
-      t += g[i]!;
+      g[i] = this.draw(ks[i]!, i === 0, Math.max(lo[i]!, belowOnGrid(this.window! - t - after[i + 1]!)), rng);
+      t = onGrid(t + g[i]!);
     }
     return this.accumulate(ks, g);
   }
@@ -342,6 +345,11 @@ export class GapDecoder {
     }
     return out;
   }
+}
+
+/** x rounded down to the 1e-9 grid of gapHours (as onGrid, below 1e6 h). */
+function belowOnGrid(x: number): number {
+  return Math.abs(x) < 1e6 ? Math.floor(x * 1e9) / 1e9 : x;
 }
 
 /** x rounded to the 1e-9 grid of gapHours (exact in float64 below 1e6 h; larger hours are left as they are). */

@@ -198,6 +198,24 @@ describe('tokenizer on PhysioNet 2012 fixtures', () => {
   });
 });
 
+/** Random walks of the automaton within a budget, decoded and encoded again: the ids come back. */
+function walksRoundTrip(strategy: (typeof STRATEGIES)[number]) {
+  return fc.property(cohortArb, fc.integer(), fc.integer({ min: 12, max: 300 }), (cohort, seed, budget) => {
+    const tok = fitTokenizer(cohort, toyData, tokCfg({ strategy }));
+    const a = tok.automaton;
+    const rng = new Rng(seed);
+    for (let walk = 0; walk < 5; walk++) {
+      const ids = clockWalk(tok, rng, budget);
+      expect(ids.length).toBeLessThanOrEqual(Math.max(budget, a.distToEnd[a.startState]!));
+      expect(a.accepts(ids)).toBe(true);
+      const r = tok.decode(ids, { rng });
+      expectValidRecord(tok, r);
+      expect(Array.from(tok.encodePatient(r))).toEqual(ids);
+    }
+  });
+}
+const WINDOW_CLAMP_CASES = { joint: { seed: -1283402042, path: '575' }, 'var+quant': { seed: -1314999117, path: '709' } } as const;
+
 describe('tokenizer properties on generated records', () => {
   for (const strategy of STRATEGIES) {
     it(`${strategy}: encode -> decode recovers covariates, labels and codes; values and gaps within their bins`, () => {
@@ -211,22 +229,13 @@ describe('tokenizer properties on generated records', () => {
     });
 
     it(`${strategy}: random walks of the automaton within a budget decode to valid records that re-encode to the same ids`, () => {
-      fc.assert(
-        fc.property(cohortArb, fc.integer(), fc.integer({ min: 12, max: 300 }), (cohort, seed, budget) => {
-          const tok = fitTokenizer(cohort, toyData, tokCfg({ strategy }));
-          const a = tok.automaton;
-          const rng = new Rng(seed);
-          for (let walk = 0; walk < 5; walk++) {
-            const ids = clockWalk(tok, rng, budget);
-            expect(ids.length).toBeLessThanOrEqual(Math.max(budget, a.distToEnd[a.startState]!));
-            expect(a.accepts(ids)).toBe(true);
-            const r = tok.decode(ids, { rng });
-            expectValidRecord(tok, r);
-            expect(Array.from(tok.encodePatient(r))).toEqual(ids);
-          }
-        }),
-        { numRuns: 25 },
-      );
+      fc.assert(walksRoundTrip(strategy), { numRuns: 25 });
+    });
+
+    it(`${strategy}: the walk that once re-encoded a last gap one bin lower (the window's clamp after a step rounded up to the 1e-9 h grid)`, () => {
+      // fast-check's own counterexamples, found at about one run in 600 before GapDecoder.times kept
+      // its budgets on the grid; replayed by seed and path
+      fc.assert(walksRoundTrip(strategy), WINDOW_CLAMP_CASES[strategy]);
     });
 
     it(`${strategy}: any accepted sequence, the sampler's or not, decodes to times inside the window that never go back`, () => {
