@@ -64,9 +64,10 @@ for (let i = 0; i < WARMUP + STEPS; i++) {
   }
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
-const [plain, memory] = variants.map((v) => median(v.ms));
-for (const v of variants) {
-  const m = median(v.ms);
+const medians = variants.map((v) => median(v.ms));
+const [plain, memory] = medians;
+for (const [k, v] of variants.entries()) {
+  const m = medians[k]!;
   console.log(`  ${v.memory ? 'value memory' : 'plain GPT   '}: median step ${m.toFixed(0)} ms, ${Math.round((B * T) / (m / 1000))} tokens/s; steps ${v.ms.map((x) => x.toFixed(0)).join(', ')} ms`);
 }
 console.log(`  the value memory's step / the plain GPT's: ${(memory! / plain!).toFixed(3)}`);
