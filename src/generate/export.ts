@@ -86,9 +86,6 @@ export async function loadTrainedRun(dir: string, model: ModelConfig): Promise<T
   const byName = new Map(file.tensors.map((t) => [t.name, t]));
   for (const spec of gptParamSpecs(model, V)) {
     const t = byName.get(spec.name);
-    if (!t && spec.name === 'transformer.wma.weight' && byName.has('transformer.wmb.weight')) {
-      throw new SynehrError('E_RUN', `${wPath}: no tensor '${spec.name}', the value memory's first-value bonus: the run was trained by a synehr before it existed; train it again`);
-    }
     if (!t) {
       throw new SynehrError('E_RUN', `${wPath}: no tensor '${spec.name}' (the run's model config expects ${model.n_layer} layers of width ${model.n_embd})`);
     }
