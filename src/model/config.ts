@@ -29,8 +29,7 @@ export const modelConfigSchema = z
     // the value memory: every position's input also gets the mean of learned vectors of each
     // measured variable's latest value token (rows of transformer.wme.weight [V, C]), and each
     // value token's logit a bonus learned per variable over its distance in bins from that
-    // variable's latest value (transformer.wmb.weight), or one per token for a variable with no
-    // value yet (transformer.wma.weight); all start at zero. The patient's current
+    // variable's latest value (transformer.wmb.weight); both start at zero. The patient's current
     // values then sit in every input, where the plain GPT must find a lab's last bin hundreds of
     // tokens back by attention (docs/quality.md). Needs the joint tokenizer strategy. The Hugging
     // Face export gains a `memory` input and no longer loads as a plain GPT2LMHeadModel. Off here,

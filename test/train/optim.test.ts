@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { adamwStep, createAdamWState, decayRanges, memoryLrRanges } from '../../src/train/adamw.ts';
+import { adamwStep, createAdamWState, decayRanges } from '../../src/train/adamw.ts';
 import { learningRate } from '../../src/train/schedule.ts';
 import { clipGradNorm, clipScale, globalNorm } from '../../src/train/gradients.ts';
 import { paramLayout } from '../../src/model/init.ts';
@@ -90,42 +90,6 @@ describe('AdamW', () => {
     adamwStep(c, new Float32Array(n), createAdamWState(n), 0.5, o, decay);
     const moved = Array.from(c, (x, i) => x !== p0[i]);
     expect(moved).toEqual(Array.from({ length: n }, (_, i) => (i >= 3 && i < 12) || (i >= 30 && i < 41)));
-  });
-
-  it('a lr-scaled range steps bit for bit as an update at lr · scale does, and the rest as at lr', () => {
-    const rng = new Rng(11);
-    const n = 40;
-    const p0 = Float32Array.from({ length: n }, () => rng.normal());
-    const o = { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 };
-    const decay: Array<[number, number]> = [[0, 10], [25, 30]];
-    const [mixed, base, fast] = [p0.slice(), p0.slice(), p0.slice()];
-    const [sm, sb, sf] = [createAdamWState(n), createAdamWState(n), createAdamWState(n)];
-    for (let step = 0; step < 4; step++) {
-      const g = Float32Array.from({ length: n }, () => rng.normal());
-      adamwStep(mixed, g, sm, 3e-3, o, decay, 1, [[12, 20, 10]]);
-      adamwStep(base, g, sb, 3e-3, o, decay);
-      adamwStep(fast, g, sf, 3e-2, o, []);
-    }
-    const inScaled = (i: number) => i >= 12 && i < 20;
-    expect(Array.from(mixed)).toEqual(Array.from(mixed, (_, i) => (inScaled(i) ? fast[i]! : base[i]!)));
-    expect(Array.from(mixed.subarray(12, 20))).not.toEqual(Array.from(base.subarray(12, 20)));
-  });
-
-  it('memoryLrRanges names the value memory\'s bonus tables wmb and wma, and nothing at scale 1', () => {
-    const cfg = modelConfigSchema.parse({ n_layer: 1, n_embd: 8, n_head: 2, n_ctx: 4, value_memory: true });
-    const layout = paramLayout(gptParamSpecs(cfg, 10));
-    const ranges = memoryLrRanges(layout, 10);
-    expect(ranges.map(([a, b, s]) => [layout.specs[layout.offsets.indexOf(a)]!.name, b - a, s])).toEqual([
-      ['transformer.wmb.weight', 10, 10],
-      ['transformer.wma.weight', 10, 10],
-    ]);
-    expect(memoryLrRanges(layout, 1)).toEqual([]);
-  });
-
-  it('BAD CALL - a lr-scaled range that overlaps a decayed one', () => {
-    expect(() => adamwStep(new Float32Array(10), new Float32Array(10), createAdamWState(10), 1, { beta1: 0.9, beta2: 0.9, eps: 1e-8, weightDecay: 0.1 }, [[0, 5]], 1, [[4, 8, 10]])).toThrowError(
-      /lr-scaled \(×10\) range \[4, 8\) overlaps another/,
-    );
   });
 
   it('BAD CALL - overlapping decay ranges', () => {
