@@ -79,17 +79,14 @@ export const TRAINING_DATA_INPUTS = ['input_ids', 'position_ids', 'doc_ids', 'ta
  *    first being the variable's first token, so a variable's bins share one learned kernel over the
  *    distance in bins from its latest value. The plain GPT must find a lab's last bin hundreds of
  *    tokens back by attention, and measurably spreads its next value too wide (docs/quality.md).
- *    A value token of a variable with no value yet gets wma[v] instead, its own bonus for a first
- *    value, so that how often a variable is first measured, and how often again, each have a
- *    per-variable offset of their own (docs/quality.md, "Calibrating the memory").
  */
 export const MEMORY_INPUT = 'memory';
 
 /** The tokenizer's memory table (Vocabulary.memoryTable()) as graph constants, built once per graph. */
 export interface MemoryConstants {
   V: number;
-  /** each variable j's value tokens, first .. first + n − 1 in id order, with its kernel's gather index [n, n]: first + |k − k'| */
-  blocks: { j: number; first: number; n: number; kernel: Tensor }[];
+  /** each variable's value tokens, first .. first + n − 1 in id order, with its kernel's gather index [n, n]: first + |k − k'| */
+  blocks: { first: number; n: number; kernel: Tensor }[];
 }
 
 export function memoryConstants(g: Graph, table: MemoryTable): MemoryConstants {
@@ -101,7 +98,7 @@ export function memoryConstants(g: Graph, table: MemoryTable): MemoryConstants {
   const blocks = [...counts].sort((a, b) => a[0] - b[0]).map(([first, n]) => {
     const idx = new BigInt64Array(n * n);
     for (let k = 0; k < n; k++) for (let q = 0; q < n; q++) idx[k * n + q] = BigInt(first + Math.abs(k - q));
-    return { j: table.owner[first]!, first, n, kernel: g.constant(idx, 'int64', [n, n], `memory_kernel_${first}`) };
+    return { first, n, kernel: g.constant(idx, 'int64', [n, n], `memory_kernel_${first}`) };
   });
   return { V, blocks };
 }
@@ -139,14 +136,9 @@ export function memoryTerms(g: Graph, p: Record<string, Tensor>, latest: Tensor,
   const pieces: Tensor[] = [];
   let at0 = 0;
   const columns = (from: number, to: number, t: Tensor) => g.slice(t, [from], [to], [axis]);
-  // and a first value's bonus, wma's slice times 1 − has [.., 1]
-  const absent = g.sub(g.scalar(1, dtype), hasF); // [.., J]
-  const wma = p['transformer.wma.weight']!;
   for (const b of c.blocks) {
     if (b.first > at0) pieces.push(columns(at0, b.first, zerosV));
-    const repeat = g.matMul(columns(b.first, b.first + b.n, hot), g.gather(p['transformer.wmb.weight']!, b.kernel)); // [.., n]
-    const first = g.mul(columns(b.j, b.j + 1, absent), g.slice(wma, [b.first], [b.first + b.n], [0])); // [.., n]
-    pieces.push(g.add(repeat, first));
+    pieces.push(g.matMul(columns(b.first, b.first + b.n, hot), g.gather(p['transformer.wmb.weight']!, b.kernel)));
     at0 = b.first + b.n;
   }
   if (at0 < c.V) pieces.push(columns(at0, c.V, zerosV));

@@ -43,7 +43,6 @@ export function gptParamSpecs(cfg: ModelConfig, vocabSize: number): ParamSpec[] 
   if (cfg.value_memory) {
     specs.push(p('transformer.wme.weight', [vocabSize, C], 'zeros', 0, true)); // [V, C]
     specs.push(p('transformer.wmb.weight', [vocabSize], 'zeros')); // [V]
-    specs.push(p('transformer.wma.weight', [vocabSize], 'zeros')); // [V]
   }
   for (let l = 0; l < cfg.n_layer; l++) {
     const h = `transformer.h.${l}`;

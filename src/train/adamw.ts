@@ -32,26 +32,6 @@ export interface AdamWState {
 /** [start, end) ranges of the flat array that get weight decay. */
 export type DecayRanges = Array<[number, number]>;
 
-/** [start, end, scale) ranges of the flat array whose learning rate is lr · scale (never decayed ones). */
-export type ScaledRanges = Array<[number, number, number]>;
-
-/**
- * The parameters whose learning rate train.memory_lr_scale multiplies: the value memory's logit
- * bonuses (transformer.wmb and wma, src/model/gpt.ts memoryTerms). Each is one scalar per token
- * that only a few patients' rare values move, and at the base rate the rarer variables' bonuses
- * end training far from where the loss has them (docs/quality.md, "Calibrating the memory").
- */
-export const MEMORY_BONUS_TABLES: readonly string[] = ['transformer.wmb.weight', 'transformer.wma.weight'];
-
-export function memoryLrRanges(layout: ParamLayout, scale: number): ScaledRanges {
-  if (scale === 1) return [];
-  const out: ScaledRanges = [];
-  layout.specs.forEach((s, i) => {
-    if (MEMORY_BONUS_TABLES.includes(s.name)) out.push([layout.offsets[i]!, layout.offsets[i]! + layout.sizes[i]!, scale]);
-  });
-  return out;
-}
-
 /**
  * Which parameters are decayed: matrices of linear layers; embeddings only when asked (GPT practice:
  * never biases or LayerNorm gains and shifts).
@@ -80,11 +60,10 @@ export function createOptimizerState(n: number): { params: Float32Array; grad: F
 }
 
 /**
- * One AdamW update of `params` (in place) from `grad`, with learning rate `lr` (lr · scale in the
- * `scaled` ranges, which must not overlap decayed ones). `gradScale` multiplies the gradient as it
- * is read (global-norm clipping, see clipScale), with the same float32 rounding as scaling `grad`
- * in place first; `grad` itself is left as it is. Decay, moments and the step are one pass over
- * the arrays.
+ * One AdamW update of `params` (in place) from `grad`, with learning rate `lr`. `gradScale`
+ * multiplies the gradient as it is read (global-norm clipping, see clipScale), with the same
+ * float32 rounding as scaling `grad` in place first; `grad` itself is left as it is. Decay,
+ * moments and the step are one pass over the arrays.
  */
 export function adamwStep(
   params: Float32Array,
@@ -94,7 +73,6 @@ export function adamwStep(
   opts: AdamWOptions,
   decay: DecayRanges,
   gradScale = 1,
-  scaled: ScaledRanges = [],
 ): void {
   const n = params.length;
   if (grad.length !== n || state.m.length !== n || state.v.length !== n) {
@@ -112,22 +90,17 @@ export function adamwStep(
   };
   const decayFactor = f(opts.weightDecay > 0 ? 1 - lr * opts.weightDecay : 1);
   const kernel = kernelFor(params, grad, state.m, state.v);
-  const run = (start: number, end: number, factor: number, c: UpdateConstants) =>
-    kernel ? kernelRange(kernel, params, grad, state.m, state.v, start, end, factor, c) : updateRange(params, grad, state.m, state.v, start, end, factor, c);
-  // [start, end) segments covering 0..n: decayed ranges shrink by decayFactor, scaled ones step by
-  // lr · scale, the rest shrink by 1 and step by lr
-  const segments = [
-    ...decay.map(([a, b]) => ({ a, b, factor: decayFactor, c: k, what: 'decay' })),
-    ...scaled.map(([a, b, s]) => ({ a, b, factor: 1, c: { ...k, stepSize: f((lr * s) / bc1) }, what: `lr-scaled (×${s})` })),
-  ].sort((x, y) => x.a - y.a);
+  const run = (start: number, end: number, factor: number) =>
+    kernel ? kernelRange(kernel, params, grad, state.m, state.v, start, end, factor, k) : updateRange(params, grad, state.m, state.v, start, end, factor, k);
+  // [start, end) segments covering 0..n: decayed ranges shrink by decayFactor, the rest by 1
   let at = 0;
-  for (const { a, b, factor, c, what } of segments) {
-    if (a < at || b > n) throw new RangeError(`adamwStep: ${what} range [${a}, ${b}) overlaps another or lies outside the ${n} parameters`);
-    if (a > at) run(at, a, 1, k);
-    run(a, b, factor, c);
+  for (const [a, b] of [...decay].sort((x, y) => x[0] - y[0])) {
+    if (a < at || b > n) throw new RangeError(`adamwStep: decay range [${a}, ${b}) overlaps another or lies outside the ${n} parameters`);
+    if (a > at) run(at, a, 1);
+    run(a, b, decayFactor);
     at = b;
   }
-  if (at < n) run(at, n, 1, k);
+  if (at < n) run(at, n, 1);
 }
 
 interface UpdateConstants {

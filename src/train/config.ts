@@ -25,9 +25,6 @@ export const trainConfigSchema = z
     weight_decay: z.number().min(0).default(0.1),
     // GPT practice: no weight decay on biases, LayerNorm and embeddings unless asked
     decay_embeddings: z.boolean().default(false),
-    // the value memory's logit bonuses (wmb, wma) learn at lr times this: one scalar per token,
-    // moved only by the patients that have the rare values (docs/quality.md, "Calibrating the memory")
-    memory_lr_scale: z.number().positive().default(1),
     beta1: z.number().min(0).max(1).default(0.9),
     beta2: z.number().min(0).max(1).default(0.95),
     eps: z.number().positive().default(1e-8),

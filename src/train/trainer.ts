@@ -9,7 +9,7 @@ import { trackingConfigSchema, type TrackingConfig } from '../tracking/config.ts
 import { createTracker } from '../tracking/tracker.ts';
 import { Rng } from '../util/rng.ts';
 import { SynehrError } from '../util/errors.ts';
-import { adamwStep, createOptimizerState, decayRanges, memoryLrRanges } from './adamw.ts';
+import { adamwStep, createOptimizerState, decayRanges } from './adamw.ts';
 import { TrainBatchStream, truncationStats, validationBatches, type PackedBatch, type TokenShard } from './batches.ts';
 import {
   checkCompatible,
@@ -197,7 +197,6 @@ export async function trainModel(opts: TrainModelOptions): Promise<TrainResult> 
   if (!resumed) metrics.text('seed', String(opts.seed), 0);
 
   const decay = decayRanges(layout, cfg.decay_embeddings);
-  const scaled = memoryLrRanges(layout, cfg.memory_lr_scale);
   const adamOpts = { beta1: cfg.beta1, beta2: cfg.beta2, eps: cfg.eps, weightDecay: cfg.weight_decay };
 
   // what validation measures and model.safetensors keeps: the weight average when there is one
@@ -300,7 +299,7 @@ export async function trainModel(opts: TrainModelOptions): Promise<TrainResult> 
         intervalTokens += batch.nTokens;
       }
       const gradNorm = globalNorm(grad);
-      adamwStep(params, grad, adam, lr, adamOpts, decay, clipScale(gradNorm, cfg.clip_norm), scaled);
+      adamwStep(params, grad, adam, lr, adamOpts, decay, clipScale(gradNorm, cfg.clip_norm));
       if (ema) emaUpdate(ema.sum, params, emaDecay!);
       step += 1;
       intervalLoss += stepLoss;

@@ -49,7 +49,7 @@ function withMemory(batch: ReferenceBatch, seed: number): ReferenceBatch {
 }
 
 describe('value memory in the GPT training graph', () => {
-  it('takes the memory after the data inputs and learns transformer.wme.weight [V, C], wmb [V] and wma [V], zeros at the start', () => {
+  it('takes the memory after the data inputs and learns transformer.wme.weight [V, C] and wmb [V], zeros at the start', () => {
     const built = buildTrainingGraph(MEM, memOpts);
     expect(built.inputNames).toEqual([...TRAINING_DATA_INPUTS, MEMORY_INPUT, ...built.params.map((p) => p.name)]);
     expect(built.outputNames).toContain(gradName('transformer.wme.weight'));
@@ -57,8 +57,6 @@ describe('value memory in the GPT training graph', () => {
     expect(wme).toMatchObject({ shape: [TINY_V, TINY.n_embd], init: 'zeros', decay: false, embedding: true });
     expect(gptParamSpecs(MEM, TINY_V).find((s) => s.name === 'transformer.wmb.weight')).toMatchObject({ shape: [TINY_V], init: 'zeros', decay: false });
     expect(built.outputNames).toContain(gradName('transformer.wmb.weight'));
-    expect(gptParamSpecs(MEM, TINY_V).find((s) => s.name === 'transformer.wma.weight')).toMatchObject({ shape: [TINY_V], init: 'zeros', decay: false });
-    expect(built.outputNames).toContain(gradName('transformer.wma.weight'));
     expect(gptParamSpecs(TINY, TINY_V).some((s) => s.name === 'transformer.wme.weight')).toBe(false);
     expect(buildEvalGraph(MEM, memOpts).inputNames.slice(0, 5)).toEqual([...TRAINING_DATA_INPUTS, MEMORY_INPUT]);
   });
@@ -74,7 +72,7 @@ describe('value memory in the GPT training graph', () => {
     expect(Math.abs(other - ref)).toBeGreaterThan(1e-3);
   });
 
-  it('float64 gradients, wme, wmb and wma included, match central finite differences', async () => {
+  it('float64 gradients, wme and wmb included, match central finite differences', async () => {
     const { specs, values } = randomParams(MEM, TINY_V, 7);
     const batch = withMemory(packedBatch(TINY_V, 8), 9);
     const s = await session(buildTrainingGraph(MEM, { ...memOpts, dtype: 'float64', attentionBlocks: 2 }).model);
@@ -87,7 +85,6 @@ describe('value memory in the GPT training graph', () => {
     const { specs, values } = randomParams(MEM, TINY_V, 11);
     values['transformer.wme.weight']!.fill(0);
     values['transformer.wmb.weight']!.fill(0);
-    values['transformer.wma.weight']!.fill(0);
     const batch = withMemory(packedBatch(TINY_V, 12), 13);
     const plain = randomParams(TINY, TINY_V, 11).specs;
     const withMem = await session(buildTrainingGraph(MEM, { ...memOpts, dtype: 'float64', primitiveLayerNorm: true }).model);
