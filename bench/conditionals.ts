@@ -3,7 +3,7 @@
  * previous value, under teacher forcing on real patients, against what the real series do
  * (docs/quality.md, "The value memory").
  *
- *   npx tsx bench/conditionals.ts saved_models/<run> [--patients 150] [--split val] [--variables BUN,ALP,...]
+ *   npx tsx bench/conditionals.ts saved_models/<run> [--patients 150] [--split val|train] [--variables BUN,ALP,...]
  *
  * For each of the first N patients of the split's token shard (the run's data.processed_dir), one
  * forward pass of the run's onnx/model.onnx over the patient's tokens gives the logits at every
@@ -12,6 +12,12 @@
  * them) and scores:
  *  - the probability of the previous value's bin, against whether the real next value is in it;
  *  - the expected distance in bins from the previous value, against the real distance.
+ * It also scores, for every variable, how often the model expects it to be measured for the first
+ * time and measured again: at each position, the probability (over the whole vocabulary) of the
+ * variable's tokens, summed over the positions where the patient has no value of it yet and over
+ * those where it has, against the real counts of first and later values that follow. A model
+ * that fits the training split puts these ratios near 1 there (docs/quality.md, "Calibrating the
+ * memory").
  * The run must be exported (`synehr export`, or any pipeline run).
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -60,6 +66,9 @@ const wanted = names.map((n) => {
   return j;
 });
 const acc = new Map(wanted.map((j) => [j, { p: 0, same: 0, dist: 0, realDist: 0, n: 0 }]));
+// per variable: expected and real first values, expected and real later ones
+const hazard = { first: new Float64Array(J), realFirst: new Float64Array(J), again: new Float64Array(J), realAgain: new Float64Array(J) };
+const mass = new Float64Array(J);
 const P = Math.min(patients, shard.offsets.length - 1);
 for (let pt = 0; pt < P; pt++) {
   const ids = Array.from(shard.ids.subarray(shard.offsets[pt]!, shard.offsets[pt + 1]!)).slice(0, hf.n_ctx);
@@ -79,6 +88,22 @@ for (let pt = 0; pt < P; pt++) {
   for (let t = 0; t + 1 < S; t++) {
     if (tok.tokenClass[ids[t]!] === TokenClass.measurement) last[tok.tokenOwner[ids[t]!]!] = ids[t]!;
     const next = ids[t + 1]!;
+    const at = logits.subarray(t * V, (t + 1) * V);
+    let top = -Infinity;
+    for (const x of at) top = Math.max(top, x);
+    let zAll = 0;
+    mass.fill(0);
+    for (let v = 0; v < V; v++) {
+      const e = Math.exp(at[v]! - top);
+      zAll += e;
+      if (tok.tokenClass[v] === TokenClass.measurement) mass[tok.tokenOwner[v]!] += e;
+    }
+    const nextOwner = tok.tokenClass[next] === TokenClass.measurement ? tok.tokenOwner[next]! : -1;
+    for (let j = 0; j < J; j++) {
+      const seen = last[j]! >= 0;
+      (seen ? hazard.again : hazard.first)[j] += mass[j]! / zAll;
+      if (nextOwner === j) (seen ? hazard.realAgain : hazard.realFirst)[j]++;
+    }
     if (tok.tokenClass[next] !== TokenClass.measurement) continue;
     const j = tok.tokenOwner[next]!;
     const a = acc.get(j);
@@ -103,3 +128,11 @@ for (const [j, a] of acc) {
   const f = (x: number) => (a.n ? (x / a.n).toFixed(3) : '—');
   console.log(`${tok.variables[j]!.name.padEnd(12)} | ${String(a.n).padStart(6)} | ${f(a.p)}, ${f(a.same)} | ${f(a.dist)}, ${f(a.realDist)}`);
 }
+console.log('\nvariable     | first values: model, real, ratio | later values: model, real, ratio');
+const ratio = (x: number, y: number) => (y > 0 ? (x / y).toFixed(2) : '—');
+const sum = (a: Float64Array) => a.reduce((s, x) => s + x, 0);
+for (let j = 0; j < J; j++) {
+  const [f1, r1, f2, r2] = [hazard.first[j]!, hazard.realFirst[j]!, hazard.again[j]!, hazard.realAgain[j]!];
+  console.log(`${tok.variables[j]!.name.padEnd(12)} | ${f1.toFixed(1)}, ${r1}, ${ratio(f1, r1)} | ${f2.toFixed(1)}, ${r2}, ${ratio(f2, r2)}`);
+}
+console.log(`${'all'.padEnd(12)} | ${sum(hazard.first).toFixed(1)}, ${sum(hazard.realFirst)}, ${ratio(sum(hazard.first), sum(hazard.realFirst))} | ${sum(hazard.again).toFixed(1)}, ${sum(hazard.realAgain)}, ${ratio(sum(hazard.again), sum(hazard.realAgain))}`);
