@@ -69,6 +69,7 @@ const acc = new Map(wanted.map((j) => [j, { p: 0, same: 0, dist: 0, realDist: 0,
 // per variable: expected and real first values, expected and real later ones
 const hazard = { first: new Float64Array(J), realFirst: new Float64Array(J), again: new Float64Array(J), realAgain: new Float64Array(J) };
 const mass = new Float64Array(J);
+const w = new Float64Array(V); // one position's exp(logit − max), over the whole vocabulary
 const P = Math.min(patients, shard.offsets.length - 1);
 for (let pt = 0; pt < P; pt++) {
   const ids = Array.from(shard.ids.subarray(shard.offsets[pt]!, shard.offsets[pt + 1]!)).slice(0, hf.n_ctx);
@@ -94,7 +95,7 @@ for (let pt = 0; pt < P; pt++) {
     let zAll = 0;
     mass.fill(0);
     for (let v = 0; v < V; v++) {
-      const e = Math.exp(at[v]! - top);
+      const e = (w[v] = Math.exp(at[v]! - top));
       zAll += e;
       if (tok.tokenClass[v] === TokenClass.measurement) mass[tok.tokenOwner[v]!] += e;
     }
@@ -104,19 +105,18 @@ for (let pt = 0; pt < P; pt++) {
       (seen ? hazard.again : hazard.first)[j] += mass[j]! / zAll;
       if (nextOwner === j) (seen ? hazard.realAgain : hazard.realFirst)[j]++;
     }
-    if (tok.tokenClass[next] !== TokenClass.measurement) continue;
-    const j = tok.tokenOwner[next]!;
+    if (nextOwner < 0) continue;
+    const j = nextOwner;
     const a = acc.get(j);
     if (!a || last[j]! < 0) continue;
+    // the variable's bins, renormalized: its slice of the position's exps over their sum
     const v = tok.variables[j]!;
     const n = v.type === 'categorical' ? v.categories!.values.length : v.bins!.edges.length - 1;
-    const row = logits.subarray(t * V + v.offset, t * V + v.offset + n);
-    const max = Math.max(...row);
-    const w = Array.from(row, (x) => Math.exp(x - max));
-    const z = w.reduce((s, x) => s + x, 0);
+    const bins = w.subarray(v.offset, v.offset + n);
+    const z = bins.reduce((s, x) => s + x, 0);
     const prev = last[j]! - v.offset;
-    a.p += w[prev]! / z;
-    a.dist += w.reduce((s, x, k) => s + (x / z) * Math.abs(k - prev), 0);
+    a.p += bins[prev]! / z;
+    a.dist += bins.reduce((s, x, k) => s + (x / z) * Math.abs(k - prev), 0);
     a.same += next === last[j] ? 1 : 0;
     a.realDist += Math.abs(next - last[j]!);
     a.n++;
