@@ -42,6 +42,15 @@ export const trainConfigSchema = z
     // model.safetensors then use the average; null = off, the raw weights
     ema_decay: z.number().gt(0).lt(1).nullable().default(null),
     log_every: z.number().int().positive().default(10),
+    // With model.value_memory: after training, the memory's logit-bonus kernel (wmb) is refitted on
+    // the frozen trunk over this many training patients (src/train/memoryRefit.ts), keeping the
+    // step with the lowest loss on as many validation patients; 0 = off. Trained with the trunk,
+    // the kernel under-predicts rare labs' repeat measurements (docs/quality.md)
+    memory_refit_patients: z.number().int().min(0).default(800),
+    // full-batch Adam steps of the refit, and their learning rate: the problem is convex and
+    // has one weight per kernel entry, so a few dozen large steps converge
+    memory_refit_steps: z.number().int().positive().default(60),
+    memory_refit_lr: z.number().positive().default(0.05),
   })
   .strict();
 

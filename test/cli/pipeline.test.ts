@@ -1,5 +1,6 @@
 /**
- * The whole pipeline, in process, on 60 real PhysioNet 2012 patients with a one-layer model:
+ * The whole pipeline, in process, on 60 real PhysioNet 2012 patients with a one-layer model (with
+ * the value memory):
  * every stage leaves its outputs, and a second run with resume=true finds them all current.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -7,6 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main, PACKAGE_ROOT } from '../../src/cli/main.ts';
+import { loadSafetensors } from '../../src/model/safetensors.ts';
+import { MEMORY_REFIT_METADATA } from '../../src/train/memoryRefit.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'synehr-pipeline-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -28,6 +31,8 @@ const overrides = [
   `data.root=${join(PACKAGE_ROOT, 'test/fixtures/physionet2012-60')}`,
   'model=gpt-tiny',
   'model.n_ctx=1024',
+  // the default model's value memory, so that training ends with the kernel's refit
+  'model.value_memory=true',
   'train=smoke',
   'run_name=p',
   'generate.n_samples=14',
@@ -51,6 +56,9 @@ describe('synehr pipeline', () => {
     const manifest = JSON.parse(readFileSync(join(work, 'data', 'synthetic', 'p', 'manifest.json'), 'utf8'));
     expect(manifest.counts.patients).toBe(14);
     expect(first.err).toContain(`report: ${join(run, 'eval', 'report.html')}`);
+    expect(first.err).toMatch(/memory refit: trunk logits of \d+ training and \d+ validation patients/);
+    const weights = await loadSafetensors(join(run, 'model.safetensors'));
+    expect(JSON.parse(weights.metadata[MEMORY_REFIT_METADATA]!).settings).toEqual({ patients: 800, steps: 60, lr: 0.05, seed: 42 });
 
     const second = await synehr(['pipeline', ...overrides, 'resume=true']);
     expect(second.code).toBe(0);

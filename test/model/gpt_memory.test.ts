@@ -9,30 +9,16 @@ import { createSession, float32Tensor, int64Tensor, scalarValue, type HostTensor
 import { buildEvalGraph, buildInferenceGraph, buildTrainingGraph, gradName, MEMORY_INPUT, TRAINING_DATA_INPUTS } from '../../src/model/gpt.ts';
 import { gptParamSpecs } from '../../src/model/params.ts';
 import type { ModelConfig } from '../../src/model/config.ts';
-import type { MemoryTable } from '../../src/tokenizer/vocabulary.ts';
 import { referenceLoss, referenceTokenLosses, type ReferenceBatch } from './reference.ts';
 import { Rng } from '../../src/util/rng.ts';
-import { TINY, TINY_V, directionalGradCheck, feedsFor, packedBatch, randomParams, session } from './gptfixture.ts';
+import { MEM_MODEL, TINY, TINY_MEMORY_TABLE, TINY_V, directionalGradCheck, feedsFor, packedBatch, randomParams, session } from './gptfixture.ts';
 
-const MEM: ModelConfig = { ...TINY, value_memory: true };
+const MEM = MEM_MODEL;
 const opts = { vocabSize: TINY_V, batch: 2, ctx: 8 };
 const H = TINY.n_head;
 const D = TINY.n_embd / H;
 
-/**
- * A memory table over TINY_V = 11 tokens: specials 0-2, variable 0's four bins 3-6, variable 1's
- * three bins 7-9, and token 10 of no variable.
- */
-const TABLE: MemoryTable = (() => {
-  const owner = Int32Array.from({ length: TINY_V }, (_, t) => (t >= 3 && t <= 6 ? 0 : t >= 7 && t <= 9 ? 1 : -1));
-  return {
-    variables: 2,
-    owner,
-    sets: Int32Array.from(owner, (o, t) => (o >= 0 ? t : -1)),
-    step: new Int32Array(TINY_V),
-    first: Int32Array.from(owner, (o) => (o === 0 ? 3 : o === 1 ? 7 : -1)),
-  };
-})();
+const TABLE = TINY_MEMORY_TABLE;
 
 /** Each row's latest token per variable: one of its bins, or none (−1) a third of the time. */
 function randomLatest(N: number, seed: number): number[] {

@@ -1,12 +1,30 @@
 /** Shared fixtures for the GPT graph tests: a tiny config, random parameters, packed batches. */
 import { createSession, hostTensor, int64Tensor, scalarValue, type HostTensor, type Session } from '../../src/graph/runtime.ts';
 import type { ModelConfig } from '../../src/model/config.ts';
+import type { MemoryTable } from '../../src/tokenizer/vocabulary.ts';
 import { gptParamSpecs, type ParamSpec } from '../../src/model/params.ts';
 import type { ReferenceBatch } from './reference.ts';
 import { Rng } from '../../src/util/rng.ts';
 
 export const TINY: ModelConfig = { name: 'gpt-tiny', n_layer: 2, n_embd: 8, n_head: 2, n_ctx: 16, init_std: 0.02, embd_pdrop: 0, resid_pdrop: 0, value_memory: false };
 export const TINY_V = 11;
+/** TINY with the value memory (TINY_MEMORY_TABLE's two variables) */
+export const MEM_MODEL: ModelConfig = { ...TINY, value_memory: true };
+
+/**
+ * A memory table over TINY_V = 11 tokens: specials 0-2, variable 0's four bins 3-6, variable 1's
+ * three bins 7-9, and token 10 of no variable.
+ */
+export const TINY_MEMORY_TABLE: MemoryTable = (() => {
+  const owner = Int32Array.from({ length: TINY_V }, (_, t) => (t >= 3 && t <= 6 ? 0 : t >= 7 && t <= 9 ? 1 : -1));
+  return {
+    variables: 2,
+    owner,
+    sets: Int32Array.from(owner, (o, t) => (o >= 0 ? t : -1)),
+    step: new Int32Array(TINY_V),
+    first: Int32Array.from(owner, (o) => (o === 0 ? 3 : o === 1 ? 7 : -1)),
+  };
+})();
 
 /** Parameters with non-trivial values (std 0.3, LayerNorm gains near 1) so every path matters. */
 export function randomParams(cfg: ModelConfig, V: number, seed: number): { specs: ParamSpec[]; values: Record<string, Float64Array> } {

@@ -18,6 +18,7 @@ import type { DataConfig } from '../../records/dataConfig.ts';
 import { readTokenShard, type TokenShard } from '../../tokenizer/shards.ts';
 import { gptRunnerFactory } from '../../train/gptRunner.ts';
 import { trainModel, type TrainResult } from '../../train/trainer.ts';
+import { refitRunWeights } from '../../train/memoryRefit.ts';
 import { interruptedError, SynehrError } from '../../util/errors.ts';
 
 export interface TrainInputs {
@@ -123,4 +124,14 @@ export async function run(ctx: CommandContext): Promise<void> {
   );
   // an interrupted run is not a trained one: the pipeline stops, a shell sees 130
   if (result.stoppedBy === 'interrupted') throw interruptedError(`training interrupted at step ${result.steps}; continue with \`synehr train run_name=${cfg.run_name ?? basename(runDir)} resume=true\``);
+  if (cfg.model.value_memory && cfg.train.memory_refit_patients > 0) {
+    await refitRunWeights(files.weights, cfg.model, tok.memoryTable(), trainShard, valShard, {
+      patients: cfg.train.memory_refit_patients,
+      steps: cfg.train.memory_refit_steps,
+      lr: cfg.train.memory_refit_lr,
+      seed: cfg.seed,
+      session: { threads: cfg.train.threads || undefined, device: cfg.train.device },
+      log: (m) => ctx.log(m),
+    });
+  }
 }

@@ -1,0 +1,351 @@
+import type { ModelConfig } from '../model/config.ts';
+import { buildInferenceGraph, MEMORY_INPUT } from '../model/gpt.ts';
+import { createSession, float32Tensor, int64Tensor, type HostTensor, type SessionOptions } from '../graph/runtime.ts';
+import type { MemoryTable } from '../tokenizer/vocabulary.ts';
+import { loadSafetensors, saveSafetensors, tensorToFloat32 } from '../model/safetensors.ts';
+import { SynehrError } from '../util/errors.ts';
+import { Rng } from '../util/rng.ts';
+import type { TokenShard } from './batches.ts';
+import { MemoryRows } from './memory.ts';
+
+/**
+ * Refitting the value memory's logit-bonus kernel (transformer.wmb.weight [V]) on the frozen trunk,
+ * after training.
+ *
+ * Why: trained jointly with the trunk, the kernel is far from its own optimum. For rare labs the
+ * model expects too few later values of a variable its patient already has, and too many first
+ * ones, so synthetic patients have those labs measured once too often (bench/conditionals.ts;
+ * docs/quality.md, "Calibrating the memory"). With the trunk fixed, the loss is convex in the
+ * kernel, and summed over one variable's entries its gradient is "expected minus real later
+ * values": at the optimum the two agree.
+ *
+ * Notation: S = a patient's positions (its first n_ctx tokens), V = vocab, J = variables; z = the
+ * trunk's logits (the bonus left out), w = the kernel. A value token v of variable j, while j's
+ * latest value token is u, gets the bonus w[first_j + |v − u|]; every other logit gets none.
+ *
+ * The loss is a softmax over V at every position, but only the bonused entries change with w, so
+ * each position is kept as: C = Σ exp(z − m) over its unbonused tokens, and per bonused token its
+ * exp(z − m) and kernel index (m = the position's max logit). A step then costs one multiply-add
+ * per bonused entry and no exp.
+ */
+
+export interface MemoryRefitOptions {
+  /** training patients whose positions the kernel is fitted on (a seeded sample of the train shard) */
+  patients: number;
+  /** full-batch Adam steps */
+  steps: number;
+  lr: number;
+  /** the sample's seed */
+  seed: number;
+  /** validation loss every this many steps; the best step's kernel is kept */
+  evalEvery?: number;
+  session?: SessionOptions;
+  log?: (message: string) => void;
+}
+
+export interface MemoryRefitResult {
+  /** the kernel to keep: the best validation step's (the last step's without validation) */
+  wmb: Float32Array;
+  trainPatients: number;
+  valPatients: number;
+  /** mean cross-entropy per target, before (the trained kernel) and after */
+  trainLoss: [number, number];
+  valLoss: [number, number] | null;
+  /** the step whose kernel is kept; 0 = the trained kernel was best */
+  bestStep: number;
+  seconds: number;
+}
+
+/** Per variable j, its value tokens' first id and count (one consecutive block; −1 / 0 for none). */
+function valueBlocks(table: MemoryTable): { first: Int32Array; n: Int32Array } {
+  const first = new Int32Array(table.variables).fill(-1);
+  const n = new Int32Array(table.variables);
+  for (let t = 0; t < table.owner.length; t++) {
+    if (table.first[t]! < 0 || table.sets[t]! < 0) continue;
+    const j = table.owner[t]!;
+    first[j] = table.first[t]!;
+    n[j]!++;
+  }
+  return { first, n };
+}
+
+/**
+ * The kernel's softmax problem over a set of positions (see the file comment): the trunk's logits
+ * reduced to what the bonus can change.
+ */
+export class KernelProblem {
+  private readonly V: number;
+  private readonly J: number;
+  private readonly blockFirst: Int32Array;
+  private readonly blockN: Int32Array;
+  positions = 0;
+  private entries = 0;
+  /** [positions] Σ exp(z − m) over the unbonused tokens */
+  private rest = new Float64Array(1024);
+  /** [positions] z_target − m */
+  private target = new Float64Array(1024);
+  /** [positions] the target's kernel index, −1 when it has no bonus */
+  private targetK = new Int32Array(1024);
+  /** [positions + 1] position p's bonused entries are [start[p], start[p + 1]) */
+  private start = new Int32Array(1025);
+  /** [entries] exp(z − m) of a bonused token, and its kernel index */
+  private e = new Float32Array(1 << 16);
+  private k = new Int32Array(1 << 16);
+
+  constructor(table: MemoryTable) {
+    this.V = table.owner.length;
+    this.J = table.variables;
+    const b = valueBlocks(table);
+    this.blockFirst = b.first;
+    this.blockN = b.n;
+  }
+
+  /**
+   * Adds a patient's positions: logits [S, V] without the bonus, latest [S, J] (MemoryRows), and
+   * targets [S] (the next token, −1 where none: that position is skipped).
+   */
+  add(logits: Float32Array, latest: ArrayLike<number | bigint>, targets: ArrayLike<number>): void {
+    const { V, J } = this;
+    const S = targets.length;
+    if (logits.length !== S * V || latest.length !== S * J) {
+      throw new RangeError(`KernelProblem.add: ${logits.length} logits and ${latest.length} memory cells for ${S} targets (V ${V}, J ${J})`);
+    }
+    const bonusOf = new Int32Array(V); // per token of this position: kernel index, −1 none
+    for (let s = 0; s < S; s++) {
+      const y = targets[s]!;
+      if (y < 0) continue;
+      if (y >= V) throw new RangeError(`KernelProblem.add: target ${y} at position ${s} is outside the vocabulary of ${V}`);
+      const z = logits.subarray(s * V, (s + 1) * V);
+      let m = -Infinity;
+      for (let v = 0; v < V; v++) if (z[v]! > m) m = z[v]!;
+      bonusOf.fill(-1);
+      let bonused = 0;
+      for (let j = 0; j < J; j++) {
+        const u = Number(latest[s * J + j]!);
+        if (u < 0 || this.blockN[j] === 0) continue;
+        const f = this.blockFirst[j]!;
+        for (let v = f; v < f + this.blockN[j]!; v++) bonusOf[v] = f + Math.abs(v - u);
+        bonused += this.blockN[j]!;
+      }
+      this.reserve(this.positions + 1, this.entries + bonused);
+      let rest = 0;
+      let at = this.entries;
+      for (let v = 0; v < V; v++) {
+        const ev = Math.exp(z[v]! - m);
+        if (bonusOf[v]! < 0) rest += ev;
+        else {
+          this.e[at] = ev;
+          this.k[at++] = bonusOf[v]!;
+        }
+      }
+      const p = this.positions++;
+      this.rest[p] = rest;
+      this.target[p] = z[y]! - m;
+      this.targetK[p] = bonusOf[y]!;
+      this.entries = at;
+      this.start[p + 1] = at;
+    }
+  }
+
+  private reserve(positions: number, entries: number): void {
+    const grow = <T extends Float64Array | Float32Array | Int32Array>(a: T, n: number, make: (n: number) => T): T => {
+      if (n <= a.length) return a;
+      const b = make(Math.max(n, 2 * a.length));
+      b.set(a);
+      return b;
+    };
+    this.rest = grow(this.rest, positions, (n) => new Float64Array(n));
+    this.target = grow(this.target, positions, (n) => new Float64Array(n));
+    this.targetK = grow(this.targetK, positions, (n) => new Int32Array(n));
+    this.start = grow(this.start, positions + 1, (n) => new Int32Array(n));
+    this.e = grow(this.e, entries, (n) => new Float32Array(n));
+    this.k = grow(this.k, entries, (n) => new Int32Array(n));
+  }
+
+  /**
+   * The mean cross-entropy per target under kernel w [V]; with dw [V] given, its gradient is
+   * written there (overwriting it).
+   */
+  loss(w: Float64Array, dw?: Float64Array): number {
+    const ew = new Float64Array(this.V);
+    for (let i = 0; i < this.V; i++) ew[i] = Math.exp(w[i]!);
+    dw?.fill(0);
+    const { rest, target, targetK, start, e, k } = this;
+    let sum = 0;
+    for (let p = 0; p < this.positions; p++) {
+      let total = rest[p]!;
+      for (let i = start[p]!; i < start[p + 1]!; i++) total += e[i]! * ew[k[i]!]!;
+      const ky = targetK[p]!;
+      sum += Math.log(total) - target[p]! - (ky >= 0 ? w[ky]! : 0);
+      if (!dw) continue;
+      const inv = 1 / total;
+      for (let i = start[p]!; i < start[p + 1]!; i++) dw[k[i]!] += e[i]! * ew[k[i]!]! * inv;
+      if (ky >= 0) dw[ky]! -= 1;
+    }
+    const n = Math.max(this.positions, 1);
+    if (dw) for (let i = 0; i < this.V; i++) dw[i]! /= n;
+    return sum / n;
+  }
+}
+
+/** `count` distinct patients of a shard in a seeded random order (all of them when it holds fewer). */
+export function samplePatients(shard: TokenShard, count: number, rng: Rng): number[] {
+  const P = shard.offsets.length - 1;
+  const order = Array.from({ length: P }, (_, i) => i);
+  for (let i = P - 1; i > 0; i--) {
+    const r = rng.int(i + 1);
+    [order[i], order[r]] = [order[r]!, order[i]!];
+  }
+  return order.slice(0, Math.min(count, P)).sort((a, b) => a - b);
+}
+
+/**
+ * The trunk's logits for the given patients (their first n_ctx tokens, one at a time through the
+ * inference graph with a zero kernel), added to a new KernelProblem.
+ */
+export async function kernelProblem(
+  model: ModelConfig,
+  table: MemoryTable,
+  weights: Record<string, Float32Array>,
+  shard: TokenShard,
+  patients: readonly number[],
+  session: SessionOptions = {},
+): Promise<KernelProblem> {
+  const V = table.owner.length;
+  const J = table.variables;
+  const H = model.n_head;
+  const D = model.n_embd / H;
+  const zeroKernel = { ...weights, 'transformer.wmb.weight': new Float32Array(V) };
+  const graph = buildInferenceGraph(model, { vocabSize: V, memory: table, weights: zeroKernel });
+  const s = await createSession(graph.model, session);
+  const problem = new KernelProblem(table);
+  const past: Record<string, HostTensor> = {};
+  for (let l = 0; l < model.n_layer; l++) {
+    for (const kv of ['key', 'value']) past[`past_key_values.${l}.${kv}`] = float32Tensor(new Float32Array(0), [1, H, 0, D]);
+  }
+  try {
+    for (const p of patients) {
+      const ids = Array.from(shard.ids.subarray(shard.offsets[p]!, shard.offsets[p + 1]!).subarray(0, model.n_ctx));
+      const S = ids.length;
+      if (S < 2) continue;
+      const latest = new MemoryRows(table, 1, S).fill(ids, new Array<number>(S).fill(0), S); // [S, J]
+      const out = await s.run({
+        input_ids: int64Tensor(ids, [1, S]),
+        attention_mask: int64Tensor(new Array<number>(S).fill(1), [1, S]),
+        position_ids: int64Tensor(ids.map((_, i) => i), [1, S]),
+        [MEMORY_INPUT]: int64Tensor(latest, [1, S, J]),
+        ...past,
+      }, ['logits']);
+      const targets = ids.map((_, i) => (i + 1 < S ? ids[i + 1]! : -1));
+      problem.add(out.logits!.data as Float32Array, latest, targets);
+    }
+  } finally {
+    await s.release();
+  }
+  return problem;
+}
+
+/**
+ * Refits the kernel on `opts.patients` training patients with full-batch Adam from the trained
+ * kernel, keeping the step with the lowest validation loss (on up to as many validation patients).
+ */
+export async function refitMemoryKernel(
+  model: ModelConfig,
+  table: MemoryTable,
+  weights: Record<string, Float32Array>,
+  trainShard: TokenShard,
+  valShard: TokenShard | null,
+  opts: MemoryRefitOptions,
+): Promise<MemoryRefitResult> {
+  const t0 = performance.now();
+  const log = opts.log ?? (() => {});
+  const V = table.owner.length;
+  const rng = new Rng(opts.seed);
+  const trainIds = samplePatients(trainShard, opts.patients, rng);
+  const valIds = valShard ? samplePatients(valShard, opts.patients, rng) : [];
+  const train = await kernelProblem(model, table, weights, trainShard, trainIds, opts.session);
+  const val = valShard && valIds.length > 0 ? await kernelProblem(model, table, weights, valShard, valIds, opts.session) : null;
+  log(
+    `memory refit: trunk logits of ${trainIds.length} training and ${valIds.length} validation patients ` +
+      `(${train.positions.toLocaleString('en')} and ${(val?.positions ?? 0).toLocaleString('en')} positions) in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+  );
+
+  const w = Float64Array.from(weights['transformer.wmb.weight']!);
+  const dw = new Float64Array(V);
+  const m1 = new Float64Array(V);
+  const m2 = new Float64Array(V);
+  const [b1, b2, eps] = [0.9, 0.999, 1e-8];
+  const trainBefore = train.loss(w);
+  const valBefore = val ? val.loss(w) : null;
+  let best = { step: 0, loss: valBefore ?? Infinity, w: Float64Array.from(w) };
+  let trainLoss = trainBefore;
+  const evalEvery = opts.evalEvery ?? 5;
+  for (let step = 1; step <= opts.steps; step++) {
+    trainLoss = train.loss(w, dw);
+    for (let i = 0; i < V; i++) {
+      m1[i] = b1 * m1[i]! + (1 - b1) * dw[i]!;
+      m2[i] = b2 * m2[i]! + (1 - b2) * dw[i]! ** 2;
+      w[i]! -= (opts.lr * (m1[i]! / (1 - b1 ** step))) / (Math.sqrt(m2[i]! / (1 - b2 ** step)) + eps);
+    }
+    if (val && (step % evalEvery === 0 || step === opts.steps)) {
+      const v = val.loss(w);
+      if (v < best.loss) best = { step, loss: v, w: Float64Array.from(w) };
+      if (step % (4 * evalEvery) === 0 || step === opts.steps) log(`memory refit: step ${step}/${opts.steps}: train ${trainLoss.toFixed(4)}, val ${v.toFixed(4)}`);
+    }
+  }
+  if (!val) best = { step: opts.steps, loss: Infinity, w: Float64Array.from(w) };
+  return {
+    wmb: Float32Array.from(best.w),
+    trainPatients: trainIds.length,
+    valPatients: valIds.length,
+    trainLoss: [trainBefore, train.loss(best.w)],
+    valLoss: val ? [valBefore!, best.loss] : null,
+    bestStep: best.step,
+    seconds: (performance.now() - t0) / 1000,
+  };
+}
+
+/** The safetensors metadata key that records a refit: its settings and losses (JSON). */
+export const MEMORY_REFIT_METADATA = 'memory_refit';
+
+/**
+ * The train command's last step with model.value_memory: refits the kernel of the run's
+ * model.safetensors and rewrites the file with it, the other tensors as they were, and the refit's
+ * settings and losses under MEMORY_REFIT_METADATA. A file already refitted with these settings is
+ * left alone (a resumed finished run); one refitted with others is refitted again from its kernel.
+ */
+export async function refitRunWeights(
+  path: string,
+  model: ModelConfig,
+  table: MemoryTable,
+  trainShard: TokenShard,
+  valShard: TokenShard | null,
+  opts: MemoryRefitOptions,
+): Promise<MemoryRefitResult | null> {
+  const log = opts.log ?? (() => {});
+  const file = await loadSafetensors(path);
+  const settings = { patients: opts.patients, steps: opts.steps, lr: opts.lr, seed: opts.seed };
+  const previous = file.metadata[MEMORY_REFIT_METADATA];
+  if (previous !== undefined) {
+    const p = JSON.parse(previous) as { settings?: unknown };
+    if (JSON.stringify(p.settings) === JSON.stringify(settings)) {
+      log(`memory refit: ${path} already has its kernel refitted with these settings`);
+      return null;
+    }
+    log(`memory refit: ${path} was refitted with other settings (${JSON.stringify(p.settings)}); refitting from its kernel`);
+  }
+  const weights = Object.fromEntries(file.tensors.map((t) => [t.name, tensorToFloat32(t)]));
+  if (!weights['transformer.wmb.weight']) throw new SynehrError('E_RUN', `${path}: no tensor 'transformer.wmb.weight': the weights are not a value-memory model's`);
+  const r = await refitMemoryKernel(model, table, weights, trainShard, valShard, opts);
+  const tensors = file.tensors.map((t) => ({
+    name: t.name,
+    dtype: 'F32' as const,
+    shape: t.shape,
+    data: t.name === 'transformer.wmb.weight' ? r.wmb : weights[t.name]!,
+  }));
+  const record = { settings, best_step: r.bestStep, train_loss: r.trainLoss, val_loss: r.valLoss, patients: [r.trainPatients, r.valPatients] };
+  await saveSafetensors(path, tensors, { ...file.metadata, [MEMORY_REFIT_METADATA]: JSON.stringify(record) });
+  const f = (x: [number, number] | null) => (x ? `${x[0].toFixed(4)} → ${x[1].toFixed(4)}` : '-');
+  log(`memory refit: train loss ${f(r.trainLoss)}, val loss ${f(r.valLoss)} (kernel of step ${r.bestStep}/${opts.steps}) in ${r.seconds.toFixed(0)} s`);
+  return r;
+}
