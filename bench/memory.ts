@@ -15,7 +15,7 @@ import { join, resolve } from 'node:path';
 import YAML from 'yaml';
 import { modelConfigSchema } from '../src/model/config.ts';
 import { initParams, paramLayout } from '../src/model/init.ts';
-import { gptParamSpecs } from '../src/model/params.ts';
+import { trainedParamSpecs } from '../src/model/params.ts';
 import { loadTokenizer } from '../src/tokenizer/file.ts';
 import { readTokenShard } from '../src/tokenizer/shards.ts';
 import { TrainBatchStream } from '../src/train/batches.ts';
@@ -47,7 +47,7 @@ const V = tok.vocabSize;
 const variants = await Promise.all(
   [false, true].map(async (memory) => {
     const cfg = { ...base, value_memory: memory };
-    const layout = paramLayout(gptParamSpecs(cfg, V));
+    const layout = paramLayout(trainedParamSpecs(cfg, V));
     const params = initParams(layout, new Rng(0));
     const factory = gptRunnerFactory(cfg, { threads: THREADS }, memory ? tok.memoryTable() : undefined);
     return { memory, params, grad: new Float32Array(layout.total), runner: await factory({ layout, params, B, T, vocabSize: V }), ms: [] as number[] };

@@ -40,7 +40,7 @@ import YAML from 'yaml';
 import { modelConfigSchema, type ModelConfig } from '../src/model/config.ts';
 import { trainingStepFlops } from '../src/model/gpt.ts';
 import { initParams, paramLayout } from '../src/model/init.ts';
-import { gptParamSpecs } from '../src/model/params.ts';
+import { trainedParamSpecs } from '../src/model/params.ts';
 import { adamwStep, createOptimizerState, decayRanges } from '../src/train/adamw.ts';
 import { BatchPacker } from '../src/train/batches.ts';
 import { trainConfigSchema } from '../src/train/config.ts';
@@ -115,7 +115,7 @@ interface SynehrResult {
 }
 
 async function synehrStep(cfg: ModelConfig, V: number, B: number, T: number): Promise<SynehrResult> {
-  const layout = paramLayout(gptParamSpecs(cfg, V));
+  const layout = paramLayout(trainedParamSpecs(cfg, V));
   // as the trainer holds them: in AdamW's SIMD kernel's memory where it can run
   const { params, grad, adam } = createOptimizerState(layout.total);
   params.set(initParams(layout, new Rng(0)));

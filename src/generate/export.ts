@@ -86,6 +86,12 @@ export async function loadTrainedRun(dir: string, model: ModelConfig): Promise<T
   const byName = new Map(file.tensors.map((t) => [t.name, t]));
   for (const spec of gptParamSpecs(model, V)) {
     const t = byName.get(spec.name);
+    if (!t && spec.refitOnly) {
+      throw new SynehrError(
+        'E_RUN',
+        `${wPath}: no tensor '${spec.name}', which the value memory's refit writes: the run was trained before synehr had it; \`synehr train run_name=<run> resume=true\` refits the memory and adds it`,
+      );
+    }
     if (!t) {
       throw new SynehrError('E_RUN', `${wPath}: no tensor '${spec.name}' (the run's model config expects ${model.n_layer} layers of width ${model.n_embd})`);
     }

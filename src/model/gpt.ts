@@ -12,7 +12,7 @@
 import { Graph, grad, serializeModel, type DType, type Tensor } from '../graph/index.ts';
 import type { SessionOptions } from '../graph/runtime.ts';
 import type { ModelConfig } from './config.ts';
-import { gptParamSpecs, type ParamSpec } from './params.ts';
+import { gptParamSpecs, trainedParamSpecs, type ParamSpec } from './params.ts';
 import type { MemoryTable } from '../tokenizer/vocabulary.ts';
 
 /** Large negative score for blocked attention: exp() of it underflows to 0 in float32 and float64. */
@@ -79,14 +79,16 @@ export const TRAINING_DATA_INPUTS = ['input_ids', 'position_ids', 'doc_ids', 'ta
  *    first being the variable's first token, so a variable's bins share one learned kernel over the
  *    distance in bins from its latest value. The plain GPT must find a lab's last bin hundreds of
  *    tokens back by attention, and measurably spreads its next value too wide (docs/quality.md).
+ *    While the variable has no value, wma[v] instead: a first-value offset that only the refit
+ *    after training fits (src/train/memoryRefit.ts), so the training graph has no wma.
  */
 export const MEMORY_INPUT = 'memory';
 
 /** The tokenizer's memory table (Vocabulary.memoryTable()) as graph constants, built once per graph. */
 export interface MemoryConstants {
   V: number;
-  /** each variable's value tokens, first .. first + n − 1 in id order, with its kernel's gather index [n, n]: first + |k − k'| */
-  blocks: { first: number; n: number; kernel: Tensor }[];
+  /** variable j's value tokens, first .. first + n − 1 in id order, with its kernel's gather index [n, n]: first + |k − k'| */
+  blocks: { j: number; first: number; n: number; kernel: Tensor }[];
 }
 
 export function memoryConstants(g: Graph, table: MemoryTable): MemoryConstants {
@@ -98,7 +100,7 @@ export function memoryConstants(g: Graph, table: MemoryTable): MemoryConstants {
   const blocks = [...counts].sort((a, b) => a[0] - b[0]).map(([first, n]) => {
     const idx = new BigInt64Array(n * n);
     for (let k = 0; k < n; k++) for (let q = 0; q < n; q++) idx[k * n + q] = BigInt(first + Math.abs(k - q));
-    return { first, n, kernel: g.constant(idx, 'int64', [n, n], `memory_kernel_${first}`) };
+    return { j: table.owner[first]!, first, n, kernel: g.constant(idx, 'int64', [n, n], `memory_kernel_${first}`) };
   });
   return { V, blocks };
 }
@@ -115,7 +117,7 @@ export function checkMemoryTable(cfg: ModelConfig, table: MemoryTable | null | u
 
 /**
  * The memory's two terms for latest [.., J] (int64, −1 none; static rank 2 or 3): the embedding
- * [.., C] and the logit bonus [.., V] (see MEMORY_INPUT), in the tables' dtype.
+ * [.., C] and the logit bonus [.., V] (see MEMORY_INPUT; wma's part only where p has wma), in the tables' dtype.
  */
 export function memoryTerms(g: Graph, p: Record<string, Tensor>, latest: Tensor, c: MemoryConstants): { embedding: Tensor; bonus: Tensor } {
   const axis = (latest.shape?.length ?? 2) - 1;
@@ -132,13 +134,17 @@ export function memoryTerms(g: Graph, p: Record<string, Tensor>, latest: Tensor,
   const count = g.max(g.reduceSum(hasF, [axis]), 1); // [.., 1]
   const embedding = g.div(g.matMul(hot, p['transformer.wme.weight']!), count); // [.., C]
   // per variable, its one-hot [.., n] times its kernel [n, n] (wmb[first + |k − k'|]): small
-  // products where gathering the kernel for all [.., V] cells cost more than the rest of the model
+  // products where gathering the kernel for all [.., V] cells cost more than the rest of the model;
+  // while it has no value, wma's entries instead (refit-only: absent from the training graph)
+  const wma = p['transformer.wma.weight'];
+  const none = wma ? g.sub(g.scalar(1, dtype), hasF) : null; // [.., J]
   const pieces: Tensor[] = [];
   let at0 = 0;
   const columns = (from: number, to: number, t: Tensor) => g.slice(t, [from], [to], [axis]);
   for (const b of c.blocks) {
     if (b.first > at0) pieces.push(columns(at0, b.first, zerosV));
-    pieces.push(g.matMul(columns(b.first, b.first + b.n, hot), g.gather(p['transformer.wmb.weight']!, b.kernel)));
+    const later = g.matMul(columns(b.first, b.first + b.n, hot), g.gather(p['transformer.wmb.weight']!, b.kernel)); // [.., n]
+    pieces.push(wma && none ? g.add(later, g.mul(columns(b.j, b.j + 1, none), g.slice(wma, [b.first], [b.first + b.n], [0]))) : later);
     at0 = b.first + b.n;
   }
   if (at0 < c.V) pieces.push(columns(at0, c.V, zerosV));
@@ -362,7 +368,7 @@ function buildLoss(cfg: ModelConfig, opts: TrainingGraphOptions, name: string, w
   const positions = g.input('position_ids', 'int64', [B, T]);
   const docs = g.input('doc_ids', 'int64', [B, T]);
   const targets = g.input('targets', 'int64', [B, T]);
-  const params = gptParamSpecs(cfg, vocabSize);
+  const params = trainedParamSpecs(cfg, vocabSize);
   const p: Params = {};
   checkMemoryTable(cfg, opts.memory, 'buildTrainingGraph');
   const latest = opts.memory ? g.input(MEMORY_INPUT, 'int64', [B * T, opts.memory.variables]) : null;
@@ -381,7 +387,7 @@ function buildLoss(cfg: ModelConfig, opts: TrainingGraphOptions, name: string, w
 /**
  * The training graph. Inputs: input_ids, position_ids, doc_ids, targets (int64 [B, T]; target −1
  * = ignored), the value memory [B·T, J] when the model has one (MEMORY_INPUT), then every
- * parameter by its Hugging Face name in gptParamSpecs order, then the dropout masks of dropoutMaskSpecs (none when the model has no dropout). Outputs: loss (scalar,
+ * parameter the optimizer trains by its Hugging Face name in trainedParamSpecs order, then the dropout masks of dropoutMaskSpecs (none when the model has no dropout). Outputs: loss (scalar,
  * mean over non-ignored targets) then grad.<name> for every parameter, same order.
  */
 export function buildTrainingGraph(cfg: ModelConfig, opts: TrainingGraphOptions): BuiltGraph {

@@ -16,6 +16,12 @@ export interface ParamSpec {
   std: number;
   /** an embedding table (decayed only when train.decay_embeddings) */
   embedding: boolean;
+  /**
+   * fitted after training by the value memory's refit (src/train/memoryRefit.ts), not by the
+   * optimizer: the training graph and its checkpoints leave it out (trainedParamSpecs), and
+   * model.safetensors holds it at its init until the refit
+   */
+  refitOnly?: boolean;
 }
 
 export function gptParamSpecs(cfg: ModelConfig, vocabSize: number): ParamSpec[] {
@@ -43,6 +49,9 @@ export function gptParamSpecs(cfg: ModelConfig, vocabSize: number): ParamSpec[] 
   if (cfg.value_memory) {
     specs.push(p('transformer.wme.weight', [vocabSize, C], 'zeros', 0, true)); // [V, C]
     specs.push(p('transformer.wmb.weight', [vocabSize], 'zeros')); // [V]
+    // a value token's bonus while its variable has no value yet: one number per variable (the
+    // refit ties a variable's tokens), which calibrates how many patients get each lab
+    specs.push({ ...p('transformer.wma.weight', [vocabSize], 'zeros'), refitOnly: true }); // [V]
   }
   for (let l = 0; l < cfg.n_layer; l++) {
     const h = `transformer.h.${l}`;
@@ -67,4 +76,9 @@ export function gptParamSpecs(cfg: ModelConfig, vocabSize: number): ParamSpec[] 
 
 export function paramCount(specs: readonly ParamSpec[]): number {
   return specs.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);
+}
+
+/** The parameters the optimizer trains: gptParamSpecs without the refit-only ones. */
+export function trainedParamSpecs(cfg: ModelConfig, vocabSize: number): ParamSpec[] {
+  return gptParamSpecs(cfg, vocabSize).filter((s) => !s.refitOnly);
 }

@@ -42,7 +42,7 @@ export const trainConfigSchema = z
     // model.safetensors then use the average; null = off, the raw weights
     ema_decay: z.number().gt(0).lt(1).nullable().default(null),
     log_every: z.number().int().positive().default(10),
-    // With model.value_memory: after training, the memory's logit-bonus kernel (wmb) is refitted on
+    // With model.value_memory: after training, the memory's logit bonuses (wmb, wma) are refitted on
     // the frozen trunk over this many training patients (src/train/memoryRefit.ts), keeping the
     // step with the lowest loss on as many validation patients; 0 = off. Trained with the trunk,
     // the kernel under-predicts rare labs' repeat measurements (docs/quality.md)
@@ -51,6 +51,9 @@ export const trainConfigSchema = z
     // has one weight per kernel entry, so a few dozen large steps converge
     memory_refit_steps: z.number().int().positive().default(60),
     memory_refit_lr: z.number().positive().default(0.05),
+    // the refit also fits each variable's first-value offset (transformer.wma.weight), which
+    // calibrates how many patients get each lab; false = the kernel alone
+    memory_refit_first_values: z.boolean().default(true),
   })
   .strict();
 

@@ -9,49 +9,56 @@ import type { TokenShard } from './batches.ts';
 import { MemoryRows } from './memory.ts';
 
 /**
- * Refitting the value memory's logit-bonus kernel (transformer.wmb.weight [V]) on the frozen trunk,
- * after training.
+ * Refitting the value memory's logit bonuses on the frozen trunk, after training: the kernel
+ * (transformer.wmb.weight [V]) and the first-value offsets (transformer.wma.weight [V], one number
+ * per variable, which only the refit fits).
  *
  * Why: trained jointly with the trunk, the kernel is far from its own optimum. For rare labs the
  * model expects too few later values of a variable its patient already has, and too many first
  * ones, so synthetic patients have those labs measured once too often (bench/conditionals.ts;
  * docs/quality.md, "Calibrating the memory"). With the trunk fixed, the loss is convex in the
- * kernel, and summed over one variable's entries its gradient is "expected minus real later
- * values": at the optimum the two agree.
+ * bonuses. Summed over one variable's kernel entries, its gradient is "expected minus real later
+ * values"; for its offset, "expected minus real first values": at the optimum they agree.
  *
  * Notation: S = a patient's positions (its first n_ctx tokens), V = vocab, J = variables; z = the
- * trunk's logits (the bonus left out), w = the kernel. A value token v of variable j, while j's
- * latest value token is u, gets the bonus w[first_j + |v − u|]; every other logit gets none.
+ * trunk's logits (no bonus), w [V + J] = the kernel then the offsets. A value token v of variable j
+ * gets w[first_j + |v − u|] while j's latest value token is u, and w[V + j] while j has none;
+ * every other logit gets nothing.
  *
  * The loss is a softmax over V at every position, but only the bonused entries change with w, so
- * each position is kept as: C = Σ exp(z − m) over its unbonused tokens, and per bonused token its
- * exp(z − m) and kernel index (m = the position's max logit). A step then costs one multiply-add
- * per bonused entry and no exp.
+ * each position is kept as: C = Σ exp(z − m) over the tokens of no variable's values (m = the
+ * position's max logit); per token of a variable with a value, its exp(z − m) and kernel index; per
+ * variable without one, the sum of its tokens' exp(z − m) (they share w[V + j]). A step then costs
+ * one multiply-add per entry and no exp.
  */
 
 export interface MemoryRefitOptions {
-  /** training patients whose positions the kernel is fitted on (a seeded sample of the train shard) */
+  /** training patients whose positions the bonuses are fitted on (a seeded sample of the train shard) */
   patients: number;
   /** full-batch Adam steps */
   steps: number;
   lr: number;
   /** the sample's seed */
   seed: number;
-  /** validation loss every this many steps; the best step's kernel is kept */
+  /** fit the first-value offsets too (false: they keep their values, the kernel alone is fitted) */
+  firstValues: boolean;
+  /** validation loss every this many steps; the best step's bonuses are kept */
   evalEvery?: number;
   session?: SessionOptions;
   log?: (message: string) => void;
 }
 
 export interface MemoryRefitResult {
-  /** the kernel to keep: the best validation step's (the last step's without validation) */
+  /** the bonuses to keep: the best validation step's (the last step's without validation) */
   wmb: Float32Array;
+  /** [V]: each value token holds its variable's offset, other tokens 0 */
+  wma: Float32Array;
   trainPatients: number;
   valPatients: number;
-  /** mean cross-entropy per target, before (the trained kernel) and after */
+  /** mean cross-entropy per target, before (the trained bonuses) and after */
   trainLoss: [number, number];
   valLoss: [number, number] | null;
-  /** the step whose kernel is kept; 0 = the trained kernel was best */
+  /** the step whose bonuses are kept; 0 = the trained ones were best */
   bestStep: number;
   seconds: number;
 }
@@ -69,39 +76,61 @@ function valueBlocks(table: MemoryTable): { first: Int32Array; n: Int32Array } {
   return { first, n };
 }
 
+/** The refit's parameters [V + J] from the model's tables: the kernel, then each variable's offset (its first token's wma). */
+export function refitParams(table: MemoryTable, wmb: ArrayLike<number>, wma: ArrayLike<number> | null): Float64Array {
+  const V = table.owner.length;
+  const { first } = valueBlocks(table);
+  const w = new Float64Array(V + table.variables);
+  for (let i = 0; i < V; i++) w[i] = wmb[i]!;
+  if (wma) first.forEach((f, j) => (w[V + j] = f >= 0 ? wma[f]! : 0));
+  return w;
+}
+
+/** The model's tables from the refit's parameters: wmb = w[0, V); wma [V] = each value token's variable's offset. */
+export function modelTables(table: MemoryTable, w: Float64Array): { wmb: Float32Array; wma: Float32Array } {
+  const V = table.owner.length;
+  const { first, n } = valueBlocks(table);
+  const wma = new Float32Array(V);
+  first.forEach((f, j) => wma.fill(w[V + j]!, f, f + n[j]!));
+  return { wmb: Float32Array.from(w.subarray(0, V)), wma };
+}
+
 /**
- * The kernel's softmax problem over a set of positions (see the file comment): the trunk's logits
- * reduced to what the bonus can change.
+ * The bonuses' softmax problem over a set of positions (see the file comment): the trunk's logits
+ * reduced to what the bonuses can change.
  */
 export class KernelProblem {
   private readonly V: number;
   private readonly J: number;
   private readonly blockFirst: Int32Array;
   private readonly blockN: Int32Array;
+  /** the parameters: V + J */
+  readonly size: number;
   positions = 0;
   private entries = 0;
   /** [positions] Σ exp(z − m) over the unbonused tokens */
   private rest = new Float64Array(1024);
   /** [positions] z_target − m */
   private target = new Float64Array(1024);
-  /** [positions] the target's kernel index, −1 when it has no bonus */
+  /** [positions] the target's parameter index, −1 when it has no bonus */
   private targetK = new Int32Array(1024);
-  /** [positions + 1] position p's bonused entries are [start[p], start[p + 1]) */
+  /** [positions + 1] position p's entries are [start[p], start[p + 1]) */
   private start = new Int32Array(1025);
-  /** [entries] exp(z − m) of a bonused token, and its kernel index */
+  /** [entries] exp(z − m) of a bonused token, or the sum over a variable without a value; and its parameter index */
   private e = new Float32Array(1 << 16);
   private k = new Int32Array(1 << 16);
 
   constructor(table: MemoryTable) {
     this.V = table.owner.length;
     this.J = table.variables;
+    this.size = this.V + this.J;
     const b = valueBlocks(table);
     this.blockFirst = b.first;
     this.blockN = b.n;
   }
 
   /**
-   * Adds a patient's positions: logits [S, V] without the bonus, latest [S, J] (MemoryRows), and
+   * Adds a patient's positions: logits [S, V] without the bonuses, latest [S, J] (MemoryRows), and
    * targets [S] (the next token, −1 where none: that position is skipped).
    */
   add(logits: Float32Array, latest: ArrayLike<number | bigint>, targets: ArrayLike<number>): void {
@@ -110,7 +139,7 @@ export class KernelProblem {
     if (logits.length !== S * V || latest.length !== S * J) {
       throw new RangeError(`KernelProblem.add: ${logits.length} logits and ${latest.length} memory cells for ${S} targets (V ${V}, J ${J})`);
     }
-    const bonusOf = new Int32Array(V); // per token of this position: kernel index, −1 none
+    const paramOf = new Int32Array(V); // per token of this position: parameter index, −1 none
     for (let s = 0; s < S; s++) {
       const y = targets[s]!;
       if (y < 0) continue;
@@ -118,30 +147,36 @@ export class KernelProblem {
       const z = logits.subarray(s * V, (s + 1) * V);
       let m = -Infinity;
       for (let v = 0; v < V; v++) if (z[v]! > m) m = z[v]!;
-      bonusOf.fill(-1);
-      let bonused = 0;
-      for (let j = 0; j < J; j++) {
-        const u = Number(latest[s * J + j]!);
-        if (u < 0 || this.blockN[j] === 0) continue;
-        const f = this.blockFirst[j]!;
-        for (let v = f; v < f + this.blockN[j]!; v++) bonusOf[v] = f + Math.abs(v - u);
-        bonused += this.blockN[j]!;
-      }
-      this.reserve(this.positions + 1, this.entries + bonused);
-      let rest = 0;
+      paramOf.fill(-1);
+      this.reserve(this.positions + 1, this.entries + V);
       let at = this.entries;
-      for (let v = 0; v < V; v++) {
-        const ev = Math.exp(z[v]! - m);
-        if (bonusOf[v]! < 0) rest += ev;
-        else {
-          this.e[at] = ev;
-          this.k[at++] = bonusOf[v]!;
+      for (let j = 0; j < J; j++) {
+        const f = this.blockFirst[j]!;
+        const n = this.blockN[j]!;
+        if (n === 0) continue;
+        const u = Number(latest[s * J + j]!);
+        if (u >= 0) {
+          for (let v = f; v < f + n; v++) {
+            paramOf[v] = f + Math.abs(v - u);
+            this.e[at] = Math.exp(z[v]! - m);
+            this.k[at++] = paramOf[v]!;
+          }
+        } else {
+          let sum = 0;
+          for (let v = f; v < f + n; v++) {
+            paramOf[v] = V + j;
+            sum += Math.exp(z[v]! - m);
+          }
+          this.e[at] = sum;
+          this.k[at++] = V + j;
         }
       }
+      let rest = 0;
+      for (let v = 0; v < V; v++) if (paramOf[v]! < 0) rest += Math.exp(z[v]! - m);
       const p = this.positions++;
       this.rest[p] = rest;
       this.target[p] = z[y]! - m;
-      this.targetK[p] = bonusOf[y]!;
+      this.targetK[p] = paramOf[y]!;
       this.entries = at;
       this.start[p + 1] = at;
     }
@@ -163,12 +198,13 @@ export class KernelProblem {
   }
 
   /**
-   * The mean cross-entropy per target under kernel w [V]; with dw [V] given, its gradient is
-   * written there (overwriting it).
+   * The mean cross-entropy per target under parameters w [V + J]; with dw [V + J] given, its
+   * gradient is written there (overwriting it).
    */
   loss(w: Float64Array, dw?: Float64Array): number {
-    const ew = new Float64Array(this.V);
-    for (let i = 0; i < this.V; i++) ew[i] = Math.exp(w[i]!);
+    if (w.length !== this.size || (dw && dw.length !== this.size)) throw new RangeError(`KernelProblem.loss: parameters of ${w.length}, gradient of ${dw?.length}, for ${this.size}`);
+    const ew = new Float64Array(this.size);
+    for (let i = 0; i < this.size; i++) ew[i] = Math.exp(w[i]!);
     dw?.fill(0);
     const { rest, target, targetK, start, e, k } = this;
     let sum = 0;
@@ -183,7 +219,7 @@ export class KernelProblem {
       if (ky >= 0) dw[ky]! -= 1;
     }
     const n = Math.max(this.positions, 1);
-    if (dw) for (let i = 0; i < this.V; i++) dw[i]! /= n;
+    if (dw) for (let i = 0; i < this.size; i++) dw[i]! /= n;
     return sum / n;
   }
 }
@@ -201,7 +237,7 @@ export function samplePatients(shard: TokenShard, count: number, rng: Rng): numb
 
 /**
  * The trunk's logits for the given patients (their first n_ctx tokens, one at a time through the
- * inference graph with a zero kernel), added to a new KernelProblem.
+ * inference graph with zero bonuses), added to a new KernelProblem.
  */
 export async function kernelProblem(
   model: ModelConfig,
@@ -215,8 +251,8 @@ export async function kernelProblem(
   const J = table.variables;
   const H = model.n_head;
   const D = model.n_embd / H;
-  const zeroKernel = { ...weights, 'transformer.wmb.weight': new Float32Array(V) };
-  const graph = buildInferenceGraph(model, { vocabSize: V, memory: table, weights: zeroKernel });
+  const trunk = { ...weights, 'transformer.wmb.weight': new Float32Array(V), 'transformer.wma.weight': new Float32Array(V) };
+  const graph = buildInferenceGraph(model, { vocabSize: V, memory: table, weights: trunk });
   const s = await createSession(graph.model, session);
   const problem = new KernelProblem(table);
   const past: Record<string, HostTensor> = {};
@@ -246,8 +282,9 @@ export async function kernelProblem(
 }
 
 /**
- * Refits the kernel on `opts.patients` training patients with full-batch Adam from the trained
- * kernel, keeping the step with the lowest validation loss (on up to as many validation patients).
+ * Refits the bonuses on `opts.patients` training patients with full-batch Adam from the trained
+ * ones (wma: 0 where the weights have none), keeping the step with the lowest validation loss (on
+ * up to as many validation patients).
  */
 export async function refitMemoryKernel(
   model: ModelConfig,
@@ -270,10 +307,11 @@ export async function refitMemoryKernel(
       `(${train.positions.toLocaleString('en')} and ${(val?.positions ?? 0).toLocaleString('en')} positions) in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
   );
 
-  const w = Float64Array.from(weights['transformer.wmb.weight']!);
-  const dw = new Float64Array(V);
-  const m1 = new Float64Array(V);
-  const m2 = new Float64Array(V);
+  const w = refitParams(table, weights['transformer.wmb.weight']!, weights['transformer.wma.weight'] ?? null); // [V + J]
+  const N = w.length;
+  const dw = new Float64Array(N);
+  const m1 = new Float64Array(N);
+  const m2 = new Float64Array(N);
   const [b1, b2, eps] = [0.9, 0.999, 1e-8];
   const trainBefore = train.loss(w);
   const valBefore = val ? val.loss(w) : null;
@@ -282,7 +320,8 @@ export async function refitMemoryKernel(
   const evalEvery = opts.evalEvery ?? 5;
   for (let step = 1; step <= opts.steps; step++) {
     trainLoss = train.loss(w, dw);
-    for (let i = 0; i < V; i++) {
+    if (!opts.firstValues) dw.fill(0, V);
+    for (let i = 0; i < N; i++) {
       m1[i] = b1 * m1[i]! + (1 - b1) * dw[i]!;
       m2[i] = b2 * m2[i]! + (1 - b2) * dw[i]! ** 2;
       w[i]! -= (opts.lr * (m1[i]! / (1 - b1 ** step))) / (Math.sqrt(m2[i]! / (1 - b2 ** step)) + eps);
@@ -295,7 +334,7 @@ export async function refitMemoryKernel(
   }
   if (!val) best = { step: opts.steps, loss: Infinity, w: Float64Array.from(w) };
   return {
-    wmb: Float32Array.from(best.w),
+    ...modelTables(table, best.w),
     trainPatients: trainIds.length,
     valPatients: valIds.length,
     trainLoss: [trainBefore, train.loss(best.w)],
@@ -309,10 +348,11 @@ export async function refitMemoryKernel(
 export const MEMORY_REFIT_METADATA = 'memory_refit';
 
 /**
- * The train command's last step with model.value_memory: refits the kernel of the run's
- * model.safetensors and rewrites the file with it, the other tensors as they were, and the refit's
- * settings and losses under MEMORY_REFIT_METADATA. A file already refitted with these settings is
- * left alone (a resumed finished run); one refitted with others is refitted again from its kernel.
+ * The train command's last step with model.value_memory: refits the bonuses of the run's
+ * model.safetensors and rewrites the file with them (adding wma to a file from before it), the
+ * other tensors as they were, and the refit's settings and losses under MEMORY_REFIT_METADATA. A
+ * file already refitted with these settings is left alone (a resumed finished run); one refitted
+ * with others is refitted again from its bonuses.
  */
 export async function refitRunWeights(
   path: string,
@@ -324,28 +364,25 @@ export async function refitRunWeights(
 ): Promise<MemoryRefitResult | null> {
   const log = opts.log ?? (() => {});
   const file = await loadSafetensors(path);
-  const settings = { patients: opts.patients, steps: opts.steps, lr: opts.lr, seed: opts.seed };
+  const settings = { patients: opts.patients, steps: opts.steps, lr: opts.lr, seed: opts.seed, first_values: opts.firstValues };
   const previous = file.metadata[MEMORY_REFIT_METADATA];
   if (previous !== undefined) {
     const p = JSON.parse(previous) as { settings?: unknown };
     if (JSON.stringify(p.settings) === JSON.stringify(settings)) {
-      log(`memory refit: ${path} already has its kernel refitted with these settings`);
+      log(`memory refit: ${path} already has its bonuses refitted with these settings`);
       return null;
     }
-    log(`memory refit: ${path} was refitted with other settings (${JSON.stringify(p.settings)}); refitting from its kernel`);
+    log(`memory refit: ${path} was refitted with other settings (${JSON.stringify(p.settings)}); refitting from its bonuses`);
   }
   const weights = Object.fromEntries(file.tensors.map((t) => [t.name, tensorToFloat32(t)]));
   if (!weights['transformer.wmb.weight']) throw new SynehrError('E_RUN', `${path}: no tensor 'transformer.wmb.weight': the weights are not a value-memory model's`);
   const r = await refitMemoryKernel(model, table, weights, trainShard, valShard, opts);
-  const tensors = file.tensors.map((t) => ({
-    name: t.name,
-    dtype: 'F32' as const,
-    shape: t.shape,
-    data: t.name === 'transformer.wmb.weight' ? r.wmb : weights[t.name]!,
-  }));
+  const refitted: Record<string, Float32Array> = { 'transformer.wmb.weight': r.wmb, 'transformer.wma.weight': r.wma };
+  const tensors = file.tensors.map((t) => ({ name: t.name, dtype: 'F32' as const, shape: t.shape, data: refitted[t.name] ?? weights[t.name]! }));
+  if (!weights['transformer.wma.weight']) tensors.push({ name: 'transformer.wma.weight', dtype: 'F32', shape: [r.wma.length], data: r.wma });
   const record = { settings, best_step: r.bestStep, train_loss: r.trainLoss, val_loss: r.valLoss, patients: [r.trainPatients, r.valPatients] };
   await saveSafetensors(path, tensors, { ...file.metadata, [MEMORY_REFIT_METADATA]: JSON.stringify(record) });
   const f = (x: [number, number] | null) => (x ? `${x[0].toFixed(4)} → ${x[1].toFixed(4)}` : '-');
-  log(`memory refit: train loss ${f(r.trainLoss)}, val loss ${f(r.valLoss)} (kernel of step ${r.bestStep}/${opts.steps}) in ${r.seconds.toFixed(0)} s`);
+  log(`memory refit: train loss ${f(r.trainLoss)}, val loss ${f(r.valLoss)} (step ${r.bestStep}/${opts.steps}) in ${r.seconds.toFixed(0)} s`);
   return r;
 }

@@ -3,7 +3,7 @@ import cliProgress from 'cli-progress';
 import { runFiles } from '../config/runPaths.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { initParams, paramLayout, paramsToTensors } from '../model/init.ts';
-import { gptParamSpecs, paramCount, type ParamSpec } from '../model/params.ts';
+import { gptParamSpecs, paramCount, trainedParamSpecs, type ParamSpec } from '../model/params.ts';
 import { saveSafetensors } from '../model/safetensors.ts';
 import { trackingConfigSchema, type TrackingConfig } from '../tracking/config.ts';
 import { createTracker } from '../tracking/tracker.ts';
@@ -62,7 +62,7 @@ export interface TrainModelOptions {
   padId: number;
   /** builds the model's runner; the GPT's ONNX graphs by default (see src/train/gptRunner.ts) */
   createRunner: RunnerFactory;
-  /** the parameters; gptParamSpecs(model, vocabSize) by default */
+  /** the parameters; trainedParamSpecs(model, vocabSize) by default */
   specs?: readonly ParamSpec[];
   /** continue from the newest checkpoint in runDir/checkpoints */
   resume?: boolean;
@@ -113,7 +113,7 @@ export async function trainModel(opts: TrainModelOptions): Promise<TrainResult> 
   if (opts.trainShard.vocabSize !== opts.vocabSize) {
     throw new SynehrError('E_INPUT', `training shard has vocabulary size ${opts.trainShard.vocabSize}, the tokenizer ${opts.vocabSize}: re-run synehr tokenize`);
   }
-  const specs = opts.specs ?? gptParamSpecs(opts.model, opts.vocabSize);
+  const specs = opts.specs ?? trainedParamSpecs(opts.model, opts.vocabSize);
   const layout = paramLayout(specs);
   const nParams = paramCount(specs);
 
@@ -201,8 +201,12 @@ export async function trainModel(opts: TrainModelOptions): Promise<TrainResult> 
 
   // what validation measures and model.safetensors keeps: the weight average when there is one
   const evalWeights = (): Float32Array => (ema ? emaWeights(ema.weights, ema.sum, params, emaDecay!, step) : params);
+  // the refit-only parameters (the value memory's wma) at their init, so that the file is a whole model before the refit
+  const refitOnly = opts.specs ? [] : gptParamSpecs(opts.model, opts.vocabSize).filter((s) => s.refitOnly);
+  if (refitOnly.some((s) => s.init !== 'zeros')) throw new RangeError(`trainModel: refit-only parameters must start at zeros: ${refitOnly.map((s) => `${s.name} ${s.init}`).join(', ')}`);
+  const atInit = refitOnly.map((s) => ({ name: s.name, dtype: 'F32' as const, shape: s.shape, data: new Float32Array(s.shape.reduce((a, b) => a * b, 1)) }));
   const saveBest = (weights: Float32Array): Promise<void> =>
-    saveSafetensors(files.weights, paramsToTensors(layout, weights), {
+    saveSafetensors(files.weights, [...paramsToTensors(layout, weights), ...atInit], {
       format: 'pt',
       step: String(step),
       n_layer: String(opts.model.n_layer),

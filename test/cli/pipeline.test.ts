@@ -58,7 +58,7 @@ describe('synehr pipeline', () => {
     expect(first.err).toContain(`report: ${join(run, 'eval', 'report.html')}`);
     expect(first.err).toMatch(/memory refit: trunk logits of \d+ training and \d+ validation patients/);
     const weights = await loadSafetensors(join(run, 'model.safetensors'));
-    expect(JSON.parse(weights.metadata[MEMORY_REFIT_METADATA]!).settings).toEqual({ patients: 800, steps: 60, lr: 0.05, seed: 42 });
+    expect(JSON.parse(weights.metadata[MEMORY_REFIT_METADATA]!).settings).toEqual({ patients: 800, steps: 60, lr: 0.05, seed: 42, first_values: true });
 
     const second = await synehr(['pipeline', ...overrides, 'resume=true']);
     expect(second.code).toBe(0);

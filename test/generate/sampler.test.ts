@@ -281,6 +281,8 @@ describe('sampler.onnx', () => {
     // bonuses of ±1 per distance in bins, large enough to change greedy choices
     w['transformer.wmb.weight'] = Float32Array.from({ length: V }, (_, v) => ((v * 7919) % 13) / 6 - 1);
     const table = tok.memoryTable();
+    // first-value offsets of −1.5 to 1.5 by variable (the refit ties a variable's tokens)
+    w['transformer.wma.weight'] = Float32Array.from({ length: V }, (_, v) => (table.first[v]! >= 0 ? ((table.owner[v]! * 5) % 7) / 2 - 1.5 : 0));
     const s = await createSession(buildSamplerGraph(memCfg, { vocabSize: V, weights: w, automaton: tok.automaton, clock: tok.clock(), memory: table }), { threads: 1 });
     const inf = await createSession(buildInferenceGraph(memCfg, { vocabSize: V, weights: w, memory: table }).model, { threads: 1 });
     // a real prefix, so that the greedy run starts with values in the memory

@@ -42,6 +42,9 @@ describe('value memory in the GPT training graph', () => {
     const wme = gptParamSpecs(MEM, TINY_V).find((s) => s.name === 'transformer.wme.weight')!;
     expect(wme).toMatchObject({ shape: [TINY_V, TINY.n_embd], init: 'zeros', decay: false, embedding: true });
     expect(gptParamSpecs(MEM, TINY_V).find((s) => s.name === 'transformer.wmb.weight')).toMatchObject({ shape: [TINY_V], init: 'zeros', decay: false });
+    // the first-value offsets are the refit's alone: not an input of the training graph
+    expect(gptParamSpecs(MEM, TINY_V).find((s) => s.name === 'transformer.wma.weight')).toMatchObject({ shape: [TINY_V], init: 'zeros', decay: false, refitOnly: true });
+    expect(built.inputNames).not.toContain('transformer.wma.weight');
     expect(built.outputNames).toContain(gradName('transformer.wmb.weight'));
     expect(gptParamSpecs(TINY, TINY_V).some((s) => s.name === 'transformer.wme.weight')).toBe(false);
     expect(buildEvalGraph(MEM, memOpts).inputNames.slice(0, 5)).toEqual([...TRAINING_DATA_INPUTS, MEMORY_INPUT]);
@@ -103,7 +106,8 @@ async function step(s: Session, ids: number[], memory: number[], past: number, c
 
 describe('value memory in the KV-cache inference graph', () => {
   it('takes memory after position_ids; full-sequence logits give the reference losses, cached decoding the same logits', async () => {
-    const { values } = randomParams(MEM, TINY_V, 2);
+    // every parameter, the refit-only wma included: the inference graph adds it while a variable has no value
+    const { values } = randomParams(MEM, TINY_V, 2, true);
     const weights = Object.fromEntries(Object.entries(values).map(([k, v]) => [k, Float32Array.from(v)]));
     const built = buildInferenceGraph(MEM, { vocabSize: TINY_V, weights, memory: TABLE });
     expect(() => buildInferenceGraph(MEM, { vocabSize: TINY_V, weights })).toThrow(/no memory table/);

@@ -2,7 +2,7 @@
 import { createSession, hostTensor, int64Tensor, scalarValue, type HostTensor, type Session } from '../../src/graph/runtime.ts';
 import type { ModelConfig } from '../../src/model/config.ts';
 import type { MemoryTable } from '../../src/tokenizer/vocabulary.ts';
-import { gptParamSpecs, type ParamSpec } from '../../src/model/params.ts';
+import { gptParamSpecs, trainedParamSpecs, type ParamSpec } from '../../src/model/params.ts';
 import type { ReferenceBatch } from './reference.ts';
 import { Rng } from '../../src/util/rng.ts';
 
@@ -26,10 +26,13 @@ export const TINY_MEMORY_TABLE: MemoryTable = (() => {
   };
 })();
 
-/** Parameters with non-trivial values (std 0.3, LayerNorm gains near 1) so every path matters. */
-export function randomParams(cfg: ModelConfig, V: number, seed: number): { specs: ParamSpec[]; values: Record<string, Float64Array> } {
+/**
+ * Parameters with non-trivial values (std 0.3, LayerNorm gains near 1) so every path matters: the
+ * trained ones (what the training graph takes), or with `all` the refit-only ones too.
+ */
+export function randomParams(cfg: ModelConfig, V: number, seed: number, all = false): { specs: ParamSpec[]; values: Record<string, Float64Array> } {
   const rng = new Rng(seed);
-  const specs = gptParamSpecs(cfg, V);
+  const specs = all ? gptParamSpecs(cfg, V) : trainedParamSpecs(cfg, V);
   const values: Record<string, Float64Array> = {};
   for (const s of specs) {
     const n = s.shape.reduce((a, b) => a * b, 1);

@@ -18,7 +18,8 @@ export interface ReferenceBatch {
    * the value memory (model.value_memory): per token each variable's latest value token or −1
    * ([B·T, J]), and the tokenizer's memory table. Token n adds the mean of wme's rows at its latest
    * tokens to its embedding, and to the logit of each value token v of a variable j with a latest
-   * token u, wmb[first[v] + |v − u|].
+   * token u, wmb[first[v] + |v − u|]; with a wma table in the parameters, wma[v] to those of a
+   * variable with none.
    */
   memory?: { latest: ArrayLike<number>; table: MemoryTable };
 }
@@ -162,7 +163,7 @@ export function referenceTokenLosses(cfg: ModelConfig, vocabSize: number, p: Ref
     for (let v = 0; v < V; v++) {
       let s = 0;
       for (let c = 0; c < C; c++) s += xf[n * C + c]! * wte[v * C + c]!;
-      logits[v] = s + (cfg.value_memory ? referenceBonus(batch, n, v, param(p, 'transformer.wmb.weight')) : 0);
+      logits[v] = s + (cfg.value_memory ? referenceBonus(batch, n, v, param(p, 'transformer.wmb.weight'), p['transformer.wma.weight']) : 0);
       if (s > max) max = s;
     }
     let z = 0;
@@ -185,12 +186,13 @@ export function referenceLoss(cfg: ModelConfig, vocabSize: number, p: ReferenceP
   return count === 0 ? 0 : sum / count;
 }
 
-/** The value memory's logit bonus of token v at row n (ReferenceBatch.memory). */
-function referenceBonus(batch: ReferenceBatch, n: number, v: number, wmb: ArrayLike<number>): number {
+/** The value memory's logit bonus of token v at row n (ReferenceBatch.memory); wma (refit-only) when given. */
+function referenceBonus(batch: ReferenceBatch, n: number, v: number, wmb: ArrayLike<number>, wma?: ArrayLike<number>): number {
   if (!batch.memory) throw new RangeError('reference: a model with the value memory needs batch.memory');
   const { latest, table } = batch.memory;
   const j = table.owner[v]!;
   if (j < 0 || table.sets[v]! < 0) return 0;
   const u = latest[n * table.variables + j]!;
-  return u < 0 ? 0 : wmb[table.first[v]! + Math.abs(v - u)]!;
+  if (u < 0) return wma ? wma[v]! : 0;
+  return wmb[table.first[v]! + Math.abs(v - u)]!;
 }
