@@ -277,7 +277,7 @@ describe('sampler.onnx', () => {
   it('value memory: top_k = 1 equals the JS greedy loop that feeds the inference graph MemoryRows\' latest tokens', async () => {
     const memCfg: ModelConfig = { ...cfg, value_memory: true };
     const V = tok.vocab.length;
-    const w = { ...weights, 'transformer.wme.weight': randomWeights(V, 8)['transformer.wte.weight']!, 'transformer.wmb.weight': new Float32Array(V) };
+    const w = { ...weights, 'transformer.wme.weight': randomWeights(V, 8)['transformer.wte.weight']!, 'transformer.wmb.weight': new Float32Array(V), 'transformer.wma.weight': new Float32Array(V) };
     // bonuses of ±1 per distance in bins, large enough to change greedy choices
     w['transformer.wmb.weight'] = Float32Array.from({ length: V }, (_, v) => ((v * 7919) % 13) / 6 - 1);
     const table = tok.memoryTable();
