@@ -367,7 +367,12 @@ export async function refitRunWeights(
   const settings = { patients: opts.patients, steps: opts.steps, lr: opts.lr, seed: opts.seed, first_values: opts.firstValues };
   const previous = file.metadata[MEMORY_REFIT_METADATA];
   if (previous !== undefined) {
-    const p = JSON.parse(previous) as { settings?: unknown };
+    let p: { settings?: unknown };
+    try {
+      p = JSON.parse(previous) as { settings?: unknown };
+    } catch (e) {
+      throw new SynehrError('E_SAFETENSORS', `${path}: metadata '${MEMORY_REFIT_METADATA}' is not JSON (${(e as Error).message}): ${JSON.stringify(previous.slice(0, 80))}`);
+    }
     if (JSON.stringify(p.settings) === JSON.stringify(settings)) {
       log(`memory refit: ${path} already has its bonuses refitted with these settings`);
       return null;

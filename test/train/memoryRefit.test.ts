@@ -197,6 +197,14 @@ describe('refitRunWeights', () => {
     expect(log[0]).toMatch(/was refitted with other settings .*"steps":20.*refitting from its bonuses/);
   });
 
+  it('EXPECTED FAILURE - a refit stamp that is not JSON is named with its file', async () => {
+    const path = join(dir, 'stamped.safetensors');
+    await saveSafetensors(path, [{ name: 'transformer.wmb.weight', dtype: 'F32', shape: [V], data: new Float32Array(V) }], { [MEMORY_REFIT_METADATA]: '{oops' });
+    await expect(refitRunWeights(path, MEM_MODEL, TABLE, randomShard(4, 1), null, { patients: 4, steps: 1, lr: 0.05, seed: 1, firstValues: true })).rejects.toThrow(
+      /stamped.safetensors: metadata 'memory_refit' is not JSON .*"\{oops"/,
+    );
+  });
+
   it('refuses weights without a memory kernel, naming the file', async () => {
     const path = join(dir, 'plain.safetensors');
     await saveSafetensors(path, [{ name: 'transformer.wte.weight', dtype: 'F32', shape: [2], data: new Float32Array(2) }]);
