@@ -227,12 +227,7 @@ export class KernelProblem {
 /** `count` distinct patients of a shard in a seeded random order (all of them when it holds fewer). */
 export function samplePatients(shard: TokenShard, count: number, rng: Rng): number[] {
   const P = shard.offsets.length - 1;
-  const order = Array.from({ length: P }, (_, i) => i);
-  for (let i = P - 1; i > 0; i--) {
-    const r = rng.int(i + 1);
-    [order[i], order[r]] = [order[r]!, order[i]!];
-  }
-  return order.slice(0, Math.min(count, P)).sort((a, b) => a - b);
+  return rng.shuffle(Array.from({ length: P }, (_, i) => i)).slice(0, Math.min(count, P)).sort((a, b) => a - b);
 }
 
 /**
