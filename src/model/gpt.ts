@@ -91,16 +91,21 @@ export interface MemoryConstants {
   blocks: { j: number; first: number; n: number; kernel: Tensor }[];
 }
 
-export function memoryConstants(g: Graph, table: MemoryTable): MemoryConstants {
-  const V = table.owner.length;
+/** Each variable's value tokens as one block, first .. first + n − 1 in id order, by first token (variables without values have none). */
+export function valueBlocks(table: MemoryTable): { j: number; first: number; n: number }[] {
   const counts = new Map<number, number>();
   table.first.forEach((f, t) => {
     if (f >= 0 && table.sets[t]! >= 0) counts.set(f, (counts.get(f) ?? 0) + 1);
   });
-  const blocks = [...counts].sort((a, b) => a[0] - b[0]).map(([first, n]) => {
+  return [...counts].sort((a, b) => a[0] - b[0]).map(([first, n]) => ({ j: table.owner[first]!, first, n }));
+}
+
+export function memoryConstants(g: Graph, table: MemoryTable): MemoryConstants {
+  const V = table.owner.length;
+  const blocks = valueBlocks(table).map(({ j, first, n }) => {
     const idx = new BigInt64Array(n * n);
     for (let k = 0; k < n; k++) for (let q = 0; q < n; q++) idx[k * n + q] = BigInt(first + Math.abs(k - q));
-    return { j: table.owner[first]!, first, n, kernel: g.constant(idx, 'int64', [n, n], `memory_kernel_${first}`) };
+    return { j, first, n, kernel: g.constant(idx, 'int64', [n, n], `memory_kernel_${first}`) };
   });
   return { V, blocks };
 }

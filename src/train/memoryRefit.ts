@@ -1,5 +1,5 @@
 import type { ModelConfig } from '../model/config.ts';
-import { buildInferenceGraph, MEMORY_INPUT } from '../model/gpt.ts';
+import { buildInferenceGraph, MEMORY_INPUT, valueBlocks } from '../model/gpt.ts';
 import { createSession, float32Tensor, int64Tensor, type HostTensor, type SessionOptions } from '../graph/runtime.ts';
 import type { MemoryTable } from '../tokenizer/vocabulary.ts';
 import { loadSafetensors, saveSafetensors, tensorToFloat32 } from '../model/safetensors.ts';
@@ -63,15 +63,13 @@ export interface MemoryRefitResult {
   seconds: number;
 }
 
-/** Per variable j, its value tokens' first id and count (one consecutive block; −1 / 0 for none). */
-function valueBlocks(table: MemoryTable): { first: Int32Array; n: Int32Array } {
+/** Per variable j, its value tokens' first id and count (valueBlocks by variable; −1 / 0 for none). */
+function blocksByVariable(table: MemoryTable): { first: Int32Array; n: Int32Array } {
   const first = new Int32Array(table.variables).fill(-1);
   const n = new Int32Array(table.variables);
-  for (let t = 0; t < table.owner.length; t++) {
-    if (table.first[t]! < 0 || table.sets[t]! < 0) continue;
-    const j = table.owner[t]!;
-    first[j] = table.first[t]!;
-    n[j]!++;
+  for (const b of valueBlocks(table)) {
+    first[b.j] = b.first;
+    n[b.j] = b.n;
   }
   return { first, n };
 }
@@ -79,7 +77,7 @@ function valueBlocks(table: MemoryTable): { first: Int32Array; n: Int32Array } {
 /** The refit's parameters [V + J] from the model's tables: the kernel, then each variable's offset (its first token's wma). */
 export function refitParams(table: MemoryTable, wmb: ArrayLike<number>, wma: ArrayLike<number> | null): Float64Array {
   const V = table.owner.length;
-  const { first } = valueBlocks(table);
+  const { first } = blocksByVariable(table);
   const w = new Float64Array(V + table.variables);
   for (let i = 0; i < V; i++) w[i] = wmb[i]!;
   if (wma) first.forEach((f, j) => (w[V + j] = f >= 0 ? wma[f]! : 0));
@@ -89,7 +87,7 @@ export function refitParams(table: MemoryTable, wmb: ArrayLike<number>, wma: Arr
 /** The model's tables from the refit's parameters: wmb = w[0, V); wma [V] = each value token's variable's offset. */
 export function modelTables(table: MemoryTable, w: Float64Array): { wmb: Float32Array; wma: Float32Array } {
   const V = table.owner.length;
-  const { first, n } = valueBlocks(table);
+  const { first, n } = blocksByVariable(table);
   const wma = new Float32Array(V);
   first.forEach((f, j) => wma.fill(w[V + j]!, f, f + n[j]!));
   return { wmb: Float32Array.from(w.subarray(0, V)), wma };
@@ -124,7 +122,7 @@ export class KernelProblem {
     this.V = table.owner.length;
     this.J = table.variables;
     this.size = this.V + this.J;
-    const b = valueBlocks(table);
+    const b = blocksByVariable(table);
     this.blockFirst = b.first;
     this.blockN = b.n;
   }
