@@ -204,7 +204,7 @@ export async function trainModel(opts: TrainModelOptions): Promise<TrainResult> 
   // the refit-only parameters (the value memory's wma) at their init, so that the file is a whole model before the refit
   const refitOnly = opts.specs ? [] : gptParamSpecs(opts.model, opts.vocabSize).filter((s) => s.refitOnly);
   if (refitOnly.some((s) => s.init !== 'zeros')) throw new RangeError(`trainModel: refit-only parameters must start at zeros: ${refitOnly.map((s) => `${s.name} ${s.init}`).join(', ')}`);
-  const atInit = refitOnly.map((s) => ({ name: s.name, dtype: 'F32' as const, shape: s.shape, data: new Float32Array(s.shape.reduce((a, b) => a * b, 1)) }));
+  const atInit = refitOnly.map((s) => ({ name: s.name, dtype: 'F32' as const, shape: s.shape, data: new Float32Array(paramCount([s])) }));
   const saveBest = (weights: Float32Array): Promise<void> =>
     saveSafetensors(files.weights, [...paramsToTensors(layout, weights), ...atInit], {
       format: 'pt',
