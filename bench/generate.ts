@@ -269,6 +269,7 @@ async function profileSampler(samplerPath: string, bos: number, maxLen: number, 
       temperature: float32Tensor([1], []),
       top_k: int64Tensor([0], []),
       top_p: float32Tensor([1], []),
+      value_temperature: float32Tensor([1], []),
       seed: int64Tensor([1], []),
     }),
   );

@@ -12,6 +12,9 @@ export const generateConfigSchema = z
     top_k: z.number().int().min(0).default(0),
     // 1 keeps every token
     top_p: z.number().gt(0).max(1).default(1.0),
+    // model.value_memory only: a measured variable's next value is sampled at this temperature
+    // within the variable, keeping the model's probability that it is measured; 1 = the model's
+    value_temperature: z.number().positive().default(1.0),
     seed: z.number().int().default(1234),
     // condition each sample on the covariates and labels of a real training patient
     fix_covars: z.boolean().default(false),

@@ -194,7 +194,8 @@ interface ExportStamp {
   tokenizer_sha256: string;
   files: Record<string, string>;
 }
-const EXPORT_STAMP_VERSION = 1;
+// 2: sampler.onnx takes value_temperature (an export from before has no such input)
+const EXPORT_STAMP_VERSION = 2;
 
 /**
  * Whether the run's export exists, is whole, and was built from its current weights and tokenizer.

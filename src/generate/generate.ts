@@ -109,7 +109,7 @@ export class Sampler {
    * Samples one row per prefix (all of one length P, each starting with <s> and accepted so far
    * by the grammar). Returns [B, T] ids row-major, T ≤ maxLen, `<pad>` after `</s>`.
    */
-  async sample(prefixes: number[][], o: { temperature: number; topK: number; topP: number; seed: number }): Promise<{ ids: Int32Array; T: number }> {
+  async sample(prefixes: number[][], o: { temperature: number; topK: number; topP: number; seed: number; valueTemperature?: number }): Promise<{ ids: Int32Array; T: number }> {
     const B = prefixes.length;
     const P = prefixes[0]!.length;
     const A = this.tokenizer.automaton;
@@ -130,6 +130,7 @@ export class Sampler {
       top_k: int64Tensor([o.topK], []),
       top_p: float32Tensor([o.topP], []),
       seed: int64Tensor([o.seed >>> 0], []),
+      value_temperature: float32Tensor([o.valueTemperature ?? 1], []),
     });
     const t = out.tokens!;
     const steps = t.dims[1] as number;
@@ -183,6 +184,9 @@ export async function generateSynthetic(o: GenerateOptions): Promise<GenerateRes
   const { gen } = o;
   const N = gen.n_samples;
   const B = gen.batch_size;
+  if (gen.value_temperature !== 1 && !o.model.value_memory) {
+    throw new SynehrError('E_CONFIG_VALUE', `generate.value_temperature=${gen.value_temperature} needs a model with model.value_memory=true (the latest value it samples near); this run's model has none: leave it at 1`);
+  }
   const partsDir = join(o.outDir, PARTS_DIR);
   const mergeDir = join(partsDir, 'merge');
 
@@ -245,6 +249,7 @@ export async function generateSynthetic(o: GenerateOptions): Promise<GenerateRes
     temperature: gen.temperature,
     top_k: gen.top_k,
     top_p: gen.top_p,
+    value_temperature: gen.value_temperature,
     max_len: maxLen,
     fix_covars: gen.fix_covars,
     conditions_sha256: prefixes ? createHash('sha256').update(JSON.stringify(prefixes)).digest('hex') : null,
@@ -305,7 +310,7 @@ export async function generateSynthetic(o: GenerateOptions): Promise<GenerateRes
           for (const members of groups.values()) {
             const { ids, T } = await sampler.sample(
               members.map((r) => prefixFor(first + r)),
-              { temperature: gen.temperature, topK: gen.top_k, topP: gen.top_p, seed: batchSeed(seed, g++) },
+              { temperature: gen.temperature, topK: gen.top_k, topP: gen.top_p, valueTemperature: gen.value_temperature, seed: batchSeed(seed, g++) },
             );
             const rng = new Rng(batchSeed(seed, 1000 + g));
             members.forEach((r, i) => {
@@ -380,7 +385,7 @@ export async function generateSynthetic(o: GenerateOptions): Promise<GenerateRes
     seed: gen.seed,
     n_samples: N,
     batch_size: B,
-    sampling: { temperature: gen.temperature, top_k: gen.top_k, top_p: gen.top_p, max_len: maxLen, fix_covars: gen.fix_covars, conditions_sha256: settings.conditions_sha256 },
+    sampling: { temperature: gen.temperature, top_k: gen.top_k, top_p: gen.top_p, value_temperature: gen.value_temperature, max_len: maxLen, fix_covars: gen.fix_covars, conditions_sha256: settings.conditions_sha256 },
     formats: gen.formats,
     counts,
     tokens,

@@ -14,7 +14,7 @@
  * H = n_head, D = C / H, t = tokens in the cache so far.
  */
 import { Graph, broadcastShapes, serializeModel, type Tensor } from '../graph/index.ts';
-import { checkMemoryTable, gptTrunk, memoryConstants, memoryTerms } from '../model/gpt.ts';
+import { checkMemoryTable, gptTrunk, memoryConstants, memoryTerms, valueBlocks } from '../model/gpt.ts';
 import { gptParamSpecs } from '../model/params.ts';
 import type { ModelConfig } from '../model/config.ts';
 import type { GrammarAutomaton } from '../tokenizer/automaton.ts';
@@ -73,6 +73,9 @@ export const DEFAULT_CHUNK = 32;
  *   top_k        int64 []: keep the k most likely tokens; 0 keeps all
  *   top_p        float32 []: keep the smallest set of tokens whose probability reaches p; 1 keeps all
  *   seed         int64 []: in [0, 2^32); the uniform of each draw is a function of (seed, step, row)
+ *   value_temperature  float32 []: > 0; a model with the value memory samples the value of a
+ *                variable that already has one at this temperature within the variable, its total
+ *                probability kept (withinVariable); 1 leaves the logits alone. Without the memory, 1.
  *
  * Output `tokens` int64 [B, steps]: the tokens at positions 1..steps (the
  * prefix's own tokens after <s> included), `<pad>` after a row's `</s>`; steps ≤ max_len − 1.
@@ -106,6 +109,7 @@ export function buildSamplerGraph(cfg: ModelConfig, opts: SamplerGraphOptions): 
   const topK = g.input('top_k', 'int64', []);
   const topP = g.input('top_p', 'float32', []);
   const seed = g.input('seed', 'int64', []);
+  const valueTemperature = g.input('value_temperature', 'float32', []);
 
   const p: Record<string, Tensor> = {};
   for (const s of gptParamSpecs(cfg, V)) {
@@ -152,6 +156,7 @@ export function buildSamplerGraph(cfg: ModelConfig, opts: SamplerGraphOptions): 
         sets: g.constant(i64(mt.sets), 'int64', [V], 'memory_sets'),
         step: g.constant(i64(mt.step), 'int64', [V], 'memory_step'),
         range: g.constant(BigInt64Array.from({ length: mt.variables }, (_, i) => BigInt(i)), 'int64', [1, mt.variables], 'memory_range'),
+        within: withinVariableConstants(g, mt),
       }
     : null;
 
@@ -260,7 +265,12 @@ export function buildSamplerGraph(cfg: ModelConfig, opts: SamplerGraphOptions): 
     feasible = ib.and(feasible, ib.or(ib.not(delta.isStep), ok)); // [b, V]
   }
   const removed = ib.scalar(REMOVED, 'float32');
-  let z = ib.where(feasible, ib.div(logits, temperature), removed); // [b, V]
+  // a variable's next value at value_temperature (memory models), before the global temperature
+  const masked = ib.where(feasible, logits, removed); // [b, V]
+  const shaped = mem
+    ? optional(ib, ib.not(ib.equal(valueTemperature, ib.scalar(1, 'float32'))), masked, 'value_temperature', (br, zz) => withinVariable(br, zz, memIn!, valueTemperature, mem.within))
+    : masked;
+  let z = ib.where(feasible, ib.div(shaped, temperature), removed); // [b, V]
 
   // top-k, then top-p (the order Hugging Face applies them), each only when switched on
   z = optional(ib, ib.greater(topK, zero), z, 'top_k', (br, zz) => {
@@ -366,6 +376,54 @@ function carryLatest(g: Graph, latest: Tensor, tok: Tensor, t: { owner: Tensor; 
   const row = (table: Tensor) => g.unsqueeze(g.gather(table, tok), [1]); // [b, 1]
   const value = g.where(row(t.isAbs), row(t.sets), g.add(before, row(t.step))); // [b, 1]
   return g.where(g.equal(g.unsqueeze(own, [1]), t.range), value, latest); // [b, J]
+}
+
+/** withinVariable's tables: each value token's variable (valueBlocks), as a gather index [V], a flag [V] and a one-hot [V, J]. */
+interface WithinConstants {
+  ownerAt: Tensor;
+  inBlock: Tensor;
+  oneHot: Tensor;
+}
+
+function withinVariableConstants(g: Graph, mt: MemoryTable): WithinConstants {
+  const V = mt.owner.length;
+  const J = mt.variables;
+  const ownerAt = new BigInt64Array(V);
+  const inBlock = new Uint8Array(V);
+  const oneHot = new Float32Array(V * J);
+  for (const b of valueBlocks(mt)) {
+    for (let t = b.first; t < b.first + b.n; t++) {
+      ownerAt[t] = BigInt(b.j);
+      inBlock[t] = 1;
+      oneHot[t * J + b.j] = 1;
+    }
+  }
+  return {
+    ownerAt: g.constant(ownerAt, 'int64', [V], 'within_owner_at'),
+    inBlock: g.constant(inBlock, 'bool', [V], 'within_in_block'),
+    oneHot: g.constant(oneHot, 'float32', [V, J], 'within_one_hot'),
+  };
+}
+
+/**
+ * The value temperature tau on logits z [b, V] (removed tokens at REMOVED): for each variable j
+ * that has a latest value (latest [b, J] ≥ 0), its value tokens' logits become
+ * (z − m)/tau + m + log S_j − log S'_j, with m the row's max, S_j = Σ exp(z − m) and
+ * S'_j = Σ exp((z − m)/tau) over j's tokens: within j the probabilities go as p^(1/tau), and j's
+ * total probability, which decides whether j is measured now, stays what the model said. A variable
+ * whose sums underflow to 0 (its every token removed, or far below the row's best) is left alone.
+ */
+function withinVariable(g: Graph, z: Tensor, latest: Tensor, tau: Tensor, c: WithinConstants): Tensor {
+  const m = g.reduceMax(z, [1]); // [b, 1]
+  const d = g.sub(z, m); // [b, V] ≤ 0
+  const sharp = g.div(d, tau);
+  const s = g.matMul(g.exp(d), c.oneHot); // [b, J]
+  const s2 = g.matMul(g.exp(sharp), c.oneHot); // [b, J]
+  const tiny = g.scalar(0, 'float32');
+  const ok = g.and(g.greaterOrEqual(latest, g.scalar(0, 'int64')), g.and(g.greater(s, tiny), g.greater(s2, tiny))); // [b, J]
+  const shift = g.where(ok, g.sub(g.log(s), g.log(s2)), tiny); // [b, J]
+  const apply = g.and(g.gather(ok, c.ownerAt, 1), c.inBlock); // [b, V]
+  return g.where(apply, g.add(g.add(sharp, g.gather(shift, c.ownerAt, 1)), m), z);
 }
 
 /** `apply(z)` inside an If on `on`, z itself otherwise (e.g. no full-vocabulary sort when top_k = 0). */

@@ -40,6 +40,8 @@ export const manifestSchema = z
         temperature: z.number().positive(),
         top_k: z.number().int().min(0),
         top_p: z.number().gt(0).max(1),
+        /** generate.value_temperature; manifests from before it sampled at 1 */
+        value_temperature: z.number().positive().default(1),
         max_len: z.number().int().positive(),
         fix_covars: z.boolean(),
         /** sha256 of the condition prefixes (cohort or fix_covars), null when there were none */

@@ -219,6 +219,10 @@ describe('generateSynthetic', () => {
     expect((await readRecords(join(root, 'ref-copy'), { data: toyData })).length).toBe(3);
   });
 
+  it('refuses generate.value_temperature other than 1 for a model without the value memory, naming the key', async () => {
+    await expectSynehrError(generateSynthetic(opts('vt-plain', {}, { value_temperature: 0.7 })), 'E_CONFIG_VALUE', /generate\.value_temperature=0\.7 needs a model with model\.value_memory=true/);
+  });
+
   it('refuses real ids that look like synthetic ones', async () => {
     await expectSynehrError(generateSynthetic(opts('bad-ids', { realIds: new Set(['p1', 'syn-4']) })), 'E_INPUT', /real patient id 'syn-4'/);
   });

@@ -40,6 +40,7 @@ interface SampleArgs {
   topK?: number;
   topP?: number;
   seed?: number;
+  valueTemperature?: number;
 }
 
 async function sample(s: Session, a: SampleArgs): Promise<number[][]> {
@@ -52,6 +53,7 @@ async function sample(s: Session, a: SampleArgs): Promise<number[][]> {
     top_k: int64Tensor([a.topK ?? 0], []),
     top_p: float32Tensor([a.topP ?? 1], []),
     seed: int64Tensor([a.seed ?? 1], []),
+    value_temperature: float32Tensor([a.valueTemperature ?? 1], []),
   });
   const t = out.tokens!;
   const [b, steps] = t.dims as number[];
@@ -133,6 +135,21 @@ function trimPad(row: number[]): number[] {
 }
 
 let sampler: Session;
+
+const memCfg: ModelConfig = { ...cfg, value_memory: true };
+
+/** The random weights with a value memory: its embedding, bonuses of ±1 per distance in bins, and first-value offsets. */
+function memoryWeights(table: MemoryTable): Record<string, Float32Array> {
+  const V = tok.vocab.length;
+  return {
+    ...weights,
+    'transformer.wme.weight': randomWeights(V, 8)['transformer.wte.weight']!,
+    // large enough to change greedy choices
+    'transformer.wmb.weight': Float32Array.from({ length: V }, (_, v) => ((v * 7919) % 13) / 6 - 1),
+    // −1.5 to 1.5 by variable (the refit ties a variable's tokens)
+    'transformer.wma.weight': Float32Array.from({ length: V }, (_, v) => (table.first[v]! >= 0 ? ((table.owner[v]! * 5) % 7) / 2 - 1.5 : 0)),
+  };
+}
 
 beforeAll(async () => {
   const cohort = fc.sample(cohortArb, { numRuns: 1, seed: 11 })[0]!;
@@ -275,14 +292,9 @@ describe('sampler.onnx', () => {
   });
 
   it('value memory: top_k = 1 equals the JS greedy loop that feeds the inference graph MemoryRows\' latest tokens', async () => {
-    const memCfg: ModelConfig = { ...cfg, value_memory: true };
     const V = tok.vocab.length;
-    const w = { ...weights, 'transformer.wme.weight': randomWeights(V, 8)['transformer.wte.weight']!, 'transformer.wmb.weight': new Float32Array(V), 'transformer.wma.weight': new Float32Array(V) };
-    // bonuses of ±1 per distance in bins, large enough to change greedy choices
-    w['transformer.wmb.weight'] = Float32Array.from({ length: V }, (_, v) => ((v * 7919) % 13) / 6 - 1);
     const table = tok.memoryTable();
-    // first-value offsets of −1.5 to 1.5 by variable (the refit ties a variable's tokens)
-    w['transformer.wma.weight'] = Float32Array.from({ length: V }, (_, v) => (table.first[v]! >= 0 ? ((table.owner[v]! * 5) % 7) / 2 - 1.5 : 0));
+    const w = memoryWeights(table);
     const s = await createSession(buildSamplerGraph(memCfg, { vocabSize: V, weights: w, automaton: tok.automaton, clock: tok.clock(), memory: table }), { threads: 1 });
     const inf = await createSession(buildInferenceGraph(memCfg, { vocabSize: V, weights: w, memory: table }).model, { threads: 1 });
     // a real prefix, so that the greedy run starts with values in the memory
@@ -374,6 +386,81 @@ describe('sampler.onnx draws', () => {
       expect(df).toBeGreaterThan(0);
       expect(chi2).toBeLessThan(critical[Math.min(df, critical.length) - 1]!);
     }
+  });
+
+  it('value memory: value_temperature draws a measured variable\'s next value as p^(1/τ) within the variable, its total kept', async () => {
+    const V = tok.vocab.length;
+    const table = tok.memoryTable();
+    const w = memoryWeights(table);
+    const inf = await createSession(buildInferenceGraph(memCfg, { vocabSize: V, weights: w, memory: table }).model, { threads: 1 });
+    const s = await createSession(buildSamplerGraph(memCfg, { vocabSize: V, weights: w, automaton: tok.automaton, memory: table }), { threads: 1 });
+    // a real prefix that ends where the patient's next token is a value of a variable it already has
+    const ids = Array.from(tok.encodePatient(fc.sample(cohortArb, { numRuns: 1, seed: 11 })[0]![0]!));
+    const seen = new Set<number>();
+    let cut = -1;
+    for (let i = ids.indexOf(tok.endCode) + 1; i < ids.length && cut < 0; i++) {
+      const j = table.owner[ids[i]!]!;
+      if (j >= 0 && table.first[ids[i]!]! >= 0 && seen.has(j)) cut = i;
+      if (j >= 0) seen.add(j);
+    }
+    expect(cut).toBeGreaterThan(0);
+    const prefix = ids.slice(0, cut);
+    const P = prefix.length;
+    // the model's logits after the prefix, and the memory there
+    const H = cfg.n_head;
+    const D = cfg.n_embd / H;
+    const memRows = new MemoryRows(table, 1, P).fill(prefix, new Array(P).fill(0), P);
+    const feeds: Record<string, ReturnType<typeof int64Tensor>> = {
+      input_ids: int64Tensor(prefix, [1, P]),
+      attention_mask: int64Tensor(new Array(P).fill(1), [1, P]),
+      position_ids: int64Tensor(Array.from({ length: P }, (_, i) => i), [1, P]),
+      memory: int64Tensor(Array.from(memRows, Number), [1, P, table.variables]),
+    };
+    for (let l = 0; l < cfg.n_layer; l++) {
+      feeds[`past_key_values.${l}.key`] = float32Tensor(new Float32Array(0), [1, H, 0, D]);
+      feeds[`past_key_values.${l}.value`] = float32Tensor(new Float32Array(0), [1, H, 0, D]);
+    }
+    const logits = ((await inf.run(feeds)).logits!.data as Float32Array).subarray((P - 1) * V, P * V);
+    const latest = Array.from(memRows.subarray((P - 1) * table.variables, P * table.variables), Number);
+    const A = tok.automaton;
+    let state = A.startState;
+    for (const t of prefix) state = A.step(state, t);
+    // room for a few tokens past the shortest close, so the rows end soon after the draw
+    const maxLen = Math.min(cfg.n_ctx, P + A.distToEnd[state]! + 6);
+    const feasible = Array.from({ length: V }, (_, v) => v).filter((v) => A.step(state, v) >= 0 && A.distToEnd[A.step(state, v)]! <= maxLen - P - 1);
+    const m = Math.max(...feasible.map((v) => logits[v]!));
+    const p0 = new Map(feasible.map((v) => [v, Math.exp(logits[v]! - m)]));
+    const total = [...p0.values()].reduce((a, b) => a + b, 0);
+    for (const [v, q] of p0) p0.set(v, q / total);
+    const tau = 0.4;
+    // within each measured variable: p^(1/τ), renormalised to the variable's total
+    const sharpened = new Map(p0);
+    const measured = new Set(feasible.map((v) => table.owner[v]!).filter((j) => j >= 0 && latest[j]! >= 0));
+    expect(measured.size).toBeGreaterThan(0);
+    for (const j of measured) {
+      const block = feasible.filter((v) => table.owner[v] === j && table.first[v]! >= 0);
+      const mass = block.reduce((a, v) => a + p0.get(v)!, 0);
+      const powered = block.map((v) => p0.get(v)! ** (1 / tau));
+      const sum = powered.reduce((a, b) => a + b, 0);
+      block.forEach((v, i) => sharpened.set(v, (mass * powered[i]!) / sum));
+    }
+    const n = 4000;
+    const rows = await sample(s, { prefix: Array.from({ length: n }, () => prefix), maxLen, valueTemperature: tau, seed: 31 });
+    const counts = new Map<number, number>();
+    for (const r of rows) counts.set(r[P]!, (counts.get(r[P]!) ?? 0) + 1);
+    const critical = (df: number) => df * (1 - 2 / (9 * df) + 3.09 * Math.sqrt(2 / (9 * df))) ** 3; // p = 0.001 (Wilson-Hilferty)
+    const fit = chiSquare(counts, sharpened, n);
+    expect(fit.df).toBeGreaterThan(1);
+    expect(fit.chi2).toBeLessThan(critical(fit.df));
+    // the test can tell: the same draws are far from the model's own distribution
+    const plain = chiSquare(counts, p0, n);
+    expect(plain.chi2).toBeGreaterThan(critical(plain.df));
+    // and at 1 the sampler draws from that distribution
+    const at1 = await sample(s, { prefix: Array.from({ length: n }, () => prefix), maxLen, seed: 31 });
+    const c1 = new Map<number, number>();
+    for (const r of at1) c1.set(r[P]!, (c1.get(r[P]!) ?? 0) + 1);
+    const one = chiSquare(c1, p0, n);
+    expect(one.chi2).toBeLessThan(critical(one.df));
   });
 });
 
