@@ -105,6 +105,11 @@ export class Sampler {
     return new Sampler(await createSessionFromFile(samplerPath, { threads }), tokenizer, maxLen);
   }
 
+  /** A sampler over a session of a sampler graph built in memory (buildSamplerGraph). */
+  static fromSession(session: Session, tokenizer: Tokenizer, maxLen: number): Sampler {
+    return new Sampler(session, tokenizer, maxLen);
+  }
+
   /**
    * Samples one row per prefix (all of one length P, each starting with <s> and accepted so far
    * by the grammar). Returns [B, T] ids row-major, T ≤ maxLen, `<pad>` after `</s>`.

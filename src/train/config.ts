@@ -54,6 +54,12 @@ export const trainConfigSchema = z
     // the refit also fits each variable's first-value offset (transformer.wma.weight), which
     // calibrates how many patients get each lab; false = the kernel alone
     memory_refit_first_values: z.boolean().default(true),
+    // With model.value_memory, after the refit: rounds of sampling this many patients and moving
+    // each variable's first-value offset so that the share of sampled patients with the variable
+    // meets the training split's (src/generate/calibrate.ts); 0 = off. Sampling measures some
+    // variables more often than teacher forcing predicts (docs/quality.md)
+    memory_calibration_patients: z.number().int().min(0).default(0),
+    memory_calibration_rounds: z.number().int().positive().default(1),
   })
   .strict();
 

@@ -19,6 +19,7 @@ import { readTokenShard, type TokenShard } from '../../tokenizer/shards.ts';
 import { gptRunnerFactory } from '../../train/gptRunner.ts';
 import { trainModel, type TrainResult } from '../../train/trainer.ts';
 import { refitRunWeights } from '../../train/memoryRefit.ts';
+import { calibrateRunWeights } from '../../generate/calibrate.ts';
 import { interruptedError, SynehrError } from '../../util/errors.ts';
 
 export interface TrainInputs {
@@ -64,6 +65,10 @@ export function checkTokenizerMatches(tok: Tokenizer, want: TokenizerConfig, dat
 
 export async function run(ctx: CommandContext): Promise<void> {
   const cfg = ctx.config;
+  // checked before training, not after it
+  if (cfg.model.value_memory && cfg.train.memory_calibration_patients > 0 && (cfg.train.memory_refit_patients === 0 || !cfg.train.memory_refit_first_values)) {
+    throw new SynehrError('E_CONFIG_VALUE', `train.memory_calibration_patients=${cfg.train.memory_calibration_patients} calibrates the offsets the refit fits: it needs train.memory_refit_patients > 0 and train.memory_refit_first_values=true (or set train.memory_calibration_patients=0)`);
+  }
   const inputs = findTrainInputs(ctx);
   const tok = loadTokenizer(inputs.tokenizerPath);
   checkTokenizerMatches(tok, cfg.tokenizer, cfg.data, inputs.tokenizerPath);
@@ -132,6 +137,15 @@ export async function run(ctx: CommandContext): Promise<void> {
       firstValues: cfg.train.memory_refit_first_values,
       seed: cfg.seed,
       session: { threads: cfg.train.threads || undefined, device: cfg.train.device },
+      log: (m) => ctx.log(m),
+    });
+  }
+  if (cfg.model.value_memory && cfg.train.memory_calibration_patients > 0) {
+    await calibrateRunWeights(files.weights, cfg.model, tok, trainShard, {
+      patients: cfg.train.memory_calibration_patients,
+      rounds: cfg.train.memory_calibration_rounds,
+      seed: cfg.seed,
+      threads: cfg.train.threads || undefined,
       log: (m) => ctx.log(m),
     });
   }

@@ -1,0 +1,167 @@
+import type { ModelConfig } from '../model/config.ts';
+import { valueBlocks } from '../model/gpt.ts';
+import { createSession } from '../graph/runtime.ts';
+import { loadSafetensors, saveSafetensors, tensorToFloat32 } from '../model/safetensors.ts';
+import type { Tokenizer } from '../tokenizer/tokenizer.ts';
+import type { MemoryTable } from '../tokenizer/vocabulary.ts';
+import type { TokenShard } from '../train/batches.ts';
+import { SynehrError } from '../util/errors.ts';
+import { batchSeed, Sampler } from './generate.ts';
+import { buildSamplerGraph } from './sampler.ts';
+
+/**
+ * Calibrating the value memory's first-value offsets (transformer.wma.weight) against what the
+ * model generates, after the refit (src/train/memoryRefit.ts).
+ *
+ * Why: the refit makes the teacher-forced first values of every variable add up to the real ones,
+ * yet sampled patients still have the arterial line's and the blood gas's variables too often
+ * (DiasABP in 77% of patients against 70%, SaO2 59% against 45%): sampling drifts where teacher
+ * forcing cannot see (docs/quality.md, "Calibrating the memory"). So each round samples patients
+ * from the model as `generate` does (no condition, temperature 1), counts the share of them that
+ * have each variable, and moves that variable's offset by
+ *
+ *   δ_j = cloglog(real share) − cloglog(sampled share),   cloglog(p) = log(−log(1 − p)),
+ *
+ * the step that is exact when the offset scales the variable's per-position hazard of a first
+ * value (a patient has it with probability 1 − exp(−Λ_j), and e^δ scales Λ_j): an offset in the
+ * logits does that while the first value is unlikely at any one position. Shares are clamped to
+ * [1/(2n), 1 − 1/(2n)] of their sample's size n, so a variable no sampled patient has moves by a
+ * finite step.
+ */
+
+/** The share of `rows` (token id sequences) in which each of the table's J variables has a token. */
+export function presenceShares(rows: Iterable<ArrayLike<number>>, table: MemoryTable): { shares: Float64Array; n: number } {
+  const J = table.variables;
+  const counts = new Float64Array(J);
+  const seen = new Uint8Array(J);
+  let n = 0;
+  for (const r of rows) {
+    n++;
+    seen.fill(0);
+    for (let i = 0; i < r.length; i++) {
+      const t = r[i]!;
+      if (t < 0 || t >= table.owner.length) throw new RangeError(`presenceShares: token ${t} of row ${n - 1} is outside the vocabulary of ${table.owner.length}`);
+      const j = table.owner[t]!;
+      if (j >= 0) seen[j] = 1;
+    }
+    for (let j = 0; j < J; j++) counts[j]! += seen[j]!;
+  }
+  if (n === 0) throw new RangeError('presenceShares: no rows');
+  return { shares: counts.map((c) => c / n), n };
+}
+
+const cloglog = (p: number, n: number): number => {
+  const q = Math.min(Math.max(p, 0.5 / n), 1 - 0.5 / n);
+  return Math.log(-Math.log(1 - q));
+};
+
+/** Per variable, δ_j (see above) from the real shares (of nReal patients) and the sampled ones (of nSampled). */
+export function offsetSteps(real: ArrayLike<number>, nReal: number, sampled: ArrayLike<number>, nSampled: number): Float64Array {
+  if (real.length !== sampled.length) throw new RangeError(`offsetSteps: ${real.length} real shares and ${sampled.length} sampled ones`);
+  return Float64Array.from(real, (p, j) => cloglog(p, nReal) - cloglog(sampled[j]!, nSampled));
+}
+
+export interface CalibrationOptions {
+  /** patients sampled per round */
+  patients: number;
+  rounds: number;
+  seed: number;
+  /** rows per sampler call (generate.batch_size) */
+  batchSize?: number;
+  threads?: number;
+  log?: (message: string) => void;
+}
+
+export interface CalibrationRound {
+  /** mean and largest |sampled − real| share over the variables, before this round's step */
+  meanError: number;
+  maxError: number;
+}
+
+export interface CalibrationResult {
+  /** [V]: the new offsets (each value token holds its variable's) */
+  wma: Float32Array;
+  rounds: CalibrationRound[];
+  seconds: number;
+}
+
+/** Samples `n` unconditioned patients from `weights` as generate does at temperature 1, returning their token rows. */
+async function sampleRows(model: ModelConfig, tok: Tokenizer, weights: Record<string, Float32Array>, n: number, seed: number, batchSize: number, threads: number | undefined): Promise<Int32Array[]> {
+  const memory = tok.memoryTable();
+  const bytes = buildSamplerGraph(model, { vocabSize: tok.vocab.length, weights, automaton: tok.automaton, clock: tok.clock(), deltas: tok.deltaTable(), memory });
+  const sampler = Sampler.fromSession(await createSession(bytes, { threads: threads ?? 0 }), tok, model.n_ctx);
+  const rows: Int32Array[] = [];
+  for (let b = 0; b * batchSize < n; b++) {
+    const B = Math.min(batchSize, n - b * batchSize);
+    const { ids, T } = await sampler.sample(
+      Array.from({ length: B }, () => [tok.bos]),
+      { temperature: 1, topK: 0, topP: 1, seed: batchSeed(seed, b) },
+    );
+    for (let i = 0; i < B; i++) rows.push(ids.slice(i * T, (i + 1) * T));
+  }
+  return rows;
+}
+
+/** The shard's patients as token rows. */
+function* shardRows(shard: TokenShard): Generator<ArrayLike<number>> {
+  for (let p = 0; p + 1 < shard.offsets.length; p++) yield shard.ids.subarray(shard.offsets[p]!, shard.offsets[p + 1]!);
+}
+
+/** Rounds of sample, count, step (see above) on `weights` (not changed); returns the new offsets. */
+export async function calibrateFirstValues(model: ModelConfig, tok: Tokenizer, weights: Record<string, Float32Array>, trainShard: TokenShard, opts: CalibrationOptions): Promise<CalibrationResult> {
+  const t0 = performance.now();
+  const log = opts.log ?? (() => {});
+  const table = tok.memoryTable();
+  const wma0 = weights['transformer.wma.weight'];
+  if (!wma0) throw new SynehrError('E_RUN', "the weights have no 'transformer.wma.weight': the value memory's refit writes it, calibrate after it");
+  const real = presenceShares(shardRows(trainShard), table);
+  const wma = Float32Array.from(wma0);
+  const rounds: CalibrationRound[] = [];
+  for (let r = 0; r < opts.rounds; r++) {
+    const rows = await sampleRows(model, tok, { ...weights, 'transformer.wma.weight': wma }, opts.patients, batchSeed(opts.seed, r), opts.batchSize ?? 64, opts.threads);
+    const sampled = presenceShares(rows, table);
+    const err = Array.from(sampled.shares, (p, j) => Math.abs(p - real.shares[j]!));
+    const round = { meanError: err.reduce((a, b) => a + b, 0) / err.length, maxError: Math.max(...err) };
+    rounds.push(round);
+    const delta = offsetSteps(real.shares, real.n, sampled.shares, sampled.n);
+    for (const b of valueBlocks(table)) for (let t = b.first; t < b.first + b.n; t++) wma[t]! += delta[b.j]!;
+    log(`memory calibration: round ${r + 1}/${opts.rounds}: ${opts.patients} patients sampled, share of patients with each variable off by ${round.meanError.toFixed(4)} on average (at most ${round.maxError.toFixed(4)}); offsets moved`);
+  }
+  return { wma, rounds, seconds: (performance.now() - t0) / 1000 };
+}
+
+/** The safetensors metadata key that records a calibration: its settings and each round's errors (JSON). */
+export const MEMORY_CALIBRATION_METADATA = 'memory_calibration';
+
+/**
+ * The train command's step after the refit: calibrates the offsets of the run's model.safetensors
+ * and rewrites it with them, every other tensor as it was, the settings and rounds under
+ * MEMORY_CALIBRATION_METADATA. A file calibrated with these settings after its current refit is
+ * left alone (a resumed finished run).
+ */
+export async function calibrateRunWeights(path: string, model: ModelConfig, tok: Tokenizer, trainShard: TokenShard, opts: CalibrationOptions): Promise<CalibrationResult | null> {
+  const log = opts.log ?? (() => {});
+  const file = await loadSafetensors(path);
+  // the refit's stamp is part of the settings: a refit since the calibration undoes it
+  const settings = { patients: opts.patients, rounds: opts.rounds, seed: opts.seed, after_refit: file.metadata['memory_refit'] ?? null };
+  const previous = file.metadata[MEMORY_CALIBRATION_METADATA];
+  if (previous !== undefined) {
+    let p: { settings?: unknown };
+    try {
+      p = JSON.parse(previous) as { settings?: unknown };
+    } catch (e) {
+      throw new SynehrError('E_SAFETENSORS', `${path}: metadata '${MEMORY_CALIBRATION_METADATA}' is not JSON (${(e as Error).message}): ${JSON.stringify(previous.slice(0, 80))}`);
+    }
+    if (JSON.stringify(p.settings) === JSON.stringify(settings)) {
+      log(`memory calibration: ${path} is already calibrated with these settings`);
+      return null;
+    }
+  }
+  const weights = Object.fromEntries(file.tensors.map((t) => [t.name, tensorToFloat32(t)]));
+  const r = await calibrateFirstValues(model, tok, weights, trainShard, opts);
+  const tensors = file.tensors.map((t) => ({ name: t.name, dtype: 'F32' as const, shape: t.shape, data: t.name === 'transformer.wma.weight' ? r.wma : weights[t.name]! }));
+  const record = { settings, rounds: r.rounds.map((x) => ({ mean_error: x.meanError, max_error: x.maxError })) };
+  await saveSafetensors(path, tensors, { ...file.metadata, [MEMORY_CALIBRATION_METADATA]: JSON.stringify(record) });
+  log(`memory calibration: ${opts.rounds} round${opts.rounds === 1 ? '' : 's'} of ${opts.patients} patients in ${r.seconds.toFixed(0)} s`);
+  return r;
+}

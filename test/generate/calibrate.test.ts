@@ -1,0 +1,164 @@
+/**
+ * The memory calibration (src/generate/calibrate.ts): presence shares counted by hand, the offset
+ * step exact under the hazard model it assumes, a tiny model's sampled shares brought toward the
+ * real ones (measured on draws the calibration did not see), and the run file rewritten with only
+ * the offsets changed.
+ */
+import fc from 'fast-check';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { calibrateFirstValues, calibrateRunWeights, MEMORY_CALIBRATION_METADATA, offsetSteps, presenceShares } from '../../src/generate/calibrate.ts';
+import { batchSeed, Sampler } from '../../src/generate/generate.ts';
+import { buildSamplerGraph } from '../../src/generate/sampler.ts';
+import { createSession } from '../../src/graph/runtime.ts';
+import type { ModelConfig } from '../../src/model/config.ts';
+import { initParams, paramLayout, paramViews } from '../../src/model/init.ts';
+import { gptParamSpecs } from '../../src/model/params.ts';
+import { loadSafetensors, saveSafetensors, tensorToFloat32 } from '../../src/model/safetensors.ts';
+import { fitTokenizer } from '../../src/tokenizer/fit.ts';
+import type { Tokenizer } from '../../src/tokenizer/tokenizer.ts';
+import type { TokenShard } from '../../src/train/batches.ts';
+import { Rng } from '../../src/util/rng.ts';
+import { cohortArb, tokCfg, toyData } from '../tokenizer/helpers.ts';
+
+const cfg: ModelConfig = { name: 'calibrate-test', n_layer: 1, n_embd: 16, n_head: 2, n_ctx: 96, init_std: 0.3, embd_pdrop: 0, resid_pdrop: 0, value_memory: true };
+
+let tok: Tokenizer;
+let shard: TokenShard;
+let weights: Record<string, Float32Array>;
+
+beforeAll(() => {
+  const cohort = fc.sample(cohortArb, { numRuns: 1, seed: 11 })[0]!;
+  tok = fitTokenizer(cohort, toyData, tokCfg());
+  const encoded = cohort.map((r) => Array.from(tok.encodePatient(r)));
+  const offsets = new Uint32Array(encoded.length + 1);
+  encoded.forEach((e, i) => (offsets[i + 1] = offsets[i]! + e.length));
+  shard = { ids: Uint16Array.from(encoded.flat()), offsets, vocabSize: tok.vocab.length };
+  const specs = gptParamSpecs(cfg, tok.vocab.length);
+  const layout = paramLayout(specs);
+  const views = paramViews(layout, initParams(layout, new Rng(5)));
+  weights = {};
+  specs.forEach((s, i) => (weights[s.name] = Float32Array.from(views[i]!)));
+});
+
+/** The mean |sampled − real| presence share of n patients drawn from w with the given seed. */
+async function presenceError(w: Record<string, Float32Array>, n: number, seed: number): Promise<number> {
+  const table = tok.memoryTable();
+  const real = presenceShares(
+    Array.from({ length: shard.offsets.length - 1 }, (_, p) => shard.ids.subarray(shard.offsets[p]!, shard.offsets[p + 1]!)),
+    table,
+  ).shares;
+  const bytes = buildSamplerGraph(cfg, { vocabSize: tok.vocab.length, weights: w, automaton: tok.automaton, clock: tok.clock(), memory: table });
+  const sampler = Sampler.fromSession(await createSession(bytes, { threads: 1 }), tok, cfg.n_ctx);
+  const rows: Int32Array[] = [];
+  for (let b = 0; b * 100 < n; b++) {
+    const { ids, T } = await sampler.sample(Array.from({ length: 100 }, () => [tok.bos]), { temperature: 1, topK: 0, topP: 1, seed: batchSeed(seed, b) });
+    for (let i = 0; i < 100; i++) rows.push(ids.slice(i * T, (i + 1) * T));
+  }
+  const got = presenceShares(rows, table).shares;
+  return got.reduce((a, p, j) => a + Math.abs(p - real[j]!), 0) / got.length;
+}
+
+describe('presenceShares', () => {
+  it('counts each patient once per variable it has, whatever its repeats', () => {
+    const table = tok.memoryTable();
+    const byVar = (j: number) => Array.from(table.owner).findIndex((o, t) => o === j && table.first[t]! >= 0);
+    const [a, b] = [byVar(0), byVar(1)];
+    expect(Math.min(a, b)).toBeGreaterThan(0);
+    const { shares, n } = presenceShares([[tok.bos, a, a, a], [tok.bos, a, b], [tok.bos], [tok.bos, b]], table);
+    expect(n).toBe(4);
+    expect(shares[0]).toBe(0.5);
+    expect(shares[1]).toBe(0.5);
+    for (let j = 2; j < table.variables; j++) expect(shares[j]).toBe(0);
+    expect(() => presenceShares([[tok.vocab.length]], table)).toThrow(/outside the vocabulary/);
+    expect(() => presenceShares([], table)).toThrow(/no rows/);
+  });
+});
+
+describe('offsetSteps', () => {
+  it('is exact when the offset scales a per-position hazard: share = 1 − exp(−Λ e^δ)', () => {
+    const lambdas = [0.05, 0.4, 1.2, 3];
+    const deltas = [-0.7, 0.3, 1.1, -2];
+    const sampled = lambdas.map((l) => 1 - Math.exp(-l));
+    const real = lambdas.map((l, j) => 1 - Math.exp(-l * Math.exp(deltas[j]!)));
+    const got = offsetSteps(real, 1e9, sampled, 1e9);
+    got.forEach((d, j) => expect(d).toBeCloseTo(deltas[j]!, 9));
+  });
+
+  it('clamps shares of 0 and 1 to half a patient, so every step is finite', () => {
+    const got = offsetSteps([0.5, 0.5, 0], 100, [0, 1, 0], 200);
+    expect(got.every(Number.isFinite)).toBe(true);
+    expect(got[0]).toBeGreaterThan(0);
+    expect(got[1]).toBeLessThan(0);
+    expect(got[2]).toBeCloseTo(Math.log(-Math.log(1 - 0.005)) - Math.log(-Math.log(1 - 0.0025)), 12);
+    expect(() => offsetSteps([0.5], 10, [0.5, 0.5], 10)).toThrow(/1 real shares and 2 sampled/);
+  });
+});
+
+describe('calibrateFirstValues', () => {
+  it('moves each variable\'s offset by one constant, and brings the sampled shares toward the real ones on draws it did not see', async () => {
+    const table = tok.memoryTable();
+    const before = await presenceError(weights, 600, 77);
+    const r = await calibrateFirstValues(cfg, tok, weights, shard, { patients: 600, rounds: 2, seed: 3, batchSize: 100, threads: 1 });
+    expect(r.rounds).toHaveLength(2);
+    expect(r.rounds[1]!.meanError).toBeLessThan(r.rounds[0]!.meanError);
+    // the input is left alone; only value tokens move, by their variable's one step
+    const wma0 = weights['transformer.wma.weight']!;
+    expect(r.wma).not.toBe(wma0);
+    const step = new Map<number, number>();
+    for (let t = 0; t < r.wma.length; t++) {
+      const d = r.wma[t]! - wma0[t]!;
+      if (table.first[t]! < 0) {
+        expect(d).toBe(0);
+        continue;
+      }
+      const j = table.owner[t]!;
+      if (!step.has(j)) step.set(j, d);
+      expect(d).toBeCloseTo(step.get(j)!, 5);
+    }
+    expect([...step.values()].some((d) => Math.abs(d) > 0.05)).toBe(true);
+    const after = await presenceError({ ...weights, 'transformer.wma.weight': r.wma }, 600, 77);
+    expect(before).toBeGreaterThan(0.05);
+    expect(after).toBeLessThan(0.6 * before);
+  });
+
+  it('needs the refit\'s offsets', async () => {
+    const { ['transformer.wma.weight']: _, ...without } = weights;
+    await expect(calibrateFirstValues(cfg, tok, without, shard, { patients: 10, rounds: 1, seed: 1 })).rejects.toThrow(/no 'transformer.wma.weight'.*refit/);
+  });
+});
+
+describe('calibrateRunWeights', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'synehr-calibrate-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('rewrites only the offsets and stamps the settings; the same settings after the same refit are left alone', async () => {
+    const path = join(dir, 'model.safetensors');
+    const tensors = Object.entries(weights).map(([name, data]) => ({ name, dtype: 'F32' as const, shape: gptParamSpecs(cfg, tok.vocab.length).find((s) => s.name === name)!.shape, data }));
+    await saveSafetensors(path, tensors, { memory_refit: '{"settings":{"patients":8}}', other: 'kept' });
+    const opts = { patients: 200, rounds: 1, seed: 2, batchSize: 100, threads: 1 };
+    const r = await calibrateRunWeights(path, cfg, tok, shard, opts);
+    expect(r).not.toBeNull();
+    const file = await loadSafetensors(path);
+    for (const t of file.tensors) {
+      const want = t.name === 'transformer.wma.weight' ? r!.wma : weights[t.name]!;
+      expect(Array.from(tensorToFloat32(t))).toEqual(Array.from(want));
+    }
+    expect(file.metadata.other).toBe('kept');
+    const stamp = JSON.parse(file.metadata[MEMORY_CALIBRATION_METADATA]!);
+    expect(stamp.settings).toEqual({ patients: 200, rounds: 1, seed: 2, after_refit: '{"settings":{"patients":8}}' });
+    expect(stamp.rounds).toHaveLength(1);
+    expect(await calibrateRunWeights(path, cfg, tok, shard, opts)).toBeNull();
+    // a refit since (another stamp) calls for a calibration again
+    await saveSafetensors(path, file.tensors.map((t) => ({ name: t.name, dtype: 'F32' as const, shape: t.shape, data: tensorToFloat32(t) })), { ...file.metadata, memory_refit: '{"settings":{"patients":9}}' });
+    expect(await calibrateRunWeights(path, cfg, tok, shard, opts)).not.toBeNull();
+  });
+
+  it('a stamp that is not JSON is an error naming the file and the key', async () => {
+    const path = join(dir, 'bad.safetensors');
+    await saveSafetensors(path, Object.entries(weights).map(([name, data]) => ({ name, dtype: 'F32' as const, shape: [data.length], data })), { [MEMORY_CALIBRATION_METADATA]: '{oops' });
+    await expect(calibrateRunWeights(path, cfg, tok, shard, { patients: 10, rounds: 1, seed: 1 })).rejects.toThrow(/bad\.safetensors: metadata 'memory_calibration' is not JSON/);
+  });
+});
