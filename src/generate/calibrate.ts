@@ -1,7 +1,7 @@
 import type { ModelConfig } from '../model/config.ts';
 import { valueBlocks } from '../model/gpt.ts';
 import { createSession } from '../graph/runtime.ts';
-import { loadSafetensors, saveSafetensors, tensorToFloat32 } from '../model/safetensors.ts';
+import { loadSafetensors, saveSafetensors, stampedSettings, tensorToFloat32 } from '../model/safetensors.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import type { MemoryTable } from '../tokenizer/vocabulary.ts';
 import type { TokenShard } from '../train/batches.ts';
@@ -144,18 +144,9 @@ export async function calibrateRunWeights(path: string, model: ModelConfig, tok:
   const file = await loadSafetensors(path);
   // the refit's stamp is part of the settings: a refit since the calibration undoes it
   const settings = { patients: opts.patients, rounds: opts.rounds, seed: opts.seed, after_refit: file.metadata['memory_refit'] ?? null };
-  const previous = file.metadata[MEMORY_CALIBRATION_METADATA];
-  if (previous !== undefined) {
-    let p: { settings?: unknown };
-    try {
-      p = JSON.parse(previous) as { settings?: unknown };
-    } catch (e) {
-      throw new SynehrError('E_SAFETENSORS', `${path}: metadata '${MEMORY_CALIBRATION_METADATA}' is not JSON (${(e as Error).message}): ${JSON.stringify(previous.slice(0, 80))}`);
-    }
-    if (JSON.stringify(p.settings) === JSON.stringify(settings)) {
-      log(`memory calibration: ${path} is already calibrated with these settings`);
-      return null;
-    }
+  if (JSON.stringify(stampedSettings(file, MEMORY_CALIBRATION_METADATA, path)) === JSON.stringify(settings)) {
+    log(`memory calibration: ${path} is already calibrated with these settings`);
+    return null;
   }
   const weights = Object.fromEntries(file.tensors.map((t) => [t.name, tensorToFloat32(t)]));
   const r = await calibrateFirstValues(model, tok, weights, trainShard, opts);

@@ -246,3 +246,17 @@ export async function loadSafetensors(path: string): Promise<SafetensorsFile> {
   }
   return decodeSafetensors(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), path);
 }
+
+/**
+ * The settings a stage stamped as JSON under metadata `key` (a `{settings, ...}` record), or
+ * undefined when there is no such key; a value that is not JSON is an error naming the file and key.
+ */
+export function stampedSettings(file: SafetensorsFile, key: string, path: string): unknown {
+  const raw = file.metadata[key];
+  if (raw === undefined) return undefined;
+  try {
+    return (JSON.parse(raw) as { settings?: unknown }).settings;
+  } catch (e) {
+    throw new SynehrError('E_SAFETENSORS', `${path}: metadata '${key}' is not JSON (${(e as Error).message}): ${JSON.stringify(raw.slice(0, 80))}`);
+  }
+}

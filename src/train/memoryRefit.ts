@@ -2,7 +2,7 @@ import type { ModelConfig } from '../model/config.ts';
 import { buildInferenceGraph, MEMORY_INPUT, valueBlocks } from '../model/gpt.ts';
 import { createSession, float32Tensor, int64Tensor, type HostTensor, type SessionOptions } from '../graph/runtime.ts';
 import type { MemoryTable } from '../tokenizer/vocabulary.ts';
-import { loadSafetensors, saveSafetensors, tensorToFloat32 } from '../model/safetensors.ts';
+import { loadSafetensors, saveSafetensors, stampedSettings, tensorToFloat32 } from '../model/safetensors.ts';
 import { SynehrError } from '../util/errors.ts';
 import { Rng } from '../util/rng.ts';
 import type { TokenShard } from './batches.ts';
@@ -358,19 +358,13 @@ export async function refitRunWeights(
   const log = opts.log ?? (() => {});
   const file = await loadSafetensors(path);
   const settings = { patients: opts.patients, steps: opts.steps, lr: opts.lr, seed: opts.seed, first_values: opts.firstValues };
-  const previous = file.metadata[MEMORY_REFIT_METADATA];
-  if (previous !== undefined) {
-    let p: { settings?: unknown };
-    try {
-      p = JSON.parse(previous) as { settings?: unknown };
-    } catch (e) {
-      throw new SynehrError('E_SAFETENSORS', `${path}: metadata '${MEMORY_REFIT_METADATA}' is not JSON (${(e as Error).message}): ${JSON.stringify(previous.slice(0, 80))}`);
-    }
-    if (JSON.stringify(p.settings) === JSON.stringify(settings)) {
+  if (file.metadata[MEMORY_REFIT_METADATA] !== undefined) {
+    const previous = stampedSettings(file, MEMORY_REFIT_METADATA, path);
+    if (JSON.stringify(previous) === JSON.stringify(settings)) {
       log(`memory refit: ${path} already has its bonuses refitted with these settings`);
       return null;
     }
-    log(`memory refit: ${path} was refitted with other settings (${JSON.stringify(p.settings)}); refitting from its bonuses`);
+    log(`memory refit: ${path} was refitted with other settings (${JSON.stringify(previous)}); refitting from its bonuses`);
   }
   const weights = Object.fromEntries(file.tensors.map((t) => [t.name, tensorToFloat32(t)]));
   if (!weights['transformer.wmb.weight']) throw new SynehrError('E_RUN', `${path}: no tensor 'transformer.wmb.weight': the weights are not a value-memory model's`);
