@@ -54,12 +54,6 @@ export interface SamplerGraphOptions {
    * (memoryTerms in src/model/gpt.ts)
    */
   memory?: MemoryTable | null;
-  /**
-   * with the memory: per variable [J], the temperature its later values are sampled at within the
-   * variable (the memory calibration's, src/generate/calibrate.ts), times the value_temperature
-   * input. Left out, 1 for every variable.
-   */
-  valueTemperatures?: Float32Array | null;
   /** steps per inner Loop: the whole cache is copied once per chunk and finished rows dropped */
   chunk?: number;
 }
@@ -80,10 +74,8 @@ export const DEFAULT_CHUNK = 32;
  *   top_p        float32 []: keep the smallest set of tokens whose probability reaches p; 1 keeps all
  *   seed         int64 []: in [0, 2^32); the uniform of each draw is a function of (seed, step, row)
  *   value_temperature  float32 []: > 0; a model with the value memory samples the value of a
- *                variable that already has one at this temperature (times the variable's own, with
- *                valueTemperatures) within the variable, its total probability kept
- *                (withinVariable); 1 without valueTemperatures leaves the logits alone. Without the
- *                memory, 1.
+ *                variable that already has one at this temperature within the variable, its total
+ *                probability kept (withinVariable); 1 leaves the logits alone. Without the memory, 1.
  *
  * Output `tokens` int64 [B, steps]: the tokens at positions 1..steps (the
  * prefix's own tokens after <s> included), `<pad>` after a row's `</s>`; steps ≤ max_len − 1.
@@ -165,8 +157,6 @@ export function buildSamplerGraph(cfg: ModelConfig, opts: SamplerGraphOptions): 
         step: g.constant(i64(mt.step), 'int64', [V], 'memory_step'),
         range: g.constant(BigInt64Array.from({ length: mt.variables }, (_, i) => BigInt(i)), 'int64', [1, mt.variables], 'memory_range'),
         within: withinVariableConstants(g, mt),
-        // per value token, its variable's own temperature [V] (1 elsewhere), or none
-        tauV: opts.valueTemperatures ? g.constant(perTokenTemperatures(mt, opts.valueTemperatures), 'float32', [V], 'within_tau') : null,
       }
     : null;
 
@@ -277,11 +267,9 @@ export function buildSamplerGraph(cfg: ModelConfig, opts: SamplerGraphOptions): 
   const removed = ib.scalar(REMOVED, 'float32');
   // a variable's next value at value_temperature (memory models), before the global temperature
   const masked = ib.where(feasible, logits, removed); // [b, V]
-  const shaped = !mem
-    ? masked
-    : mem.tauV
-      ? withinVariable(ib, masked, memIn!, ib.mul(valueTemperature, mem.tauV), mem.within)
-      : optional(ib, ib.not(ib.equal(valueTemperature, ib.scalar(1, 'float32'))), masked, 'value_temperature', (br, zz) => withinVariable(br, zz, memIn!, valueTemperature, mem.within));
+  const shaped = mem
+    ? optional(ib, ib.not(ib.equal(valueTemperature, ib.scalar(1, 'float32'))), masked, 'value_temperature', (br, zz) => withinVariable(br, zz, memIn!, valueTemperature, mem.within))
+    : masked;
   let z = ib.where(feasible, ib.div(shaped, temperature), removed); // [b, V]
 
   // top-k, then top-p (the order Hugging Face applies them), each only when switched on
@@ -390,17 +378,6 @@ function carryLatest(g: Graph, latest: Tensor, tok: Tensor, t: { owner: Tensor; 
   return g.where(g.equal(g.unsqueeze(own, [1]), t.range), value, latest); // [b, J]
 }
 
-/** Per-variable temperatures [J] as per-token ones [V]: each value token its variable's, 1 elsewhere. */
-function perTokenTemperatures(mt: MemoryTable, tau: Float32Array): Float32Array {
-  if (tau.length !== mt.variables) throw new RangeError(`buildSamplerGraph: valueTemperatures has ${tau.length} entries for ${mt.variables} variables`);
-  tau.forEach((t, j) => {
-    if (!(t > 0) || !Number.isFinite(t)) throw new RangeError(`buildSamplerGraph: valueTemperatures[${j}] is ${t}, expected a finite number > 0`);
-  });
-  const out = new Float32Array(mt.owner.length).fill(1);
-  for (const b of valueBlocks(mt)) out.fill(tau[b.j]!, b.first, b.first + b.n);
-  return out;
-}
-
 /** withinVariable's tables: each value token's variable (valueBlocks), as a gather index [V], a flag [V] and a one-hot [V, J]. */
 interface WithinConstants {
   ownerAt: Tensor;
@@ -429,7 +406,7 @@ function withinVariableConstants(g: Graph, mt: MemoryTable): WithinConstants {
 }
 
 /**
- * The value temperature tau ([] or per token [V]) on logits z [b, V] (removed tokens at REMOVED): for each variable j
+ * The value temperature tau on logits z [b, V] (removed tokens at REMOVED): for each variable j
  * that has a latest value (latest [b, J] ≥ 0), its value tokens' logits become
  * (z − m)/tau + m + log S_j − log S'_j, with m the row's max, S_j = Σ exp(z − m) and
  * S'_j = Σ exp((z − m)/tau) over j's tokens: within j the probabilities go as p^(1/tau), and j's
