@@ -77,6 +77,13 @@ describe('synehr pipeline', () => {
     expect(third.err).toMatch(/pipeline \[6\/6\] evaluate: running/);
     expect(third.err).toMatch(/against \d+ train and \d+ val/);
     expect(JSON.parse(readFileSync(metrics, 'utf8')).meta.config.holdout).toBe('val');
+
+    // another value temperature is another generation
+    const fourth = await synehr(['pipeline', ...overrides, 'resume=true', 'eval.holdout=val', 'generate.value_temperature=0.8']);
+    expect(fourth.code).toBe(0);
+    expect(fourth.err).toMatch(/pipeline \[4\/6\] export: current, skipped/);
+    expect(fourth.err).toMatch(/pipeline \[5\/6\] generate: running/);
+    expect(JSON.parse(readFileSync(join(work, 'data', 'synthetic', 'p', 'manifest.json'), 'utf8')).sampling.value_temperature).toBe(0.8);
   });
 
   it('defect 2: Ctrl-C during train stops the pipeline with exit 130, records nothing as done, and resume=true trains on; defect 5: generate.out_dir reaches evaluate', async () => {

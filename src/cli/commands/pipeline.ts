@@ -92,6 +92,7 @@ export async function run(ctx: CommandContext): Promise<number | void> {
         m.sampling.temperature === g.temperature &&
         m.sampling.top_k === g.top_k &&
         m.sampling.top_p === g.top_p &&
+        m.sampling.value_temperature === g.value_temperature &&
         m.sampling.fix_covars === g.fix_covars &&
         JSON.stringify(m.formats) === JSON.stringify(g.formats);
       return same && m.weights_sha256 === (await fileSha256(paths.weights));
