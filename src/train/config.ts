@@ -58,7 +58,7 @@ export const trainConfigSchema = z
     // each variable's first-value offset so that the share of sampled patients with the variable
     // meets the training split's (src/generate/calibrate.ts); 0 = off. Sampling measures some
     // variables more often than teacher forcing predicts (docs/quality.md)
-    memory_calibration_patients: z.number().int().min(0).default(0),
+    memory_calibration_patients: z.number().int().min(0).default(1000),
     memory_calibration_rounds: z.number().int().positive().default(1),
   })
   .strict();

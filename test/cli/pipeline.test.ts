@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { main, PACKAGE_ROOT } from '../../src/cli/main.ts';
 import { loadSafetensors } from '../../src/model/safetensors.ts';
 import { MEMORY_REFIT_METADATA } from '../../src/train/memoryRefit.ts';
+import { MEMORY_CALIBRATION_METADATA } from '../../src/generate/calibrate.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'synehr-pipeline-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -59,6 +60,11 @@ describe('synehr pipeline', () => {
     expect(first.err).toMatch(/memory refit: trunk logits of \d+ training and \d+ validation patients/);
     const weights = await loadSafetensors(join(run, 'model.safetensors'));
     expect(JSON.parse(weights.metadata[MEMORY_REFIT_METADATA]!).settings).toEqual({ patients: 800, steps: 60, lr: 0.05, seed: 42, first_values: true });
+    // then the offsets' calibration against sampled patients (train=smoke: 16 of them)
+    expect(first.err).toMatch(/memory calibration: round 1\/1: 16 patients sampled/);
+    const calibration = JSON.parse(weights.metadata[MEMORY_CALIBRATION_METADATA]!);
+    expect(calibration.settings).toMatchObject({ patients: 16, rounds: 1, seed: 42, after_refit: weights.metadata[MEMORY_REFIT_METADATA] });
+    expect(calibration.rounds).toHaveLength(1);
 
     const second = await synehr(['pipeline', ...overrides, 'resume=true']);
     expect(second.code).toBe(0);
@@ -77,6 +83,12 @@ describe('synehr pipeline', () => {
     expect(third.err).toMatch(/pipeline \[6\/6\] evaluate: running/);
     expect(third.err).toMatch(/against \d+ train and \d+ val/);
     expect(JSON.parse(readFileSync(metrics, 'utf8')).meta.config.holdout).toBe('val');
+
+    // a calibration without the refit's offsets is refused before any training
+    const noRefit = await synehr(['train', ...overrides, 'run_name=p-norefit', 'train.memory_refit_patients=0']);
+    expect(noRefit.code).not.toBe(0);
+    expect(noRefit.err).toMatch(/train\.memory_calibration_patients=16 calibrates the offsets the refit fits: it needs train\.memory_refit_patients > 0/);
+    expect(existsSync(join(work, 'saved_models', 'p-norefit', 'model.safetensors'))).toBe(false);
 
     // another value temperature is another generation
     const fourth = await synehr(['pipeline', ...overrides, 'resume=true', 'eval.holdout=val', 'generate.value_temperature=0.8']);
