@@ -23,6 +23,7 @@ import { readRecords } from '../src/records/tables.ts';
 import { dataConfigSchema } from '../src/records/dataConfig.ts';
 import { loadSafetensors } from '../src/model/safetensors.ts';
 import { MEMORY_REFIT_METADATA } from '../src/train/memoryRefit.ts';
+import { MEMORY_CALIBRATION_METADATA } from '../src/generate/calibrate.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const argv = process.argv.slice(2);
@@ -70,6 +71,8 @@ interface Metrics {
   valLoss: number;
   /** the value memory's refit: its validation loss after minus before (its own patients), null without one */
   refitValDelta: number | null;
+  /** the calibration's first round: mean |sampled − real| share of patients with each variable, before its step */
+  calibrationError: number | null;
   wallSeconds: number;
 }
 
@@ -109,6 +112,7 @@ const FIGURES: Figure[] = [
   { key: 'max_hours', name: 'Latest synthetic event, hours', target: '≤ window', get: (m) => ({ synthetic: m.maxHours, ceiling: m.windowHours }) },
   { key: 'val_loss', name: 'val/loss (best)', target: '', get: (m) => ({ synthetic: m.valLoss }) },
   { key: 'refit_val_delta', name: 'memory refit: change in its validation loss', target: '', get: (m) => ({ synthetic: m.refitValDelta }) },
+  { key: 'calibration_error', name: 'memory calibration: presence share error before it', target: '', get: (m) => ({ synthetic: m.calibrationError }) },
   { key: 'tokens_per_s', name: 'training tokens/s', target: '', get: (m) => ({ synthetic: m.tokensPerSecond }) },
   { key: 'train_minutes', name: 'training minutes', target: '', get: (m) => ({ synthetic: m.trainSeconds / 60 }) },
   { key: 'wall_minutes', name: 'pipeline minutes (train, export, generate, evaluate)', target: '', get: (m) => ({ synthetic: m.wallSeconds / 60 }) },
@@ -149,8 +153,11 @@ async function runOnce(seed: number, n: number): Promise<Metrics> {
   const tps = logged.filter((l) => typeof l['tokens_per_s'] === 'number').map((l) => l['tokens_per_s']!);
   const val = logged.filter((l) => typeof l['val/loss'] === 'number').map((l) => l['val/loss']!);
   const times = logged.filter((l) => typeof l['time'] === 'number').map((l) => l['time']!);
-  const stamp = (await loadSafetensors(join(dir, 'model.safetensors'))).metadata[MEMORY_REFIT_METADATA];
+  const weightsMeta = (await loadSafetensors(join(dir, 'model.safetensors'))).metadata;
+  const stamp = weightsMeta[MEMORY_REFIT_METADATA];
   const refitVal = stamp ? (JSON.parse(stamp) as { val_loss: [number, number] | null }).val_loss : null;
+  const calibration = weightsMeta[MEMORY_CALIBRATION_METADATA];
+  const calibrationRounds = calibration ? (JSON.parse(calibration) as { rounds: { mean_error: number }[] }).rounds : [];
   // the synthetic tables: the latest event of any admission
   const cfg = YAML.parse(readFileSync(join(dir, 'config.yaml'), 'utf8')) as { data?: unknown };
   const data = dataConfigSchema.parse(cfg.data);
@@ -166,6 +173,7 @@ async function runOnce(seed: number, n: number): Promise<Metrics> {
     trainSeconds: times.length > 1 ? times[times.length - 1]! - times[0]! : Number.NaN,
     valLoss: val.length ? Math.min(...val) : Number.NaN,
     refitValDelta: refitVal ? refitVal[1] - refitVal[0] : null,
+    calibrationError: calibrationRounds[0]?.mean_error ?? null,
     wallSeconds,
   };
 }
