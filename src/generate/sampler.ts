@@ -419,9 +419,9 @@ function withinVariable(g: Graph, z: Tensor, latest: Tensor, tau: Tensor, c: Wit
   const sharp = g.div(d, tau);
   const s = g.matMul(g.exp(d), c.oneHot); // [b, J]
   const s2 = g.matMul(g.exp(sharp), c.oneHot); // [b, J]
-  const tiny = g.scalar(0, 'float32');
-  const ok = g.and(g.greaterOrEqual(latest, g.scalar(0, 'int64')), g.and(g.greater(s, tiny), g.greater(s2, tiny))); // [b, J]
-  const shift = g.where(ok, g.sub(g.log(s), g.log(s2)), tiny); // [b, J]
+  const none = g.scalar(0, 'float32');
+  const ok = g.and(g.greaterOrEqual(latest, g.scalar(0, 'int64')), g.and(g.greater(s, none), g.greater(s2, none))); // [b, J]
+  const shift = g.where(ok, g.sub(g.log(s), g.log(s2)), none); // [b, J]
   const apply = g.and(g.gather(ok, c.ownerAt, 1), c.inBlock); // [b, V]
   return g.where(apply, g.add(g.add(sharp, g.gather(shift, c.ownerAt, 1)), m), z);
 }
