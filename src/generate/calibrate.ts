@@ -118,6 +118,7 @@ export async function calibrateFirstValues(model: ModelConfig, tok: Tokenizer, w
   const wma = Float32Array.from(wma0);
   const rounds: CalibrationRound[] = [];
   for (let r = 0; r < opts.rounds; r++) {
+    log(`memory calibration: round ${r + 1}/${opts.rounds}: sampling ${opts.patients} patients`);
     const rows = await sampleRows(model, tok, { ...weights, 'transformer.wma.weight': wma }, opts.patients, batchSeed(opts.seed, r), opts.batchSize ?? 64, opts.threads);
     const sampled = presenceShares(rows, table);
     const err = Array.from(sampled.shares, (p, j) => Math.abs(p - real.shares[j]!));
@@ -137,7 +138,8 @@ export const MEMORY_CALIBRATION_METADATA = 'memory_calibration';
  * The train command's step after the refit: calibrates the offsets of the run's model.safetensors
  * and rewrites it with them, every other tensor as it was, the settings and rounds under
  * MEMORY_CALIBRATION_METADATA. A file calibrated with these settings after its current refit is
- * left alone (a resumed finished run).
+ * left alone (a resumed finished run); one calibrated with other settings is calibrated again from
+ * its current offsets.
  */
 export async function calibrateRunWeights(path: string, model: ModelConfig, tok: Tokenizer, trainShard: TokenShard, opts: CalibrationOptions): Promise<CalibrationResult | null> {
   const log = opts.log ?? (() => {});
