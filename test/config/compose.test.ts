@@ -33,12 +33,14 @@ describe('schema defaults', () => {
     expect(modelConfigSchema.parse({})).toEqual({ ...small, value_memory: false });
   });
 
-  it("train=quick (README: `npm start -- train=quick`) is the default recipe with 600 updates instead of the schema's", () => {
+  it("train=quick (README: `npm start -- train=quick`) is the default recipe with 600 updates instead of the schema's, and no memory refit or calibration", () => {
     const recipe = compose({ searchPath: [BUILTIN], overrides: [] }).config.train;
     const quick = compose({ searchPath: [BUILTIN], overrides: ['train=quick'] }).config.train;
     expect(recipe).toEqual(trainConfigSchema.parse({}));
     expect(recipe.max_steps).toBeGreaterThan(600);
-    expect(quick).toEqual({ ...recipe, max_steps: 600 });
+    expect(recipe.memory_refit_patients).toBeGreaterThan(0);
+    expect(recipe.memory_calibration_patients).toBeGreaterThan(0);
+    expect(quick).toEqual({ ...recipe, max_steps: 600, memory_refit_patients: 0, memory_calibration_patients: 0 });
   });
 });
 
