@@ -5,6 +5,7 @@ import { loadSafetensors, saveSafetensors, stampedSettings, tensorToFloat32 } fr
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import type { MemoryTable } from '../tokenizer/vocabulary.ts';
 import type { TokenShard } from '../train/batches.ts';
+import { shardPatient } from '../tokenizer/shards.ts';
 import { SynehrError } from '../util/errors.ts';
 import { batchSeed, Sampler } from './generate.ts';
 import { buildSamplerGraph } from './sampler.ts';
@@ -104,7 +105,7 @@ async function sampleRows(model: ModelConfig, tok: Tokenizer, weights: Record<st
 
 /** The shard's patients as token rows. */
 function* shardRows(shard: TokenShard): Generator<ArrayLike<number>> {
-  for (let p = 0; p + 1 < shard.offsets.length; p++) yield shard.ids.subarray(shard.offsets[p]!, shard.offsets[p + 1]!);
+  for (let p = 0; p + 1 < shard.offsets.length; p++) yield shardPatient(shard, p);
 }
 
 /** Rounds of sample, count, step (see above) on `weights` (not changed); returns the new offsets. */

@@ -150,7 +150,7 @@ export function parseTokenShard(buf: Buffer, path = 'token shard'): TokenShard {
 }
 
 /** Patient p's token ids (a view, no copy). */
-export function shardPatient(shard: TokenShard, p: number): Uint16Array | Uint32Array {
+export function shardPatient(shard: Pick<TokenShard, 'ids' | 'offsets'>, p: number): Uint16Array | Uint32Array {
   return shard.ids.subarray(shard.offsets[p]!, shard.offsets[p + 1]!);
 }
 
