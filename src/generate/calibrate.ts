@@ -8,7 +8,7 @@ import type { TokenShard } from '../train/batches.ts';
 import { shardPatient } from '../tokenizer/shards.ts';
 import { SynehrError } from '../util/errors.ts';
 import { batchSeed, Sampler } from './generate.ts';
-import { buildSamplerGraph } from './sampler.ts';
+import { buildRunSamplerGraph } from './sampler.ts';
 
 /**
  * Calibrating the value memory's first-value offsets (transformer.wma.weight) against what the
@@ -88,9 +88,7 @@ export interface CalibrationResult {
 
 /** Samples `n` unconditioned patients from `weights` as generate does at temperature 1, returning their token rows. */
 async function sampleRows(model: ModelConfig, tok: Tokenizer, weights: Record<string, Float32Array>, n: number, seed: number, batchSize: number, threads: number | undefined): Promise<Int32Array[]> {
-  const memory = tok.memoryTable();
-  const bytes = buildSamplerGraph(model, { vocabSize: tok.vocab.length, weights, automaton: tok.automaton, clock: tok.clock(), deltas: tok.deltaTable(), memory });
-  const sampler = Sampler.fromSession(await createSession(bytes, { threads: threads ?? 0 }), tok, model.n_ctx);
+  const sampler = Sampler.fromSession(await createSession(buildRunSamplerGraph(model, tok, weights), { threads: threads ?? 0 }), tok, model.n_ctx);
   const rows: Int32Array[] = [];
   for (let b = 0; b * batchSize < n; b++) {
     const B = Math.min(batchSize, n - b * batchSize);

@@ -30,7 +30,7 @@ import type { GenerateConfig } from './config.ts';
 import { loadTokenizer } from '../tokenizer/file.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import { SynehrError } from '../util/errors.ts';
-import { buildSamplerGraph } from './sampler.ts';
+import { buildRunSamplerGraph } from './sampler.ts';
 import { hfModelCard, hfSpecialTokensMap, hfTokenizerConfig, hfTokenizerJson } from './hfFolder.ts';
 
 /** The files `synehr export` writes into a run directory, each named in onnx/export.json by its sha256. */
@@ -174,7 +174,7 @@ export async function exportRun(dir: string, model: ModelConfig, gen: GenerateCo
   await writeFileAtomic(files.hfSpecialTokensMap, json(hfSpecialTokensMap(run.tokenizer)));
   const nParams = Object.values(run.weights).reduce((n, w) => n + w.length, 0);
   await writeFileAtomic(files.modelCard, new TextEncoder().encode(hfModelCard(basename(dir), run.tokenizer, model, nParams)));
-  await writeFileAtomic(files.sampler, buildSamplerGraph(model, { vocabSize: V, weights: run.weights, automaton: run.tokenizer.automaton, clock: run.tokenizer.clock(), deltas: run.tokenizer.deltaTable(), memory }));
+  await writeFileAtomic(files.sampler, buildRunSamplerGraph(model, run.tokenizer, run.weights));
   // the stamp names what the files were built from and the files themselves, so generate can
   // tell an export that is stale (other weights or tokenizer) or damaged (a truncated file)
   const stamp: ExportStamp = {

@@ -18,7 +18,7 @@ import { checkMemoryTable, gptTrunk, memoryConstants, memoryTerms, valueBlocks }
 import { gptParamSpecs } from '../model/params.ts';
 import type { ModelConfig } from '../model/config.ts';
 import type { GrammarAutomaton } from '../tokenizer/automaton.ts';
-import { SPECIAL_IDS, type Vocabulary } from '../tokenizer/tokenizer.ts';
+import { SPECIAL_IDS, type Tokenizer, type Vocabulary } from '../tokenizer/tokenizer.ts';
 import type { MemoryTable } from '../tokenizer/vocabulary.ts';
 
 type DeltaTable = NonNullable<ReturnType<Vocabulary['deltaTable']>>;
@@ -363,6 +363,14 @@ export function buildSamplerGraph(cfg: ModelConfig, opts: SamplerGraphOptions): 
   const tokens = g.sliceDynamic(outs[5 + perRow0.length]!, g.ints([0], 'zero1'), g.unsqueeze(tFinal, [0]), g.ints([1], 'axis1'));
   g.output(tokens, 'tokens', ['batch_size', 'steps']);
   return serializeModel(g);
+}
+
+/**
+ * sampler.onnx for a run: its weights, and the grammar, clock, relative bins and value memory (for
+ * a model with one) of its tokenizer. The export writes it; the memory calibration samples with it.
+ */
+export function buildRunSamplerGraph(cfg: ModelConfig, tok: Tokenizer, weights: Record<string, Float32Array>): Uint8Array {
+  return buildSamplerGraph(cfg, { vocabSize: tok.vocab.length, weights, automaton: tok.automaton, clock: tok.clock(), deltas: tok.deltaTable(), memory: cfg.value_memory ? tok.memoryTable() : null });
 }
 
 /**
