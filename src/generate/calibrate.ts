@@ -87,7 +87,7 @@ export interface CalibrationResult {
 }
 
 /** Samples `n` unconditioned patients from `weights` as generate does at temperature 1, returning their token rows. */
-async function sampleRows(model: ModelConfig, tok: Tokenizer, weights: Record<string, Float32Array>, n: number, seed: number, batchSize: number, threads: number | undefined): Promise<Int32Array[]> {
+export async function sampleRows(model: ModelConfig, tok: Tokenizer, weights: Record<string, Float32Array>, n: number, seed: number, batchSize: number, threads: number | undefined): Promise<Int32Array[]> {
   const sampler = Sampler.fromSession(await createSession(buildRunSamplerGraph(model, tok, weights), { threads: threads ?? 0 }), tok, model.n_ctx);
   const rows: Int32Array[] = [];
   for (let b = 0; b * batchSize < n; b++) {

@@ -9,10 +9,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { calibrateFirstValues, calibrateRunWeights, MEMORY_CALIBRATION_METADATA, offsetSteps, presenceShares } from '../../src/generate/calibrate.ts';
-import { batchSeed, Sampler } from '../../src/generate/generate.ts';
-import { buildSamplerGraph } from '../../src/generate/sampler.ts';
-import { createSession } from '../../src/graph/runtime.ts';
+import { calibrateFirstValues, calibrateRunWeights, MEMORY_CALIBRATION_METADATA, offsetSteps, presenceShares, sampleRows } from '../../src/generate/calibrate.ts';
+import { shardPatient } from '../../src/tokenizer/shards.ts';
 import type { ModelConfig } from '../../src/model/config.ts';
 import { initParams, paramLayout, paramViews } from '../../src/model/init.ts';
 import { gptParamSpecs } from '../../src/model/params.ts';
@@ -47,17 +45,10 @@ beforeAll(() => {
 async function presenceError(w: Record<string, Float32Array>, n: number, seed: number): Promise<number> {
   const table = tok.memoryTable();
   const real = presenceShares(
-    Array.from({ length: shard.offsets.length - 1 }, (_, p) => shard.ids.subarray(shard.offsets[p]!, shard.offsets[p + 1]!)),
+    Array.from({ length: shard.offsets.length - 1 }, (_, p) => shardPatient(shard, p)),
     table,
   ).shares;
-  const bytes = buildSamplerGraph(cfg, { vocabSize: tok.vocab.length, weights: w, automaton: tok.automaton, clock: tok.clock(), memory: table });
-  const sampler = Sampler.fromSession(await createSession(bytes, { threads: 1 }), tok, cfg.n_ctx);
-  const rows: Int32Array[] = [];
-  for (let b = 0; b * 100 < n; b++) {
-    const { ids, T } = await sampler.sample(Array.from({ length: 100 }, () => [tok.bos]), { temperature: 1, topK: 0, topP: 1, seed: batchSeed(seed, b) });
-    for (let i = 0; i < 100; i++) rows.push(ids.slice(i * T, (i + 1) * T));
-  }
-  const got = presenceShares(rows, table).shares;
+  const got = presenceShares(await sampleRows(cfg, tok, w, n, seed, 100, 1), table).shares;
   return got.reduce((a, p, j) => a + Math.abs(p - real[j]!), 0) / got.length;
 }
 
