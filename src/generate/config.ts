@@ -16,7 +16,8 @@ export const generateConfigSchema = z
     // within the variable, keeping the model's probability that it is measured; 1 = the model's
     value_temperature: z.number().positive().default(1.0),
     seed: z.number().int().default(1234),
-    // condition each sample on the covariates and labels of a real training patient
+    // condition each sample on the covariates and labels of a real training patient (its covariates
+    // only, when the tokenizer puts the labels last)
     fix_covars: z.boolean().default(false),
     // the longest sequence in tokens, prefix included; null = the model's n_ctx
     max_len: z.number().int().positive().nullable().default(null),

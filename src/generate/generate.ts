@@ -150,14 +150,18 @@ export class Sampler {
   }
 }
 
-/** The covariate-and-label prefix of an encoded patient: `<s> … </label>`. */
+/**
+ * The covariate-and-label prefix of an encoded patient: `<s> … </label>`; with the labels last
+ * (tokenizer.label_position=last) the covariates only, `<s> … </covar>`.
+ */
 export function conditionPrefix(ids: ArrayLike<number>, tok: Tokenizer): number[] {
+  const end = tok.labelsLast ? tok.endCovar : tok.endLabel;
   const out: number[] = [];
   for (let i = 0; i < ids.length; i++) {
     out.push(ids[i]!);
-    if (ids[i] === tok.endLabel) return out;
+    if (ids[i] === end) return out;
   }
-  throw new SynehrError('E_CONDITION', 'an encoded patient has no </label>: cannot take its covariates and labels as a condition');
+  throw new SynehrError('E_CONDITION', `an encoded patient has no ${tok.vocab[end]}: cannot take its ${tok.labelsLast ? 'covariates' : 'covariates and labels'} as a condition`);
 }
 
 /** Prefixes of patients given in the config (covariates and labels), encoded by the tokenizer. */
@@ -169,6 +173,12 @@ export function cohortPrefixes(cohort: { covariates?: Record<string, number | st
       labels: c.labels ?? {},
       admissions: [{ id: `cohort-${i}-a0`, codes: [], events: [] }],
     };
+    if (tok.labelsLast && Object.keys(c.labels ?? {}).length > 0) {
+      throw new SynehrError(
+        'E_CONFIG_VALUE',
+        `generate.cohort[${i}].labels: this run's tokenizer puts the labels after the last admission (tokenizer.label_position=last), so they cannot be fixed before sampling; give covariates only, or tokenize with label_position=first`,
+      );
+    }
     for (const k of Object.keys(c.covariates ?? {})) {
       if (!tok.covariates.some((cv) => cv.name === k)) {
         throw new SynehrError('E_CONFIG_VALUE', `generate.cohort[${i}].covariates.${k}: no such covariate (known: ${tok.covariates.map((cv) => cv.name).join(', ')})`);

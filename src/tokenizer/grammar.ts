@@ -3,6 +3,10 @@
  *
  *   <s> cov_1 … cov_k </covar> label… </label> { code… </code> { gap meas… }* </ts> </adm> }+ </s>
  *
+ * or, with the tokenizer's label_position 'last', the labels after the last admission:
+ *
+ *   <s> cov_1 … cov_k </covar> { code… </code> { gap meas… }* </ts> </adm> }+ label… </label> </s>
+ *
  * Every covariate gets exactly one token (its value, bin or "missing"; "missing" is forbidden for a
  * covariate no training patient lacks). Labels come in data config order, at most one each, and a
  * label every training patient has is required. A time step is a set: one gap token, then one
@@ -11,7 +15,8 @@
  * States: start, cov[i] (expecting covariate i), expect </covar>, labels_from[i] (the next label
  * must be label i or later), in_codes, after_adm, ts_start, after_gap, after_meas[j] (next: a
  * variable after j, a gap or </ts>), var_pending[j] (var+quant: expecting variable j's bin),
- * after_ts, end (only <pad> follows).
+ * after_ts, end (only <pad> follows). With the labels last, after_adm is labels_from[0] (another
+ * admission or the first label), and </label> leads to expect </s>.
  */
 import { GrammarAutomaton, type TransitionRun } from './automaton.ts';
 import { binCount } from './bins.ts';
@@ -29,11 +34,13 @@ export interface StateLayout {
   afterMeas: number; // afterMeas + j
   varPending: number[]; // [J] var+quant: the state after continuous variable j's token, expecting its bin (-1 otherwise)
   afterTs: number;
+  /** labels last: the state after </label>, expecting </s> (-1 with the labels first) */
+  expectEos: number;
   end: number;
   names: string[];
 }
 
-export function layoutStates(k: number, L: number, variables: FittedVariable[], varQuant: boolean): StateLayout {
+export function layoutStates(k: number, L: number, variables: FittedVariable[], varQuant: boolean, labelsLast = false): StateLayout {
   const names: string[] = [];
   const alloc = (name: string): number => names.push(name) - 1;
   const pre = alloc('start');
@@ -41,9 +48,9 @@ export function layoutStates(k: number, L: number, variables: FittedVariable[], 
   for (let i = 0; i < k; i++) alloc(`cov[${i}]`);
   alloc('expect </covar>');
   const label = names.length;
-  for (let i = 0; i <= L; i++) alloc(`labels_from[${i}]`);
+  for (let i = 0; i <= L; i++) alloc(labelsLast && i === 0 ? 'after_adm' : `labels_from[${i}]`);
   const inCodes = alloc('in_codes');
-  const afterAdm = alloc('after_adm');
+  const afterAdm = labelsLast ? label : alloc('after_adm');
   const tsStart = alloc('ts_start');
   const afterGap = alloc('after_gap');
   const afterMeas = names.length;
@@ -51,13 +58,15 @@ export function layoutStates(k: number, L: number, variables: FittedVariable[], 
   // only reachable states: a variable token exists for continuous variables under var+quant only
   const varPending = variables.map((v, j) => (varQuant && v.type === 'continuous' ? alloc(`var_pending[${j}]:${v.name}`) : -1));
   const afterTs = alloc('after_ts');
+  const expectEos = labelsLast ? alloc('expect </s>') : -1;
   const end = alloc('end');
-  return { S: names.length, pre, cov, label, inCodes, afterAdm, tsStart, afterGap, afterMeas, varPending, afterTs, end, names };
+  return { S: names.length, pre, cov, label, inCodes, afterAdm, tsStart, afterGap, afterMeas, varPending, afterTs, expectEos, end, names };
 }
 
 /** The automaton of `v`'s grammar, and its state layout. */
 export function buildGrammar(v: Vocabulary): { automaton: GrammarAutomaton; states: StateLayout } {
-  const st = layoutStates(v.covariates.length, v.labels.length, v.variables, !v.joint);
+  const labelsLast = v.parts.config.label_position === 'last';
+  const st = layoutStates(v.covariates.length, v.labels.length, v.variables, !v.joint, labelsLast);
   const runs: TransitionRun[] = [];
   const add = (s: number, t0: number, t1: number, n: number): void => {
     if (t1 > t0) runs.push([s, t0, t1, n]);
@@ -72,7 +81,7 @@ export function buildGrammar(v: Vocabulary): { automaton: GrammarAutomaton; stat
     add(st.cov + i, c.offset, c.offset + covariateValueCount(c), st.cov + i + 1);
     if (!c.required) one(st.cov + i, c.missing, st.cov + i + 1);
   });
-  one(st.cov + k, SPECIAL.endCovar, st.label);
+  one(st.cov + k, SPECIAL.endCovar, labelsLast ? st.inCodes : st.label);
   // labels_from[i]: any label j >= i up to the first required one (which cannot be skipped);
   // </label> only once no required label is left
   for (let i = 0; i <= L; i++) {
@@ -82,15 +91,17 @@ export function buildGrammar(v: Vocabulary): { automaton: GrammarAutomaton; stat
       const l = v.labels[j]!;
       add(st.label + i, l.offset, l.offset + labelTokenCount(l), st.label + j + 1);
     }
-    if (r === L) one(st.label + i, SPECIAL.endLabel, st.inCodes);
+    if (r === L) one(st.label + i, SPECIAL.endLabel, labelsLast ? st.expectEos : st.inCodes);
   }
+  if (labelsLast) one(st.expectEos, SPECIAL.eos, st.end);
   const codes0 = v.codes.offset;
   const codes1 = codes0 + v.codes.values.length;
   add(st.inCodes, codes0, codes1, st.inCodes);
   one(st.inCodes, SPECIAL.endCode, st.tsStart);
   add(st.afterAdm, codes0, codes1, st.inCodes);
   one(st.afterAdm, SPECIAL.endCode, st.tsStart);
-  one(st.afterAdm, SPECIAL.eos, st.end);
+  // labels last: after_adm is labels_from[0], so the record goes on to its labels instead of </s>
+  if (!labelsLast) one(st.afterAdm, SPECIAL.eos, st.end);
   const gap0 = v.gaps.offset;
   const gap1 = gap0 + binCount(v.gaps.bins);
   add(st.tsStart, gap0, gap1, st.afterGap);

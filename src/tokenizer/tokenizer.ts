@@ -65,19 +65,36 @@ export class Tokenizer extends Vocabulary {
     return encodeRecord(this, this.automaton, p, opts, false);
   }
 
+  /** tokenizer.label_position is 'last': the labels follow the last admission, so no prefix holds them. */
+  get labelsLast(): boolean {
+    return this.config.label_position === 'last';
+  }
+
   /**
    * The conditioning prefix of a patient for conditional generation: `<s> cov… </covar>`, and with
    * through = 'labels' (the default) also `label… </label>`. The sampler feeds it, then starts from
-   * automaton state `prefixState(through)`.
+   * automaton state `prefixState(through)`. With the labels last only through = 'covariates' exists.
    */
   encodePrefix(p: Pick<PatientRecord, 'covariates' | 'labels'> & { id?: string }, opts: EncodeOptions & { through?: 'covariates' | 'labels' } = {}): Int32Array {
+    const through = opts.through ?? 'labels';
+    this.checkPrefixThrough(through);
     const ids = encodeRecord(this, this.automaton, { id: p.id ?? 'prefix', covariates: p.covariates, labels: p.labels, admissions: [] }, opts, true);
-    return opts.through === 'covariates' ? ids.slice(0, ids.indexOf(SPECIAL_IDS.endCovar) + 1) : ids;
+    return through === 'covariates' ? ids.slice(0, ids.indexOf(SPECIAL_IDS.endCovar) + 1) : ids;
   }
 
   /** The automaton state after encodePrefix(…, { through }). */
   prefixState(through: 'covariates' | 'labels' = 'labels'): number {
-    return through === 'covariates' ? this.states.label : this.states.inCodes;
+    this.checkPrefixThrough(through);
+    return through === 'covariates' ? (this.labelsLast ? this.states.inCodes : this.states.label) : this.states.inCodes;
+  }
+
+  private checkPrefixThrough(through: 'covariates' | 'labels'): void {
+    if (through === 'labels' && this.labelsLast) {
+      throw new SynehrError(
+        'E_CONDITION',
+        "this tokenizer puts the labels after the last admission (tokenizer.label_position=last), so a condition can fix the covariates only: condition through 'covariates', or refit the tokenizer with label_position=first",
+      );
+    }
   }
 
   decode(ids: ArrayLike<number>, opts: DecodeOptions & { mode?: 'strict' }): PatientRecord;

@@ -237,6 +237,37 @@ describe('generateSynthetic', () => {
     expect(new Set(fixed.map(prefixOf)).size).toBeGreaterThan(2);
   });
 
+  it('labels last: every sample closes with its labels, required ones present, and fix_covars fixes the covariates only', async () => {
+    const cohort = fc.sample(cohortArb, { numRuns: 1, seed: 11 })[0]!;
+    const tok = fitTokenizer(cohort, toyData, tokCfg({ label_position: 'last' }));
+    const lastRun = await writeRun(join(root, 'run-last'), tok, { seed: 3 });
+    const lastShard = join(root, 'train-last.bin');
+    writeTokenShard(lastShard, buildTokenShard(cohort.map((p) => tok.encodePatient(p)), cohort.map((p) => p.id), tok.vocab.length, tok.vocabHash()));
+    const lastOpts = (out: string, g: Partial<GenerateConfig> = {}): GenerateOptions => ({
+      ...opts(out, {}, g),
+      runDir: lastRun.dir,
+      model: lastRun.model,
+      trainShardPath: lastShard,
+    });
+    await generateSynthetic(lastOpts('last'));
+    const rows = await readRecords(join(root, 'last'), { data: toyData });
+    expect(rows.length).toBe(N);
+    const required = tok.labels.filter((l) => l.required).map((l) => l.name);
+    for (const r of rows) {
+      expectValidRecord(tok, r);
+      for (const name of required) expect(r.labels[name]).toBeDefined();
+      // the record re-encodes under the labels-last grammar with the labels after its last admission
+      const ids = Array.from(tok.encodePatient(r));
+      expect(ids.indexOf(tok.endLabel)).toBeGreaterThan(ids.lastIndexOf(tok.endAdm));
+    }
+    await generateSynthetic(lastOpts('last-fixed', { fix_covars: true }));
+    const fixed = await readRecords(join(root, 'last-fixed'), { data: toyData });
+    const covarsOf = (r: PatientRecord): string => conditionPrefix(tok.encodePatient(r), tok).join(' ');
+    const real = new Set(cohort.map(covarsOf));
+    for (const r of fixed) expect(real.has(covarsOf(r))).toBe(true);
+    expect(covarsOf(fixed[0]!).split(' ').map(Number).at(-1)).toBe(tok.endCovar);
+  });
+
   it('a cohort in the config conditions the rows in turn', async () => {
     const cohort: { covariates: Record<string, string | number>; labels: Record<string, number> }[] = [
       { covariates: { sex: 'F', unit: 2 }, labels: { death: 1 } },

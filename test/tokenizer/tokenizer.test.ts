@@ -10,6 +10,8 @@ import { binCount, binIndex, binRange } from '../../src/tokenizer/bins.ts';
 import { gapHours } from '../../src/records/time.ts';
 import { Rng } from '../../src/util/rng.ts';
 import type { PatientRecord } from '../../src/records/types.ts';
+import type { TokenizerConfig } from '../../src/tokenizer/config.ts';
+import { cohortPrefixes, conditionPrefix } from '../../src/generate/generate.ts';
 import { SynehrError } from '../../src/util/errors.ts';
 import { FIXTURE_DIR, fixturePatients, physionetDataConfig } from './physionet.ts';
 import { clockWalk, cohortArb, coveringPatient, expectedSteps, expectValidRecord, sparsePatient, tokCfg, toyData } from './helpers.ts';
@@ -199,9 +201,9 @@ describe('tokenizer on PhysioNet 2012 fixtures', () => {
 });
 
 /** Random walks of the automaton within a budget, decoded and encoded again: the ids come back. */
-function walksRoundTrip(strategy: (typeof STRATEGIES)[number]) {
+function walksRoundTrip(strategy: (typeof STRATEGIES)[number], over: Partial<TokenizerConfig> = {}) {
   return fc.property(cohortArb, fc.integer(), fc.integer({ min: 12, max: 300 }), (cohort, seed, budget) => {
-    const tok = fitTokenizer(cohort, toyData, tokCfg({ strategy }));
+    const tok = fitTokenizer(cohort, toyData, tokCfg({ strategy, ...over }));
     const a = tok.automaton;
     const rng = new Rng(seed);
     for (let walk = 0; walk < 5; walk++) {
@@ -383,6 +385,69 @@ describe('tokenizer properties on generated records', () => {
     const ids = tok.encodePatient(patients[0]!);
     expect(tok.decode(ids, { rng: new Rng(3) })).toEqual(tok.decode(ids, { rng: new Rng(3) }));
     expect(tok.decode(ids, { rng: new Rng(3) })).not.toEqual(tok.decode(ids, { rng: new Rng(4) }));
+  });
+});
+
+describe('labels last (tokenizer.label_position=last)', () => {
+  const patients = fixturePatients();
+
+  for (const strategy of STRATEGIES) {
+    it(`${strategy}: a real patient's sequence is the labels-first one with its label block moved before </s>, and round-trips`, () => {
+      const first = fitTokenizer(patients, physionetDataConfig, tokCfg({ strategy }));
+      const last = fitTokenizer(patients, physionetDataConfig, tokCfg({ strategy, label_position: 'last' }));
+      expect(last.vocab).toEqual(first.vocab);
+      patients.forEach((p, i) => {
+        const a = Array.from(first.encodePatient(p));
+        const covarEnd = a.indexOf(first.endCovar);
+        const labelEnd = a.indexOf(first.endLabel);
+        const labelBlock = a.slice(covarEnd + 1, labelEnd + 1);
+        const moved = [...a.slice(0, covarEnd + 1), ...a.slice(labelEnd + 1, -1), ...labelBlock, first.eos];
+        expect(Array.from(last.encodePatient(p))).toEqual(moved);
+        checkRoundTrip(last, p, i);
+      });
+    });
+
+    it(`${strategy}: random walks of the labels-last automaton decode to valid records that re-encode to the same ids`, () => {
+      fc.assert(walksRoundTrip(strategy, { label_position: 'last' }), { numRuns: 15 });
+    });
+  }
+
+  it('the grammar puts labels only after an admission, and </s> only after </label>', () => {
+    const tok = fitTokenizer([coveringPatient(), sparsePatient()], toyData, tokCfg({ label_position: 'last' }));
+    const a = tok.automaton;
+    const ids = Array.from(tok.encodePatient(coveringPatient()));
+    const lastAdm = ids.lastIndexOf(tok.endAdm);
+    expect(tok.tokensToString(ids.slice(lastAdm))).toMatch(/^<\/adm> (label:\S+ )+<\/label> <\/s>$/);
+    const death = tok.labels.find((l) => l.name === 'death')!;
+    const walk = (seq: number[]): number => seq.reduce((s, t) => (s < 0 ? s : a.step(s, t)), a.startState);
+    const covarEnd = ids.indexOf(tok.endCovar);
+    expect(a.step(walk(ids.slice(0, covarEnd + 1)), death.offset)).toBe(-1); // no label before the admissions
+    const afterAdm = walk(ids.slice(0, lastAdm + 1));
+    expect(afterAdm).toBeGreaterThanOrEqual(0);
+    expect(a.step(afterAdm, tok.eos)).toBe(-1); // no </s> straight after </adm>
+    expect(a.step(afterAdm, death.offset)).toBeGreaterThanOrEqual(0);
+    // another admission may still follow
+    expect(a.step(afterAdm, tok.endCode)).toBeGreaterThanOrEqual(0);
+  });
+
+  it('a condition fixes the covariates only: through labels, cohort labels and real prefixes say why', () => {
+    const tok = fitTokenizer([coveringPatient(), sparsePatient()], toyData, tokCfg({ label_position: 'last' }));
+    const prefix = Array.from(tok.encodePrefix(coveringPatient(), { through: 'covariates' }));
+    expect(prefix[prefix.length - 1]).toBe(tok.endCovar);
+    expect(prefix.reduce((s, t) => tok.automaton.step(s, t), tok.automaton.startState)).toBe(tok.prefixState('covariates'));
+    expect(() => tok.encodePrefix(coveringPatient())).toThrow(/label_position=last.*covariates only/);
+    expect(() => tok.prefixState('labels')).toThrow(SynehrError);
+    // a real patient's condition stops at </covar>
+    expect(conditionPrefix(tok.encodePatient(coveringPatient()), tok)).toEqual(prefix);
+    expect(cohortPrefixes([{ covariates: { sex: 'M' } }], tok)[0]![0]).toBe(tok.bos);
+    let err: unknown;
+    try {
+      cohortPrefixes([{ covariates: { sex: 'M' } }, { covariates: { sex: 'F' }, labels: { death: 1 } }], tok);
+    } catch (e) {
+      err = e;
+    }
+    expect((err as SynehrError).code).toBe('E_CONFIG_VALUE');
+    expect((err as Error).message).toMatch(/generate\.cohort\[1\]\.labels: .*label_position=last/);
   });
 });
 
