@@ -46,8 +46,8 @@ const NOT_A_CATEGORY = -4;
 
 /**
  * The token ids of one patient (or only its prefix `<s> cov… </covar> label… </label>`, without
- * the labels when they sit last); always a sequence the automaton accepts. Throws SynehrError (E_INPUT) naming the patient, admission and
- * event for input the tokenizer cannot represent.
+ * the labels when they sit last); always a sequence the automaton accepts. Throws SynehrError
+ * (E_INPUT) naming the patient, admission and event for input the tokenizer cannot represent.
  */
 export function encodeRecord(v: Vocabulary, automaton: GrammarAutomaton, p: PatientRecord, opts: EncodeOptions, prefixOnly: boolean): Int32Array {
   const unknown = opts.unknown ?? 'error';
@@ -124,12 +124,11 @@ export function encodeRecord(v: Vocabulary, automaton: GrammarAutomaton, p: Pati
       throw new SynehrError('E_INPUT', `${where}: label '${l.name}' is missing, but every training patient has it, so the tokenizer's grammar requires it`);
     }
   });
-  const labelsLast = v.parts.config.label_position === 'last';
   const pushLabels = (): void => {
     for (const t of labelTokens) if (t >= 0) push(t);
     push(SPECIAL.endLabel);
   };
-  if (!labelsLast) pushLabels();
+  if (!v.labelsLast) pushLabels();
   if (prefixOnly) return out.slice(0, n);
 
   if (p.admissions.length === 0) throw new SynehrError('E_INPUT', `${where}: has no admissions (a record needs at least one)`);
@@ -151,7 +150,7 @@ export function encodeRecord(v: Vocabulary, automaton: GrammarAutomaton, p: Pati
     push(SPECIAL.endTs);
     push(SPECIAL.endAdm);
   }
-  if (labelsLast) pushLabels();
+  if (v.labelsLast) pushLabels();
   push(SPECIAL.eos);
 
   const ids = out.slice(0, n);

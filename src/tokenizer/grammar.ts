@@ -65,7 +65,7 @@ export function layoutStates(k: number, L: number, variables: FittedVariable[], 
 
 /** The automaton of `v`'s grammar, and its state layout. */
 export function buildGrammar(v: Vocabulary): { automaton: GrammarAutomaton; states: StateLayout } {
-  const labelsLast = v.parts.config.label_position === 'last';
+  const labelsLast = v.labelsLast;
   const st = layoutStates(v.covariates.length, v.labels.length, v.variables, !v.joint, labelsLast);
   const runs: TransitionRun[] = [];
   const add = (s: number, t0: number, t1: number, n: number): void => {

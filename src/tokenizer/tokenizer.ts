@@ -65,11 +65,6 @@ export class Tokenizer extends Vocabulary {
     return encodeRecord(this, this.automaton, p, opts, false);
   }
 
-  /** tokenizer.label_position is 'last': the labels follow the last admission, so no prefix holds them. */
-  get labelsLast(): boolean {
-    return this.config.label_position === 'last';
-  }
-
   /**
    * The conditioning prefix of a patient for conditional generation: `<s> cov… </covar>`, and with
    * through = 'labels' (the default) also `label… </label>`. The sampler feeds it, then starts from

@@ -176,6 +176,8 @@ export class Vocabulary {
   readonly joint: boolean;
   /** config.delta_bins: steps of up to this many bins are written relative to the previous bin (0 = off) */
   readonly deltaBins: number;
+  /** config.label_position is 'last': the labels follow the last admission, so no prefix holds them */
+  readonly labelsLast: boolean;
 
   /** [V] the class of each token (TokenClass) */
   readonly tokenClass: Uint8Array;
@@ -205,6 +207,7 @@ export class Vocabulary {
     this.sharedBins = parts.shared_bins;
     this.joint = parts.config.strategy === 'joint';
     this.deltaBins = parts.config.delta_bins;
+    this.labelsLast = parts.config.label_position === 'last';
     const V = this.vocab.length;
 
     this.covariates.forEach((c, i) => this.covariateIndex.set(c.name, i));
