@@ -11,7 +11,11 @@
  * value, it takes the model's distribution over that variable's bins (its logits renormalized over
  * them) and scores:
  *  - the probability of the previous value's bin, against whether the real next value is in it;
- *  - the expected distance in bins from the previous value, against the real distance.
+ *  - the expected distance in bins from the previous value, against the real distance;
+ *  - where the variable has two earlier values, the slope of the next step on the step into the
+ *    latest value (Σ step_in · next step / Σ step_in², pooled), the model's expected next step
+ *    against the real one: negative where a move tends to be undone (bench/drift.ts reads the
+ *    same of sampled series).
  * It also scores, for every variable, how often the model expects it to be measured for the first
  * time and measured again: at each position, the probability (over the whole vocabulary) of the
  * variable's tokens, summed over the positions where the patient has no value of it yet and over
@@ -65,7 +69,7 @@ const wanted = names.map((n) => {
   if (j === undefined) throw new Error(`bench/conditionals: --variables names '${n}', which the tokenizer does not have (it has ${tok.variables.map((v) => v.name).join(', ')})`);
   return j;
 });
-const acc = new Map(wanted.map((j) => [j, { p: 0, same: 0, dist: 0, realDist: 0, n: 0 }]));
+const acc = new Map(wanted.map((j) => [j, { p: 0, same: 0, dist: 0, realDist: 0, n: 0, sxx: 0, sxyModel: 0, sxyReal: 0, pairs: 0 }]));
 // per variable: expected and real first values, expected and real later ones
 const hazard = { first: new Float64Array(J), realFirst: new Float64Array(J), again: new Float64Array(J), realAgain: new Float64Array(J) };
 const mass = new Float64Array(J);
@@ -86,8 +90,13 @@ for (let pt = 0; pt < P; pt++) {
   }
   const logits = (await session.run(feeds)).logits!.data as Float32Array;
   const last = new Int32Array(J).fill(-1);
+  const before = new Int32Array(J).fill(-1); // the value before the latest
   for (let t = 0; t + 1 < S; t++) {
-    if (tok.tokenClass[ids[t]!] === TokenClass.measurement) last[tok.tokenOwner[ids[t]!]!] = ids[t]!;
+    if (tok.tokenClass[ids[t]!] === TokenClass.measurement) {
+      const j = tok.tokenOwner[ids[t]!]!;
+      before[j] = last[j]!;
+      last[j] = ids[t]!;
+    }
     const next = ids[t + 1]!;
     const at = logits.subarray(t * V, (t + 1) * V);
     let top = -Infinity;
@@ -120,13 +129,22 @@ for (let pt = 0; pt < P; pt++) {
     a.same += next === last[j] ? 1 : 0;
     a.realDist += Math.abs(next - last[j]!);
     a.n++;
+    if (before[j]! >= 0) {
+      // the step into the latest value against the next step: the model's expected one and the real one
+      const stepIn = last[j]! - before[j]!;
+      a.sxx += stepIn * stepIn;
+      a.sxyModel += stepIn * bins.reduce((s, x, k) => s + (x / z) * (k - prev), 0);
+      a.sxyReal += stepIn * (next - last[j]!);
+      a.pairs++;
+    }
   }
 }
 console.log(`bench/conditionals: ${run}, ${P} patients of ${split}${memory ? ', value memory' : ''}`);
-console.log('variable     | values | same bin: model, real | distance in bins: model, real');
+console.log('variable     | values | same bin: model, real | distance in bins: model, real | next step on the last one: pairs, slope model, real');
 for (const [j, a] of acc) {
   const f = (x: number) => (a.n ? (x / a.n).toFixed(3) : '—');
-  console.log(`${tok.variables[j]!.name.padEnd(12)} | ${String(a.n).padStart(6)} | ${f(a.p)}, ${f(a.same)} | ${f(a.dist)}, ${f(a.realDist)}`);
+  const slope = (x: number) => (a.sxx > 0 ? (x / a.sxx).toFixed(3) : '—');
+  console.log(`${tok.variables[j]!.name.padEnd(12)} | ${String(a.n).padStart(6)} | ${f(a.p)}, ${f(a.same)} | ${f(a.dist)}, ${f(a.realDist)} | ${a.pairs}, ${slope(a.sxyModel)}, ${slope(a.sxyReal)}`);
 }
 console.log('\nvariable     | first values: model, real, ratio | later values: model, real, ratio');
 const ratio = (x: number, y: number) => (y > 0 ? (x / y).toFixed(2) : '—');
