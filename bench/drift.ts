@@ -68,7 +68,6 @@ const sampled = seriesDrift(sampledRows, table);
 // the ceiling: real patients the model never saw, against the same training split
 const heldOut = seriesDrift(patientsOf(valShard), table);
 
-const keys = ['meanStep', 'stepAutocorr', 'sd', 'drift'] as const;
 const f = (x: number | null, d = 3): string => (x === null ? '—' : x.toFixed(d));
 const ratio = (s: number | null, r: number | null): number | null => (s === null || r === null || r === 0 ? null : s / r);
 console.log(`bench/drift: ${run}, ${patients} sampled patients (seed ${seed}, ${seconds.toFixed(0)} s) against ${shard.offsets.length - 1} training patients; ${valShard.offsets.length - 1} validation patients as the ceiling`);
@@ -84,7 +83,7 @@ for (const r of rows) {
 // the means over the variables where both sides have the statistic (and, for ratios, a nonzero real
 // one), each weighted by its real rows: the frequently measured vitals and labs carry the detector
 const summaryOf = (side: 'sampled' | 'heldOut') => {
-  const weighted = (k: (typeof keys)[number], x: (r: (typeof rows)[number]) => number): number => {
+  const weighted = (k: Exclude<keyof VariableDrift, 'rows'>, x: (r: (typeof rows)[number]) => number): number => {
     const rs = rows.filter((r) => r.real[k] !== null && r[side][k] !== null && r.real[k] !== 0);
     return rs.reduce((a, r) => a + r.real.rows * x(r), 0) / rs.reduce((a, r) => a + r.real.rows, 0);
   };
@@ -104,7 +103,7 @@ for (const [name, x] of [['sampled', summary.sampled], ['held-out real', summary
   );
 }
 if (outFile) {
-  const json = { run, patients, seed, training_patients: shard.offsets.length - 1, summary, variables: rows as { variable: string; real: VariableDrift; sampled: VariableDrift; heldOut: VariableDrift }[] };
+  const json = { run, patients, seed, training_patients: shard.offsets.length - 1, summary, variables: rows };
   writeFileSync(outFile, `${JSON.stringify(json, null, 2)}\n`);
   console.log(`wrote ${outFile}`);
 }
