@@ -343,7 +343,20 @@ export class GapDecoder {
       if (clamp && this.window !== null && t > this.window) t = Math.max(hours, this.window);
       out[i] = hours = t;
     }
+    if (clamp) this.separateAtWindow(out);
     return out;
+  }
+
+  /**
+   * Steps the window's clamp left at the hour before them move back an ulp at a time, last first,
+   * so the steps stay strictly later than each other. Within the window's budget this happens only
+   * to a last gap of a few ulps after a step that the 1e-9 h grid rounded up onto the window; the
+   * real record had both below it. Moving a step by ulps keeps a gap measured on the grid in its
+   * bin, and a gap below the grid is its own length, still > 0 (the round-trip tests check both).
+   * A sequence that asks for more time than the window holds loses bins here either way.
+   */
+  private separateAtWindow(out: number[]): void {
+    for (let j = out.length - 1; j > 0; j--) if (!(out[j - 1]! < out[j]!)) out[j - 1] = nextFloat(out[j]!, -1);
   }
 }
 

@@ -200,6 +200,14 @@ describe('tokenizer on PhysioNet 2012 fixtures', () => {
   });
 });
 
+/** Generated cohorts, fitted, encoded and decoded: each record comes back as checkRoundTrip asks. */
+function recordsRoundTrip(strategy: (typeof STRATEGIES)[number]) {
+  return fc.property(cohortArb, fc.integer(), fc.constantFrom('last', 'mean') as fc.Arbitrary<'last' | 'mean'>, (cohort, seed, repeats) => {
+    const tok = fitTokenizer(cohort, toyData, tokCfg({ strategy, repeats }));
+    cohort.forEach((p, i) => checkRoundTrip(tok, p, seed + i));
+  });
+}
+
 /** Random walks of the automaton within a budget, decoded and encoded again: the ids come back. */
 function walksRoundTrip(strategy: (typeof STRATEGIES)[number], over: Partial<TokenizerConfig> = {}) {
   return fc.property(cohortArb, fc.integer(), fc.integer({ min: 12, max: 300 }), (cohort, seed, budget) => {
@@ -221,13 +229,7 @@ const WINDOW_CLAMP_CASES = { joint: { seed: -1283402042, path: '575' }, 'var+qua
 describe('tokenizer properties on generated records', () => {
   for (const strategy of STRATEGIES) {
     it(`${strategy}: encode -> decode recovers covariates, labels and codes; values and gaps within their bins`, () => {
-      fc.assert(
-        fc.property(cohortArb, fc.integer(), fc.constantFrom('last', 'mean') as fc.Arbitrary<'last' | 'mean'>, (cohort, seed, repeats) => {
-          const tok = fitTokenizer(cohort, toyData, tokCfg({ strategy, repeats }));
-          cohort.forEach((p, i) => checkRoundTrip(tok, p, seed + i));
-        }),
-        { numRuns: 25 },
-      );
+      fc.assert(recordsRoundTrip(strategy), { numRuns: 25 });
     });
 
     it(`${strategy}: random walks of the automaton within a budget decode to valid records that re-encode to the same ids`, () => {
@@ -239,6 +241,16 @@ describe('tokenizer properties on generated records', () => {
       // its budgets on the grid; replayed by seed and path
       fc.assert(walksRoundTrip(strategy), WINDOW_CLAMP_CASES[strategy]);
     });
+
+    if (strategy === 'var+quant') {
+      it(`${strategy}: the record whose last step came out at the hour before it (a step the 1e-9 h grid rounded up onto the window, then one a few ulps later)`, () => {
+        // fast-check's own counterexample (CI, 2026-12-01): steps at 399.99999999999966 and
+        // 399.9999999999998 h in a 400 h window, the first 394 h after the one before, where 394 h
+        // was a gap bin of its own; decoded, both sat at 400 h until GapDecoder moved the clamped
+        // ones back by ulps
+        fc.assert(recordsRoundTrip(strategy), { seed: 816374975, path: '3', endOnFailure: true });
+      });
+    }
 
     it(`${strategy}: any accepted sequence, the sampler's or not, decodes to times inside the window that never go back`, () => {
       fc.assert(
