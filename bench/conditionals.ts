@@ -28,7 +28,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import YAML from 'yaml';
 import { createSession, float32Tensor, int64Tensor, type HostTensor } from '../src/graph/runtime.ts';
-import { MEMORY_INPUT } from '../src/model/gpt.ts';
+import { MEMORY_BEFORE_INPUT, MEMORY_INPUT } from '../src/model/gpt.ts';
 import { readTokenShard } from '../src/tokenizer/shards.ts';
 import { loadTokenizer } from '../src/tokenizer/file.ts';
 import { TokenClass } from '../src/tokenizer/vocabulary.ts';
@@ -83,7 +83,11 @@ for (let pt = 0; pt < P; pt++) {
     attention_mask: int64Tensor(new Array<number>(S).fill(1), [1, S]),
     position_ids: int64Tensor(ids.map((_, i) => i), [1, S]),
   };
-  if (memory) feeds[MEMORY_INPUT] = int64Tensor(new MemoryRows(memory, 1, S).fill(ids, new Array<number>(S).fill(0), S), [1, S, J]);
+  if (memory) {
+    const rows = new MemoryRows(memory, 1, S, { before: true });
+    feeds[MEMORY_INPUT] = int64Tensor(rows.fill(ids, new Array<number>(S).fill(0), S), [1, S, J]);
+    feeds[MEMORY_BEFORE_INPUT] = int64Tensor(rows.before!, [1, S, J]);
+  }
   for (let l = 0; l < hf.n_layer; l++) {
     feeds[`past_key_values.${l}.key`] = float32Tensor(new Float32Array(0), [1, H, 0, D]);
     feeds[`past_key_values.${l}.value`] = float32Tensor(new Float32Array(0), [1, H, 0, D]);

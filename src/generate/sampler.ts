@@ -181,6 +181,7 @@ export function buildSamplerGraph(cfg: ModelConfig, opts: SamplerGraphOptions): 
   const elapsed0 = g.constantOfShape(B1, 0, 'float32'); // [B0] hours on each row's admission clock
   const last0 = delta ? g.constantOfShape(g.concat([B1, g.ints([delta.J], 'delta_j')], 0), -1, 'int64') : null; // [B0, J] no value yet
   const mem0 = mem ? g.constantOfShape(g.concat([B1, g.ints([mem.J], 'memory_j')], 0), -1, 'int64') : null; // [B0, J] no value yet
+  const memBefore0 = mem ? g.constantOfShape(g.concat([B1, g.ints([mem.J], 'memory_before_j')], 0), -1, 'int64') : null; // [B0, J] none before
   const emptyCache = (gr: Graph, like: Tensor) => gr.constantOfShape(gr.concat([gr.shape(like, 0, 1), gr.ints([H, 0, D])], 0), 0, 'float32'); // [b, H, 0, D]
 
   // ---- the outer loop: one chunk of steps per iteration
@@ -192,6 +193,7 @@ export function buildSamplerGraph(cfg: ModelConfig, opts: SamplerGraphOptions): 
   const elapsed = ob.input('elapsed', 'float32', ['b']); // the least hours its admission has used
   const last = delta ? ob.input('last_bins', 'int64', ['b', delta.J]) : null; // each variable's latest bin, -1 none
   const memState = mem ? ob.input('memory_tokens', 'int64', ['b', mem.J]) : null; // each variable's latest value token, -1 none
+  const memBeforeState = mem ? ob.input('memory_before_tokens', 'int64', ['b', mem.J]) : null; // and the one before it, -1 none
   const rows = ob.input('rows', 'int64', ['b']);
   const t0 = ob.input('t0', 'int64', []);
   const outBuf = ob.input('out_buf', 'int64', ['batch_size', null]);
@@ -210,6 +212,7 @@ export function buildSamplerGraph(cfg: ModelConfig, opts: SamplerGraphOptions): 
   const elIn = ib.input('step_elapsed', 'float32', ['b']);
   const lastIn = delta ? ib.input('step_last_bins', 'int64', ['b', delta.J]) : null;
   const memIn = mem ? ib.input('step_memory_tokens', 'int64', ['b', mem.J]) : null; // after tokIn
+  const memBeforeIn = mem ? ib.input('step_memory_before_tokens', 'int64', ['b', mem.J]) : null;
   const fresh: [Tensor, Tensor][] = [];
   for (let l = 0; l < cfg.n_layer; l++) {
     fresh.push([ib.input(`chunk_key_${l}`, 'float32', ['b', H, null, D]), ib.input(`chunk_value_${l}`, 'float32', ['b', H, null, D])]);
@@ -219,8 +222,8 @@ export function buildSamplerGraph(cfg: ModelConfig, opts: SamplerGraphOptions): 
   // the GPT on one token per row at position pos
   const embedded = ib.add(ib.gather(p['transformer.wte.weight']!, ib.unsqueeze(tokIn, [1])), ib.gather(p['transformer.wpe.weight']!, pos)); // [b, 1, C]
   // the value memory (memoryTerms in src/model/gpt.ts, as the training graph computes it): an
-  // embedding [b, C] and a logit bonus [b, V] from each variable's latest value token
-  const memory = mem ? memoryTerms(ib, p, memIn!, mem.terms) : null;
+  // embedding [b, C] and a logit bonus [b, V] from each variable's latest value token and the one before it
+  const memory = mem ? memoryTerms(ib, p, memIn!, mem.terms, memBeforeIn!) : null;
   const x0 = memory ? ib.add(embedded, ib.unsqueeze(memory.embedding, [1])) : embedded; // [b, 1, C]
   const heads = (t: Tensor) => ib.transpose(ib.reshape(t, [0, 0, H, D]), [0, 2, 1, 3]); // [b, H, 1, D]
   const present: Tensor[] = [];
@@ -311,6 +314,8 @@ export function buildSamplerGraph(cfg: ModelConfig, opts: SamplerGraphOptions): 
   // each variable's latest bin (relative bins) or latest value token (the memory) after tok
   const newLast = delta ? carryLatest(ib, lastIn!, tok, { ...delta, sets: delta.absBin }) : null; // [b, J]
   const newMem = mem ? carryLatest(ib, memIn!, tok, mem) : null; // [b, J]
+  // the variable tok sets keeps its latest value as the one before (MemoryRows' `before`)
+  const newMemBefore = mem ? ib.where(ib.equal(ib.unsqueeze(ib.gather(mem.owner, tok), [1]), mem.range), memIn!, memBeforeIn!) : null; // [b, J]
   const openStep = ib.cast(ib.not(ib.equal(newState, endState)), 'int64');
   ib.output(ib.greater(ib.reduceMax(openStep, [0], false), zero), 'cond_out');
   // outputs keep their tensors' own names: a renamed output costs an Identity, a copy of the cache
@@ -319,13 +324,14 @@ export function buildSamplerGraph(cfg: ModelConfig, opts: SamplerGraphOptions): 
   ib.output(newElapsed);
   if (newLast) ib.output(newLast);
   if (newMem) ib.output(newMem);
+  if (newMemBefore) ib.output(newMemBefore);
   for (const t of present) ib.output(t);
   ib.output(ib.identity(tok)); // the scan output must be a tensor of its own
 
   // ---- back in the chunk: run the steps, then merge the cache, write the tokens, drop finished rows
   const trips = ob.min(ob.scalar(chunk, 'int64'), ob.sub(steps, t0));
-  // per-row state carried besides the token, automaton state and clock: the relative bins' latest bins, the memory's latest tokens
-  const perRow = [...(last ? [last] : []), ...(memState ? [memState] : [])];
+  // per-row state carried besides the token, automaton state and clock: the relative bins' latest bins, the memory's latest tokens and those before them
+  const perRow = [...(last ? [last] : []), ...(memState ? [memState, memBeforeState!] : [])];
   const carried = [cur, state, elapsed, ...perRow, ...past.flatMap(() => [emptyCache(ob, cur), emptyCache(ob, cur)])];
   const inner = ob.loop(trips, ob.constant([1], 'bool', [], 'loop_go'), carried, ib);
   const curOut = inner[0]!;
@@ -356,7 +362,7 @@ export function buildSamplerGraph(cfg: ModelConfig, opts: SamplerGraphOptions): 
     ob.output(ob.gather(ob.concat([v, inner[cache0 + 1 + 2 * l]!], 2), keep));
   });
 
-  const perRow0 = [...(last0 ? [last0] : []), ...(mem0 ? [mem0] : [])];
+  const perRow0 = [...(last0 ? [last0] : []), ...(mem0 ? [mem0, memBefore0!] : [])];
   const outerCarried = [bos, state0, elapsed0, ...perRow0, rows0, zero, out0, ...past.flatMap(() => [emptyCache(g, bos), emptyCache(g, bos)])];
   const outs = g.loop(steps, g.constant([1], 'bool', [], 'loop_go'), outerCarried, ob);
   const tFinal = outs[4 + perRow0.length]!;

@@ -84,6 +84,18 @@ export const TRAINING_DATA_INPUTS = ['input_ids', 'position_ids', 'doc_ids', 'ta
  */
 export const MEMORY_INPUT = 'memory';
 
+/**
+ * The value memory's second input, after MEMORY_INPUT in the inference graph ([B, S, J]): per
+ * token, each variable's value token before its latest one, or −1 while it has fewer than two
+ * (MemoryRows with `before`). A value token v of a variable whose value before the latest is u'
+ * gets a second bonus wmp[first + |v − u'|], a kernel like wmb's. With it the model can pull a
+ * series back after a jump: the trunk alone learns weaker reversion than real series show, because
+ * a daily lab's earlier value lies hundreds of tokens back (docs/quality.md, "Series that come
+ * back"). Only the refit fits wmp, so the training and evaluation graphs have neither it nor this
+ * input.
+ */
+export const MEMORY_BEFORE_INPUT = 'memory_before';
+
 /** The tokenizer's memory table (Vocabulary.memoryTable()) as graph constants, built once per graph. */
 export interface MemoryConstants {
   V: number;
@@ -122,9 +134,11 @@ export function checkMemoryTable(cfg: ModelConfig, table: MemoryTable | null | u
 
 /**
  * The memory's two terms for latest [.., J] (int64, −1 none; static rank 2 or 3): the embedding
- * [.., C] and the logit bonus [.., V] (see MEMORY_INPUT; wma's part only where p has wma), in the tables' dtype.
+ * [.., C] and the logit bonus [.., V] (see MEMORY_INPUT; wma's part only where p has wma), in the
+ * tables' dtype. Where p has wmp, the bonus adds its kernel at `before` [.., J], each variable's
+ * value before its latest (MEMORY_BEFORE_INPUT), which must then be given.
  */
-export function memoryTerms(g: Graph, p: Record<string, Tensor>, latest: Tensor, c: MemoryConstants): { embedding: Tensor; bonus: Tensor } {
+export function memoryTerms(g: Graph, p: Record<string, Tensor>, latest: Tensor, c: MemoryConstants, before?: Tensor): { embedding: Tensor; bonus: Tensor } {
   const axis = (latest.shape?.length ?? 2) - 1;
   const dtype = p['transformer.wme.weight']!.dtype;
   const lead = latest.staticShape?.slice(0, axis);
@@ -136,6 +150,11 @@ export function memoryTerms(g: Graph, p: Record<string, Tensor>, latest: Tensor,
   // 0/1 over the vocabulary at the latest tokens; a variable with none writes 0 at token 0, which
   // is no variable's value (specials come first), and two variables never share a token
   const hot = g.scatterElements(zerosV, at, hasF, axis); // [.., V]
+  const wmp = p['transformer.wmp.weight'];
+  if (wmp && !before) throw new RangeError(`memoryTerms: the weights have transformer.wmp.weight and no '${MEMORY_BEFORE_INPUT}' was given`);
+  if (before && !wmp) throw new RangeError(`memoryTerms: '${MEMORY_BEFORE_INPUT}' was given for weights without transformer.wmp.weight`);
+  // the values before the latest, one-hot as latest's (none: nothing, as above)
+  const hotBefore = before && wmp ? g.scatterElements(zerosV, g.max(before, zero), g.cast(g.greaterOrEqual(before, zero), dtype), axis) : null; // [.., V]
   const count = g.max(g.reduceSum(hasF, [axis]), 1); // [.., 1]
   const embedding = g.div(g.matMul(hot, p['transformer.wme.weight']!), count); // [.., C]
   // per variable, its one-hot [.., n] times its kernel [n, n] (wmb[first + |k − k'|]): small
@@ -148,7 +167,8 @@ export function memoryTerms(g: Graph, p: Record<string, Tensor>, latest: Tensor,
   const columns = (from: number, to: number, t: Tensor) => g.slice(t, [from], [to], [axis]);
   for (const b of c.blocks) {
     if (b.first > at0) pieces.push(columns(at0, b.first, zerosV));
-    const later = g.matMul(columns(b.first, b.first + b.n, hot), g.gather(p['transformer.wmb.weight']!, b.kernel)); // [.., n]
+    let later = g.matMul(columns(b.first, b.first + b.n, hot), g.gather(p['transformer.wmb.weight']!, b.kernel)); // [.., n]
+    if (hotBefore && wmp) later = g.add(later, g.matMul(columns(b.first, b.first + b.n, hotBefore), g.gather(wmp, b.kernel)));
     pieces.push(wma && none ? g.add(later, g.mul(columns(b.j, b.j + 1, none), g.slice(wma, [b.first], [b.first + b.n], [0]))) : later);
     at0 = b.first + b.n;
   }
@@ -506,7 +526,8 @@ export function gptCachedStep(g: Graph, cfg: ModelConfig, p: Record<string, Tens
  * past_key_values.{l}.key|value [batch_size, H, past_sequence_length, D]; outputs logits
  * [batch_size, sequence_length, V] and present.{l}.key|value (past + new keys and values).
  * Only `batch_size` and the lengths are symbolic: H and D are fixed numbers. A model with the
- * value memory also takes `memory` [batch_size, sequence_length, J] after position_ids (MEMORY_INPUT).
+ * value memory also takes `memory` and `memory_before` [batch_size, sequence_length, J] after
+ * position_ids (MEMORY_INPUT, MEMORY_BEFORE_INPUT).
  */
 export function buildInferenceGraph(cfg: ModelConfig, opts: InferenceGraphOptions): BuiltGraph {
   const H = cfg.n_head;
@@ -517,6 +538,7 @@ export function buildInferenceGraph(cfg: ModelConfig, opts: InferenceGraphOption
   const positions = g.input('position_ids', 'int64', ['batch_size', 'sequence_length']);
   checkMemoryTable(cfg, opts.memory, 'buildInferenceGraph');
   const latest = opts.memory ? g.input(MEMORY_INPUT, 'int64', ['batch_size', 'sequence_length', opts.memory.variables]) : null;
+  const before = opts.memory ? g.input(MEMORY_BEFORE_INPUT, 'int64', ['batch_size', 'sequence_length', opts.memory.variables]) : null;
   const past: [Tensor, Tensor][] = [];
   for (let l = 0; l < cfg.n_layer; l++) {
     const [k, v] = ['key', 'value'].map((kv) => g.input(`past_key_values.${l}.${kv}`, 'float32', ['batch_size', H, 'past_sequence_length', D]));
@@ -530,7 +552,7 @@ export function buildInferenceGraph(cfg: ModelConfig, opts: InferenceGraphOption
   }
   let withMemory = {};
   if (latest && opts.memory) {
-    const m = memoryTerms(g, p, latest, memoryConstants(g, opts.memory));
+    const m = memoryTerms(g, p, latest, memoryConstants(g, opts.memory), before ?? undefined);
     withMemory = { memoryEmbedding: m.embedding, memoryBonus: m.bonus };
   }
   const { logits, present } = gptCachedStep(g, cfg, p, { ids, positions, past, bias: cachedStepBias(g, mask, ids), ...withMemory });

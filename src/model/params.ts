@@ -52,6 +52,9 @@ export function gptParamSpecs(cfg: ModelConfig, vocabSize: number): ParamSpec[] 
     // a value token's bonus while its variable has no value yet: one number per variable (the
     // refit ties a variable's tokens), which calibrates how many patients get each lab
     specs.push({ ...p('transformer.wma.weight', [vocabSize], 'zeros'), refitOnly: true }); // [V]
+    // a value token's bonus by its distance from the variable's value before the latest, a kernel
+    // like wmb's (MEMORY_BEFORE_INPUT): zeros unless the refit fits it (train.memory_refit_before)
+    specs.push({ ...p('transformer.wmp.weight', [vocabSize], 'zeros'), refitOnly: true }); // [V]
   }
   for (let l = 0; l < cfg.n_layer; l++) {
     const h = `transformer.h.${l}`;

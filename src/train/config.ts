@@ -54,6 +54,10 @@ export const trainConfigSchema = z
     // the refit also fits each variable's first-value offset (transformer.wma.weight), which
     // calibrates how many patients get each lab; false = the kernel alone
     memory_refit_first_values: z.boolean().default(true),
+    // the refit also fits the kernel on each variable's value before its latest
+    // (transformer.wmp.weight, MEMORY_BEFORE_INPUT in src/model/gpt.ts), which lets a series
+    // come back after a jump as real ones do; false = it stays 0
+    memory_refit_before: z.boolean().default(false),
     // With model.value_memory, after the refit: rounds of sampling this many patients and moving
     // each variable's first-value offset so that the share of sampled patients with the variable
     // meets the training split's (src/generate/calibrate.ts); 0 = off. Sampling measures some

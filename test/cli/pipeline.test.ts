@@ -59,7 +59,7 @@ describe('synehr pipeline', () => {
     expect(first.err).toContain(`report: ${join(run, 'eval', 'report.html')}`);
     expect(first.err).toMatch(/memory refit: trunk logits of \d+ training and \d+ validation patients/);
     const weights = await loadSafetensors(join(run, 'model.safetensors'));
-    expect(JSON.parse(weights.metadata[MEMORY_REFIT_METADATA]!).settings).toEqual({ patients: 800, steps: 60, lr: 0.05, seed: 42, first_values: true });
+    expect(JSON.parse(weights.metadata[MEMORY_REFIT_METADATA]!).settings).toEqual({ patients: 800, steps: 60, lr: 0.05, seed: 42, first_values: true, before: false });
     // then the offsets' calibration against sampled patients (train=smoke: 16 of them)
     expect(first.err).toMatch(/memory calibration: round 1\/1: 16 patients sampled/);
     const calibration = JSON.parse(weights.metadata[MEMORY_CALIBRATION_METADATA]!);

@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Graph, serializeModel } from '../../src/graph/index.ts';
-import { createSession, float32Tensor, int64Tensor, type Session } from '../../src/graph/runtime.ts';
+import { createSession, float32Tensor, int64Tensor, type HostTensor, type Session } from '../../src/graph/runtime.ts';
 import { buildSamplerGraph, uniformFromCounter } from '../../src/generate/sampler.ts';
 import { buildInferenceGraph } from '../../src/model/gpt.ts';
 import { gptParamSpecs } from '../../src/model/params.ts';
@@ -61,6 +61,15 @@ async function sample(s: Session, a: SampleArgs): Promise<number[][]> {
   return Array.from({ length: b! }, (_, r) => [a.prefix[r]![0]!, ...Array.from(data.subarray(r * steps!, (r + 1) * steps!), Number)]);
 }
 
+/** The inference graph's two memory inputs [1, 1, J] for the last of `seq`, as MemoryRows computes them. */
+function memoryFeeds(memory: MemoryTable, seq: number[]): Record<string, HostTensor> {
+  const n = seq.length;
+  const J = memory.variables;
+  const rows = new MemoryRows(memory, 1, n, { before: true });
+  const latest = rows.fill(seq, new Array(n).fill(0), n);
+  return { memory: int64Tensor(latest.slice((n - 1) * J), [1, 1, J]), memory_before: int64Tensor(rows.before!.slice((n - 1) * J), [1, 1, J]) };
+}
+
 /**
  * Greedy decoding in JS: the inference graph one token at a time, the grammar mask applied in JS.
  * With a memory table, each step also feeds its memory row, as MemoryRows computes it over the
@@ -89,7 +98,7 @@ async function jsGreedy(inf: Session, prefix: number[], maxLen: number, memory?:
       input_ids: int64Tensor([seq[pos]!], [1, 1]),
       attention_mask: int64Tensor(new Array(pos + 1).fill(1), [1, pos + 1]),
       position_ids: int64Tensor([pos], [1, 1]),
-      ...(memory ? { memory: int64Tensor(new MemoryRows(memory, 1, pos + 1).fill(seq.slice(0, pos + 1), new Array(pos + 1).fill(0), pos + 1).slice(pos * memory.variables), [1, 1, memory.variables]) } : {}),
+      ...(memory ? memoryFeeds(memory, seq.slice(0, pos + 1)) : {}),
       ...past,
     });
     past = {};
@@ -148,6 +157,8 @@ function memoryWeights(table: MemoryTable): Record<string, Float32Array> {
     'transformer.wmb.weight': Float32Array.from({ length: V }, (_, v) => ((v * 7919) % 13) / 6 - 1),
     // −1.5 to 1.5 by variable (the refit ties a variable's tokens)
     'transformer.wma.weight': Float32Array.from({ length: V }, (_, v) => (table.first[v]! >= 0 ? ((table.owner[v]! * 5) % 7) / 2 - 1.5 : 0)),
+    // the kernel on the value before the latest, as large
+    'transformer.wmp.weight': Float32Array.from({ length: V }, (_, v) => ((v * 104729) % 11) / 5 - 1),
   };
 }
 
@@ -291,7 +302,7 @@ describe('sampler.onnx', () => {
     expect(unmasked.some((r) => rel.decode(trimPad(r), { rng: new Rng(1), mode: 'lenient' }).error !== null)).toBe(true);
   });
 
-  it('value memory: top_k = 1 equals the JS greedy loop that feeds the inference graph MemoryRows\' latest tokens', async () => {
+  it('value memory: top_k = 1 equals the JS greedy loop that feeds the inference graph MemoryRows\' latest tokens and those before them', async () => {
     const V = tok.vocab.length;
     const table = tok.memoryTable();
     const w = memoryWeights(table);
@@ -303,8 +314,11 @@ describe('sampler.onnx', () => {
     const rows = await sample(s, { prefix: [prefix], topK: 1, seed: 5 });
     const ref = await jsGreedy(inf, prefix, cfg.n_ctx, table);
     expect(trimPad(rows[0]!)).toEqual(ref);
-    // the memory matters: the model without it decodes otherwise
+    // the memory matters: the model without it decodes otherwise, and so does the one without the kernel before
     expect(ref).not.toEqual(await jsGreedy(await createSession(buildInferenceGraph(cfg, { vocabSize: V, weights }).model, { threads: 1 }), prefix, cfg.n_ctx));
+    const noBefore = { ...w, 'transformer.wmp.weight': new Float32Array(V) };
+    const sNoBefore = await createSession(buildSamplerGraph(memCfg, { vocabSize: V, weights: noBefore, automaton: tok.automaton, clock: tok.clock(), memory: table }), { threads: 1 });
+    expect(trimPad((await sample(sNoBefore, { prefix: [prefix], topK: 1, seed: 5 }))[0]!)).not.toEqual(ref);
     expect(() => buildSamplerGraph(memCfg, { vocabSize: V, weights: w, automaton: tok.automaton })).toThrow(/no memory table/);
   });
 
@@ -409,12 +423,14 @@ describe('sampler.onnx draws', () => {
     // the model's logits after the prefix, and the memory there
     const H = cfg.n_head;
     const D = cfg.n_embd / H;
-    const memRows = new MemoryRows(table, 1, P).fill(prefix, new Array(P).fill(0), P);
+    const rowsP = new MemoryRows(table, 1, P, { before: true });
+    const memRows = rowsP.fill(prefix, new Array(P).fill(0), P);
     const feeds: Record<string, ReturnType<typeof int64Tensor>> = {
       input_ids: int64Tensor(prefix, [1, P]),
       attention_mask: int64Tensor(new Array(P).fill(1), [1, P]),
       position_ids: int64Tensor(Array.from({ length: P }, (_, i) => i), [1, P]),
       memory: int64Tensor(Array.from(memRows, Number), [1, P, table.variables]),
+      memory_before: int64Tensor(Array.from(rowsP.before!, Number), [1, P, table.variables]),
     };
     for (let l = 0; l < cfg.n_layer; l++) {
       feeds[`past_key_values.${l}.key`] = float32Tensor(new Float32Array(0), [1, H, 0, D]);

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createSession, float32Tensor, int64Tensor, scalarValue, type HostTensor, type Session } from '../../src/graph/runtime.ts';
-import { buildEvalGraph, buildInferenceGraph, buildTrainingGraph, gradName, MEMORY_INPUT, TRAINING_DATA_INPUTS } from '../../src/model/gpt.ts';
+import { buildEvalGraph, buildInferenceGraph, buildTrainingGraph, gradName, MEMORY_BEFORE_INPUT, MEMORY_INPUT, TRAINING_DATA_INPUTS } from '../../src/model/gpt.ts';
 import { gptParamSpecs } from '../../src/model/params.ts';
 import type { ModelConfig } from '../../src/model/config.ts';
 import { referenceLoss, referenceTokenLosses, type ReferenceBatch } from './reference.ts';
@@ -26,6 +26,12 @@ function randomLatest(N: number, seed: number): number[] {
   const out: number[] = [];
   for (let n = 0; n < N; n++) out.push(rng.float() < 0.3 ? -1 : 3 + rng.int(4), rng.float() < 0.3 ? -1 : 7 + rng.int(3));
   return out;
+}
+
+/** Per row, each variable's value before its latest in `latest`: a random bin where it has a latest one, else −1. */
+function randomBefore(latest: readonly number[], seed: number): number[] {
+  const rng = new Rng(seed);
+  return latest.map((u, i) => (u < 0 || rng.float() < 0.4 ? -1 : i % 2 === 0 ? 3 + rng.int(4) : 7 + rng.int(3)));
 }
 
 const memOpts = { ...opts, memory: TABLE };
@@ -85,14 +91,15 @@ describe('value memory in the GPT training graph', () => {
   });
 });
 
-/** Tokens [1, S] at positions past.. after a cache of `past`, with their memory rows [S, J]. */
-async function step(s: Session, ids: number[], memory: number[], past: number, cache: HostTensor[] | null): Promise<{ logits: Float32Array; cache: HostTensor[] }> {
+/** Tokens [1, S] at positions past.. after a cache of `past`, with their memory rows [S, J] and those before them. */
+async function step(s: Session, ids: number[], memory: number[], before: number[], past: number, cache: HostTensor[] | null): Promise<{ logits: Float32Array; cache: HostTensor[] }> {
   const S = ids.length;
   const feeds: Record<string, HostTensor> = {
     input_ids: int64Tensor(ids, [1, S]),
     attention_mask: int64Tensor(new Array(past + S).fill(1), [1, past + S]),
     position_ids: int64Tensor(ids.map((_, i) => past + i), [1, S]),
     [MEMORY_INPUT]: int64Tensor(memory, [1, S, TABLE.variables]),
+    [MEMORY_BEFORE_INPUT]: int64Tensor(before, [1, S, TABLE.variables]),
   };
   for (let l = 0; l < TINY.n_layer; l++) {
     feeds[`past_key_values.${l}.key`] = cache ? cache[2 * l]! : float32Tensor(new Float32Array(0), [1, H, 0, D]);
@@ -105,28 +112,36 @@ async function step(s: Session, ids: number[], memory: number[], past: number, c
 }
 
 describe('value memory in the KV-cache inference graph', () => {
-  it('takes memory after position_ids; full-sequence logits give the reference losses, cached decoding the same logits', async () => {
-    // every parameter, the refit-only wma included: the inference graph adds it while a variable has no value
+  it('takes memory and memory_before after position_ids; full-sequence logits give the reference losses, cached decoding the same logits', async () => {
+    // every parameter, the refit-only wma and wmp included: the inference graph adds wma while a
+    // variable has no value, wmp while it has one before its latest
     const { values } = randomParams(MEM, TINY_V, 2, true);
     const weights = Object.fromEntries(Object.entries(values).map(([k, v]) => [k, Float32Array.from(v)]));
     const built = buildInferenceGraph(MEM, { vocabSize: TINY_V, weights, memory: TABLE });
     expect(() => buildInferenceGraph(MEM, { vocabSize: TINY_V, weights })).toThrow(/no memory table/);
-    expect(built.inputNames.slice(0, 4)).toEqual(['input_ids', 'attention_mask', 'position_ids', MEMORY_INPUT]);
+    expect(built.inputNames.slice(0, 5)).toEqual(['input_ids', 'attention_mask', 'position_ids', MEMORY_INPUT, MEMORY_BEFORE_INPUT]);
     const s = await createSession(built.model, { threads: 1 });
     const ids = [3, 1, 4, 1, 5, 9, 2, 6];
     const T = ids.length;
     const memory = randomLatest(T, 3);
-    const full = await step(s, ids, memory, 0, null);
-    const ref = referenceTokenLosses(MEM, TINY_V, values, { B: 1, T, inputIds: ids, positionIds: ids.map((_, i) => i), docIds: new Array(T).fill(0), targets: [...ids.slice(1), -1], memory: { latest: memory, table: TABLE } });
+    const before = randomBefore(memory, 4);
+    expect(before.some((u) => u >= 0)).toBe(true);
+    const full = await step(s, ids, memory, before, 0, null);
+    const batch = { B: 1, T, inputIds: ids, positionIds: ids.map((_, i) => i), docIds: new Array(T).fill(0), targets: [...ids.slice(1), -1] };
+    const ref = referenceTokenLosses(MEM, TINY_V, values, { ...batch, memory: { latest: memory, table: TABLE, before } });
+    // the kernel before matters here
+    const noBefore = referenceTokenLosses(MEM, TINY_V, values, { ...batch, memory: { latest: memory, table: TABLE } });
+    expect(ref.some((l, t) => Math.abs(l - noBefore[t]!) > 1e-3)).toBe(true);
     for (let t = 0; t < T - 1; t++) {
       const row = Array.from(full.logits.subarray(t * TINY_V, (t + 1) * TINY_V));
       const max = Math.max(...row);
       const lse = max + Math.log(row.reduce((a, v) => a + Math.exp(v - max), 0));
       expect(lse - row[ids[t + 1]!]!).toBeCloseTo(ref[t]!, 4);
     }
-    let r = await step(s, ids.slice(0, 3), memory.slice(0, 3 * TABLE.variables), 0, null);
+    const J = TABLE.variables;
+    let r = await step(s, ids.slice(0, 3), memory.slice(0, 3 * J), before.slice(0, 3 * J), 0, null);
     for (let t = 3; t < T; t++) {
-      r = await step(s, [ids[t]!], memory.slice(t * TABLE.variables, (t + 1) * TABLE.variables), t, r.cache);
+      r = await step(s, [ids[t]!], memory.slice(t * J, (t + 1) * J), before.slice(t * J, (t + 1) * J), t, r.cache);
       const want = full.logits.subarray(t * TINY_V, (t + 1) * TINY_V);
       r.logits.forEach((v, i) => expect(v).toBeCloseTo(want[i]!, 4));
     }

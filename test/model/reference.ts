@@ -19,9 +19,10 @@ export interface ReferenceBatch {
    * ([B·T, J]), and the tokenizer's memory table. Token n adds the mean of wme's rows at its latest
    * tokens to its embedding, and to the logit of each value token v of a variable j with a latest
    * token u, wmb[first[v] + |v − u|]; with a wma table in the parameters, wma[v] to those of a
-   * variable with none.
+   * variable with none. With `before` (each variable's value token before its latest, [B·T, J])
+   * and a wmp table, also wmp[first[v] + |v − u'|] where that token u' is ≥ 0.
    */
-  memory?: { latest: ArrayLike<number>; table: MemoryTable };
+  memory?: { latest: ArrayLike<number>; table: MemoryTable; before?: ArrayLike<number> };
 }
 
 export type ReferenceParams = Record<string, ArrayLike<number>>;
@@ -163,7 +164,7 @@ export function referenceTokenLosses(cfg: ModelConfig, vocabSize: number, p: Ref
     for (let v = 0; v < V; v++) {
       let s = 0;
       for (let c = 0; c < C; c++) s += xf[n * C + c]! * wte[v * C + c]!;
-      logits[v] = s + (cfg.value_memory ? referenceBonus(batch, n, v, param(p, 'transformer.wmb.weight'), p['transformer.wma.weight']) : 0);
+      logits[v] = s + (cfg.value_memory ? referenceBonus(batch, n, v, param(p, 'transformer.wmb.weight'), p['transformer.wma.weight'], p['transformer.wmp.weight']) : 0);
       if (s > max) max = s;
     }
     let z = 0;
@@ -186,13 +187,14 @@ export function referenceLoss(cfg: ModelConfig, vocabSize: number, p: ReferenceP
   return count === 0 ? 0 : sum / count;
 }
 
-/** The value memory's logit bonus of token v at row n (ReferenceBatch.memory); wma (refit-only) when given. */
-function referenceBonus(batch: ReferenceBatch, n: number, v: number, wmb: ArrayLike<number>, wma?: ArrayLike<number>): number {
+/** The value memory's logit bonus of token v at row n (ReferenceBatch.memory); wma and wmp (refit-only) when given. */
+function referenceBonus(batch: ReferenceBatch, n: number, v: number, wmb: ArrayLike<number>, wma?: ArrayLike<number>, wmp?: ArrayLike<number>): number {
   if (!batch.memory) throw new RangeError('reference: a model with the value memory needs batch.memory');
-  const { latest, table } = batch.memory;
+  const { latest, table, before } = batch.memory;
   const j = table.owner[v]!;
   if (j < 0 || table.sets[v]! < 0) return 0;
   const u = latest[n * table.variables + j]!;
   if (u < 0) return wma ? wma[v]! : 0;
-  return wmb[table.first[v]! + Math.abs(v - u)]!;
+  const u2 = before && wmp ? before[n * table.variables + j]! : -1;
+  return wmb[table.first[v]! + Math.abs(v - u)]! + (u2 >= 0 ? wmp![table.first[v]! + Math.abs(v - u2)]! : 0);
 }

@@ -31,15 +31,19 @@ function pack(tok: Tokenizer, T: number): { ids: number[]; docs: number[]; B: nu
   return { ids, docs, B };
 }
 
-/** Row n by a backward scan: per variable, the last measurement token of n's patient at or before n (−1 for none). */
-function scannedRow(tok: Tokenizer, ids: number[], docs: number[], T: number, n: number): number[] {
+/**
+ * Row n by a backward scan: per variable, the last measurement token of n's patient at or before n
+ * (−1 for none); with `which` 2, the one before that.
+ */
+function scannedRow(tok: Tokenizer, ids: number[], docs: number[], T: number, n: number, which: 1 | 2 = 1): number[] {
   const row = new Array<number>(tok.variables.length).fill(-1);
+  const seen = new Array<number>(tok.variables.length).fill(0);
   const start = n - (n % T);
   for (let k = n; k >= start && docs[k] === docs[n]; k--) {
     const t = ids[k]!;
     if (tok.tokenClass[t] !== TokenClass.measurement) continue;
     const j = tok.tokenOwner[t]!;
-    if (row[j] === -1) row[j] = t;
+    if (++seen[j]! === which) row[j] = t;
   }
   return row;
 }
@@ -62,6 +66,36 @@ describe('value memory rows', () => {
     // padding rows are empty, and real patients fill many variables
     expect(Array.from(rows.subarray((T - 1) * J, T * J)).every((u) => u === -1n)).toBe(true);
     expect(known / (B * T)).toBeGreaterThan(5);
+  });
+
+  it('with `before`, hold each variable\'s value token before its latest one; the latest rows are the same', () => {
+    const { ids, docs, B } = pack(absolute, T);
+    const J = absolute.variables.length;
+    const plain = Array.from(new MemoryRows(absolute.memoryTable(), B, T).fill(ids, docs, T));
+    const rows = new MemoryRows(absolute.memoryTable(), B, T, { before: true });
+    expect(Array.from(rows.fill(ids, docs, T))).toEqual(plain);
+    const before = rows.before!;
+    let known = 0;
+    const wrong: number[] = [];
+    for (let n = 0; n < B * T; n++) {
+      const want = scannedRow(absolute, ids, docs, T, n, 2);
+      if (want.some((u, j) => before[n * J + j] !== BigInt(u))) wrong.push(n);
+      known += want.filter((u) => u >= 0).length;
+    }
+    expect(wrong).toEqual([]);
+    expect(known / (B * T)).toBeGreaterThan(2);
+    expect(new MemoryRows(absolute.memoryTable(), 1, 2).before).toBeNull();
+    // relative bins: the value before a step is the one the step started from
+    const r = pack(relative, T);
+    const rr = new MemoryRows(relative.memoryTable(), r.B, T, { before: true });
+    rr.fill(r.ids, r.docs, T);
+    const mismatched: number[] = [];
+    for (let i = 0; i < before.length; i++) {
+      const j = i % J;
+      const want = before[i]! < 0n ? -1n : before[i]! - BigInt(absolute.variables[j]!.offset) + BigInt(relative.variables[j]!.offset);
+      if (rr.before![i] !== want) mismatched.push(Math.floor(i / J));
+    }
+    expect(mismatched).toEqual([]);
   });
 
   it('relative bins give the rows of the absolute encoding (as ids of the relative vocabulary)', () => {

@@ -135,6 +135,7 @@ export async function run(ctx: CommandContext): Promise<void> {
       steps: cfg.train.memory_refit_steps,
       lr: cfg.train.memory_refit_lr,
       firstValues: cfg.train.memory_refit_first_values,
+      before: cfg.train.memory_refit_before,
       seed: cfg.seed,
       session: { threads: cfg.train.threads || undefined, device: cfg.train.device },
       log: (m) => ctx.log(m),
