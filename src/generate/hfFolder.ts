@@ -102,7 +102,7 @@ export function hfSpecialTokensMap(tok: Tokenizer): Record<string, unknown> {
  * have, so the folder no longer loads there as it is.
  */
 const memoryNote =
-  ', plus synehr\'s value memory: the mean of \`transformer.wme.weight\` [V, C]\'s rows at each variable\'s latest value token joins every input embedding, and \`transformer.wmb.weight\` [V] gives each value token a logit bonus by its distance in bins from its variable\'s latest value (\`onnx/model.onnx\` takes the latest value tokens as its \`memory\` input, [batch, sequence, variables], -1 for none). Transformers\' GPT2LMHeadModel has neither, so only synehr and the ONNX graph use this model as trained';
+  ', plus synehr\'s value memory: the mean of \`transformer.wme.weight\` [V, C]\'s rows at each variable\'s latest value token joins every input embedding, and \`transformer.wmb.weight\` [V] gives each value token a logit bonus by its distance in bins from its variable\'s latest value (\`onnx/model.onnx\` takes the latest value tokens as its \`memory\` input, [batch, sequence, variables], -1 for none); the refit adds \`transformer.wma.weight\`, a value token\'s bonus while its variable has no value, and \`transformer.wmp.weight\`, a kernel on the distance from the value before the latest (its \`memory_before\` input, alike). Transformers\' GPT2LMHeadModel has neither, so only synehr and the ONNX graph use this model as trained';
 
 /** The model card. `runName` is the folder's name; the numbers are the run's own. */
 export function hfModelCard(runName: string, tok: Tokenizer, model: ModelConfig, nParams: number): string {
