@@ -195,7 +195,8 @@ interface ExportStamp {
   files: Record<string, string>;
 }
 // 2: sampler.onnx takes value_temperature (an export from before has no such input)
-const EXPORT_STAMP_VERSION = 2;
+// 3: a value-memory model's model.onnx takes memory_before, and both graphs add wmp's kernel
+const EXPORT_STAMP_VERSION = 3;
 
 /**
  * Whether the run's export exists, is whole, and was built from its current weights and tokenizer.
