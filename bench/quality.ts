@@ -12,6 +12,8 @@
  * Overrides are the pipeline's own (`train=quick`, `train.max_steps=3000`, `model=gpt`,
  * `generate.temperature=0.9` ...); with none it measures the default recipe (`npm start`).
  * Choose settings with --holdout val; report the chosen ones with --holdout test (the default).
+ * The runs train for the recipe's updates whatever the machine's speed (`train.max_minutes=null`
+ * unless an override sets it), so figures from machines of other speeds compare.
  * The seeds are 1..N: each sets the training seed (init, data order), the generation seed and the
  * evaluation seed. Runs go to saved_models/quality-<tag>-s<seed>/ and are overwritten.
  */
@@ -46,7 +48,9 @@ const reuse = take('--reuse', '');
 const collect = argv.includes('--collect');
 if (collect) argv.splice(argv.indexOf('--collect'), 1);
 if (collect && !reuse) throw new Error('bench/quality: --collect reads the runs of --reuse TAG; give --reuse');
-const overrides = argv;
+// the recipe at its fixed number of updates, so that runs on machines of other speeds compare;
+// `train.max_minutes=22` (npm start's budget) measures what npm start gives on this machine
+const overrides = argv.some((a) => a.startsWith('train.max_minutes=')) ? argv : [...argv, 'train.max_minutes=null'];
 
 interface Figure {
   key: string;
@@ -68,6 +72,8 @@ interface Metrics {
   windowHours: number | null;
   tokensPerSecond: number;
   trainSeconds: number;
+  /** optimizer updates the run made (fewer than train.max_steps after early stopping or under train.max_minutes) */
+  updates: number;
   valLoss: number;
   /** the value memory's refit: its validation loss after minus before (its own patients), null without one */
   refitValDelta: number | null;
@@ -115,6 +121,7 @@ const FIGURES: Figure[] = [
   { key: 'calibration_error', name: 'memory calibration: presence share error before it', target: '', get: (m) => ({ synthetic: m.calibrationError }) },
   { key: 'tokens_per_s', name: 'training tokens/s', target: '', get: (m) => ({ synthetic: m.tokensPerSecond }) },
   { key: 'train_minutes', name: 'training minutes', target: '', get: (m) => ({ synthetic: m.trainSeconds / 60 }) },
+  { key: 'train_updates', name: 'training updates', target: '', get: (m) => ({ synthetic: m.updates }) },
   { key: 'wall_minutes', name: 'pipeline minutes (train, export, generate, evaluate)', target: '', get: (m) => ({ synthetic: m.wallSeconds / 60 }) },
 ];
 
@@ -171,6 +178,7 @@ async function runOnce(seed: number, n: number): Promise<Metrics> {
     windowHours: data.window_hours ?? null,
     tokensPerSecond: tps.length ? tps.slice(Math.floor(tps.length / 2)).reduce((a, b) => a + b, 0) / Math.ceil(tps.length / 2) : Number.NaN,
     trainSeconds: times.length > 1 ? times[times.length - 1]! - times[0]! : Number.NaN,
+    updates: Math.max(...logged.filter((l) => typeof l['train/loss'] === 'number').map((l) => l['step']!)),
     valLoss: val.length ? Math.min(...val) : Number.NaN,
     refitValDelta: refitVal ? refitVal[1] - refitVal[0] : null,
     calibrationError: calibrationRounds[0]?.mean_error ?? null,

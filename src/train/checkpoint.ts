@@ -58,8 +58,14 @@ export interface CheckpointHeader {
   early: EarlyStoppingState;
   /** training tokens seen (real tokens, not padding) */
   tokensSeen: number;
-  /** set when training ended (max_steps or early stopping), so a resume knows there is nothing left */
-  finished: 'max_steps' | 'early_stopping' | null;
+  /** set when training ended (max_steps, early stopping or the time budget), so a resume knows there is nothing left */
+  finished: 'max_steps' | 'early_stopping' | 'max_minutes' | null;
+  /** seconds of the update loop so far, over every process of the run (0 when absent: older files) */
+  trainSeconds: number;
+  /** train.max_minutes the run was planned with (null: none, and absent in older files) */
+  maxMinutes: number | null;
+  /** the updates the schedule spans, as last planned under maxMinutes (null: train.max_steps) */
+  plannedSteps: number | null;
   /** CRC-32 of the data section */
   crc32: number;
 }
@@ -124,6 +130,9 @@ export function decodeCheckpoint(bytes: Uint8Array, source: string): Checkpoint 
   const N = header.total;
   if (!Number.isSafeInteger(N) || N < 0) fail(`corrupt header: total ${JSON.stringify(N)}`);
   header.emaDecay ??= null;
+  header.trainSeconds ??= 0;
+  header.maxMinutes ??= null;
+  header.plannedSteps ??= null;
   const nArrays = header.emaDecay === null ? 3 : 4;
   const start = PREFIX + H;
   const need = nArrays * N * 4;

@@ -22,6 +22,12 @@ export const trainConfigSchema = z
     // PhysioNet 2012 set-a, about 22 minutes for gpt-small on two cores (docs/quality.md: the recipe;
     // `train=quick` is 600)
     max_steps: z.number().int().positive().default(3500),
+    // a wall-clock budget for the updates, in minutes (validation and checkpoints included); null =
+    // none. At every evaluation the schedule is re-planned to the updates that fit at the speed
+    // measured so far (never more than max_steps), so the cosine still ends at min_lr_ratio. 22
+    // keeps the default recipe's `npm start` within 30 minutes on a slow day, where 3,500 updates
+    // took 31 (docs/quality.md); a machine that runs them in less is not affected
+    max_minutes: z.number().positive().nullable().default(22),
     weight_decay: z.number().min(0).default(0.1),
     // GPT practice: no weight decay on biases, LayerNorm and embeddings unless asked
     decay_embeddings: z.boolean().default(false),

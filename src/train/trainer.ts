@@ -78,13 +78,17 @@ export interface TrainModelOptions {
   log?: (message: string) => void;
   /** called after every optimizer update (tests use it to interrupt at a given step) */
   onStep?: (step: number, info: { loss: number; lr: number; gradNorm: number }) => void;
+  /** milliseconds, for train.max_minutes (performance.now by default; tests pass a scripted clock) */
+  clock?: () => number;
 }
 
 export interface TrainResult {
   runDir: string;
   /** optimizer updates done in all */
   steps: number;
-  stoppedBy: 'max_steps' | 'early_stopping' | 'interrupted';
+  stoppedBy: 'max_steps' | 'early_stopping' | 'max_minutes' | 'interrupted';
+  /** the updates the schedule spanned at the end: train.max_steps, or fewer under train.max_minutes */
+  plannedSteps: number;
   /** validation loss before the first update of the run (null when resumed or no validation) */
   initialValLoss: number | null;
   lastValLoss: number | null;
@@ -131,6 +135,12 @@ export async function trainModel(opts: TrainModelOptions): Promise<TrainResult> 
   let step = 0;
   let tokensSeen = 0;
   let early: EarlyStoppingState = { bestValLoss: null, bestStep: null, badEvals: 0 };
+  // train.max_minutes: the update loop's seconds in earlier processes of this run, and the updates
+  // the schedule spans, re-planned at every evaluation from the speed measured so far
+  const clock = opts.clock ?? (() => performance.now());
+  const budgetSeconds = cfg.max_minutes === null ? null : cfg.max_minutes * 60;
+  let secondsBefore = 0;
+  let planned = cfg.max_steps;
   let stream: TrainBatchStream;
   const resumed = opts.resume ? await loadLatestCheckpoint(ckptDir) : null;
   if (opts.resume && !resumed) log(`resume=true but ${ckptDir} holds no checkpoint: starting from step 0`);
@@ -150,13 +160,18 @@ export async function trainModel(opts: TrainModelOptions): Promise<TrainResult> 
     tokensSeen = h.tokensSeen;
     early = h.early;
     stream = TrainBatchStream.resume(opts.trainShard, B, T, opts.padId, h.dataOrder);
+    secondsBefore = h.trainSeconds;
+    // the same budget continues its plan; another one (or none) plans anew from max_steps
+    if (h.maxMinutes === cfg.max_minutes && h.plannedSteps !== null) planned = Math.min(h.plannedSteps, cfg.max_steps);
     log(`resuming from ${resumed.path} at step ${step}`);
-    if (h.finished && (h.finished === 'early_stopping' || step >= cfg.max_steps)) {
+    const done = h.finished === 'early_stopping' || step >= cfg.max_steps || (h.finished === 'max_minutes' && h.maxMinutes === cfg.max_minutes);
+    if (h.finished && done) {
       log(`the run already finished (${h.finished}) at step ${step}; nothing to do`);
       return {
         runDir,
         steps: step,
         stoppedBy: h.finished,
+        plannedSteps: planned,
         initialValLoss: null,
         lastValLoss: early.bestValLoss,
         bestValLoss: early.bestValLoss,
@@ -232,6 +247,9 @@ export async function trainModel(opts: TrainModelOptions): Promise<TrainResult> 
         early,
         tokensSeen,
         finished,
+        trainSeconds: secondsBefore + (clock() - clockStart) / 1000,
+        maxMinutes: cfg.max_minutes,
+        plannedSteps: planned === cfg.max_steps ? null : planned,
         crc32: 0,
       },
       params,
@@ -277,7 +295,7 @@ export async function trainModel(opts: TrainModelOptions): Promise<TrainResult> 
           cliProgress.Presets.shades_classic,
         )
       : null;
-  bar?.start(cfg.max_steps, step, { loss: '-', tps: '-', val: early.bestValLoss?.toFixed(4) ?? initialValLoss?.toFixed(4) ?? '-' });
+  bar?.start(planned, step, { loss: '-', tps: '-', val: early.bestValLoss?.toFixed(4) ?? initialValLoss?.toFixed(4) ?? '-' });
 
   let stoppedBy: TrainResult['stoppedBy'] = 'max_steps';
   let lastTrainLoss: number | null = null;
@@ -286,11 +304,13 @@ export async function trainModel(opts: TrainModelOptions): Promise<TrainResult> 
   let intervalTokens = 0;
   let intervalStart = performance.now();
   const loopStart = performance.now();
+  const clockStart = clock();
+  const stepAtStart = step;
   const tokensAtStart = tokensSeen;
   let threw = true;
   try {
-    while (step < cfg.max_steps) {
-      const lr = learningRate(step, cfg);
+    while (step < planned) {
+      const lr = learningRate(step, { ...cfg, max_steps: planned });
       let stepLoss = 0;
       for (let micro = 0; micro < cfg.grad_accum; micro++) {
         const batch: PackedBatch = stream.next();
@@ -310,7 +330,7 @@ export async function trainModel(opts: TrainModelOptions): Promise<TrainResult> 
       intervalMicro += 1;
       opts.onStep?.(step, { loss: stepLoss, lr, gradNorm });
 
-      if (step % cfg.log_every === 0 || step === cfg.max_steps) {
+      if (step % cfg.log_every === 0 || step === planned) {
         const now = performance.now();
         const tps = intervalTokens / ((now - intervalStart) / 1000);
         lastTrainLoss = intervalLoss / intervalMicro;
@@ -325,7 +345,7 @@ export async function trainModel(opts: TrainModelOptions): Promise<TrainResult> 
       }
 
       let stop = false;
-      if (step % cfg.eval_every === 0 || step === cfg.max_steps) {
+      if (step % cfg.eval_every === 0 || step === planned) {
         const weights = evalWeights();
         const val = await validate(weights);
         if (val !== null) {
@@ -345,18 +365,32 @@ export async function trainModel(opts: TrainModelOptions): Promise<TrainResult> 
         }
       }
       if (stop) break;
+      if (budgetSeconds !== null && step % cfg.eval_every === 0 && step < planned) {
+        // the updates that fit in what is left at this process's mean seconds an update so far,
+        // evaluations and checkpoints included; up or down, never past max_steps
+        const ran = (clock() - clockStart) / 1000;
+        const fit = step + Math.floor((budgetSeconds - secondsBefore - ran) / (ran / (step - stepAtStart)));
+        const next = Math.max(step, Math.min(cfg.max_steps, fit));
+        if (next < cfg.max_steps && planned === cfg.max_steps) {
+          log(`step ${step}: ${cfg.max_steps} updates do not fit in train.max_minutes=${cfg.max_minutes} at ${(ran / (step - stepAtStart)).toFixed(3)} s an update: the schedule now spans ${next} (re-planned at every evaluation)`);
+        }
+        if (next !== planned) bar?.setTotal(next);
+        planned = next;
+      }
       if (opts.signal?.aborted) {
         stoppedBy = 'interrupted';
         break;
       }
-      if (step % cfg.checkpoint_every === 0 && step < cfg.max_steps) await checkpoint(null);
+      if (step % cfg.checkpoint_every === 0 && step < planned) await checkpoint(null);
     }
+    if (stoppedBy === 'max_steps' && planned < cfg.max_steps) stoppedBy = 'max_minutes';
 
     // without validation (or interrupted before the first), the weights at hand are the best we know
     if (early.bestValLoss === null) await saveBest(evalWeights());
     const ckPath = await checkpoint(stoppedBy === 'interrupted' ? null : stoppedBy);
     bar?.stop();
     if (stoppedBy === 'interrupted') log(`interrupted at step ${step}: checkpoint ${ckPath}; continue with resume=true`);
+    else if (stoppedBy === 'max_minutes') log(`train.max_minutes=${cfg.max_minutes}: stopped at step ${step} of max_steps ${cfg.max_steps}, where the re-planned schedule ended`);
     else if (stoppedBy === 'early_stopping') log(`early stopping at step ${step}: no improvement in ${cfg.patience} evaluations; best val/loss ${early.bestValLoss?.toFixed(4)} at step ${early.bestStep}`);
     threw = false;
   } finally {
@@ -371,6 +405,7 @@ export async function trainModel(opts: TrainModelOptions): Promise<TrainResult> 
     runDir,
     steps: step,
     stoppedBy,
+    plannedSteps: planned,
     initialValLoss,
     lastValLoss,
     bestValLoss: early.bestValLoss,

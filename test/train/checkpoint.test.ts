@@ -19,6 +19,9 @@ function tiny(emaDecay: number | null = null): Checkpoint {
       early: { bestValLoss: 1.5, bestStep: 2, badEvals: 0 },
       tokensSeen: 10,
       finished: null,
+      trainSeconds: 12.5,
+      maxMinutes: 22,
+      plannedSteps: 40,
       crc32: 0,
     },
     params: Float32Array.from({ length: N }, (_, i) => i / 3),
@@ -52,9 +55,9 @@ describe('checkpoint format', () => {
     expect(() => encodeCheckpoint({ ...ck, ema: null })).toThrowError(/the weight average is missing, header.emaDecay is 0.99/);
   });
 
-  it('reads version 1 (before the weight average) as a checkpoint without one', () => {
+  it('reads version 1 (before the weight average and the time budget) as a checkpoint without either', () => {
     const ck = tiny();
-    const { emaDecay: _, ...v1Header } = ck.header;
+    const { emaDecay: _e, trainSeconds: _t, maxMinutes: _m, plannedSteps: _p, ...v1Header } = ck.header;
     // a version-1 file: the same layout, a header without emaDecay
     const v2 = encodeCheckpoint(ck);
     const H = new DataView(v2.buffer).getUint32(12, true);
@@ -68,6 +71,7 @@ describe('checkpoint format', () => {
     const back = decodeCheckpoint(new Uint8Array(v1), 'v1.ckpt');
     expect(back.header.emaDecay).toBeNull();
     expect(back.ema).toBeNull();
+    expect([back.header.trainSeconds, back.header.maxMinutes, back.header.plannedSteps]).toEqual([0, null, null]);
     for (const k of ['params', 'm', 'v'] as const) expect(Array.from(back[k])).toEqual(Array.from(ck[k]));
   });
 

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decodeSafetensors } from '../../src/model/safetensors.ts';
 import { paramLayout } from '../../src/model/init.ts';
-import { trainModel } from '../../src/train/trainer.ts';
+import { trainModel, type TrainModelOptions } from '../../src/train/trainer.ts';
+import { learningRate } from '../../src/train/schedule.ts';
 import { listCheckpointSteps, loadLatestCheckpoint, checkpointFileName } from '../../src/train/checkpoint.ts';
 import { readMetricsJsonl } from '../../src/tracking/metricsJsonl.ts';
 import type { RunnerFactory } from '../../src/train/runner.ts';
@@ -199,5 +200,95 @@ describe('the run stamp (run.json)', () => {
     expect(await checkRunTokenizer(files)).toBe(hash); // the run's copy is untouched
     await writeFile(files.tokenizer, '{"vocab":["<pad>"],"bins":[1,2,4]}\n');
     await expect(checkRunTokenizer(files)).rejects.toMatchObject({ code: 'E_MISMATCH', message: expect.stringContaining('is not the tokenizer this run was trained with') });
+  });
+});
+
+describe('train.max_minutes (bigram stand-in model, a scripted clock)', () => {
+  // every update costs one second of the scripted clock; validation and checkpoints cost none
+  const timed = (): Pick<TrainModelOptions, 'createRunner' | 'clock'> => {
+    let ms = 0;
+    return {
+      clock: () => ms,
+      createRunner: async (args) => {
+        const inner = await bigramRunner(args);
+        return {
+          ...inner,
+          async lossAndGrad(...a: Parameters<typeof inner.lossAndGrad>) {
+            ms += 1000;
+            return inner.lossAndGrad(...a);
+          },
+        };
+      },
+    };
+  };
+  // 17.5 s for 30 updates of 1 s: 17 fit
+  const budget = { max_minutes: 17.5 / 60 };
+
+  it('re-plans the schedule to the updates that fit, ends the cosine there and records the plan', async () => {
+    const dir = await tmp();
+    const lrs: number[] = [];
+    const logs: string[] = [];
+    const r = await trainModel(options(join(dir, 'r'), budget, { ...timed(), onStep: (_s, i) => lrs.push(i.lr), log: (m) => logs.push(m) }));
+    expect(r.stoppedBy).toBe('max_minutes');
+    expect([r.steps, r.plannedSteps]).toEqual([17, 17]);
+    // the first evaluation (step 5) planned 5 + floor((17.5 − 5) / 1) = 17; before it the schedule spanned max_steps
+    const cfg = options(dir, budget).train;
+    const expected = lrs.map((_, s) => learningRate(s, { ...cfg, max_steps: s < 5 ? 30 : 17 }));
+    expect(lrs).toEqual(expected);
+    expect(lrs[16]).toBeCloseTo(cfg.lr * cfg.min_lr_ratio, 12);
+    expect(logs.some((m) => /step 5: 30 updates do not fit in train\.max_minutes=0\.29\d* at 1\.000 s an update: the schedule now spans 17/.test(m))).toBe(true);
+    const last = await loadLatestCheckpoint(join(dir, 'r', 'checkpoints'));
+    expect(last!.checkpoint.header).toMatchObject({ step: 17, finished: 'max_minutes', trainSeconds: 17, maxMinutes: budget.max_minutes, plannedSteps: 17 });
+    const rows = readMetricsJsonl(join(dir, 'r', 'metrics.jsonl'));
+    expect(rows.filter((x) => 'val/loss' in x).map((x) => x.step)).toEqual([0, 5, 10, 15, 17]);
+
+    // resuming with the same budget has nothing to do; without one it trains on to max_steps
+    expect((await trainModel(options(join(dir, 'r'), budget, { ...timed(), resume: true }))).steps).toBe(17);
+    const on = await trainModel(options(join(dir, 'r'), { max_minutes: null }, { ...timed(), resume: true }));
+    expect([on.stoppedBy, on.steps]).toEqual(['max_steps', 30]);
+  });
+
+  it('an interrupted run resumes its plan and the budget it had spent: the same bytes as an uninterrupted one', async () => {
+    const dir = await tmp();
+    await trainModel(options(join(dir, 'a'), budget, timed()));
+    const ac = new AbortController();
+    const first = await trainModel(options(join(dir, 'b'), budget, { ...timed(), signal: ac.signal, onStep: (s) => s === 8 && ac.abort() }));
+    expect([first.stoppedBy, first.steps]).toEqual(['interrupted', 8]);
+    // the resumed process's clock starts at 0 again: the 8 s spent come from the checkpoint
+    const second = await trainModel(options(join(dir, 'b'), budget, { ...timed(), resume: true }));
+    expect([second.stoppedBy, second.steps]).toEqual(['max_minutes', 17]);
+    const ca = await loadLatestCheckpoint(join(dir, 'a', 'checkpoints'));
+    const cb = await loadLatestCheckpoint(join(dir, 'b', 'checkpoints'));
+    for (const k of ['params', 'm', 'v'] as const) {
+      expect(Buffer.from(cb!.checkpoint[k].buffer).equals(Buffer.from(ca!.checkpoint[k].buffer))).toBe(true);
+    }
+    expect(cb!.checkpoint.header.trainSeconds).toBe(17);
+  });
+
+  it('a budget the updates fit in changes nothing: the same bytes as no budget', async () => {
+    const dir = await tmp();
+    const a = await trainModel(options(join(dir, 'a'), { max_minutes: 0.5 }, timed()));
+    const b = await trainModel(options(join(dir, 'b'), { max_minutes: null }, timed()));
+    expect([a.stoppedBy, a.steps, a.plannedSteps]).toEqual(['max_steps', 30, 30]);
+    const best = (d: string) => readFile(join(dir, d, 'model.safetensors'));
+    expect((await best('a')).equals(await best('b'))).toBe(true);
+    expect((await loadLatestCheckpoint(join(dir, 'a', 'checkpoints')))!.checkpoint.header.plannedSteps).toBeNull();
+  });
+
+  it('a machine that slows down mid-run is re-planned down at the next evaluation', async () => {
+    const dir = await tmp();
+    // 1 s an update for the first 10, then 3 s
+    let ms = 0;
+    let n = 0;
+    const slowing: Pick<TrainModelOptions, 'createRunner' | 'clock'> = {
+      clock: () => ms,
+      createRunner: async (args) => {
+        const inner = await bigramRunner(args);
+        return { ...inner, lossAndGrad: (...a: Parameters<typeof inner.lossAndGrad>) => ((ms += ++n <= 10 ? 1000 : 3000), inner.lossAndGrad(...a)) };
+      },
+    };
+    const r = await trainModel(options(join(dir, 'r'), { max_minutes: 25 / 60 }, slowing));
+    // step 5: 5 + floor(20 / 1) = 25; step 10: 10 + floor(15 / 1) = 25; step 15 (25 s spent, 15 updates): 15 + floor(0 / (25/15)) = 15
+    expect([r.stoppedBy, r.steps, r.plannedSteps]).toEqual(['max_minutes', 15, 15]);
   });
 });
