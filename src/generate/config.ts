@@ -15,6 +15,13 @@ export const generateConfigSchema = z
     // model.value_memory only: a measured variable's next value is sampled at this temperature
     // within the variable, keeping the model's probability that it is measured; 1 = the model's
     value_temperature: z.number().positive().default(1.0),
+    // label guidance (docs/generation.md): each row is sampled beside a contrast row that has the
+    // other value of a binary label, from l + guidance · (l − l_contrast), which strengthens what
+    // the label changes in a record; 0 = off (one row each, the model's distribution). Costs
+    // twice the sampling
+    guidance: z.number().min(0).default(0),
+    // the binary label guidance contrasts; null = the data config's main label
+    guidance_label: z.string().min(1).nullable().default(null),
     seed: z.number().int().default(1234),
     // condition each sample on the covariates and labels of a real training patient (its covariates
     // only, when the tokenizer puts the labels last)

@@ -20,7 +20,7 @@ import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tableToIPC } from 'apache-arrow';
 import { runFiles } from '../config/runPaths.ts';
-import { createSessionFromFile, int64Tensor, float32Tensor, type Session } from '../graph/runtime.ts';
+import { createSession, createSessionFromFile, int64Tensor, float32Tensor, type Session } from '../graph/runtime.ts';
 import type { ModelConfig } from '../model/config.ts';
 import type { DataConfig } from '../records/dataConfig.ts';
 import { MANIFEST_FILE, MANIFEST_VERSION, readManifest, writeManifest } from '../records/manifest.ts';
@@ -34,6 +34,7 @@ import { Rng } from '../util/rng.ts';
 import type { GenerateConfig } from './config.ts';
 import { exportIsCurrent, exportRun, loadTrainedRun } from './export.ts';
 import { completeParts, partName, PARTS_DIR, writePartStamp, type PartSettings } from './parts.ts';
+import { buildRunSamplerGraph, guidanceFlip } from './sampler.ts';
 
 /** Synthetic patient ids are `syn-<n>`; generation refuses to run if a real id has this form. */
 export const SYNTHETIC_ID_PREFIX = 'syn-';
@@ -114,7 +115,12 @@ export class Sampler {
    * Samples one row per prefix (all of one length P, each starting with <s> and accepted so far
    * by the grammar). Returns [B, T] ids row-major, T ≤ maxLen, `<pad>` after `</s>`.
    */
-  async sample(prefixes: number[][], o: { temperature: number; topK: number; topP: number; seed: number; valueTemperature?: number }): Promise<{ ids: Int32Array; T: number }> {
+  async sample(
+    prefixes: number[][],
+    o: { temperature: number; topK: number; topP: number; seed: number; valueTemperature?: number; guidance?: number },
+  ): Promise<{ ids: Int32Array; T: number }> {
+    const guided = this.session.inputNames.includes('guidance');
+    if ((o.guidance ?? 0) !== 0 && !guided) throw new RangeError(`Sampler.sample: guidance ${o.guidance} needs a sampler built with label guidance (buildSamplerGraph's guidance)`);
     const B = prefixes.length;
     const P = prefixes[0]!.length;
     const A = this.tokenizer.automaton;
@@ -136,6 +142,7 @@ export class Sampler {
       top_p: float32Tensor([o.topP], []),
       seed: int64Tensor([o.seed >>> 0], []),
       value_temperature: float32Tensor([o.valueTemperature ?? 1], []),
+      ...(guided ? { guidance: float32Tensor([o.guidance ?? 0], []) } : {}),
     });
     const t = out.tokens!;
     const steps = t.dims[1] as number;
@@ -193,6 +200,13 @@ export function cohortPrefixes(cohort: { covariates?: Record<string, number | st
   });
 }
 
+/** The label generate.guidance contrasts: generate.guidance_label, or the data config's main label. */
+export function guidedLabelName(gen: GenerateConfig, data: DataConfig): string {
+  const name = gen.guidance_label ?? data.labels.find((l) => l.main)?.name ?? data.labels[0]?.name;
+  if (name === undefined) throw new SynehrError('E_CONFIG_VALUE', `generate.guidance=${gen.guidance}: the data config '${data.name}' has no labels to guide on`);
+  return name;
+}
+
 /** Generates gen.n_samples patients into outDir. */
 export async function generateSynthetic(o: GenerateOptions): Promise<GenerateResult> {
   const log = o.log ?? (() => undefined);
@@ -230,7 +244,16 @@ export async function generateSynthetic(o: GenerateOptions): Promise<GenerateRes
   }
   const tok = run.tokenizer;
   const maxLen = Math.min(gen.max_len ?? o.model.n_ctx, o.model.n_ctx);
-  const sampler = await Sampler.open(runFiles(o.runDir).sampler, tok, maxLen, o.threads ?? 0);
+  // label guidance samples from a graph built here, since each row needs its contrast row
+  const guidedLabel = gen.guidance > 0 ? guidedLabelName(gen, o.data) : null;
+  const sampler = guidedLabel
+    ? Sampler.fromSession(
+        await createSession(buildRunSamplerGraph(o.model, tok, run.weights, { flip: guidanceFlip(tok, guidedLabel) }), { threads: o.threads ?? 0 }),
+        tok,
+        maxLen,
+      )
+    : await Sampler.open(runFiles(o.runDir).sampler, tok, maxLen, o.threads ?? 0);
+  if (guidedLabel) log(`generate: label guidance ${gen.guidance} on '${guidedLabel}' (each row beside a contrast row: twice the sampling)`);
 
   if (o.realIds) {
     for (const id of o.realIds) {
@@ -265,6 +288,8 @@ export async function generateSynthetic(o: GenerateOptions): Promise<GenerateRes
     top_k: gen.top_k,
     top_p: gen.top_p,
     value_temperature: gen.value_temperature,
+    guidance: gen.guidance,
+    guidance_label: guidedLabel,
     max_len: maxLen,
     fix_covars: gen.fix_covars,
     conditions_sha256: prefixes ? createHash('sha256').update(JSON.stringify(prefixes)).digest('hex') : null,
@@ -325,7 +350,7 @@ export async function generateSynthetic(o: GenerateOptions): Promise<GenerateRes
           for (const members of groups.values()) {
             const { ids, T } = await sampler.sample(
               members.map((r) => prefixFor(first + r)),
-              { temperature: gen.temperature, topK: gen.top_k, topP: gen.top_p, valueTemperature: gen.value_temperature, seed: batchSeed(seed, g++) },
+              { temperature: gen.temperature, topK: gen.top_k, topP: gen.top_p, valueTemperature: gen.value_temperature, guidance: gen.guidance, seed: batchSeed(seed, g++) },
             );
             const rng = new Rng(batchSeed(seed, 1000 + g));
             members.forEach((r, i) => {
@@ -400,7 +425,17 @@ export async function generateSynthetic(o: GenerateOptions): Promise<GenerateRes
     seed: gen.seed,
     n_samples: N,
     batch_size: B,
-    sampling: { temperature: gen.temperature, top_k: gen.top_k, top_p: gen.top_p, value_temperature: gen.value_temperature, max_len: maxLen, fix_covars: gen.fix_covars, conditions_sha256: settings.conditions_sha256 },
+    sampling: {
+      temperature: gen.temperature,
+      top_k: gen.top_k,
+      top_p: gen.top_p,
+      value_temperature: gen.value_temperature,
+      guidance: gen.guidance,
+      guidance_label: guidedLabel,
+      max_len: maxLen,
+      fix_covars: gen.fix_covars,
+      conditions_sha256: settings.conditions_sha256,
+    },
     formats: gen.formats,
     counts,
     tokens,

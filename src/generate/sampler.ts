@@ -20,6 +20,7 @@ import type { ModelConfig } from '../model/config.ts';
 import type { GrammarAutomaton } from '../tokenizer/automaton.ts';
 import { SPECIAL_IDS, type Tokenizer, type Vocabulary } from '../tokenizer/tokenizer.ts';
 import type { MemoryTable } from '../tokenizer/vocabulary.ts';
+import { SynehrError } from '../util/errors.ts';
 
 type DeltaTable = NonNullable<ReturnType<Vocabulary['deltaTable']>>;
 
@@ -56,6 +57,13 @@ export interface SamplerGraphOptions {
   memory?: MemoryTable | null;
   /** steps per inner Loop: the whole cache is copied once per chunk and finished rows dropped */
   chunk?: number;
+  /**
+   * label guidance (guidanceFlip()): each row runs beside a contrast row that differs from it in
+   * one label's value, flip[v] for every token v, and is sampled from l + w · (l − l_contrast),
+   * w the `guidance` input; the contrast row takes the flip of every token its row takes. Left
+   * out, there is no `guidance` input and no contrast row.
+   */
+  guidance?: { flip: Int32Array } | null;
 }
 
 /**
@@ -76,6 +84,8 @@ export const DEFAULT_CHUNK = 32;
  *   value_temperature  float32 []: > 0; a model with the value memory samples the value of a
  *                variable that already has one at this temperature within the variable, its total
  *                probability kept (withinVariable); 1 leaves the logits alone. Without the memory, 1.
+ *   guidance     float32 [] ≥ 0, only with opts.guidance: w above; 0 samples what the graph
+ *                without guidance samples, draw for draw (the contrast rows take no noise)
  *
  * Output `tokens` int64 [B, steps]: the tokens at positions 1..steps (the
  * prefix's own tokens after <s> included), `<pad>` after a row's `</s>`; steps ≤ max_len − 1.
@@ -95,6 +105,8 @@ export function buildSamplerGraph(cfg: ModelConfig, opts: SamplerGraphOptions): 
     throw new RangeError(`buildSamplerGraph: the automaton has ${A.vocabSize} tokens, the model ${V}`);
   }
   if (!Number.isInteger(chunk) || chunk < 1) throw new RangeError(`buildSamplerGraph: chunk must be a positive integer, got ${chunk}`);
+  const flip = opts.guidance?.flip ?? null;
+  if (flip) checkGuidanceFlip(flip, A);
   const C = cfg.n_embd;
   const H = cfg.n_head;
   const D = C / H;
@@ -110,6 +122,8 @@ export function buildSamplerGraph(cfg: ModelConfig, opts: SamplerGraphOptions): 
   const topP = g.input('top_p', 'float32', []);
   const seed = g.input('seed', 'int64', []);
   const valueTemperature = g.input('value_temperature', 'float32', []);
+  const guidanceW = flip ? g.input('guidance', 'float32', []) : null;
+  const flipT = flip ? g.constant(i64of(flip), 'int64', [V], 'guidance_flip') : null; // [V]
 
   const p: Record<string, Tensor> = {};
   for (const s of gptParamSpecs(cfg, V)) {
@@ -131,7 +145,7 @@ export function buildSamplerGraph(cfg: ModelConfig, opts: SamplerGraphOptions): 
   // relative bins: per token [V] its variable, absolute bin, step and its variable's bin count
   const dt = opts.deltas ?? null;
   if (dt && dt.owner.length !== V) throw new RangeError(`buildSamplerGraph: deltas.owner has ${dt.owner.length} entries for ${V} tokens`);
-  const i64 = (a: Int32Array) => BigInt64Array.from(a, (x) => BigInt(x));
+  const i64 = i64of;
   const delta = dt
     ? {
         J: dt.variables,
@@ -169,15 +183,20 @@ export function buildSamplerGraph(cfg: ModelConfig, opts: SamplerGraphOptions): 
   const zero = g.scalar(0, 'int64');
   const one = g.scalar(1, 'int64');
 
-  // B0 = the batch as given; b = the rows still open (b ≤ B0)
-  const bos = g.squeeze(g.slice(prefix, [0], [1], [1]), [1]); // [B0]
-  const state0 = g.gather(nextFlat, g.add(g.scalar(A.startState * V, 'int64'), bos)); // [B0]
-  const B1 = g.shape(prefix, 0, 1); // [1]
-  const B0 = g.squeeze(B1, [0]); // []
+  // B0 = the batch as given; R0 = the rows run: B0, and with guidance B0 more, row B0 + i the
+  // contrast of row i, whose prefix is row i's flipped; b = the rows still open (b ≤ R0), with
+  // guidance the open rows' first half and then their contrasts in the same order (a row and its
+  // contrast reach the end state together: the flipped tokens move the automaton alike)
+  const B0 = g.squeeze(g.shape(prefix, 0, 1), [0]); // []
+  const rowsPrefix = flipT ? g.concat([prefix, g.gather(flipT, prefix)], 0) : prefix; // [R0, P]
+  const bos = g.squeeze(g.slice(rowsPrefix, [0], [1], [1]), [1]); // [R0]
+  const state0 = g.gather(nextFlat, g.add(g.scalar(A.startState * V, 'int64'), bos)); // [R0]
+  const B1 = g.shape(rowsPrefix, 0, 1); // [1]: R0
+  const R0 = g.squeeze(B1, [0]); // []
   const P = g.squeeze(g.shape(prefix, 1, 2), [0]); // []
   const steps = g.sub(maxLen, one); // []: output columns, positions 1..max_len − 1
-  const rows0 = g.range(zero, B0, one); // [B0]: each open row's original index
-  const out0 = g.constantOfShape(g.concat([B1, g.unsqueeze(steps, [0])], 0), SPECIAL_IDS.pad, 'int64'); // [B0, steps]
+  const rows0 = g.range(zero, R0, one); // [R0]: each open row's original index
+  const out0 = g.constantOfShape(g.concat([B1, g.unsqueeze(steps, [0])], 0), SPECIAL_IDS.pad, 'int64'); // [R0, steps]
   const elapsed0 = g.constantOfShape(B1, 0, 'float32'); // [B0] hours on each row's admission clock
   const last0 = delta ? g.constantOfShape(g.concat([B1, g.ints([delta.J], 'delta_j')], 0), -1, 'int64') : null; // [B0, J] no value yet
   const mem0 = mem ? g.constantOfShape(g.concat([B1, g.ints([mem.J], 'memory_j')], 0), -1, 'int64') : null; // [B0, J] no value yet
@@ -248,21 +267,35 @@ export function buildSamplerGraph(cfg: ModelConfig, opts: SamplerGraphOptions): 
     primitiveLayerNorm: false,
   });
   const head = ib.reshape(ib.matMul(xf, wteT), [-1, V]); // [b, V]
-  const logits = memory ? ib.add(head, memory.bonus) : head;
+  const withBonus = memory ? ib.add(head, memory.bonus) : head; // [b, V]
+
+  // guidance: only the rows' half [m] is masked and sampled, from l + w · (l − l_contrast); the
+  // contrast half only feeds the difference. Without guidance m = b and nothing changes.
+  const half = flip ? ib.div(ib.shape(tokIn, 0, 1), ib.ints([2], 'two1')) : null; // [1]: m
+  const axis0 = ib.ints([0], 'axis0');
+  const rowsHalf = (t: Tensor) => (half ? ib.sliceDynamic(t, ib.ints([0], 'zero1'), half, axis0) : t); // [m, …]
+  const contrastHalf = (t: Tensor) => ib.sliceDynamic(t, half!, ib.ints([Number.MAX_SAFE_INTEGER], 'end1'), axis0); // [m, …]
+  const logits = flip
+    ? ib.add(rowsHalf(withBonus), ib.mul(guidanceW!, ib.sub(rowsHalf(withBonus), contrastHalf(withBonus))))
+    : withBonus; // [m, V]
+  const stM = rowsHalf(stIn); // [m]
+  const elM = rowsHalf(elIn); // [m]
+  const lastM = lastIn ? rowsHalf(lastIn) : null; // [m, J]
+  const memM = memIn ? rowsHalf(memIn) : null; // [m, J]
 
   // the grammar: token v is feasible when next[state][v] ≥ 0 and that state can still close in
   // the positions left after it. The new token sits at position pos + 1; positions
   // pos + 2 .. max_len − 1 remain after it, so distToEnd[next] ≤ max_len − pos − 2.
-  const nextRow = ib.gather(nextFlat, ib.add(ib.unsqueeze(ib.mul(stIn, Vs), [1]), vocabRange)); // [b, V]
+  const nextRow = ib.gather(nextFlat, ib.add(ib.unsqueeze(ib.mul(stM, Vs), [1]), vocabRange)); // [m, V]
   const allowed = ib.greaterOrEqual(nextRow, zero);
   const dist = ib.gather(distToEnd, ib.where(allowed, nextRow, zero)); // [b, V]
   const left = ib.sub(ib.sub(maxLen, pos), ib.scalar(2, 'int64')); // []
   let feasible = ib.and(allowed, ib.lessOrEqual(dist, left)); // [b, V]
   // the window: no gap that would take the admission's clock past it
-  if (clock) feasible = ib.and(feasible, ib.lessOrEqual(ib.add(ib.unsqueeze(elIn, [1]), stepHours!), windowT!)); // [b, V]
+  if (clock) feasible = ib.and(feasible, ib.lessOrEqual(ib.add(ib.unsqueeze(elM, [1]), stepHours!), windowT!)); // [m, V]
   // relative bins: a step token needs its variable's latest bin, and lands inside the bins
   if (delta) {
-    const lastAt = ib.gather(lastIn!, delta.ownerAt, 1); // [b, V]
+    const lastAt = ib.gather(lastM!, delta.ownerAt, 1); // [m, V]
     const target = ib.add(lastAt, delta.step); // [b, V]: [V] broadcast over the rows
     const ok = ib.and(ib.and(ib.greaterOrEqual(lastAt, zero), ib.greaterOrEqual(target, zero)), ib.less(target, delta.bins));
     feasible = ib.and(feasible, ib.or(ib.not(delta.isStep), ok)); // [b, V]
@@ -271,7 +304,7 @@ export function buildSamplerGraph(cfg: ModelConfig, opts: SamplerGraphOptions): 
   // a variable's next value at value_temperature (memory models), before the global temperature
   const masked = ib.where(feasible, logits, removed); // [b, V]
   const shaped = mem
-    ? optional(ib, ib.not(ib.equal(valueTemperature, ib.scalar(1, 'float32'))), masked, 'value_temperature', (br, zz) => withinVariable(br, zz, memIn!, valueTemperature, mem.within))
+    ? optional(ib, ib.not(ib.equal(valueTemperature, ib.scalar(1, 'float32'))), masked, 'value_temperature', (br, zz) => withinVariable(br, zz, memM!, valueTemperature, mem.within))
     : masked;
   let z = ib.where(feasible, ib.div(shaped, temperature), removed); // [b, V]
 
@@ -299,15 +332,17 @@ export function buildSamplerGraph(cfg: ModelConfig, opts: SamplerGraphOptions): 
   const w = ib.exp(ib.sub(z, ib.reduceMax(z, [1]))); // [b, V] unnormalised, 0 where removed
   const cdf = ib.cumSum(w, 1); // [b, V] non-decreasing
   const total = ib.slice(cdf, [V - 1], [V], [1]); // [b, 1]
-  const u = uniformFromCounter(ib, ib.add(rows, ib.mul(pos, B0)), seed); // [b] in (0, 1)
+  const u = uniformFromCounter(ib, ib.add(rowsHalf(rows), ib.mul(pos, B0)), seed); // [m] in (0, 1)
   // u < 1 − 2⁻²⁰ keeps u · total below total after rounding, so some token always exceeds it;
   // the first to exceed it has a positive weight (the CDF rose there)
   const threshold = ib.mul(total, ib.unsqueeze(ib.mul(u, 1 - 2 ** -20), [1])); // [b, 1]
-  const sampled = ib.argMax(ib.cast(ib.greater(cdf, threshold), 'int32'), -1, false); // [b]
+  const drawn = ib.argMax(ib.cast(ib.greater(cdf, threshold), 'int32'), -1, false); // [m]
+  // the contrast rows take the flip of their row's token
+  const sampled = flipT ? ib.concat([drawn, ib.gather(flipT, drawn)], 0) : drawn; // [b]
 
   // the prefix forces positions 1..P−1; the state follows whichever token was taken
   const nextPos = ib.add(pos, one);
-  const forcedCol = ib.gather(prefix, ib.min(nextPos, ib.sub(P, one)), 1); // [B0]
+  const forcedCol = ib.gather(rowsPrefix, ib.min(nextPos, ib.sub(P, one)), 1); // [R0]
   const tok = ib.where(ib.less(nextPos, P), ib.gather(forcedCol, rows), sampled); // [b]
   const newState = ib.gather(nextFlat, ib.add(ib.mul(stIn, Vs), tok)); // [b]
   const newElapsed = clock ? ib.mul(ib.add(elIn, ib.gather(stepHours!, tok)), ib.gather(keepClockT!, tok)) : ib.identity(elIn); // [b]
@@ -366,7 +401,9 @@ export function buildSamplerGraph(cfg: ModelConfig, opts: SamplerGraphOptions): 
   const outerCarried = [bos, state0, elapsed0, ...perRow0, rows0, zero, out0, ...past.flatMap(() => [emptyCache(g, bos), emptyCache(g, bos)])];
   const outs = g.loop(steps, g.constant([1], 'bool', [], 'loop_go'), outerCarried, ob);
   const tFinal = outs[4 + perRow0.length]!;
-  const tokens = g.sliceDynamic(outs[5 + perRow0.length]!, g.ints([0], 'zero1'), g.unsqueeze(tFinal, [0]), g.ints([1], 'axis1'));
+  const allRows = g.sliceDynamic(outs[5 + perRow0.length]!, g.ints([0], 'zero1'), g.unsqueeze(tFinal, [0]), g.ints([1], 'axis1')); // [R0, steps]
+  // the contrast rows are not returned
+  const tokens = flip ? g.sliceDynamic(allRows, g.ints([0], 'zero1'), g.unsqueeze(B0, [0]), g.ints([0], 'axis0')) : allRows; // [B0, steps]
   g.output(tokens, 'tokens', ['batch_size', 'steps']);
   return serializeModel(g);
 }
@@ -375,8 +412,45 @@ export function buildSamplerGraph(cfg: ModelConfig, opts: SamplerGraphOptions): 
  * sampler.onnx for a run: its weights, and the grammar, clock, relative bins and value memory (for
  * a model with one) of its tokenizer. The export writes it; the memory calibration samples with it.
  */
-export function buildRunSamplerGraph(cfg: ModelConfig, tok: Tokenizer, weights: Record<string, Float32Array>): Uint8Array {
-  return buildSamplerGraph(cfg, { vocabSize: tok.vocab.length, weights, automaton: tok.automaton, clock: tok.clock(), deltas: tok.deltaTable(), memory: cfg.value_memory ? tok.memoryTable() : null });
+export function buildRunSamplerGraph(cfg: ModelConfig, tok: Tokenizer, weights: Record<string, Float32Array>, guidance: { flip: Int32Array } | null = null): Uint8Array {
+  return buildSamplerGraph(cfg, { vocabSize: tok.vocab.length, weights, automaton: tok.automaton, clock: tok.clock(), deltas: tok.deltaTable(), memory: cfg.value_memory ? tok.memoryTable() : null, guidance });
+}
+
+const i64of = (a: Int32Array) => BigInt64Array.from(a, (x) => BigInt(x));
+
+/**
+ * The flip table of label guidance [V]: each value token of the binary label `name` maps to the
+ * other one, every other token to itself. Refused for a label that is not binary, or whose
+ * tokens the tokenizer puts after the series (labels last: nothing follows them to guide).
+ */
+export function guidanceFlip(tok: Tokenizer, name: string): Int32Array {
+  const i = tok.labelIndex.get(name);
+  if (i === undefined) throw new SynehrError('E_CONFIG_VALUE', `generate.guidance_label: no label '${name}' (known: ${tok.labels.map((l) => l.name).join(', ') || 'none'})`);
+  const l = tok.labels[i]!;
+  if (l.bins || l.values.length !== 2) {
+    throw new SynehrError('E_CONFIG_VALUE', `generate.guidance_label: '${name}' has ${l.bins ? 'binned values' : `${l.values.length} values`}; guidance contrasts the two values of a binary label`);
+  }
+  if (tok.labelsLast) throw new SynehrError('E_CONFIG_VALUE', `generate.guidance: this run's tokenizer puts the labels after the last admission (tokenizer.label_position=last), so no token follows '${name}' to guide`);
+  const flip = Int32Array.from({ length: tok.vocab.length }, (_, v) => v);
+  flip[l.offset] = l.offset + 1;
+  flip[l.offset + 1] = l.offset;
+  return flip;
+}
+
+/** A flip must be an involution that moves the automaton alike, so a row and its contrast stay in step. */
+function checkGuidanceFlip(flip: Int32Array, A: GrammarAutomaton): void {
+  const V = A.vocabSize;
+  if (flip.length !== V) throw new RangeError(`buildSamplerGraph: guidance.flip has ${flip.length} entries for ${V} tokens`);
+  for (let v = 0; v < V; v++) {
+    const f = flip[v]!;
+    if (f < 0 || f >= V || flip[f] !== v) throw new RangeError(`buildSamplerGraph: guidance.flip must swap tokens in pairs; token ${v} goes to ${f}, which goes to ${flip[f]}`);
+    if (f === v) continue;
+    for (let st = 0; st < A.numStates; st++) {
+      if (A.next[st * V + v] !== A.next[st * V + f]) {
+        throw new RangeError(`buildSamplerGraph: guidance.flip swaps tokens ${v} and ${f}, which move automaton state ${st} to ${A.next[st * V + v]} and ${A.next[st * V + f]}`);
+      }
+    }
+  }
 }
 
 /**

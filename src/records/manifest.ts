@@ -42,6 +42,9 @@ export const manifestSchema = z
         top_p: z.number().gt(0).max(1),
         /** generate.value_temperature; manifests from before it sampled at 1 */
         value_temperature: z.number().positive().default(1),
+        /** generate.guidance and the label it contrasted; manifests from before it had none */
+        guidance: z.number().min(0).default(0),
+        guidance_label: z.string().nullable().default(null),
         max_len: z.number().int().positive(),
         fix_covars: z.boolean(),
         /** sha256 of the condition prefixes (cohort or fix_covars), null when there were none */

@@ -223,6 +223,27 @@ describe('generateSynthetic', () => {
     await expectSynehrError(generateSynthetic(opts('vt-plain', {}, { value_temperature: 0.7 })), 'E_CONFIG_VALUE', /generate\.value_temperature=0\.7 needs a model with model\.value_memory=true/);
   });
 
+  it('label guidance: valid patients, the guided label in the manifest; resume refuses another guidance; a label that is not binary is refused', async () => {
+    const out = join(root, 'guided');
+    const records = await generateSynthetic(opts('guided', {}, { guidance: 2, fix_covars: true }));
+    expect(records.counts.patients).toBe(N);
+    const rows = await readRecords(out, { data: toyData });
+    for (const r of rows) expectValidRecord(run.tok, r);
+    const manifest = JSON.parse(await readFile(join(out, 'manifest.json'), 'utf8'));
+    expect(manifest.sampling).toMatchObject({ guidance: 2, guidance_label: 'death' });
+    // the conditions hold under guidance: each row keeps its real patient's covariates and labels
+    const real = new Set(run.cohort.map(prefixOf));
+    for (const r of rows) expect(real.has(prefixOf(r))).toBe(true);
+    const ac = new AbortController();
+    await expectSynehrError(generateSynthetic(opts('guided-int', { signal: ac.signal, onProgress: (made) => made >= 16 && ac.abort() }, { guidance: 2 })), 'E_INTERRUPTED', /interrupted/);
+    await expectSynehrError(generateSynthetic(opts('guided-int', { resume: true }, { guidance: 1 })), 'E_MISMATCH', /generate\.guidance was 2 there, is 1 now/);
+    await expectSynehrError(
+      generateSynthetic(opts('guided-los', {}, { guidance: 1, guidance_label: 'los' })),
+      'E_CONFIG_VALUE',
+      /generate\.guidance_label: 'los' has (binned values|\d+ values); guidance contrasts the two values of a binary label/,
+    );
+  });
+
   it('refuses real ids that look like synthetic ones', async () => {
     await expectSynehrError(generateSynthetic(opts('bad-ids', { realIds: new Set(['p1', 'syn-4']) })), 'E_INPUT', /real patient id 'syn-4'/);
   });

@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Graph, serializeModel } from '../../src/graph/index.ts';
 import { createSession, float32Tensor, int64Tensor, type HostTensor, type Session } from '../../src/graph/runtime.ts';
-import { buildSamplerGraph, uniformFromCounter } from '../../src/generate/sampler.ts';
+import { buildSamplerGraph, guidanceFlip, uniformFromCounter } from '../../src/generate/sampler.ts';
 import { buildInferenceGraph } from '../../src/model/gpt.ts';
 import { gptParamSpecs } from '../../src/model/params.ts';
 import { initParams, paramLayout, paramViews } from '../../src/model/init.ts';
@@ -41,6 +41,8 @@ interface SampleArgs {
   topP?: number;
   seed?: number;
   valueTemperature?: number;
+  /** only for a sampler built with guidance */
+  guidance?: number;
 }
 
 async function sample(s: Session, a: SampleArgs): Promise<number[][]> {
@@ -54,6 +56,7 @@ async function sample(s: Session, a: SampleArgs): Promise<number[][]> {
     top_p: float32Tensor([a.topP ?? 1], []),
     seed: int64Tensor([a.seed ?? 1], []),
     value_temperature: float32Tensor([a.valueTemperature ?? 1], []),
+    ...(a.guidance === undefined ? {} : { guidance: float32Tensor([a.guidance], []) }),
   });
   const t = out.tokens!;
   const [b, steps] = t.dims as number[];
@@ -75,7 +78,7 @@ function memoryFeeds(memory: MemoryTable, seq: number[]): Record<string, HostTen
  * With a memory table, each step also feeds its memory row, as MemoryRows computes it over the
  * tokens so far.
  */
-async function jsGreedy(inf: Session, prefix: number[], maxLen: number, memory?: MemoryTable): Promise<number[]> {
+async function jsGreedy(inf: Session, prefix: number[], maxLen: number, memory?: MemoryTable, guidance?: { flip: Int32Array; w: number }): Promise<number[]> {
   const A = tok.automaton;
   const V = tok.vocab.length;
   const H = cfg.n_head;
@@ -87,27 +90,40 @@ async function jsGreedy(inf: Session, prefix: number[], maxLen: number, memory?:
   const { stepHours, resets, windowHours } = tok.clock();
   let elapsed = 0;
   for (const t of prefix) elapsed = resets.includes(t) ? 0 : Math.fround(elapsed + stepHours[t]!);
-  let past: Record<string, ReturnType<typeof float32Tensor>> = {};
-  for (let l = 0; l < cfg.n_layer; l++) {
-    past[`past_key_values.${l}.key`] = float32Tensor(new Float32Array(0), [1, H, 0, D]);
-    past[`past_key_values.${l}.value`] = float32Tensor(new Float32Array(0), [1, H, 0, D]);
-  }
+  /** one token through the inference graph with its own cache; the logits [V] after it */
+  const stepper = () => {
+    let past: Record<string, ReturnType<typeof float32Tensor>> = {};
+    for (let l = 0; l < cfg.n_layer; l++) {
+      past[`past_key_values.${l}.key`] = float32Tensor(new Float32Array(0), [1, H, 0, D]);
+      past[`past_key_values.${l}.value`] = float32Tensor(new Float32Array(0), [1, H, 0, D]);
+    }
+    return async (s: number[], pos: number): Promise<Float32Array> => {
+      const out = await inf.run({
+        input_ids: int64Tensor([s[pos]!], [1, 1]),
+        attention_mask: int64Tensor(new Array(pos + 1).fill(1), [1, pos + 1]),
+        position_ids: int64Tensor([pos], [1, 1]),
+        ...(memory ? memoryFeeds(memory, s.slice(0, pos + 1)) : {}),
+        ...past,
+      });
+      past = {};
+      for (let l = 0; l < cfg.n_layer; l++) {
+        past[`past_key_values.${l}.key`] = out[`present.${l}.key`]!;
+        past[`past_key_values.${l}.value`] = out[`present.${l}.value`]!;
+      }
+      return out.logits!.data as Float32Array; // [1, 1, V]
+    };
+  };
+  const own = stepper();
+  // guidance: the contrast sequence is the flip of this one, token for token, with a cache of its own
+  const contrast = guidance ? stepper() : null;
+  const flipped = (s: number[]) => s.map((t) => guidance!.flip[t]!);
   // feed the prefix token by token, as the sampler does
   for (let pos = 0; pos < maxLen - 1 && state !== A.endState; pos++) {
-    const out = await inf.run({
-      input_ids: int64Tensor([seq[pos]!], [1, 1]),
-      attention_mask: int64Tensor(new Array(pos + 1).fill(1), [1, pos + 1]),
-      position_ids: int64Tensor([pos], [1, 1]),
-      ...(memory ? memoryFeeds(memory, seq.slice(0, pos + 1)) : {}),
-      ...past,
-    });
-    past = {};
-    for (let l = 0; l < cfg.n_layer; l++) {
-      past[`past_key_values.${l}.key`] = out[`present.${l}.key`]!;
-      past[`past_key_values.${l}.value`] = out[`present.${l}.value`]!;
-    }
+    const l = await own(seq, pos);
+    const lc = contrast ? await contrast(flipped(seq), pos) : null;
     if (pos + 1 < prefix.length) continue;
-    const logits = out.logits!.data as Float32Array; // [1, 1, V]
+    // l + w · (l − l_contrast) in float32, as the graph computes it
+    const logits = lc ? Float32Array.from(l, (x, v) => Math.fround(x + Math.fround(guidance!.w * Math.fround(x - lc[v]!)))) : l;
     const left = maxLen - pos - 2;
     let best = -1;
     for (let v = 0; v < V; v++) {
@@ -136,6 +152,16 @@ function pushedToward(base: Record<string, Float32Array>, token: number): Record
   pushed['transformer.ln_f.weight'] = new Float32Array(C);
   pushed['transformer.ln_f.bias'] = bias;
   return pushed;
+}
+
+/** The memory weights with the label `name`'s value embeddings made 8 times longer, so that what follows depends on the label. */
+function labelWeighted(table: MemoryTable, name: string): Record<string, Float32Array> {
+  const w = memoryWeights(table);
+  const l = tok.labels.find((x) => x.name === name)!;
+  const wte = Float32Array.from(w['transformer.wte.weight']!);
+  const C = cfg.n_embd;
+  for (const t of [l.offset, l.offset + 1]) for (let c = 0; c < C; c++) wte[t * C + c]! *= 8;
+  return { ...w, 'transformer.wte.weight': wte };
 }
 
 function trimPad(row: number[]): number[] {
@@ -320,6 +346,61 @@ describe('sampler.onnx', () => {
     const sNoBefore = await createSession(buildSamplerGraph(memCfg, { vocabSize: V, weights: noBefore, automaton: tok.automaton, clock: tok.clock(), memory: table }), { threads: 1 });
     expect(trimPad((await sample(sNoBefore, { prefix: [prefix], topK: 1, seed: 5 }))[0]!)).not.toEqual(ref);
     expect(() => buildSamplerGraph(memCfg, { vocabSize: V, weights: w, automaton: tok.automaton })).toThrow(/no memory table/);
+  });
+
+  it('label guidance 0 samples what the graph without guidance samples, row for row', async () => {
+    const V = tok.vocab.length;
+    const table = tok.memoryTable();
+    const w = labelWeighted(table, 'death');
+    const base = { vocabSize: V, weights: w, automaton: tok.automaton, clock: tok.clock(), memory: table };
+    const plain = await createSession(buildSamplerGraph(memCfg, base), { threads: 1 });
+    const guided = await createSession(buildSamplerGraph(memCfg, { ...base, guidance: { flip: guidanceFlip(tok, 'death') } }), { threads: 1 });
+    const prefix = Array.from({ length: 6 }, () => [tok.bos]);
+    const a = await sample(plain, { prefix, seed: 21 });
+    expect(await sample(guided, { prefix, seed: 21, guidance: 0 })).toEqual(a);
+    // and guidance changes rows once the label is drawn, which it could not if the contrast rows
+    // did not take the flip of a drawn label
+    const death = tok.labels.find((l) => l.name === 'death')!.offset;
+    expect(a.filter((r) => r.includes(death) || r.includes(death + 1)).length).toBeGreaterThan(0);
+    expect(await sample(guided, { prefix, seed: 21, guidance: 3 })).not.toEqual(a);
+  });
+
+  it('label guidance: top_k = 1 equals the JS greedy loop over a row and its flipped contrast, on l + w · (l − l_contrast)', async () => {
+    const V = tok.vocab.length;
+    const table = tok.memoryTable();
+    const w = labelWeighted(table, 'death');
+    const flip = guidanceFlip(tok, 'death');
+    const s = await createSession(buildSamplerGraph(memCfg, { vocabSize: V, weights: w, automaton: tok.automaton, clock: tok.clock(), memory: table, guidance: { flip } }), { threads: 1 });
+    const inf = await createSession(buildInferenceGraph(memCfg, { vocabSize: V, weights: w, memory: table }).model, { threads: 1 });
+    // a prefix through the labels, so that the row and its contrast differ from there on; and
+    // the same patient with the other value, so that both label tokens are guided from
+    const cohort = fc.sample(cohortArb, { numRuns: 1, seed: 11 })[0]!;
+    const ids = Array.from(tok.encodePatient({ ...cohort[0]!, labels: { ...cohort[0]!.labels, death: 1 } }));
+    const prefix = ids.slice(0, ids.indexOf(tok.endLabel) + 1);
+    const other = prefix.map((t) => flip[t]!);
+    expect(other).not.toEqual(prefix);
+    for (const wg of [0.5, 30]) {
+      const rows = await sample(s, { prefix: [prefix, other], topK: 1, seed: 5, guidance: wg });
+      expect(trimPad(rows[0]!)).toEqual(await jsGreedy(inf, prefix, cfg.n_ctx, table, { flip, w: wg }));
+      expect(trimPad(rows[1]!)).toEqual(await jsGreedy(inf, other, cfg.n_ctx, table, { flip, w: wg }));
+    }
+    // the guidance matters: unguided greedy decodes otherwise
+    const unguided = await jsGreedy(inf, prefix, cfg.n_ctx, table);
+    expect(await jsGreedy(inf, prefix, cfg.n_ctx, table, { flip, w: 30 })).not.toEqual(unguided);
+  });
+
+  it('EXPECTED FAILURE - label guidance needs a binary label before the series, and a flip that pairs tokens the grammar treats alike', () => {
+    expect(() => guidanceFlip(tok, 'nope')).toThrow(/generate\.guidance_label: no label 'nope' \(known: death, phenotype, los\)/);
+    const los = tok.labels.find((l) => l.name === 'los')!;
+    expect(() => guidanceFlip(tok, 'los')).toThrow(los.bins ? /'los' has binned values; guidance contrasts the two values of a binary label/ : /'los' has \d+ values/);
+    const V = tok.vocab.length;
+    const bad = Int32Array.from({ length: V }, (_, v) => v);
+    bad[tok.bos] = tok.eos;
+    bad[tok.eos] = tok.bos;
+    expect(() => buildSamplerGraph(cfg, { vocabSize: V, weights, automaton: tok.automaton, guidance: { flip: bad } })).toThrow(/guidance\.flip swaps tokens \d+ and \d+, which move automaton state \d+ to/);
+    const notPaired = Int32Array.from({ length: V }, (_, v) => v);
+    notPaired[tok.bos] = tok.eos;
+    expect(() => buildSamplerGraph(cfg, { vocabSize: V, weights, automaton: tok.automaton, guidance: { flip: notPaired } })).toThrow(/guidance\.flip must swap tokens in pairs; token \d+ goes to \d+, which goes to \d+/);
   });
 
   it('honours a conditional prefix', async () => {

@@ -18,6 +18,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import type { CommandContext } from '../context.ts';
 import { exportIsCurrent } from '../../generate/export.ts';
+import { guidedLabelName } from '../../generate/generate.ts';
 import { dataConfigSchema } from '../../records/dataConfig.ts';
 import { tokenizerConfigSchema } from '../../tokenizer/config.ts';
 import { manifestPath, readManifest } from '../../records/manifest.ts';
@@ -93,6 +94,8 @@ export async function run(ctx: CommandContext): Promise<number | void> {
         m.sampling.top_k === g.top_k &&
         m.sampling.top_p === g.top_p &&
         m.sampling.value_temperature === g.value_temperature &&
+        m.sampling.guidance === g.guidance &&
+        (g.guidance === 0 || m.sampling.guidance_label === guidedLabelName(g, cfg.data)) &&
         m.sampling.fix_covars === g.fix_covars &&
         JSON.stringify(m.formats) === JSON.stringify(g.formats);
       return same && m.weights_sha256 === (await fileSha256(paths.weights));
