@@ -278,12 +278,8 @@ export async function generateSynthetic(o: GenerateOptions): Promise<GenerateRes
   const nBatches = Math.ceil(N / B);
   const batchesPerPart = Math.max(1, Math.floor((o.patientsPerPart ?? 1024) / B));
   const nParts = Math.ceil(nBatches / batchesPerPart);
-  // everything a part's rows depend on: resume continues only when all of it is the same
-  const settings: PartSettings = {
-    n_samples: N,
-    batch_size: B,
-    patients_per_part: batchesPerPart * B,
-    seed: gen.seed,
+  // how the rows are drawn, as the manifest records it
+  const sampling = {
     temperature: gen.temperature,
     top_k: gen.top_k,
     top_p: gen.top_p,
@@ -293,6 +289,14 @@ export async function generateSynthetic(o: GenerateOptions): Promise<GenerateRes
     max_len: maxLen,
     fix_covars: gen.fix_covars,
     conditions_sha256: prefixes ? createHash('sha256').update(JSON.stringify(prefixes)).digest('hex') : null,
+  };
+  // everything a part's rows depend on: resume continues only when all of it is the same
+  const settings: PartSettings = {
+    n_samples: N,
+    batch_size: B,
+    patients_per_part: batchesPerPart * B,
+    seed: gen.seed,
+    ...sampling,
     weights_sha256: run.weightsHash,
     tokenizer_sha256: run.tokenizerHash,
   };
@@ -425,17 +429,7 @@ export async function generateSynthetic(o: GenerateOptions): Promise<GenerateRes
     seed: gen.seed,
     n_samples: N,
     batch_size: B,
-    sampling: {
-      temperature: gen.temperature,
-      top_k: gen.top_k,
-      top_p: gen.top_p,
-      value_temperature: gen.value_temperature,
-      guidance: gen.guidance,
-      guidance_label: guidedLabel,
-      max_len: maxLen,
-      fix_covars: gen.fix_covars,
-      conditions_sha256: settings.conditions_sha256,
-    },
+    sampling,
     formats: gen.formats,
     counts,
     tokens,
