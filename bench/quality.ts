@@ -7,7 +7,7 @@
  * beside the ceiling (real vs real) and the floor (independent marginals) and the target, with
  * wall time and training tokens/s, and writes the table as JSON.
  *
- *   npx tsx bench/quality.ts [--seeds 3] [--holdout test|val] [--tag NAME] [--reuse TAG [--collect]] [--out FILE] [overrides...]
+ *   npx tsx bench/quality.ts [--seeds 3 | --seed-list 1,3] [--holdout test|val] [--tag NAME] [--reuse TAG [--collect]] [--out FILE] [overrides...]
  *
  * Overrides are the pipeline's own (`train=quick`, `train.max_steps=3000`, `model=gpt`,
  * `generate.temperature=0.9` ...); with none it measures the default recipe (`npm start`).
@@ -36,7 +36,12 @@ const take = (name: string, dflt: string): string => {
   argv.splice(i, 2);
   return v;
 };
-const seeds = Number(take('--seeds', '3'));
+// --seed-list runs (or collects) the seeds named, e.g. the one a series is missing
+const seedCount = Number(take('--seeds', '3'));
+const seedList = take('--seed-list', '');
+const seedNumbers = seedList ? seedList.split(',').map(Number) : Array.from({ length: seedCount }, (_, i) => i + 1);
+if (seedNumbers.length === 0 || seedNumbers.some((x) => !Number.isInteger(x) || x < 1)) throw new Error(`bench/quality: --seed-list ${seedList}: expected positive integers, e.g. 1,3`);
+const seeds = seedNumbers.length;
 const holdout = take('--holdout', 'test');
 const tag = take('--tag', 'default');
 const outFile = take('--out', '');
@@ -196,7 +201,7 @@ const stat = (xs: (number | null | undefined)[]): { mean: number; sd: number; n:
 const n = trainSize();
 console.error(`bench/quality: ${seeds} seeds, ${n} synthetic patients each, holdout=${holdout}, overrides: ${overrides.join(' ') || '(the default recipe)'}`);
 const runs: Metrics[] = [];
-for (let s = 1; s <= seeds; s++) {
+for (const s of seedNumbers) {
   const m = await runOnce(s, n);
   runs.push(m);
   console.error(`bench/quality: seed ${s} done in ${(m.wallSeconds / 60).toFixed(1)} min`);
@@ -212,6 +217,6 @@ console.log(`quality: ${tag}, ${seeds} seeds, ${n} synthetic patients, holdout $
 console.log(`${'figure'.padEnd(w)} | ${'synthetic (mean ± sd)'.padStart(22)} | ${'ceiling'.padStart(16)} | ${'floor'.padStart(16)} | target`);
 for (const t of table) console.log(`${t.name.padEnd(w)} | ${fmt(t.synthetic).padStart(22)} | ${fmt(t.ceiling).padStart(16)} | ${fmt(t.floor).padStart(16)} | ${t.target}`);
 if (outFile) {
-  writeFileSync(outFile, JSON.stringify({ tag, seeds, holdout, overrides, n_synthetic: n, created: new Date().toISOString(), figures: table }, null, 1) + '\n');
+  writeFileSync(outFile, JSON.stringify({ tag, seeds, seed_list: seedNumbers, holdout, overrides, n_synthetic: n, created: new Date().toISOString(), figures: table }, null, 1) + '\n');
   console.error(`bench/quality: wrote ${outFile}`);
 }
