@@ -88,11 +88,12 @@ const rows: Record<string, unknown>[] = [];
 console.log(`bench/signature: ${label}, real ${splitName} split: ${ref.n} patients, rate ${ref.rate.toFixed(3)}; ${enc.names.length} features`);
 // the ceiling: real patients of another split, read the same way
 const ceilingSplit = splitName === 'train' ? 'val' : 'train';
-const sets: { name: string; records: () => Promise<PatientRecord[]> }[] = [
-  { name: `ceiling: the real ${ceilingSplit} split`, records: () => readRecords(processed, { data, ids: new Set(split[ceilingSplit]) }) },
-  ...dirs.map((dir) => ({ name: dir, records: () => readRecords(resolve(dir), { data }) })),
+const sets: { name: string; ceiling: boolean; records: () => Promise<PatientRecord[]> }[] = [
+  { name: `ceiling: the real ${ceilingSplit} split`, ceiling: true, records: () => readRecords(processed, { data, ids: new Set(split[ceilingSplit]) }) },
+  ...dirs.map((dir) => ({ name: dir, ceiling: false, records: () => readRecords(resolve(dir), { data }) })),
 ];
-for (const { name: dir, records: read } of sets) {
+let ceiling: Record<string, unknown> | null = null;
+for (const { name: dir, ceiling: isCeiling, records: read } of sets) {
   const records = await read();
   const s = signature(records, dir);
   // the features that vary in both
@@ -117,9 +118,11 @@ for (const { name: dir, records: read } of sets) {
     .map((c) => ({ feature: enc.names[c]!, real: ref.d[c]!, synthetic: s.d[c]! }));
   console.log(`${dir}: ${s.n} patients, rate ${s.rate.toFixed(3)}; correlation with real ${r.toFixed(3)}, size (slope through 0) ${slope.toFixed(3)} over ${cols.length} features`);
   console.log(`  strongest real differences (real / synthetic): ${strongest.map((f) => `${f.feature} ${f.real.toFixed(2)} / ${f.synthetic.toFixed(2)}`).join(', ')}`);
-  rows.push({ dir, patients: s.n, rate: s.rate, correlation: r, slope, features: cols.length, strongest });
+  const row = { dir, patients: s.n, rate: s.rate, correlation: r, slope, features: cols.length, strongest };
+  if (isCeiling) ceiling = { split: ceilingSplit, ...row };
+  else rows.push(row);
 }
 if (outFile) {
-  writeFileSync(outFile, JSON.stringify({ label, data: dataName, split: splitName, real: { patients: ref.n, rate: ref.rate }, synthetic: rows, created: new Date().toISOString() }, null, 1) + '\n');
+  writeFileSync(outFile, JSON.stringify({ label, data: dataName, split: splitName, real: { patients: ref.n, rate: ref.rate }, ceiling, synthetic: rows, created: new Date().toISOString() }, null, 1) + '\n');
   console.error(`bench/signature: wrote ${outFile}`);
 }
