@@ -17,7 +17,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import YAML from 'yaml';
-import { dataConfigSchema } from '../src/records/dataConfig.ts';
+import { dataConfigSchema, mainLabel } from '../src/records/dataConfig.ts';
 import { readRecords } from '../src/records/tables.ts';
 import { readSplit } from '../src/records/split.ts';
 import { fitFeatureEncoder, type Matrix } from '../src/evaluate/features.ts';
@@ -37,7 +37,7 @@ const dataName = take('--data', 'physionet2012');
 const splitName = take('--split', 'train');
 const outFile = take('--out', '');
 const data = dataConfigSchema.parse(YAML.parse(readFileSync(join(ROOT, 'configs/data', `${dataName}.yaml`), 'utf8')));
-const label = take('--label', data.labels.find((l) => l.main)?.name ?? data.labels[0]?.name ?? '');
+const label = take('--label', mainLabel(data) ?? '');
 if (!data.labels.some((l) => l.name === label)) throw new Error(`bench/signature: --label ${label}: no such label in data config ${dataName} (known: ${data.labels.map((l) => l.name).join(', ')})`);
 const dirs = argv;
 if (dirs.length === 0) throw new Error('bench/signature: give one or more synthetic folders, e.g. data/synthetic/quality-default-s1');

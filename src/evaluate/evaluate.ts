@@ -1,5 +1,5 @@
 import type { PatientRecord } from '../records/types.ts';
-import type { DataConfig } from '../records/dataConfig.ts';
+import { mainLabel, type DataConfig } from '../records/dataConfig.ts';
 import type { Rng } from '../util/rng.ts';
 import type { EvalConfig } from './config.ts';
 import { fitFeatureEncoder, stackRows, takeColumns, takeRows, type FeatureEncoder, type Matrix } from './features.ts';
@@ -391,8 +391,8 @@ function utilityLabels(data: DataConfig, cfg: EvalConfig): string[] {
     }
   }
   if (cfg.labels.length) return cfg.labels;
-  const main = data.labels.find((l) => l.main) ?? data.labels[0];
-  return main ? [main.name] : [];
+  const main = mainLabel(data);
+  return main ? [main] : [];
 }
 
 function chooseAttribute(data: DataConfig, cfg: EvalConfig): string | null {

@@ -15,7 +15,7 @@ export const generateConfigSchema = z
     // model.value_memory only: a measured variable's next value is sampled at this temperature
     // within the variable, keeping the model's probability that it is measured; 1 = the model's
     value_temperature: z.number().positive().default(1.0),
-    // label guidance (docs/generation.md): each row is sampled beside a contrast row that has the
+    // label guidance (docs/cli.md, docs/quality.md): each row is sampled beside a contrast row that has the
     // other value of a binary label, from l + guidance · (l − l_contrast), which strengthens what
     // the label changes in a record; 0 = off (one row each, the model's distribution). Costs
     // twice the sampling

@@ -22,7 +22,7 @@ import { tableToIPC } from 'apache-arrow';
 import { runFiles } from '../config/runPaths.ts';
 import { createSession, createSessionFromFile, int64Tensor, float32Tensor, type Session } from '../graph/runtime.ts';
 import type { ModelConfig } from '../model/config.ts';
-import type { DataConfig } from '../records/dataConfig.ts';
+import { mainLabel, type DataConfig } from '../records/dataConfig.ts';
 import { MANIFEST_FILE, MANIFEST_VERSION, readManifest, writeManifest } from '../records/manifest.ts';
 import { readParquetTable, streamRecords, writeRecordTables, TABLE_NAMES, type TableCounts } from '../records/tables.ts';
 import { writeFileAtomic } from '../util/files.ts';
@@ -202,8 +202,8 @@ export function cohortPrefixes(cohort: { covariates?: Record<string, number | st
 
 /** The label generate.guidance contrasts: generate.guidance_label, or the data config's main label. */
 export function guidedLabelName(gen: GenerateConfig, data: DataConfig): string {
-  const name = gen.guidance_label ?? data.labels.find((l) => l.main)?.name ?? data.labels[0]?.name;
-  if (name === undefined) throw new SynehrError('E_CONFIG_VALUE', `generate.guidance=${gen.guidance}: the data config '${data.name}' has no labels to guide on`);
+  const name = gen.guidance_label ?? mainLabel(data);
+  if (name === null) throw new SynehrError('E_CONFIG_VALUE', `generate.guidance=${gen.guidance}: the data config '${data.name}' has no labels to guide on`);
   return name;
 }
 

@@ -123,7 +123,7 @@ export function buildSamplerGraph(cfg: ModelConfig, opts: SamplerGraphOptions): 
   const seed = g.input('seed', 'int64', []);
   const valueTemperature = g.input('value_temperature', 'float32', []);
   const guidanceW = flip ? g.input('guidance', 'float32', []) : null;
-  const flipT = flip ? g.constant(i64of(flip), 'int64', [V], 'guidance_flip') : null; // [V]
+  const flipT = flip ? g.constant(i64(flip), 'int64', [V], 'guidance_flip') : null; // [V]
 
   const p: Record<string, Tensor> = {};
   for (const s of gptParamSpecs(cfg, V)) {
@@ -145,7 +145,6 @@ export function buildSamplerGraph(cfg: ModelConfig, opts: SamplerGraphOptions): 
   // relative bins: per token [V] its variable, absolute bin, step and its variable's bin count
   const dt = opts.deltas ?? null;
   if (dt && dt.owner.length !== V) throw new RangeError(`buildSamplerGraph: deltas.owner has ${dt.owner.length} entries for ${V} tokens`);
-  const i64 = i64of;
   const delta = dt
     ? {
         J: dt.variables,
@@ -416,7 +415,7 @@ export function buildRunSamplerGraph(cfg: ModelConfig, tok: Tokenizer, weights: 
   return buildSamplerGraph(cfg, { vocabSize: tok.vocab.length, weights, automaton: tok.automaton, clock: tok.clock(), deltas: tok.deltaTable(), memory: cfg.value_memory ? tok.memoryTable() : null, guidance });
 }
 
-const i64of = (a: Int32Array) => BigInt64Array.from(a, (x) => BigInt(x));
+const i64 = (a: Int32Array) => BigInt64Array.from(a, (x) => BigInt(x));
 
 /**
  * The flip table of label guidance [V]: each value token of the binary label `name` maps to the

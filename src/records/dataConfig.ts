@@ -123,6 +123,11 @@ export async function readDataConfigFile(path: string, overrides: Partial<DataCo
 }
 
 /** The processed folder of a data config (processed_dir with `${data.name}` filled in if still there). */
+/** The label utility is measured on and guidance contrasts by default: the one marked main, else the first; null without labels. */
+export function mainLabel(data: DataConfig): string | null {
+  return (data.labels.find((l) => l.main) ?? data.labels[0])?.name ?? null;
+}
+
 export function processedDir(data: DataConfig, outRoot: string): string {
   const rel = data.processed_dir.replace(/\$\{data\.name\}/g, data.name);
   return rel.startsWith('/') ? rel : join(outRoot, rel);

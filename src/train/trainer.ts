@@ -369,10 +369,11 @@ export async function trainModel(opts: TrainModelOptions): Promise<TrainResult> 
         // the updates that fit in what is left at this process's mean seconds an update so far,
         // evaluations and checkpoints included; up or down, never past max_steps
         const ran = (clock() - clockStart) / 1000;
-        const fit = step + Math.floor((budgetSeconds - secondsBefore - ran) / (ran / (step - stepAtStart)));
+        const perUpdate = ran / (step - stepAtStart);
+        const fit = step + Math.floor((budgetSeconds - secondsBefore - ran) / perUpdate);
         const next = Math.max(step, Math.min(cfg.max_steps, fit));
         if (next < cfg.max_steps && planned === cfg.max_steps) {
-          log(`step ${step}: ${cfg.max_steps} updates do not fit in train.max_minutes=${cfg.max_minutes} at ${(ran / (step - stepAtStart)).toFixed(3)} s an update: the schedule now spans ${next} (re-planned at every evaluation)`);
+          log(`step ${step}: ${cfg.max_steps} updates do not fit in train.max_minutes=${cfg.max_minutes} at ${perUpdate.toFixed(3)} s an update: the schedule now spans ${next} (re-planned at every evaluation)`);
         }
         if (next !== planned) bar?.setTotal(next);
         planned = next;
