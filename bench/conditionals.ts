@@ -52,13 +52,13 @@ for (const f of ['synehr_tokenizer.json', 'config.json', 'config.yaml', join('on
   if (!existsSync(join(run, f))) throw new Error(`bench/conditionals: ${join(run, f)} is missing: export the run first (synehr export)`);
 }
 const tok = loadTokenizer(join(run, 'synehr_tokenizer.json'));
-const hf = JSON.parse(readFileSync(join(run, 'config.json'), 'utf8')) as { n_layer: number; n_head: number; n_embd: number; n_ctx: number; synehr_value_memory?: boolean };
+const hf = JSON.parse(readFileSync(join(run, 'config.json'), 'utf8')) as { n_layer: number; n_head: number; n_embd: number; n_ctx: number; synehr_value_memory?: boolean; synehr_memory_labels?: boolean };
 const processed = (YAML.parse(readFileSync(join(run, 'config.yaml'), 'utf8')) as { data?: { processed_dir?: string } }).data?.processed_dir;
 if (!processed) throw new Error(`bench/conditionals: ${join(run, 'config.yaml')} names no data.processed_dir`);
 const shardPath = resolve(ROOT, processed, 'tokens', `${split}.bin`);
 const shard = readTokenShard(shardPath);
 if (shard.vocabSize !== tok.vocabSize) throw new Error(`bench/conditionals: ${shardPath} has vocabulary size ${shard.vocabSize}, the run's tokenizer ${tok.vocabSize}: re-tokenize with the run's tokenizer`);
-const memory = hf.synehr_value_memory === true ? tok.memoryTable() : null;
+const memory = hf.synehr_value_memory === true ? tok.memoryTable({ labels: hf.synehr_memory_labels === true }) : null;
 const session = await createSession(readFileSync(join(run, 'onnx', 'model.onnx')), {});
 const V = tok.vocabSize;
 const J = tok.variables.length;

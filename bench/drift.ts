@@ -19,6 +19,7 @@ import { join, resolve } from 'node:path';
 import YAML from 'yaml';
 import { sampleRows } from '../src/generate/calibrate.ts';
 import { modelConfigSchema } from '../src/model/config.ts';
+import { modelMemoryTable } from '../src/model/gpt.ts';
 import { loadSafetensors, tensorToFloat32 } from '../src/model/safetensors.ts';
 import { loadTokenizer } from '../src/tokenizer/file.ts';
 import { readTokenShard, shardPatient } from '../src/tokenizer/shards.ts';
@@ -57,7 +58,8 @@ const shard = readShard('train');
 const valShard = readShard('val');
 const file = await loadSafetensors(join(run, 'model.safetensors'));
 const weights = Object.fromEntries(file.tensors.map((t) => [t.name, tensorToFloat32(t)]));
-const table = tok.memoryTable();
+const table = modelMemoryTable(model, tok);
+if (!table) throw new Error(`bench/drift: ${run} has no value memory (model.value_memory)`);
 
 const t0 = performance.now();
 const sampledRows = await sampleRows(model, tok, weights, patients, seed, 64, undefined);

@@ -14,6 +14,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import YAML from 'yaml';
 import { modelConfigSchema } from '../src/model/config.ts';
+import { modelMemoryTable } from '../src/model/gpt.ts';
 import { initParams, paramLayout } from '../src/model/init.ts';
 import { trainedParamSpecs } from '../src/model/params.ts';
 import { loadTokenizer } from '../src/tokenizer/file.ts';
@@ -49,7 +50,7 @@ const variants = await Promise.all(
     const cfg = { ...base, value_memory: memory };
     const layout = paramLayout(trainedParamSpecs(cfg, V));
     const params = initParams(layout, new Rng(0));
-    const factory = gptRunnerFactory(cfg, { threads: THREADS }, memory ? tok.memoryTable() : undefined);
+    const factory = gptRunnerFactory(cfg, { threads: THREADS }, modelMemoryTable(cfg, tok) ?? undefined);
     return { memory, params, grad: new Float32Array(layout.total), runner: await factory({ layout, params, B, T, vocabSize: V }), ms: [] as number[] };
   }),
 );

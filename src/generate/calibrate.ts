@@ -1,5 +1,5 @@
 import type { ModelConfig } from '../model/config.ts';
-import { valueBlocks } from '../model/gpt.ts';
+import { modelMemoryTable, valueBlocks } from '../model/gpt.ts';
 import { createSession } from '../graph/runtime.ts';
 import { loadSafetensors, saveSafetensors, stampedSettings, tensorToFloat32 } from '../model/safetensors.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
@@ -110,7 +110,8 @@ function* shardRows(shard: TokenShard): Generator<ArrayLike<number>> {
 export async function calibrateFirstValues(model: ModelConfig, tok: Tokenizer, weights: Record<string, Float32Array>, trainShard: TokenShard, opts: CalibrationOptions): Promise<CalibrationResult> {
   const t0 = performance.now();
   const log = opts.log ?? (() => {});
-  const table = tok.memoryTable();
+  const table = modelMemoryTable(model, tok);
+  if (!table) throw new SynehrError('E_RUN', 'memory calibration: the model has no value memory (model.value_memory)');
   const wma0 = weights['transformer.wma.weight'];
   if (!wma0) throw new SynehrError('E_RUN', "the weights have no 'transformer.wma.weight': the value memory's refit writes it, calibrate after it");
   const real = presenceShares(shardRows(trainShard), table);
@@ -120,7 +121,8 @@ export async function calibrateFirstValues(model: ModelConfig, tok: Tokenizer, w
     log(`memory calibration: round ${r + 1}/${opts.rounds}: sampling ${opts.patients} patients`);
     const rows = await sampleRows(model, tok, { ...weights, 'transformer.wma.weight': wma }, opts.patients, batchSeed(opts.seed, r), opts.batchSize ?? 64, opts.threads);
     const sampled = presenceShares(rows, table);
-    const err = Array.from(sampled.shares, (p, j) => Math.abs(p - real.shares[j]!));
+    // over the series variables: a label (model.memory_labels) is in every record, real or sampled
+    const err = Array.from(sampled.shares.subarray(0, table.variables - table.labels), (p, j) => Math.abs(p - real.shares[j]!));
     const round = { meanError: err.reduce((a, b) => a + b, 0) / err.length, maxError: Math.max(...err) };
     rounds.push(round);
     const delta = offsetSteps(real.shares, real.n, sampled.shares, sampled.n);

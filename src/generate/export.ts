@@ -21,7 +21,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { basename, relative } from 'node:path';
 import { runFiles, RUN_TOKENIZER_FILE, type RunFiles } from '../config/runPaths.ts';
 import { checkRunTokenizer, fileSha256 } from '../train/runStamp.ts';
-import { buildInferenceGraph } from '../model/gpt.ts';
+import { buildInferenceGraph, modelMemoryTable } from '../model/gpt.ts';
 import { gptParamSpecs } from '../model/params.ts';
 import { decodeSafetensors, tensorToFloat32 } from '../model/safetensors.ts';
 import { writeFileAtomic } from '../util/files.ts';
@@ -135,6 +135,7 @@ export function hfConfig(model: ModelConfig, tok: Tokenizer): Record<string, unk
     transformers_version: '4.46.0',
     // only when on, so a plain model's config.json is unchanged: the model card says what it is
     ...(model.value_memory ? { synehr_value_memory: true } : {}),
+    ...(model.memory_labels ? { synehr_memory_labels: true } : {}),
   };
 }
 
@@ -164,7 +165,7 @@ export async function exportRun(dir: string, model: ModelConfig, gen: GenerateCo
   const files = runFiles(dir);
   const V = run.tokenizer.vocab.length;
   await mkdir(files.onnxDir, { recursive: true });
-  const memory = model.value_memory ? run.tokenizer.memoryTable() : null;
+  const memory = modelMemoryTable(model, run.tokenizer);
   const inference = buildInferenceGraph(model, { vocabSize: V, weights: run.weights, ...(memory ? { memory } : {}) });
   await writeFileAtomic(files.onnxModel, inference.model);
   await writeFileAtomic(files.hfConfig, json(hfConfig(model, run.tokenizer)));

@@ -14,7 +14,7 @@
  * H = n_head, D = C / H, t = tokens in the cache so far.
  */
 import { Graph, broadcastShapes, serializeModel, type Tensor } from '../graph/index.ts';
-import { checkMemoryTable, gptTrunk, memoryConstants, memoryTerms, valueBlocks } from '../model/gpt.ts';
+import { checkMemoryTable, gptTrunk, memoryConstants, memoryTerms, modelMemoryTable, valueBlocks } from '../model/gpt.ts';
 import { gptParamSpecs } from '../model/params.ts';
 import type { ModelConfig } from '../model/config.ts';
 import type { GrammarAutomaton } from '../tokenizer/automaton.ts';
@@ -412,7 +412,7 @@ export function buildSamplerGraph(cfg: ModelConfig, opts: SamplerGraphOptions): 
  * a model with one) of its tokenizer. The export writes it; the memory calibration samples with it.
  */
 export function buildRunSamplerGraph(cfg: ModelConfig, tok: Tokenizer, weights: Record<string, Float32Array>, guidance: { flip: Int32Array } | null = null): Uint8Array {
-  return buildSamplerGraph(cfg, { vocabSize: tok.vocab.length, weights, automaton: tok.automaton, clock: tok.clock(), deltas: tok.deltaTable(), memory: cfg.value_memory ? tok.memoryTable() : null, guidance });
+  return buildSamplerGraph(cfg, { vocabSize: tok.vocab.length, weights, automaton: tok.automaton, clock: tok.clock(), deltas: tok.deltaTable(), memory: modelMemoryTable(cfg, tok), guidance });
 }
 
 const i64 = (a: Int32Array) => BigInt64Array.from(a, (x) => BigInt(x));

@@ -35,6 +35,11 @@ export const modelConfigSchema = z
     // Face export gains a `memory` input and no longer loads as a plain GPT2LMHeadModel. Off here,
     // on in the default option (configs/model/gpt-small.yaml)
     value_memory: z.boolean().default(false),
+    // with the value memory: the patient's labels too, once drawn, handed to every later position;
+    // each label's learned vector (its token's row of transformer.wme.weight) is added to the input
+    // beside the variables' mean, so the series can follow the outcome without finding its token by
+    // attention (docs/training.md, "The value memory"). The memory input gains a column per label
+    memory_labels: z.boolean().default(false),
   })
   .strict();
 

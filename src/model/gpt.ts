@@ -14,6 +14,7 @@ import type { SessionOptions } from '../graph/runtime.ts';
 import type { ModelConfig } from './config.ts';
 import { gptParamSpecs, trainedParamSpecs, type ParamSpec } from './params.ts';
 import type { MemoryTable } from '../tokenizer/vocabulary.ts';
+import { SynehrError } from '../util/errors.ts';
 
 /** Large negative score for blocked attention: exp() of it underflows to 0 in float32 and float64. */
 const MASKED = -1e9;
@@ -101,6 +102,10 @@ export interface MemoryConstants {
   V: number;
   /** variable j's value tokens, first .. first + n − 1 in id order, with its kernel's gather index [n, n]: first + |k − k'| */
   blocks: { j: number; first: number; n: number; kernel: Tensor }[];
+  /** J, of which the last `labels` are labels (MemoryTable.labels); with labels, [V] 1 at the series variables' tokens, 0 at the labels' */
+  J: number;
+  labels: number;
+  seriesMask: Tensor | null;
 }
 
 /** Each variable's value tokens as one block, first .. first + n − 1 in id order, by first token (variables without values have none). */
@@ -119,7 +124,14 @@ export function memoryConstants(g: Graph, table: MemoryTable): MemoryConstants {
     for (let k = 0; k < n; k++) for (let q = 0; q < n; q++) idx[k * n + q] = BigInt(first + Math.abs(k - q));
     return { j, first, n, kernel: g.constant(idx, 'int64', [n, n], `memory_kernel_${first}`) };
   });
-  return { V, blocks };
+  const labelsFrom = table.variables - table.labels;
+  const seriesMask = table.labels > 0 ? g.constant(Float32Array.from(table.owner, (j) => (j >= labelsFrom ? 0 : 1)), 'float32', [V], 'memory_series_mask') : null;
+  return { V, blocks, J: table.variables, labels: table.labels, seriesMask };
+}
+
+/** The memory table a model reads (model.value_memory, with its labels for model.memory_labels), null without a memory. */
+export function modelMemoryTable(cfg: ModelConfig, vocab: { memoryTable(opts: { labels?: boolean }): MemoryTable }): MemoryTable | null {
+  return cfg.value_memory ? vocab.memoryTable({ labels: cfg.memory_labels }) : null;
 }
 
 /**
@@ -127,9 +139,14 @@ export function memoryConstants(g: Graph, table: MemoryTable): MemoryConstants {
  * has model.value_memory.
  */
 export function checkMemoryTable(cfg: ModelConfig, table: MemoryTable | null | undefined, where: string): void {
+  if (cfg.memory_labels && !cfg.value_memory) throw new SynehrError('E_CONFIG_VALUE', 'model.memory_labels: true needs model.value_memory: true (the labels join the value memory)');
   const given = table !== null && table !== undefined;
-  if (cfg.value_memory === given) return;
-  throw new RangeError(cfg.value_memory ? `${where}: the model has a value memory and no memory table was given` : `${where}: a memory table was given for a model without a value memory`);
+  if (cfg.value_memory !== given) {
+    throw new RangeError(cfg.value_memory ? `${where}: the model has a value memory and no memory table was given` : `${where}: a memory table was given for a model without a value memory`);
+  }
+  if (table && table.labels > 0 && !cfg.memory_labels) {
+    throw new RangeError(`${where}: the memory table has ${table.labels} label columns for a model with memory_labels ${cfg.memory_labels} (Vocabulary.memoryTable({ labels: model.memory_labels }))`);
+  }
 }
 
 /**
@@ -144,6 +161,7 @@ export function memoryTerms(g: Graph, p: Record<string, Tensor>, latest: Tensor,
   const lead = latest.staticShape?.slice(0, axis);
   const zerosV = g.constantOfShape(lead ? [...lead, c.V] : g.concat([g.shape(latest, 0, axis), g.ints([c.V], 'memory_vocab_dim')], 0), 0, dtype); // [.., V]
   const zero = g.scalar(0, 'int64');
+  const columns = (from: number, to: number, t: Tensor) => g.slice(t, [from], [to], [axis]);
   const has = g.greaterOrEqual(latest, zero); // [.., J]
   const hasF = g.cast(has, dtype);
   const at = g.max(latest, zero);
@@ -155,8 +173,17 @@ export function memoryTerms(g: Graph, p: Record<string, Tensor>, latest: Tensor,
   if (before && !wmp) throw new RangeError(`memoryTerms: '${MEMORY_BEFORE_INPUT}' was given for weights without transformer.wmp.weight`);
   // the values before the latest, one-hot as latest's (none: nothing, as above)
   const hotBefore = before && wmp ? g.scatterElements(zerosV, g.max(before, zero), g.cast(g.greaterOrEqual(before, zero), dtype), axis) : null; // [.., V]
-  const count = g.max(g.reduceSum(hasF, [axis]), 1); // [.., 1]
-  const embedding = g.div(g.matMul(hot, p['transformer.wme.weight']!), count); // [.., C]
+  const wme = p['transformer.wme.weight']!;
+  // the variables' latest values averaged; with labels (the last c.labels columns) their rows are
+  // added whole: a label is one value for the whole record, which a mean over up to J would dilute
+  const S = c.J - c.labels;
+  const count = g.max(g.reduceSum(c.labels > 0 ? columns(0, S, hasF) : hasF, [axis]), 1); // [.., 1]
+  let embedding = g.div(g.matMul(c.seriesMask ? g.mul(hot, g.cast(c.seriesMask, dtype)) : hot, wme), count); // [.., C]
+  if (c.labels > 0) {
+    const drawn = g.unsqueeze(columns(S, c.J, hasF), [axis + 1]); // [.., labels, 1]
+    const rows = g.mul(g.gather(wme, columns(S, c.J, at)), drawn); // [.., labels, C]
+    embedding = g.add(embedding, g.reduceSum(rows, [axis], false));
+  }
   // per variable, its one-hot [.., n] times its kernel [n, n] (wmb[first + |k − k'|]): small
   // products where gathering the kernel for all [.., V] cells cost more than the rest of the model;
   // while it has no value, wma's entries instead (refit-only: absent from the training graph)
@@ -164,7 +191,6 @@ export function memoryTerms(g: Graph, p: Record<string, Tensor>, latest: Tensor,
   const none = wma ? g.sub(g.scalar(1, dtype), hasF) : null; // [.., J]
   const pieces: Tensor[] = [];
   let at0 = 0;
-  const columns = (from: number, to: number, t: Tensor) => g.slice(t, [from], [to], [axis]);
   for (const b of c.blocks) {
     if (b.first > at0) pieces.push(columns(at0, b.first, zerosV));
     let later = g.matMul(columns(b.first, b.first + b.n, hot), g.gather(p['transformer.wmb.weight']!, b.kernel)); // [.., n]

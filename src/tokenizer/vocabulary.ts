@@ -152,8 +152,10 @@ export function categoryValue(c: Categories, k: number): string | number {
 
 /** Vocabulary.memoryTable(): which token sets which variable's latest value, per token [V]. */
 export interface MemoryTable {
-  /** J: the variables */
+  /** J: the variables, then (with `labels`) the labels */
   variables: number;
+  /** the last `labels` of the J are the data's labels (model.memory_labels), 0 without: their value is summed into the embedding, not averaged, and has no kernel */
+  labels: number;
   /** the variable a token sets, -1 for none */
   owner: Int32Array;
   /** the value token it sets: itself for a measurement token, -1 for a relative-bin step */
@@ -318,7 +320,11 @@ export class Vocabulary {
    * or category tokens are consecutive ids, so |v − u| is their distance in bins). Only the joint
    * strategy writes each value as one token; var+quant is refused.
    */
-  memoryTable(): MemoryTable {
+  /**
+   * With `labels` (model.memory_labels), each label is a memory variable after the series
+   * variables, J = variables + labels: its token sets it (first −1: no kernel, no offset).
+   */
+  memoryTable(opts: { labels?: boolean } = {}): MemoryTable {
     if (!this.joint) {
       throw new SynehrError('E_CONFIG_VALUE', `model.value_memory needs tokenizer.strategy 'joint' (one token per value), got '${this.parts.config.strategy}'; set model.value_memory=false to train the plain GPT on this tokenizer`);
     }
@@ -336,9 +342,13 @@ export class Vocabulary {
       } else if (cls === TokenClass.delta) {
         owner[t] = this.tokenOwner[t]!;
         step[t] = this.tokenIndex[t]!;
+      } else if (cls === TokenClass.label && opts.labels) {
+        owner[t] = this.variables.length + this.tokenOwner[t]!;
+        sets[t] = t;
       }
     }
-    return { variables: this.variables.length, owner, sets, step, first };
+    const labels = opts.labels ? this.labels.length : 0;
+    return { variables: this.variables.length + labels, labels, owner, sets, step, first };
   }
 
   /**

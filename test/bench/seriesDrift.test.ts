@@ -10,6 +10,7 @@ import type { MemoryTable } from '../../src/tokenizer/vocabulary.ts';
 // 7: variable 0's relative step +1
 const table: MemoryTable = {
   variables: 2,
+  labels: 0,
   owner: Int32Array.from([-1, -1, 0, 0, 0, 1, 1, 0]),
   sets: Int32Array.from([-1, -1, 2, 3, 4, 5, 6, -1]),
   step: Int32Array.from([0, 0, 0, 0, 0, 0, 0, 1]),

@@ -21,7 +21,7 @@ import type { TokenShard } from '../../src/train/batches.ts';
 import { Rng } from '../../src/util/rng.ts';
 import { cohortArb, tokCfg, toyData } from '../tokenizer/helpers.ts';
 
-const cfg: ModelConfig = { name: 'calibrate-test', n_layer: 1, n_embd: 16, n_head: 2, n_ctx: 96, init_std: 0.3, embd_pdrop: 0, resid_pdrop: 0, value_memory: true };
+const cfg: ModelConfig = { name: 'calibrate-test', n_layer: 1, n_embd: 16, n_head: 2, n_ctx: 96, init_std: 0.3, embd_pdrop: 0, resid_pdrop: 0, value_memory: true, memory_labels: false };
 
 let tok: Tokenizer;
 let shard: TokenShard;

@@ -18,7 +18,7 @@ import { fileSha256, writeRunStamp } from '../../src/train/runStamp.ts';
 import { Rng } from '../../src/util/rng.ts';
 import { cohortArb } from '../tokenizer/helpers.ts';
 
-export const toyModel: ModelConfig = { name: 'generate-test', n_layer: 2, n_embd: 32, n_head: 2, n_ctx: 96, init_std: 0.02, embd_pdrop: 0, resid_pdrop: 0, value_memory: false };
+export const toyModel: ModelConfig = { name: 'generate-test', n_layer: 2, n_embd: 32, n_head: 2, n_ctx: 96, init_std: 0.02, embd_pdrop: 0, resid_pdrop: 0, value_memory: false, memory_labels: false };
 
 export interface ToyRun {
   dir: string;

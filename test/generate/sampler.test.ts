@@ -18,7 +18,7 @@ import type { ModelConfig } from '../../src/model/config.ts';
 import { MemoryRows } from '../../src/train/memory.ts';
 import type { MemoryTable } from '../../src/tokenizer/vocabulary.ts';
 
-const cfg: ModelConfig = { name: 'sampler-test', n_layer: 2, n_embd: 32, n_head: 2, n_ctx: 96, init_std: 0.02, embd_pdrop: 0, resid_pdrop: 0, value_memory: false };
+const cfg: ModelConfig = { name: 'sampler-test', n_layer: 2, n_embd: 32, n_head: 2, n_ctx: 96, init_std: 0.02, embd_pdrop: 0, resid_pdrop: 0, value_memory: false, memory_labels: false };
 
 let tok: Tokenizer;
 let weights: Record<string, Float32Array>;
@@ -171,7 +171,7 @@ function trimPad(row: number[]): number[] {
 
 let sampler: Session;
 
-const memCfg: ModelConfig = { ...cfg, value_memory: true };
+const memCfg: ModelConfig = { ...cfg, value_memory: true, memory_labels: false };
 
 /** The random weights with a value memory: its embedding, bonuses of ±1 per distance in bins, and first-value offsets. */
 function memoryWeights(table: MemoryTable): Record<string, Float32Array> {
@@ -328,6 +328,30 @@ describe('sampler.onnx', () => {
     expect(unmasked.some((r) => rel.decode(trimPad(r), { rng: new Rng(1), mode: 'lenient' }).error !== null)).toBe(true);
   });
 
+  it('value memory with the labels (model.memory_labels): top_k = 1 equals the JS greedy loop over MemoryRows\' rows, and the labels\' rows change it', async () => {
+    const V = tok.vocab.length;
+    const table = tok.memoryTable({ labels: true });
+    const model = { ...memCfg, memory_labels: true };
+    const w = memoryWeights(table);
+    const s = await createSession(buildSamplerGraph(model, { vocabSize: V, weights: w, automaton: tok.automaton, clock: tok.clock(), memory: table }), { threads: 1 });
+    const inf = await createSession(buildInferenceGraph(model, { vocabSize: V, weights: w, memory: table }).model, { threads: 1 });
+    // a real prefix through the labels, so that the memory holds them from the start of the free run
+    const ids = Array.from(tok.encodePatient(fc.sample(cohortArb, { numRuns: 1, seed: 11 })[0]![0]!));
+    const prefix = ids.slice(0, ids.indexOf(tok.endCode) + 4);
+    expect(prefix.some((t) => table.owner[t]! >= table.variables - table.labels)).toBe(true);
+    const ref = await jsGreedy(inf, prefix, cfg.n_ctx, table);
+    expect(trimPad((await sample(s, { prefix: [prefix], topK: 1, seed: 5 }))[0]!)).toEqual(ref);
+    // the labels' rows of wme matter: with them zero the model is the one without labels in the memory
+    const labelRows = Float32Array.from(w['transformer.wme.weight']!);
+    for (let t = 0; t < V; t++) if (table.owner[t]! >= table.variables - table.labels) labelRows.fill(0, t * cfg.n_embd, (t + 1) * cfg.n_embd);
+    const plainTable = tok.memoryTable();
+    const zeroed = await createSession(buildInferenceGraph(model, { vocabSize: V, weights: { ...w, 'transformer.wme.weight': labelRows }, memory: table }).model, { threads: 1 });
+    const plain = await createSession(buildInferenceGraph(memCfg, { vocabSize: V, weights: { ...w, 'transformer.wme.weight': labelRows }, memory: plainTable }).model, { threads: 1 });
+    const zeroedRun = await jsGreedy(zeroed, prefix, cfg.n_ctx, table);
+    expect(zeroedRun).toEqual(await jsGreedy(plain, prefix, cfg.n_ctx, plainTable));
+    expect(zeroedRun).not.toEqual(ref);
+  });
+
   it('value memory: top_k = 1 equals the JS greedy loop that feeds the inference graph MemoryRows\' latest tokens and those before them', async () => {
     const V = tok.vocab.length;
     const table = tok.memoryTable();
@@ -365,13 +389,14 @@ describe('sampler.onnx', () => {
     expect(await sample(guided, { prefix, seed: 21, guidance: 3 })).not.toEqual(a);
   });
 
-  it('label guidance: top_k = 1 equals the JS greedy loop over a row and its flipped contrast, on l + w · (l − l_contrast)', async () => {
+  it.each([false, true])('label guidance: top_k = 1 equals the JS greedy loop over a row and its flipped contrast, on l + w · (l − l_contrast) (labels in the memory: %s)', async (labels) => {
     const V = tok.vocab.length;
-    const table = tok.memoryTable();
+    const table = tok.memoryTable({ labels });
+    const model = { ...memCfg, memory_labels: labels };
     const w = labelWeighted(table, 'death');
     const flip = guidanceFlip(tok, 'death');
-    const s = await createSession(buildSamplerGraph(memCfg, { vocabSize: V, weights: w, automaton: tok.automaton, clock: tok.clock(), memory: table, guidance: { flip } }), { threads: 1 });
-    const inf = await createSession(buildInferenceGraph(memCfg, { vocabSize: V, weights: w, memory: table }).model, { threads: 1 });
+    const s = await createSession(buildSamplerGraph(model, { vocabSize: V, weights: w, automaton: tok.automaton, clock: tok.clock(), memory: table, guidance: { flip } }), { threads: 1 });
+    const inf = await createSession(buildInferenceGraph(model, { vocabSize: V, weights: w, memory: table }).model, { threads: 1 });
     // a prefix through the labels, so that the row and its contrast differ from there on; and
     // the same patient with the other value, so that both label tokens are guided from
     const cohort = fc.sample(cohortArb, { numRuns: 1, seed: 11 })[0]!;

@@ -11,7 +11,7 @@ import type { ModelConfig } from '../../src/model/config.ts';
 import { buildInferenceGraph } from '../../src/model/gpt.ts';
 import { randomParams } from './gptfixture.ts';
 
-const CFG: ModelConfig = { name: 'gpt-hf-check', n_layer: 2, n_embd: 16, n_head: 2, n_ctx: 32, init_std: 0.02, embd_pdrop: 0, resid_pdrop: 0, value_memory: false };
+const CFG: ModelConfig = { name: 'gpt-hf-check', n_layer: 2, n_embd: 16, n_head: 2, n_ctx: 32, init_std: 0.02, embd_pdrop: 0, resid_pdrop: 0, value_memory: false, memory_labels: false };
 const V = 40;
 const EOS = 2;
 

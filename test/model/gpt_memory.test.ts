@@ -1,6 +1,7 @@
 /**
  * The value memory (model.value_memory) in the GPT's graphs: the training graph's loss against the
- * plain-JS reference with the memory's mean embedding and its kernel of logit bonuses, its float64 gradients (wme's and wmb's included) against
+ * plain-JS reference with the memory's mean embedding and its kernel of logit bonuses (and with the
+ * labels' rows added whole, model.memory_labels), its float64 gradients (wme's and wmb's included) against
  * finite differences, a zero table against the model without memory, and the KV-cache inference
  * graph's logits against the reference and against cached decoding.
  */
@@ -9,6 +10,7 @@ import { createSession, float32Tensor, int64Tensor, scalarValue, type HostTensor
 import { buildEvalGraph, buildInferenceGraph, buildTrainingGraph, gradName, MEMORY_BEFORE_INPUT, MEMORY_INPUT, TRAINING_DATA_INPUTS } from '../../src/model/gpt.ts';
 import { gptParamSpecs } from '../../src/model/params.ts';
 import type { ModelConfig } from '../../src/model/config.ts';
+import type { MemoryTable } from '../../src/tokenizer/vocabulary.ts';
 import { referenceLoss, referenceTokenLosses, type ReferenceBatch } from './reference.ts';
 import { Rng } from '../../src/util/rng.ts';
 import { MEM_MODEL, TINY, TINY_MEMORY_TABLE, TINY_V, directionalGradCheck, feedsFor, packedBatch, randomParams, session } from './gptfixture.ts';
@@ -88,6 +90,61 @@ describe('value memory in the GPT training graph', () => {
     const { memory: _, ...noMemory } = batch;
     const b = scalarValue((await without.run(feedsFor(noMemory, plain, values, 'float64'), ['loss'])).loss!);
     expect(a).toBeCloseTo(b, 12);
+  });
+});
+
+/**
+ * TINY_V's tokens with a label in the memory (model.memory_labels): variable 0's bins 3-6,
+ * variable 1's 7-8, and the label's two values 9-10 as a third column (J = 3, labels = 1).
+ */
+const LABEL_TABLE: MemoryTable = (() => {
+  const owner = Int32Array.from({ length: TINY_V }, (_, t) => (t >= 3 && t <= 6 ? 0 : t >= 7 && t <= 8 ? 1 : t >= 9 ? 2 : -1));
+  return {
+    variables: 3,
+    labels: 1,
+    owner,
+    sets: Int32Array.from(owner, (o, t) => (o >= 0 ? t : -1)),
+    step: new Int32Array(TINY_V),
+    first: Int32Array.from(owner, (o) => (o === 0 ? 3 : o === 1 ? 7 : -1)),
+  };
+})();
+const LABEL_MODEL: ModelConfig = { ...MEM, memory_labels: true };
+
+/** Rows of LABEL_TABLE: each variable's latest bin or none, the label's value or none (a third of the time each). */
+function withLabelMemory(batch: ReferenceBatch, seed: number): ReferenceBatch {
+  const rng = new Rng(seed);
+  const latest: number[] = [];
+  for (let n = 0; n < batch.B * batch.T; n++) latest.push(rng.float() < 0.3 ? -1 : 3 + rng.int(4), rng.float() < 0.3 ? -1 : 7 + rng.int(2), rng.float() < 0.3 ? -1 : 9 + rng.int(2));
+  return { ...batch, memory: { latest, table: LABEL_TABLE } };
+}
+
+describe('labels in the value memory (model.memory_labels)', () => {
+  const labelOpts = { ...opts, memory: LABEL_TABLE };
+
+  it('float32 loss equals the plain-JS reference, the label\'s row added whole beside the variables\' mean; without the label column it differs', async () => {
+    const { specs, values } = randomParams(LABEL_MODEL, TINY_V, 21);
+    const batch = withLabelMemory(packedBatch(TINY_V, 22), 23);
+    const s = await session(buildTrainingGraph(LABEL_MODEL, labelOpts).model);
+    const loss = scalarValue((await s.run(feedsFor(batch, specs, values, 'float32'), ['loss'])).loss!);
+    const ref = referenceLoss(LABEL_MODEL, TINY_V, values, batch);
+    expect(Math.abs(loss - ref) / ref).toBeLessThan(1e-5);
+    // the label's column matters: with it emptied, the loss moves
+    const noLabel = { ...batch, memory: { ...batch.memory!, latest: Array.from(batch.memory!.latest, (u, i) => (i % 3 === 2 ? -1 : u)) } };
+    expect(Math.abs(referenceLoss(LABEL_MODEL, TINY_V, values, noLabel) - ref)).toBeGreaterThan(1e-3);
+  });
+
+  it('float64 gradients, wme\'s label rows included, match central finite differences', async () => {
+    const { specs, values } = randomParams(LABEL_MODEL, TINY_V, 24);
+    const batch = withLabelMemory(packedBatch(TINY_V, 25), 26);
+    const s = await session(buildTrainingGraph(LABEL_MODEL, { ...labelOpts, dtype: 'float64', attentionBlocks: 2 }).model);
+    const r = await directionalGradCheck(s, specs, values, () => feedsFor(batch, specs, values, 'float64'), new Rng(27));
+    expect(r.worstCoordinate, r.where).toBeLessThan(1e-5);
+    expect(r.directionRelErr).toBeLessThan(1e-6);
+  });
+
+  it('EXPECTED FAILURE - memory_labels without the value memory, and a table with labels for a model without them, are named', () => {
+    expect(() => buildTrainingGraph({ ...TINY, memory_labels: true }, opts)).toThrow(/model\.memory_labels: true needs model\.value_memory: true/);
+    expect(() => buildTrainingGraph(MEM, labelOpts)).toThrow(/the memory table has 1 label columns for a model with memory_labels false/);
   });
 });
 

@@ -6,10 +6,10 @@ import { gptParamSpecs, trainedParamSpecs, type ParamSpec } from '../../src/mode
 import type { ReferenceBatch } from './reference.ts';
 import { Rng } from '../../src/util/rng.ts';
 
-export const TINY: ModelConfig = { name: 'gpt-tiny', n_layer: 2, n_embd: 8, n_head: 2, n_ctx: 16, init_std: 0.02, embd_pdrop: 0, resid_pdrop: 0, value_memory: false };
+export const TINY: ModelConfig = { name: 'gpt-tiny', n_layer: 2, n_embd: 8, n_head: 2, n_ctx: 16, init_std: 0.02, embd_pdrop: 0, resid_pdrop: 0, value_memory: false, memory_labels: false };
 export const TINY_V = 11;
 /** TINY with the value memory (TINY_MEMORY_TABLE's two variables) */
-export const MEM_MODEL: ModelConfig = { ...TINY, value_memory: true };
+export const MEM_MODEL: ModelConfig = { ...TINY, value_memory: true, memory_labels: false };
 
 /**
  * A memory table over TINY_V = 11 tokens: specials 0-2, variable 0's four bins 3-6, variable 1's
@@ -19,6 +19,7 @@ export const TINY_MEMORY_TABLE: MemoryTable = (() => {
   const owner = Int32Array.from({ length: TINY_V }, (_, t) => (t >= 3 && t <= 6 ? 0 : t >= 7 && t <= 9 ? 1 : -1));
   return {
     variables: 2,
+    labels: 0,
     owner,
     sets: Int32Array.from(owner, (o, t) => (o >= 0 ? t : -1)),
     step: new Int32Array(TINY_V),

@@ -17,7 +17,8 @@ export interface ReferenceBatch {
   /**
    * the value memory (model.value_memory): per token each variable's latest value token or −1
    * ([B·T, J]), and the tokenizer's memory table. Token n adds the mean of wme's rows at its latest
-   * tokens to its embedding, and to the logit of each value token v of a variable j with a latest
+   * tokens to its embedding (the labels' columns, the table's last `labels`, are added whole, outside
+   * the mean), and to the logit of each value token v of a variable j with a latest
    * token u, wmb[first[v] + |v − u|]; with a wma table in the parameters, wma[v] to those of a
    * variable with none. With `before` (each variable's value token before its latest, [B·T, J])
    * and a wmp table, also wmp[first[v] + |v − u'|] where that token u' is ≥ 0.
@@ -89,10 +90,12 @@ export function referenceTokenLosses(cfg: ModelConfig, vocabSize: number, p: Ref
     if (cfg.value_memory) {
       const wme = param(p, 'transformer.wme.weight'); // [V, C]
       if (!batch.memory) throw new RangeError('reference: a model with the value memory needs batch.memory');
-      // the mean of wme's rows at the latest tokens
-      const J = batch.memory.table.variables;
-      const at = Array.from({ length: J }, (_, j) => batch.memory!.latest[n * J + j]!).filter((u) => u >= 0);
+      // the mean of wme's rows at the variables' latest tokens, plus the labels' rows whole
+      const { variables: J, labels } = batch.memory.table;
+      const latestOf = (from: number, to: number) => Array.from({ length: to - from }, (_, j) => batch.memory!.latest[n * J + from + j]!).filter((u) => u >= 0);
+      const at = latestOf(0, J - labels);
       for (const u of at) for (let c = 0; c < C; c++) x[n * C + c]! += wme[u * C + c]! / at.length;
+      for (const u of latestOf(J - labels, J)) for (let c = 0; c < C; c++) x[n * C + c]! += wme[u * C + c]!;
     }
   }
   const drop = (a: Float64Array, name: string) => {
@@ -192,7 +195,8 @@ function referenceBonus(batch: ReferenceBatch, n: number, v: number, wmb: ArrayL
   if (!batch.memory) throw new RangeError('reference: a model with the value memory needs batch.memory');
   const { latest, table, before } = batch.memory;
   const j = table.owner[v]!;
-  if (j < 0 || table.sets[v]! < 0) return 0;
+  // a label's token (MemoryTable.labels) has no kernel
+  if (j < 0 || table.sets[v]! < 0 || table.first[v]! < 0) return 0;
   const u = latest[n * table.variables + j]!;
   if (u < 0) return wma ? wma[v]! : 0;
   const u2 = before && wmp ? before[n * table.variables + j]! : -1;

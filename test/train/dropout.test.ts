@@ -61,7 +61,7 @@ describe('dropout masks', () => {
 
 describe('the GPT runner with dropout', () => {
   it('the masks depend on the micro-batch\'s seed alone: any order of seeds gives the same results', async () => {
-    const cfg: ModelConfig = { name: 't', n_layer: 1, n_embd: 16, n_head: 2, n_ctx: 16, init_std: 0.02, embd_pdrop: 0.2, resid_pdrop: 0.2, value_memory: false };
+    const cfg: ModelConfig = { name: 't', n_layer: 1, n_embd: 16, n_head: 2, n_ctx: 16, init_std: 0.02, embd_pdrop: 0.2, resid_pdrop: 0.2, value_memory: false, memory_labels: false };
     const V = 13;
     const layout = paramLayout(gptParamSpecs(cfg, V));
     const params = initParams(layout, new Rng(1));

@@ -117,6 +117,40 @@ describe('value memory rows', () => {
     expect(ra.some((u) => u >= 0n)).toBe(true);
   });
 
+  it('with labels (model.memory_labels), each label is a column after the variables, set from its token on; the variables\' columns are the same', () => {
+    const { ids, docs, B } = pack(absolute, T);
+    const plain = absolute.memoryTable();
+    const table = absolute.memoryTable({ labels: true });
+    const Jv = absolute.variables.length;
+    const L = absolute.labels.length;
+    expect(L).toBeGreaterThan(0);
+    expect(table).toMatchObject({ variables: Jv + L, labels: L });
+    expect(plain.labels).toBe(0);
+    // a label's tokens have no kernel (first −1) and set themselves
+    for (let t = 0; t < absolute.vocab.length; t++) {
+      if (absolute.tokenClass[t] === TokenClass.label) expect([table.owner[t], table.sets[t], table.first[t]]).toEqual([Jv + absolute.tokenOwner[t]!, t, -1]);
+      else expect([table.owner[t], table.sets[t], table.first[t]]).toEqual([plain.owner[t], plain.sets[t], plain.first[t]]);
+    }
+    const a = new MemoryRows(plain, B, T).fill(ids, docs, T);
+    const b = new MemoryRows(table, B, T).fill(ids, docs, T);
+    const J = Jv + L;
+    const wrong: number[] = [];
+    let drawn = 0;
+    for (let n = 0; n < B * T; n++) {
+      // by a backward scan of n's own patient: its label tokens up to n
+      const want = new Array<number>(L).fill(-1);
+      for (let k = n; k >= n - (n % T) && docs[k] === docs[n]; k--) {
+        const t = ids[k]!;
+        if (absolute.tokenClass[t] === TokenClass.label && want[absolute.tokenOwner[t]!] === -1) want[absolute.tokenOwner[t]!] = t;
+      }
+      drawn += want.filter((u) => u >= 0).length;
+      for (let j = 0; j < Jv; j++) if (b[n * J + j] !== a[n * Jv + j]) wrong.push(n);
+      for (let l = 0; l < L; l++) if (b[n * J + Jv + l] !== BigInt(want[l]!)) wrong.push(n);
+    }
+    expect(wrong).toEqual([]);
+    expect(drawn).toBeGreaterThan(B * L);
+  });
+
   it('EXPECTED FAILURE - var+quant has no one-token values; a step with no earlier value is named', () => {
     const vq = fitTokenizer(patients, physionetDataConfig, tokCfg({ strategy: 'var+quant' }));
     expect(() => vq.memoryTable()).toThrow(/model.value_memory needs tokenizer.strategy 'joint'.*got 'var\+quant'/);

@@ -17,6 +17,7 @@ import type { TokenizerConfig } from '../../tokenizer/config.ts';
 import type { DataConfig } from '../../records/dataConfig.ts';
 import { readTokenShard, type TokenShard } from '../../tokenizer/shards.ts';
 import { gptRunnerFactory } from '../../train/gptRunner.ts';
+import { modelMemoryTable } from '../../model/gpt.ts';
 import { trainModel, type TrainResult } from '../../train/trainer.ts';
 import { refitRunWeights } from '../../train/memoryRefit.ts';
 import { calibrateRunWeights } from '../../generate/calibrate.ts';
@@ -110,7 +111,7 @@ export async function run(ctx: CommandContext): Promise<void> {
       valShard,
       vocabSize,
       padId: tok.pad,
-      createRunner: gptRunnerFactory(cfg.model, { threads: cfg.train.threads || undefined, device: cfg.train.device }, cfg.model.value_memory ? tok.memoryTable() : undefined),
+      createRunner: gptRunnerFactory(cfg.model, { threads: cfg.train.threads || undefined, device: cfg.train.device }, modelMemoryTable(cfg.model, tok) ?? undefined),
       resume: cfg.resume,
       tracking: cfg.tracking,
       config: cfg,
@@ -130,7 +131,7 @@ export async function run(ctx: CommandContext): Promise<void> {
   // an interrupted run is not a trained one: the pipeline stops, a shell sees 130
   if (result.stoppedBy === 'interrupted') throw interruptedError(`training interrupted at step ${result.steps}; continue with \`synehr train run_name=${cfg.run_name ?? basename(runDir)} resume=true\``);
   if (cfg.model.value_memory && cfg.train.memory_refit_patients > 0) {
-    await refitRunWeights(files.weights, cfg.model, tok.memoryTable(), trainShard, valShard, {
+    await refitRunWeights(files.weights, cfg.model, modelMemoryTable(cfg.model, tok)!, trainShard, valShard, {
       patients: cfg.train.memory_refit_patients,
       steps: cfg.train.memory_refit_steps,
       lr: cfg.train.memory_refit_lr,
