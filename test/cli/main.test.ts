@@ -115,7 +115,7 @@ describe('dispatch and exit codes', () => {
     const r = await run(['train', ...CD, 'model.n_ctxx=3']);
     expect(r.code).toBe(2);
     expect(r.err).toBe(
-      "synehr: error: unknown config key 'model.n_ctxx' = 3 (override 'model.n_ctxx=3'); did you mean 'model.n_ctx'? allowed keys of 'model': name, n_layer, n_embd, n_head, n_ctx, init_std, embd_pdrop, resid_pdrop, value_memory\n",
+      "synehr: error: unknown config key 'model.n_ctxx' = 3 (override 'model.n_ctxx=3'); did you mean 'model.n_ctx'? allowed keys of 'model': name, n_layer, n_embd, n_head, n_ctx, init_std, embd_pdrop, resid_pdrop, value_memory, memory_labels\n",
     );
     expect(existsSync(join(r.cwd, 'seen-train-0.json'))).toBe(false);
   });
@@ -270,7 +270,7 @@ describe('config show and help', () => {
     const r = await run(['config', 'show', ...CD, 'model=gpt', 'hparams.n_ctx=333']);
     expect(r.code).toBe(0);
     const shown = YAML.parse(r.out);
-    expect(shown.model).toEqual({ name: 'gpt', n_layer: 4, n_embd: 384, n_head: 8, n_ctx: 333, init_std: 0.02, embd_pdrop: 0, resid_pdrop: 0, value_memory: false });
+    expect(shown.model).toEqual({ name: 'gpt', n_layer: 4, n_embd: 384, n_head: 8, n_ctx: 333, init_std: 0.02, embd_pdrop: 0, resid_pdrop: 0, value_memory: false, memory_labels: false });
     expect(shown.data.name).toBe('tiny');
   });
 

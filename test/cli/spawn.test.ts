@@ -28,14 +28,14 @@ describe('bin/synehr.js as a process', () => {
     expect(show.code).toBe(0);
     expect(show.err).toBe('');
     const config = YAML.parse(show.out);
-    expect(config.model).toEqual({ name: 'gpt', n_layer: 4, n_embd: 384, n_head: 4, n_ctx: 512, init_std: 0.02, embd_pdrop: 0, resid_pdrop: 0, value_memory: false });
+    expect(config.model).toEqual({ name: 'gpt', n_layer: 4, n_embd: 384, n_head: 4, n_ctx: 512, init_std: 0.02, embd_pdrop: 0, resid_pdrop: 0, value_memory: false, memory_labels: false });
     expect(config.data.name).toBe('physionet2012');
     expect(show.out).toMatch(/^ {2}n_ctx: 512$/m);
 
     expect(bad.code).toBe(2);
     expect(bad.out).toBe('');
     expect(bad.err).toBe(
-      "synehr: error: unknown config key 'model.n_ctxx' = 1 (override 'model.n_ctxx=1'); did you mean 'model.n_ctx'? allowed keys of 'model': name, n_layer, n_embd, n_head, n_ctx, init_std, embd_pdrop, resid_pdrop, value_memory\n",
+      "synehr: error: unknown config key 'model.n_ctxx' = 1 (override 'model.n_ctxx=1'); did you mean 'model.n_ctx'? allowed keys of 'model': name, n_layer, n_embd, n_head, n_ctx, init_std, embd_pdrop, resid_pdrop, value_memory, memory_labels\n",
     );
 
     expect(help.code).toBe(0);

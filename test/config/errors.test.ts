@@ -20,7 +20,7 @@ function failure(overrides: string[]): SynehrError {
   throw new Error(`expected ${overrides.join(' ')} to fail`);
 }
 
-const MODEL_KEYS = 'name, n_layer, n_embd, n_head, n_ctx, init_std, embd_pdrop, resid_pdrop, value_memory';
+const MODEL_KEYS = 'name, n_layer, n_embd, n_head, n_ctx, init_std, embd_pdrop, resid_pdrop, value_memory, memory_labels';
 const TOP_KEYS = 'run_name, seed, resume, overwrite, data, tokenizer, model, train, generate, eval, tracking, load';
 
 describe('EXPECTED FAILURE - validation messages name the key path, the value, what is allowed', () => {
