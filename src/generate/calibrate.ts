@@ -3,7 +3,7 @@ import { modelMemoryTable, valueBlocks } from '../model/gpt.ts';
 import { createSession } from '../graph/runtime.ts';
 import { loadSafetensors, saveSafetensors, stampedSettings, tensorToFloat32 } from '../model/safetensors.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
-import type { MemoryTable } from '../tokenizer/vocabulary.ts';
+import { TokenClass, type MemoryTable } from '../tokenizer/vocabulary.ts';
 import type { TokenShard } from '../train/batches.ts';
 import { shardPatient } from '../tokenizer/shards.ts';
 import { SynehrError } from '../util/errors.ts';
@@ -28,6 +28,19 @@ import { buildRunSamplerGraph } from './sampler.ts';
  * logits does that while the first value is unlikely at any one position. Shares are clamped to
  * [1/(2n), 1 − 1/(2n)] of their sample's size n, so a variable no sampled patient has moves by a
  * finite step.
+ *
+ * The same round calibrates the record's fields (opts.fields): the covariates' and labels' value
+ * tokens, drawn once per record from the model's own distribution at the sequence's start. With
+ * the weights averaging nothing, that distribution carries the last updates' noise: one model drew
+ * 54% women where the training split has 44%, another 29% medical ICU stays against 37%
+ * (docs/quality.md, "Calibrating the record's fields"). Each such token v gets a constant logit
+ * offset (wma[v], src/model/gpt.ts), moved by
+ *
+ *   δ_v = log(real share) − log(sampled share),
+ *
+ * exact for a field drawn from a fixed distribution (the first covariate) and a step towards the
+ * real marginal for the others, whose distribution depends on the fields before them. Shares are
+ * clamped as above.
  */
 
 /** The share of `rows` (token id sequences) in which each of the table's J variables has a token. */
@@ -62,11 +75,46 @@ export function offsetSteps(real: ArrayLike<number>, nReal: number, sampled: Arr
   return Float64Array.from(real, (p, j) => cloglog(p, nReal) - cloglog(sampled[j]!, nSampled));
 }
 
+/**
+ * Per token [V], the field it is a value of: covariate i is field i, label i field K + i (K
+ * covariates); −1 for every other token.
+ */
+export function fieldOf(tok: Tokenizer): Int32Array {
+  const K = tok.covariates.length;
+  return Int32Array.from(tok.tokenClass, (c, t) => (c === TokenClass.covariate ? tok.tokenOwner[t]! : c === TokenClass.label ? K + tok.tokenOwner[t]! : -1));
+}
+
+/** Per token [V], the share of `rows` that have it (a field's value is in a record at most once); 0 at tokens of no field. */
+export function fieldShares(rows: Iterable<ArrayLike<number>>, field: Int32Array): { shares: Float64Array; n: number } {
+  const V = field.length;
+  const counts = new Float64Array(V);
+  let n = 0;
+  for (const r of rows) {
+    n++;
+    for (let i = 0; i < r.length; i++) {
+      const t = r[i]!;
+      if (t < 0 || t >= V) throw new RangeError(`fieldShares: token ${t} of row ${n - 1} is outside the vocabulary of ${V}`);
+      if (field[t]! >= 0) counts[t]! += 1;
+    }
+  }
+  if (n === 0) throw new RangeError('fieldShares: no rows');
+  return { shares: counts.map((c) => c / n), n };
+}
+
+/** Per token, δ_v = log(real) − log(sampled) of its shares (clamped to half a record), 0 at tokens of no field. */
+export function fieldSteps(field: Int32Array, real: ArrayLike<number>, nReal: number, sampled: ArrayLike<number>, nSampled: number): Float64Array {
+  if (real.length !== field.length || sampled.length !== field.length) throw new RangeError(`fieldSteps: ${real.length} real and ${sampled.length} sampled shares for ${field.length} tokens`);
+  const clamp = (p: number, n: number) => Math.min(Math.max(p, 0.5 / n), 1 - 0.5 / n);
+  return Float64Array.from(field, (f, t) => (f < 0 ? 0 : Math.log(clamp(real[t]!, nReal)) - Math.log(clamp(sampled[t]!, nSampled))));
+}
+
 export interface CalibrationOptions {
   /** patients sampled per round */
   patients: number;
   rounds: number;
   seed: number;
+  /** calibrate the covariates' and labels' values too (see above; default true) */
+  fields?: boolean;
   /** rows per sampler call (generate.batch_size) */
   batchSize?: number;
   threads?: number;
@@ -77,6 +125,9 @@ export interface CalibrationRound {
   /** mean and largest |sampled − real| share over the variables, before this round's step */
   meanError: number;
   maxError: number;
+  /** the same over the covariates' and labels' value tokens; null without opts.fields */
+  fieldMeanError: number | null;
+  fieldMaxError: number | null;
 }
 
 export interface CalibrationResult {
@@ -115,6 +166,9 @@ export async function calibrateFirstValues(model: ModelConfig, tok: Tokenizer, w
   const wma0 = weights['transformer.wma.weight'];
   if (!wma0) throw new SynehrError('E_RUN', "the weights have no 'transformer.wma.weight': the value memory's refit writes it, calibrate after it");
   const real = presenceShares(shardRows(trainShard), table);
+  const fields = opts.fields ?? true;
+  const field = fieldOf(tok);
+  const realFields = fields ? fieldShares(shardRows(trainShard), field) : null;
   const wma = Float32Array.from(wma0);
   const rounds: CalibrationRound[] = [];
   for (let r = 0; r < opts.rounds; r++) {
@@ -123,11 +177,21 @@ export async function calibrateFirstValues(model: ModelConfig, tok: Tokenizer, w
     const sampled = presenceShares(rows, table);
     // over the series variables: a label (model.memory_labels) is in every record, real or sampled
     const err = Array.from(sampled.shares.subarray(0, table.variables - table.labels), (p, j) => Math.abs(p - real.shares[j]!));
-    const round = { meanError: err.reduce((a, b) => a + b, 0) / err.length, maxError: Math.max(...err) };
-    rounds.push(round);
+    const round: CalibrationRound = { meanError: err.reduce((a, b) => a + b, 0) / err.length, maxError: Math.max(...err), fieldMeanError: null, fieldMaxError: null };
     const delta = offsetSteps(real.shares, real.n, sampled.shares, sampled.n);
     for (const b of valueBlocks(table)) for (let t = b.first; t < b.first + b.n; t++) wma[t]! += delta[b.j]!;
-    log(`memory calibration: round ${r + 1}/${opts.rounds}: ${opts.patients} patients sampled, share of patients with each variable off by ${round.meanError.toFixed(4)} on average (at most ${round.maxError.toFixed(4)}); offsets moved`);
+    let said = '';
+    if (realFields) {
+      const got = fieldShares(rows, field);
+      const ferr = Array.from(field).flatMap((f, t) => (f >= 0 ? [Math.abs(got.shares[t]! - realFields.shares[t]!)] : []));
+      round.fieldMeanError = ferr.length > 0 ? ferr.reduce((a, b) => a + b, 0) / ferr.length : 0;
+      round.fieldMaxError = ferr.length > 0 ? Math.max(...ferr) : 0;
+      const step = fieldSteps(field, realFields.shares, realFields.n, got.shares, got.n);
+      for (let t = 0; t < wma.length; t++) wma[t]! += step[t]!;
+      said = `; each covariate's and label's value off by ${round.fieldMeanError.toFixed(4)} on average (at most ${round.fieldMaxError.toFixed(4)})`;
+    }
+    rounds.push(round);
+    log(`memory calibration: round ${r + 1}/${opts.rounds}: ${opts.patients} patients sampled, share of patients with each variable off by ${round.meanError.toFixed(4)} on average (at most ${round.maxError.toFixed(4)})${said}; offsets moved`);
   }
   return { wma, rounds, seconds: (performance.now() - t0) / 1000 };
 }
@@ -146,7 +210,7 @@ export async function calibrateRunWeights(path: string, model: ModelConfig, tok:
   const log = opts.log ?? (() => {});
   const file = await loadSafetensors(path);
   // the refit's stamp is part of the settings: a refit since the calibration undoes it
-  const settings = { patients: opts.patients, rounds: opts.rounds, seed: opts.seed, after_refit: file.metadata['memory_refit'] ?? null };
+  const settings = { patients: opts.patients, rounds: opts.rounds, seed: opts.seed, fields: opts.fields ?? true, after_refit: file.metadata['memory_refit'] ?? null };
   if (JSON.stringify(stampedSettings(file, MEMORY_CALIBRATION_METADATA, path)) === JSON.stringify(settings)) {
     log(`memory calibration: ${path} is already calibrated with these settings`);
     return null;
@@ -154,7 +218,7 @@ export async function calibrateRunWeights(path: string, model: ModelConfig, tok:
   const weights = Object.fromEntries(file.tensors.map((t) => [t.name, tensorToFloat32(t)]));
   const r = await calibrateFirstValues(model, tok, weights, trainShard, opts);
   const tensors = file.tensors.map((t) => ({ name: t.name, dtype: 'F32' as const, shape: t.shape, data: t.name === 'transformer.wma.weight' ? r.wma : weights[t.name]! }));
-  const record = { settings, rounds: r.rounds.map((x) => ({ mean_error: x.meanError, max_error: x.maxError })) };
+  const record = { settings, rounds: r.rounds.map((x) => ({ mean_error: x.meanError, max_error: x.maxError, field_mean_error: x.fieldMeanError, field_max_error: x.fieldMaxError })) };
   await saveSafetensors(path, tensors, { ...file.metadata, [MEMORY_CALIBRATION_METADATA]: JSON.stringify(record) });
   log(`memory calibration: ${opts.rounds} round${opts.rounds === 1 ? '' : 's'} of ${opts.patients} patients in ${r.seconds.toFixed(0)} s`);
   return r;

@@ -82,6 +82,9 @@ export const TRAINING_DATA_INPUTS = ['input_ids', 'position_ids', 'doc_ids', 'ta
  *    tokens back by attention, and measurably spreads its next value too wide (docs/quality.md).
  *    While the variable has no value, wma[v] instead: a first-value offset that only the refit
  *    after training fits (src/train/memoryRefit.ts), so the training graph has no wma.
+ *    A token of no variable's values gets wma[v] at every position: the prefix offsets, which
+ *    the memory calibration fits at the covariates' and labels' values so that sampled records
+ *    have the training split's shares of them (src/generate/calibrate.ts), 0 elsewhere.
  */
 export const MEMORY_INPUT = 'memory';
 
@@ -191,14 +194,17 @@ export function memoryTerms(g: Graph, p: Record<string, Tensor>, latest: Tensor,
   const none = wma ? g.sub(g.scalar(1, dtype), hasF) : null; // [.., J]
   const pieces: Tensor[] = [];
   let at0 = 0;
+  // every other token (specials, covariates, labels, codes, gaps) gets wma's entry as a constant
+  // offset: the calibration fits it at the covariates' and labels' values, 0 elsewhere
+  const constant = (from: number, to: number) => (wma ? g.add(columns(from, to, zerosV), g.slice(wma, [from], [to], [0])) : columns(from, to, zerosV));
   for (const b of c.blocks) {
-    if (b.first > at0) pieces.push(columns(at0, b.first, zerosV));
+    if (b.first > at0) pieces.push(constant(at0, b.first));
     let later = g.matMul(columns(b.first, b.first + b.n, hot), g.gather(p['transformer.wmb.weight']!, b.kernel)); // [.., n]
     if (hotBefore && wmp) later = g.add(later, g.matMul(columns(b.first, b.first + b.n, hotBefore), g.gather(wmp, b.kernel)));
     pieces.push(wma && none ? g.add(later, g.mul(columns(b.j, b.j + 1, none), g.slice(wma, [b.first], [b.first + b.n], [0]))) : later);
     at0 = b.first + b.n;
   }
-  if (at0 < c.V) pieces.push(columns(at0, c.V, zerosV));
+  if (at0 < c.V) pieces.push(constant(at0, c.V));
   const bonus = g.concat(pieces, axis); // [.., V]
   return { embedding, bonus };
 }

@@ -71,6 +71,10 @@ export const trainConfigSchema = z
     // variables more often than teacher forcing predicts (docs/quality.md)
     memory_calibration_patients: z.number().int().min(0).default(1000),
     memory_calibration_rounds: z.number().int().positive().default(1),
+    // the same rounds also move a logit offset of each covariate's and label's value so that the
+    // sampled records have the training split's shares of them (docs/quality.md, "Calibrating
+    // the record's fields"); false = only the variables' first-value offsets
+    memory_calibration_fields: z.boolean().default(true),
   })
   .strict();
 

@@ -9,7 +9,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { calibrateFirstValues, calibrateRunWeights, MEMORY_CALIBRATION_METADATA, offsetSteps, presenceShares, sampleRows } from '../../src/generate/calibrate.ts';
+import { calibrateFirstValues, calibrateRunWeights, fieldOf, fieldShares, fieldSteps, MEMORY_CALIBRATION_METADATA, offsetSteps, presenceShares, sampleRows } from '../../src/generate/calibrate.ts';
+import { batchSeed } from '../../src/generate/generate.ts';
 import { shardPatient } from '../../src/tokenizer/shards.ts';
 import type { ModelConfig } from '../../src/model/config.ts';
 import { initParams, paramLayout, paramViews } from '../../src/model/init.ts';
@@ -88,6 +89,37 @@ describe('offsetSteps', () => {
   });
 });
 
+describe('fieldOf, fieldShares and fieldSteps', () => {
+  it('map each covariate\'s and label\'s value tokens to their field, count the records that have each, and step by the log ratio', () => {
+    const field = fieldOf(tok);
+    const K = tok.covariates.length;
+    tok.covariates.forEach((c, i) => expect(field[c.missing]).toBe(i));
+    tok.labels.forEach((l, i) => expect(field[l.offset]).toBe(K + i));
+    expect(field[tok.bos]).toBe(-1);
+    expect(Array.from(tok.memoryTable().first).every((f, t) => f < 0 || field[t] === -1)).toBe(true);
+    const sex = tok.covariates.find((c) => c.name === 'sex')!;
+    const [f, m] = [sex.offset, sex.offset + 1];
+    const { shares, n } = fieldShares([[tok.bos, f], [tok.bos, m], [tok.bos, f], [tok.bos]], field);
+    expect(n).toBe(4);
+    expect(shares[f]).toBe(0.5);
+    expect(shares[m]).toBe(0.25);
+    expect(shares[tok.bos]).toBe(0);
+    expect(() => fieldShares([[tok.vocab.length]], field)).toThrow(/outside the vocabulary/);
+    const real = new Float64Array(field.length);
+    const got = new Float64Array(field.length);
+    real[f] = 0.44;
+    got[f] = 0.54;
+    real[m] = 0.56;
+    got[m] = 0; // clamped to half a record of 100
+    real[tok.bos] = 0.3; // no field: no step
+    const step = fieldSteps(field, real, 1000, got, 100);
+    expect(step[f]).toBeCloseTo(Math.log(0.44 / 0.54), 12);
+    expect(step[m]).toBeCloseTo(Math.log(0.56 / 0.005), 12);
+    expect(step[tok.bos]).toBe(0);
+    expect(() => fieldSteps(field, real, 10, got.subarray(1), 10)).toThrow(/shares for/);
+  });
+});
+
 describe('calibrateFirstValues', () => {
   it('moves each variable\'s offset by one constant, and brings the sampled shares toward the real ones on draws it did not see', async () => {
     const table = tok.memoryTable();
@@ -95,14 +127,16 @@ describe('calibrateFirstValues', () => {
     const r = await calibrateFirstValues(cfg, tok, weights, shard, { patients: 600, rounds: 2, seed: 3, batchSize: 100, threads: 1 });
     expect(r.rounds).toHaveLength(2);
     expect(r.rounds[1]!.meanError).toBeLessThan(r.rounds[0]!.meanError);
-    // the input is left alone; only value tokens move, by their variable's one step
+    // the input is left alone; only value tokens move, by their variable's one step, and (the
+    // next test) the fields' values
     const wma0 = weights['transformer.wma.weight']!;
     expect(r.wma).not.toBe(wma0);
+    const field = fieldOf(tok);
     const step = new Map<number, number>();
     for (let t = 0; t < r.wma.length; t++) {
       const d = r.wma[t]! - wma0[t]!;
       if (table.first[t]! < 0) {
-        expect(d).toBe(0);
+        if (field[t]! < 0) expect(d).toBe(0);
         continue;
       }
       const j = table.owner[t]!;
@@ -113,6 +147,43 @@ describe('calibrateFirstValues', () => {
     const after = await presenceError({ ...weights, 'transformer.wma.weight': r.wma }, 600, 77);
     expect(before).toBeGreaterThan(0.05);
     expect(after).toBeLessThan(0.6 * before);
+  });
+
+  it('moves each covariate\'s and label\'s value by log(real share / sampled share), and brings the sampled fields toward the real ones on draws it did not see', async () => {
+    const field = fieldOf(tok);
+    const real = fieldShares(Array.from({ length: shard.offsets.length - 1 }, (_, p) => shardPatient(shard, p)), field);
+    const fieldError = async (w: Record<string, Float32Array>, seed: number) => {
+      const got = fieldShares(await sampleRows(cfg, tok, w, 600, seed, 100, 1), field).shares;
+      let sum = 0;
+      let n = 0;
+      field.forEach((f, t) => {
+        if (f >= 0) (sum += Math.abs(got[t]! - real.shares[t]!)), n++;
+      });
+      return sum / n;
+    };
+    const r = await calibrateFirstValues(cfg, tok, weights, shard, { patients: 600, rounds: 1, seed: 4, batchSize: 100, threads: 1 });
+    // the round's own draws, sampled again: its step is the log ratio of their shares to the real ones
+    const drawn = fieldShares(await sampleRows(cfg, tok, weights, 600, batchSeed(4, 0), 100, 1), field);
+    const want = fieldSteps(field, real.shares, real.n, drawn.shares, drawn.n);
+    const wma0 = weights['transformer.wma.weight']!;
+    const table = tok.memoryTable();
+    let moved = 0;
+    for (let t = 0; t < r.wma.length; t++) {
+      if (table.first[t]! >= 0) continue;
+      expect(r.wma[t]! - wma0[t]!).toBeCloseTo(want[t]!, 5);
+      if (field[t]! >= 0 && Math.abs(want[t]!) > 0.1) moved++;
+    }
+    expect(moved).toBeGreaterThan(3);
+    const meanAbs = (a: number[]) => a.reduce((x, y) => x + Math.abs(y), 0) / a.length;
+    expect(r.rounds[0]!.fieldMeanError).toBeCloseTo(meanAbs(Array.from(field).flatMap((f, t) => (f >= 0 ? [drawn.shares[t]! - real.shares[t]!] : []))), 12);
+    const before = await fieldError(weights, 78);
+    const after = await fieldError({ ...weights, 'transformer.wma.weight': r.wma }, 78);
+    expect(before).toBeGreaterThan(0.03);
+    expect(after).toBeLessThan(0.6 * before);
+    // fields: false leaves them alone
+    const off = await calibrateFirstValues(cfg, tok, weights, shard, { patients: 600, rounds: 1, seed: 4, batchSize: 100, threads: 1, fields: false });
+    field.forEach((f, t) => f >= 0 && expect(off.wma[t]).toBe(wma0[t]));
+    expect(off.rounds[0]!.fieldMeanError).toBeNull();
   });
 
   it('needs the refit\'s offsets', async () => {
@@ -139,7 +210,7 @@ describe('calibrateRunWeights', () => {
     }
     expect(file.metadata.other).toBe('kept');
     const stamp = JSON.parse(file.metadata[MEMORY_CALIBRATION_METADATA]!);
-    expect(stamp.settings).toEqual({ patients: 200, rounds: 1, seed: 2, after_refit: '{"settings":{"patients":8}}' });
+    expect(stamp.settings).toEqual({ patients: 200, rounds: 1, seed: 2, fields: true, after_refit: '{"settings":{"patients":8}}' });
     expect(stamp.rounds).toHaveLength(1);
     expect(await calibrateRunWeights(path, cfg, tok, shard, opts)).toBeNull();
     // a refit since (another stamp) calls for a calibration again

@@ -181,8 +181,11 @@ function memoryWeights(table: MemoryTable): Record<string, Float32Array> {
     'transformer.wme.weight': randomWeights(V, 8)['transformer.wte.weight']!,
     // large enough to change greedy choices
     'transformer.wmb.weight': Float32Array.from({ length: V }, (_, v) => ((v * 7919) % 13) / 6 - 1),
-    // −1.5 to 1.5 by variable (the refit ties a variable's tokens)
-    'transformer.wma.weight': Float32Array.from({ length: V }, (_, v) => (table.first[v]! >= 0 ? ((table.owner[v]! * 5) % 7) / 2 - 1.5 : 0)),
+    // −1.5 to 1.5 by variable (the refit ties a variable's tokens); at the covariates' and labels'
+    // values the calibration's field offsets, −2 to 2 by token
+    'transformer.wma.weight': Float32Array.from({ length: V }, (_, v) =>
+      table.first[v]! >= 0 ? ((table.owner[v]! * 5) % 7) / 2 - 1.5 : tok.tokenClass[v] === TokenClass.covariate || tok.tokenClass[v] === TokenClass.label ? ((v * 31) % 9) / 2 - 2 : 0,
+    ),
     // the kernel on the value before the latest, as large
     'transformer.wmp.weight': Float32Array.from({ length: V }, (_, v) => ((v * 104729) % 11) / 5 - 1),
   };

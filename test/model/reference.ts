@@ -20,7 +20,7 @@ export interface ReferenceBatch {
    * tokens to its embedding (the labels' columns, the table's last `labels`, are added whole, outside
    * the mean), and to the logit of each value token v of a variable j with a latest
    * token u, wmb[first[v] + |v − u|]; with a wma table in the parameters, wma[v] to those of a
-   * variable with none. With `before` (each variable's value token before its latest, [B·T, J])
+   * variable with none, and to every token of no variable's values. With `before` (each variable's value token before its latest, [B·T, J])
    * and a wmp table, also wmp[first[v] + |v − u'|] where that token u' is ≥ 0.
    */
   memory?: { latest: ArrayLike<number>; table: MemoryTable; before?: ArrayLike<number> };
@@ -195,8 +195,9 @@ function referenceBonus(batch: ReferenceBatch, n: number, v: number, wmb: ArrayL
   if (!batch.memory) throw new RangeError('reference: a model with the value memory needs batch.memory');
   const { latest, table, before } = batch.memory;
   const j = table.owner[v]!;
-  // a label's token (MemoryTable.labels) has no kernel
-  if (j < 0 || table.sets[v]! < 0 || table.first[v]! < 0) return 0;
+  // a token of no variable's values (a label's, MemoryTable.labels, included) has no kernel:
+  // wma's entry is a constant offset (the calibration's prefix offsets)
+  if (j < 0 || table.sets[v]! < 0 || table.first[v]! < 0) return wma ? wma[v]! : 0;
   const u = latest[n * table.variables + j]!;
   if (u < 0) return wma ? wma[v]! : 0;
   const u2 = before && wmp ? before[n * table.variables + j]! : -1;

@@ -146,6 +146,7 @@ export async function run(ctx: CommandContext): Promise<void> {
     await calibrateRunWeights(files.weights, cfg.model, tok, trainShard, {
       patients: cfg.train.memory_calibration_patients,
       rounds: cfg.train.memory_calibration_rounds,
+      fields: cfg.train.memory_calibration_fields,
       seed: cfg.seed,
       threads: cfg.train.threads || undefined,
       log: (m) => ctx.log(m),
