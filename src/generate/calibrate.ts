@@ -29,18 +29,22 @@ import { buildRunSamplerGraph } from './sampler.ts';
  * [1/(2n), 1 − 1/(2n)] of their sample's size n, so a variable no sampled patient has moves by a
  * finite step.
  *
- * The same round calibrates the record's fields (opts.fields): the covariates' and labels' value
- * tokens, drawn once per record from the model's own distribution at the sequence's start. With
- * the weights averaging nothing, that distribution carries the last updates' noise: one model drew
- * 54% women where the training split has 44%, another 29% medical ICU stays against 37%
- * (docs/quality.md, "Calibrating the record's fields"). Each such token v gets a constant logit
- * offset (wma[v], src/model/gpt.ts), moved by
+ * After the rounds, the record's fields are calibrated (opts.fields): the covariates' and labels'
+ * value tokens, drawn once per record from the model's own distribution at the sequence's start.
+ * With the weights averaging nothing, that distribution carries the last updates' noise: models of
+ * the default recipe drew 39% and 54% women where the training split has 44%, and 29% medical ICU
+ * stays against 37% (docs/quality.md, "Calibrating the record's fields"). Each such token v gets a
+ * constant logit offset (wma[v], src/model/gpt.ts), moved by
  *
- *   δ_v = log(real share) − log(sampled share),
+ *   δ_v = log(real share) − log(sampled share)
  *
- * exact for a field drawn from a fixed distribution (the first covariate) and a step towards the
- * real marginal for the others, whose distribution depends on the fields before them. Shares are
- * clamped as above.
+ * of the records that have v: exact for a field drawn from a fixed distribution (the first
+ * covariate), a step towards the real marginal for the others, whose distribution depends on the
+ * fields before them, so there are FIELD_ROUNDS of them. Shares are clamped as above. A field
+ * round samples records' starts only (sampleRows with maxLen just past the labels: the grammar
+ * then closes each record at once), FIELD_RECORDS of them, about 1/30 of a patient's tokens each;
+ * the fields come before the variables, so the variables' offsets do not change them, and a field
+ * round after the variables' rounds leaves those as they were.
  */
 
 /** The share of `rows` (token id sequences) in which each of the table's J variables has a token. */
@@ -108,6 +112,15 @@ export function fieldSteps(field: Int32Array, real: ArrayLike<number>, nReal: nu
   return Float64Array.from(field, (f, t) => (f < 0 ? 0 : Math.log(clamp(real[t]!, nReal)) - Math.log(clamp(sampled[t]!, nSampled))));
 }
 
+/** Field rounds after the variables' rounds, and records' starts sampled in each (see above). */
+export const FIELD_ROUNDS = 3;
+export const FIELD_RECORDS = 4000;
+
+/** The shortest max_len that lets every record's covariates and labels be drawn freely: <s>, the shortest record, and one token more per label. */
+export function fieldsMaxLen(tok: Tokenizer): number {
+  return 1 + tok.automaton.distToEnd[tok.automaton.startState]! + tok.labels.length;
+}
+
 export interface CalibrationOptions {
   /** patients sampled per round */
   patients: number;
@@ -115,6 +128,9 @@ export interface CalibrationOptions {
   seed: number;
   /** calibrate the covariates' and labels' values too (see above; default true) */
   fields?: boolean;
+  /** field rounds and records' starts sampled in each (FIELD_ROUNDS, FIELD_RECORDS) */
+  fieldRounds?: number;
+  fieldRecords?: number;
   /** rows per sampler call (generate.batch_size) */
   batchSize?: number;
   threads?: number;
@@ -125,21 +141,35 @@ export interface CalibrationRound {
   /** mean and largest |sampled − real| share over the variables, before this round's step */
   meanError: number;
   maxError: number;
-  /** the same over the covariates' and labels' value tokens; null without opts.fields */
-  fieldMeanError: number | null;
-  fieldMaxError: number | null;
+}
+
+/** A field round: the mean and largest |sampled − real| share over the covariates' and labels' value tokens, before its step (the last: after all of them, no step). */
+export interface FieldRound {
+  meanError: number;
+  maxError: number;
 }
 
 export interface CalibrationResult {
-  /** [V]: the new offsets (each value token holds its variable's) */
+  /** [V]: the new offsets (each value token holds its variable's; each field's value its own) */
   wma: Float32Array;
   rounds: CalibrationRound[];
+  /** FIELD_ROUNDS + 1 measurements, the last after the steps; empty without opts.fields */
+  fieldRounds: FieldRound[];
   seconds: number;
 }
 
 /** Samples `n` unconditioned patients from `weights` as generate does at temperature 1, returning their token rows. */
-export async function sampleRows(model: ModelConfig, tok: Tokenizer, weights: Record<string, Float32Array>, n: number, seed: number, batchSize: number, threads: number | undefined): Promise<Int32Array[]> {
-  const sampler = Sampler.fromSession(await createSession(buildRunSamplerGraph(model, tok, weights), { threads: threads ?? 0 }), tok, model.n_ctx);
+export async function sampleRows(
+  model: ModelConfig,
+  tok: Tokenizer,
+  weights: Record<string, Float32Array>,
+  n: number,
+  seed: number,
+  batchSize: number,
+  threads: number | undefined,
+  maxLen = model.n_ctx,
+): Promise<Int32Array[]> {
+  const sampler = Sampler.fromSession(await createSession(buildRunSamplerGraph(model, tok, weights), { threads: threads ?? 0 }), tok, maxLen);
   const rows: Int32Array[] = [];
   for (let b = 0; b * batchSize < n; b++) {
     const B = Math.min(batchSize, n - b * batchSize);
@@ -166,9 +196,6 @@ export async function calibrateFirstValues(model: ModelConfig, tok: Tokenizer, w
   const wma0 = weights['transformer.wma.weight'];
   if (!wma0) throw new SynehrError('E_RUN', "the weights have no 'transformer.wma.weight': the value memory's refit writes it, calibrate after it");
   const real = presenceShares(shardRows(trainShard), table);
-  const fields = opts.fields ?? true;
-  const field = fieldOf(tok);
-  const realFields = fields ? fieldShares(shardRows(trainShard), field) : null;
   const wma = Float32Array.from(wma0);
   const rounds: CalibrationRound[] = [];
   for (let r = 0; r < opts.rounds; r++) {
@@ -177,23 +204,41 @@ export async function calibrateFirstValues(model: ModelConfig, tok: Tokenizer, w
     const sampled = presenceShares(rows, table);
     // over the series variables: a label (model.memory_labels) is in every record, real or sampled
     const err = Array.from(sampled.shares.subarray(0, table.variables - table.labels), (p, j) => Math.abs(p - real.shares[j]!));
-    const round: CalibrationRound = { meanError: err.reduce((a, b) => a + b, 0) / err.length, maxError: Math.max(...err), fieldMeanError: null, fieldMaxError: null };
+    const round = { meanError: err.reduce((a, b) => a + b, 0) / err.length, maxError: Math.max(...err) };
+    rounds.push(round);
     const delta = offsetSteps(real.shares, real.n, sampled.shares, sampled.n);
     for (const b of valueBlocks(table)) for (let t = b.first; t < b.first + b.n; t++) wma[t]! += delta[b.j]!;
-    let said = '';
-    if (realFields) {
-      const got = fieldShares(rows, field);
-      const ferr = Array.from(field).flatMap((f, t) => (f >= 0 ? [Math.abs(got.shares[t]! - realFields.shares[t]!)] : []));
-      round.fieldMeanError = ferr.length > 0 ? ferr.reduce((a, b) => a + b, 0) / ferr.length : 0;
-      round.fieldMaxError = ferr.length > 0 ? Math.max(...ferr) : 0;
-      const step = fieldSteps(field, realFields.shares, realFields.n, got.shares, got.n);
-      for (let t = 0; t < wma.length; t++) wma[t]! += step[t]!;
-      said = `; each covariate's and label's value off by ${round.fieldMeanError.toFixed(4)} on average (at most ${round.fieldMaxError.toFixed(4)})`;
-    }
-    rounds.push(round);
-    log(`memory calibration: round ${r + 1}/${opts.rounds}: ${opts.patients} patients sampled, share of patients with each variable off by ${round.meanError.toFixed(4)} on average (at most ${round.maxError.toFixed(4)})${said}; offsets moved`);
+    log(`memory calibration: round ${r + 1}/${opts.rounds}: ${opts.patients} patients sampled, share of patients with each variable off by ${round.meanError.toFixed(4)} on average (at most ${round.maxError.toFixed(4)}); offsets moved`);
   }
-  return { wma, rounds, seconds: (performance.now() - t0) / 1000 };
+  const fieldRounds = (opts.fields ?? true) ? await calibrateFields(model, tok, weights, wma, trainShard, opts) : [];
+  return { wma, rounds, fieldRounds, seconds: (performance.now() - t0) / 1000 };
+}
+
+/** The field rounds (see above) on `weights` with the offsets `wma`, which they move in place; their seeds follow the opts.rounds variables' rounds'. */
+export async function calibrateFields(model: ModelConfig, tok: Tokenizer, weights: Record<string, Float32Array>, wma: Float32Array, trainShard: TokenShard, opts: CalibrationOptions): Promise<FieldRound[]> {
+  const log = opts.log ?? (() => {});
+  const field = fieldOf(tok);
+  const real = fieldShares(shardRows(trainShard), field);
+  const nRounds = opts.fieldRounds ?? FIELD_ROUNDS;
+  const n = opts.fieldRecords ?? FIELD_RECORDS;
+  const out: FieldRound[] = [];
+  for (let r = 0; r <= nRounds; r++) {
+    // the seeds after the variables' rounds'
+    const rows = await sampleRows(model, tok, { ...weights, 'transformer.wma.weight': wma }, n, batchSeed(opts.seed, opts.rounds + r), opts.batchSize ?? 64, opts.threads, fieldsMaxLen(tok));
+    const got = fieldShares(rows, field);
+    const err = Array.from(field).flatMap((f, t) => (f >= 0 ? [Math.abs(got.shares[t]! - real.shares[t]!)] : []));
+    const round = { meanError: err.length > 0 ? err.reduce((a, b) => a + b, 0) / err.length : 0, maxError: err.length > 0 ? Math.max(...err) : 0 };
+    out.push(round);
+    const said = `each covariate's and label's value off by ${round.meanError.toFixed(4)} on average (at most ${round.maxError.toFixed(4)})`;
+    if (r === nRounds) {
+      log(`memory calibration: fields: ${n} records' starts sampled after ${nRounds} round${nRounds === 1 ? '' : 's'}: ${said}`);
+      break;
+    }
+    const step = fieldSteps(field, real.shares, real.n, got.shares, got.n);
+    for (let t = 0; t < wma.length; t++) wma[t]! += step[t]!;
+    log(`memory calibration: fields: round ${r + 1}/${nRounds}: ${n} records' starts sampled, ${said}; offsets moved`);
+  }
+  return out;
 }
 
 /** The safetensors metadata key that records a calibration: its settings and each round's errors (JSON). */
@@ -210,7 +255,8 @@ export async function calibrateRunWeights(path: string, model: ModelConfig, tok:
   const log = opts.log ?? (() => {});
   const file = await loadSafetensors(path);
   // the refit's stamp is part of the settings: a refit since the calibration undoes it
-  const settings = { patients: opts.patients, rounds: opts.rounds, seed: opts.seed, fields: opts.fields ?? true, after_refit: file.metadata['memory_refit'] ?? null };
+  const fields = (opts.fields ?? true) ? { rounds: opts.fieldRounds ?? FIELD_ROUNDS, records: opts.fieldRecords ?? FIELD_RECORDS } : null;
+  const settings = { patients: opts.patients, rounds: opts.rounds, seed: opts.seed, fields, after_refit: file.metadata['memory_refit'] ?? null };
   if (JSON.stringify(stampedSettings(file, MEMORY_CALIBRATION_METADATA, path)) === JSON.stringify(settings)) {
     log(`memory calibration: ${path} is already calibrated with these settings`);
     return null;
@@ -218,7 +264,11 @@ export async function calibrateRunWeights(path: string, model: ModelConfig, tok:
   const weights = Object.fromEntries(file.tensors.map((t) => [t.name, tensorToFloat32(t)]));
   const r = await calibrateFirstValues(model, tok, weights, trainShard, opts);
   const tensors = file.tensors.map((t) => ({ name: t.name, dtype: 'F32' as const, shape: t.shape, data: t.name === 'transformer.wma.weight' ? r.wma : weights[t.name]! }));
-  const record = { settings, rounds: r.rounds.map((x) => ({ mean_error: x.meanError, max_error: x.maxError, field_mean_error: x.fieldMeanError, field_max_error: x.fieldMaxError })) };
+  const record = {
+    settings,
+    rounds: r.rounds.map((x) => ({ mean_error: x.meanError, max_error: x.maxError })),
+    field_rounds: r.fieldRounds.map((x) => ({ mean_error: x.meanError, max_error: x.maxError })),
+  };
   await saveSafetensors(path, tensors, { ...file.metadata, [MEMORY_CALIBRATION_METADATA]: JSON.stringify(record) });
   log(`memory calibration: ${opts.rounds} round${opts.rounds === 1 ? '' : 's'} of ${opts.patients} patients in ${r.seconds.toFixed(0)} s`);
   return r;

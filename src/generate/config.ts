@@ -18,8 +18,9 @@ export const generateConfigSchema = z
     // label guidance (docs/cli.md, docs/quality.md): each row is sampled beside a contrast row that has the
     // other value of a binary label, from l + guidance · (l − l_contrast), which strengthens what
     // the label changes in a record; 0 = off (one row each, the model's distribution). Costs
-    // twice the sampling
-    guidance: z.number().min(0).default(0),
+    // twice the sampling. auto = 0.5 where the guided label is binary and drawn before the
+    // series (tokenizer.label_position=first), else 0; the log and the manifest say which
+    guidance: z.union([z.literal('auto'), z.number().min(0)]).default('auto'),
     // the binary label guidance contrasts; null = the data config's main label
     guidance_label: z.string().min(1).nullable().default(null),
     seed: z.number().int().default(1234),

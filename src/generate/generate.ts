@@ -207,6 +207,27 @@ export function guidedLabelName(gen: GenerateConfig, data: DataConfig): string {
   return name;
 }
 
+/** The guidance `generate.guidance=auto` applies where the data allows it (docs/quality.md, "Label guidance"). */
+export const AUTO_GUIDANCE = 0.5;
+
+/**
+ * generate.guidance as applied: a number as given (checked when the run's sampler is built), or
+ * for 'auto' AUTO_GUIDANCE on the guided label when the tokenizer has it as a binary label drawn
+ * before the series, else 0; `why` says which, for the log.
+ */
+export function resolveGuidance(gen: GenerateConfig, data: DataConfig, tok: Tokenizer): { w: number; label: string | null; why: string } {
+  if (gen.guidance !== 'auto') return { w: gen.guidance, label: gen.guidance > 0 ? guidedLabelName(gen, data) : null, why: `generate.guidance=${gen.guidance}` };
+  const name = gen.guidance_label ?? mainLabel(data);
+  const off = (reason: string) => ({ w: 0, label: null, why: `generate.guidance=auto: off, ${reason}` });
+  if (name === null) return off(`the data config '${data.name}' has no labels`);
+  const i = tok.labelIndex.get(name);
+  if (i === undefined) throw new SynehrError('E_CONFIG_VALUE', `generate.guidance_label: no label '${name}' in this run's tokenizer (known: ${tok.labels.map((l) => l.name).join(', ') || 'none'})`);
+  const l = tok.labels[i]!;
+  if (l.bins || l.values.length !== 2) return off(`'${name}' is not binary (${l.bins ? 'binned' : `${l.values.length} values`})`);
+  if (tok.labelsLast) return off(`the labels follow the series (tokenizer.label_position=last)`);
+  return { w: AUTO_GUIDANCE, label: name, why: `generate.guidance=auto: ${AUTO_GUIDANCE} on '${name}'` };
+}
+
 /** Generates gen.n_samples patients into outDir. */
 export async function generateSynthetic(o: GenerateOptions): Promise<GenerateResult> {
   const log = o.log ?? (() => undefined);
@@ -245,7 +266,8 @@ export async function generateSynthetic(o: GenerateOptions): Promise<GenerateRes
   const tok = run.tokenizer;
   const maxLen = Math.min(gen.max_len ?? o.model.n_ctx, o.model.n_ctx);
   // label guidance samples from a graph built here, since each row needs its contrast row
-  const guidedLabel = gen.guidance > 0 ? guidedLabelName(gen, o.data) : null;
+  const guidance = resolveGuidance(gen, o.data, tok);
+  const guidedLabel = guidance.label;
   const sampler = guidedLabel
     ? Sampler.fromSession(
         await createSession(buildRunSamplerGraph(o.model, tok, run.weights, { flip: guidanceFlip(tok, guidedLabel) }), { threads: o.threads ?? 0 }),
@@ -253,7 +275,8 @@ export async function generateSynthetic(o: GenerateOptions): Promise<GenerateRes
         maxLen,
       )
     : await Sampler.open(runFiles(o.runDir).sampler, tok, maxLen, o.threads ?? 0);
-  if (guidedLabel) log(`generate: label guidance ${gen.guidance} on '${guidedLabel}' (each row beside a contrast row: twice the sampling)`);
+  if (guidedLabel) log(`generate: label guidance ${guidance.w} on '${guidedLabel}' (${guidance.why}; each row beside a contrast row: twice the sampling)`);
+  else if (gen.guidance === 'auto') log(`generate: ${guidance.why}`);
 
   if (o.realIds) {
     for (const id of o.realIds) {
@@ -284,7 +307,7 @@ export async function generateSynthetic(o: GenerateOptions): Promise<GenerateRes
     top_k: gen.top_k,
     top_p: gen.top_p,
     value_temperature: gen.value_temperature,
-    guidance: gen.guidance,
+    guidance: guidance.w,
     guidance_label: guidedLabel,
     max_len: maxLen,
     fix_covars: gen.fix_covars,
@@ -354,7 +377,7 @@ export async function generateSynthetic(o: GenerateOptions): Promise<GenerateRes
           for (const members of groups.values()) {
             const { ids, T } = await sampler.sample(
               members.map((r) => prefixFor(first + r)),
-              { temperature: gen.temperature, topK: gen.top_k, topP: gen.top_p, valueTemperature: gen.value_temperature, guidance: gen.guidance, seed: batchSeed(seed, g++) },
+              { temperature: gen.temperature, topK: gen.top_k, topP: gen.top_p, valueTemperature: gen.value_temperature, guidance: guidance.w, seed: batchSeed(seed, g++) },
             );
             const rng = new Rng(batchSeed(seed, 1000 + g));
             members.forEach((r, i) => {

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateConfigSchema, type GenerateConfig } from '../../src/generate/config.ts';
 import { exportIsCurrent, exportRun } from '../../src/generate/export.ts';
-import { cohortPrefixes, conditionPrefix, generateSynthetic, type GenerateOptions } from '../../src/generate/generate.ts';
+import { AUTO_GUIDANCE, cohortPrefixes, conditionPrefix, generateSynthetic, resolveGuidance, type GenerateOptions } from '../../src/generate/generate.ts';
 import { readParquetTable, readRecords, TABLE_NAMES } from '../../src/records/tables.ts';
 import type { PatientRecord } from '../../src/records/types.ts';
 import { buildTokenShard, writeTokenShard } from '../../src/tokenizer/shards.ts';
@@ -242,6 +242,22 @@ describe('generateSynthetic', () => {
       'E_CONFIG_VALUE',
       /generate\.guidance_label: 'los' has (binned values|\d+ values); guidance contrasts the two values of a binary label/,
     );
+  });
+
+  it('generate.guidance=auto: 0.5 on a binary label drawn before the series, else off with the reason logged', async () => {
+    const logs: string[] = [];
+    await generateSynthetic(opts('auto', { log: (m) => logs.push(m) }, { guidance: 'auto' }));
+    const manifest = JSON.parse(await readFile(join(root, 'auto', 'manifest.json'), 'utf8'));
+    expect(manifest.sampling).toMatchObject({ guidance: AUTO_GUIDANCE, guidance_label: 'death' });
+    expect(logs.some((l) => /label guidance 0\.5 on 'death' \(generate\.guidance=auto/.test(l))).toBe(true);
+    expect(resolveGuidance(gen({ guidance: 'auto', guidance_label: 'los' }), toyData, run.tok)).toMatchObject({ w: 0, label: null, why: expect.stringMatching(/off, 'los' is not binary/) });
+    const last = fitTokenizer(run.cohort, toyData, { ...tokCfg(), label_position: 'last' });
+    expect(resolveGuidance(gen({ guidance: 'auto' }), toyData, last)).toMatchObject({ w: 0, label: null, why: expect.stringMatching(/label_position=last/) });
+    expect(resolveGuidance(gen({ guidance: 'auto' }), { ...toyData, labels: [] }, run.tok)).toMatchObject({ w: 0, why: expect.stringMatching(/has no labels/) });
+    expect(() => resolveGuidance(gen({ guidance: 'auto', guidance_label: 'nope' }), toyData, run.tok)).toThrow(/no label 'nope'.*known: death/);
+    // a number is taken as given
+    expect(resolveGuidance(gen({ guidance: 0 }), toyData, run.tok)).toMatchObject({ w: 0, label: null });
+    expect(resolveGuidance(gen({ guidance: 1.5 }), toyData, run.tok)).toMatchObject({ w: 1.5, label: 'death' });
   });
 
   it('refuses real ids that look like synthetic ones', async () => {

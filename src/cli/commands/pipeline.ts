@@ -18,14 +18,15 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import type { CommandContext } from '../context.ts';
 import { exportIsCurrent } from '../../generate/export.ts';
-import { guidedLabelName } from '../../generate/generate.ts';
+import { resolveGuidance } from '../../generate/generate.ts';
+import { loadTokenizer } from '../../tokenizer/file.ts';
 import { dataConfigSchema } from '../../records/dataConfig.ts';
 import { tokenizerConfigSchema } from '../../tokenizer/config.ts';
 import { manifestPath, readManifest } from '../../records/manifest.ts';
 import { dataConfigHash } from '../../records/dataConfigHash.ts';
 import { fileSha256 } from '../../train/runStamp.ts';
 import { writeFileAtomic } from '../../util/files.ts';
-import { dataPaths, runPaths } from '../../config/runPaths.ts';
+import { dataPaths, runFiles, runPaths } from '../../config/runPaths.ts';
 import * as prepare from './prepare.ts';
 import * as tokenize from './tokenize.ts';
 import * as train from './train.ts';
@@ -86,6 +87,9 @@ export async function run(ctx: CommandContext): Promise<number | void> {
       const m = await readManifest(paths.synthetic).catch(() => null);
       if (!m || !existsSync(paths.weights)) return false;
       const g = cfg.generate;
+      // generate.guidance=auto resolves against the run's tokenizer, as generate does
+      if (!existsSync(runFiles(paths.dir).tokenizer)) return false;
+      const guidance = resolveGuidance(g, cfg.data, loadTokenizer(runFiles(paths.dir).tokenizer));
       const same =
         m.n_samples === g.n_samples &&
         m.seed === g.seed &&
@@ -94,8 +98,8 @@ export async function run(ctx: CommandContext): Promise<number | void> {
         m.sampling.top_k === g.top_k &&
         m.sampling.top_p === g.top_p &&
         m.sampling.value_temperature === g.value_temperature &&
-        m.sampling.guidance === g.guidance &&
-        (g.guidance === 0 || m.sampling.guidance_label === guidedLabelName(g, cfg.data)) &&
+        m.sampling.guidance === guidance.w &&
+        m.sampling.guidance_label === guidance.label &&
         m.sampling.fix_covars === g.fix_covars &&
         JSON.stringify(m.formats) === JSON.stringify(g.formats);
       return same && m.weights_sha256 === (await fileSha256(paths.weights));
