@@ -54,7 +54,7 @@ const collect = argv.includes('--collect');
 if (collect) argv.splice(argv.indexOf('--collect'), 1);
 if (collect && !reuse) throw new Error('bench/quality: --collect reads the runs of --reuse TAG; give --reuse');
 // the recipe at its fixed number of updates, so that runs on machines of other speeds compare;
-// `train.max_minutes=19` (npm start's budget) measures what npm start gives on this machine
+// `train.max_minutes=17` (npm start's budget) measures what npm start gives on this machine
 const overrides = argv.some((a) => a.startsWith('train.max_minutes=')) ? argv : [...argv, 'train.max_minutes=null'];
 
 interface Figure {

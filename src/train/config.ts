@@ -24,11 +24,12 @@ export const trainConfigSchema = z
     max_steps: z.number().int().positive().default(3500),
     // a wall-clock budget for the updates, in minutes (validation and checkpoints included); null =
     // none. At every evaluation the schedule is re-planned to the updates that fit at the speed
-    // measured so far (never more than max_steps), so the cosine still ends at min_lr_ratio. 19
+    // measured so far (never more than max_steps), so the cosine still ends at min_lr_ratio. 17
     // keeps the default recipe's `npm start` within 30 minutes on a slow day: at 22 it took 32.4 in
-    // a fresh clone at 7,000 tokens/s, 10 of them after training (docs/quality.md); a machine
-    // that runs 3,500 updates in less is not affected
-    max_minutes: z.number().positive().nullable().default(19),
+    // a fresh clone at 7,000 tokens/s, 10 of them after training, and label guidance
+    // (generate.guidance=auto) adds about 2 more (docs/quality.md); a machine that runs 3,500
+    // updates in less is not affected
+    max_minutes: z.number().positive().nullable().default(17),
     weight_decay: z.number().min(0).default(0.1),
     // GPT practice: no weight decay on biases, LayerNorm and embeddings unless asked
     decay_embeddings: z.boolean().default(false),
