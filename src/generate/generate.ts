@@ -225,7 +225,7 @@ export function resolveGuidance(gen: GenerateConfig, data: DataConfig, tok: Toke
   const l = tok.labels[i]!;
   if (l.bins || l.values.length !== 2) return off(`'${name}' is not binary (${l.bins ? 'binned' : `${l.values.length} values`})`);
   if (tok.labelsLast) return off(`the labels follow the series (tokenizer.label_position=last)`);
-  return { w: AUTO_GUIDANCE, label: name, why: `generate.guidance=auto: ${AUTO_GUIDANCE} on '${name}'` };
+  return { w: AUTO_GUIDANCE, label: name, why: 'generate.guidance=auto' };
 }
 
 /** Generates gen.n_samples patients into outDir. */
