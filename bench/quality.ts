@@ -84,7 +84,8 @@ interface Metrics {
   refitValDelta: number | null;
   /** the calibration's first round: mean |sampled − real| share of patients with each variable, before its step */
   calibrationError: number | null;
-  wallSeconds: number;
+  /** seconds this invocation spent on the run (under --reuse: generation and evaluation only); null with --collect */
+  wallSeconds: number | null;
 }
 
 const row = (m: Metrics, key: string): Row => {
@@ -127,7 +128,7 @@ const FIGURES: Figure[] = [
   { key: 'tokens_per_s', name: 'training tokens/s', target: '', get: (m) => ({ synthetic: m.tokensPerSecond }) },
   { key: 'train_minutes', name: 'training minutes', target: '', get: (m) => ({ synthetic: m.trainSeconds / 60 }) },
   { key: 'train_updates', name: 'training updates', target: '', get: (m) => ({ synthetic: m.updates }) },
-  { key: 'wall_minutes', name: 'pipeline minutes (train, export, generate, evaluate)', target: '', get: (m) => ({ synthetic: m.wallSeconds / 60 }) },
+  { key: 'wall_minutes', name: 'pipeline minutes (train, export, generate, evaluate)', target: '', get: (m) => ({ synthetic: m.wallSeconds === null ? null : m.wallSeconds / 60 }) },
 ];
 
 function synehr(args: string[], log: string): void {
@@ -156,7 +157,8 @@ async function runOnce(seed: number, n: number): Promise<Metrics> {
     ['pipeline', `run_name=${run}`, reuse ? 'resume=true' : 'overwrite=true', `seed=${seed}`, `generate.seed=${seed}`, `generate.n_samples=${n}`, `eval.seed=${seed}`, `eval.holdout=${holdout}`, 'tracking.tensorboard=false', ...overrides],
     join(ROOT, 'saved_models', `quality-${tag}-s${seed}.log`),
   );
-  const wallSeconds = (performance.now() - t0) / 1000;
+  // --collect runs nothing, so it has no wall time to report
+  const wallSeconds = collect ? null : (performance.now() - t0) / 1000;
   const metrics = JSON.parse(readFileSync(join(dir, 'eval', 'metrics.json'), 'utf8')) as { rows: Row[]; meta: { config?: { holdout?: string } } };
   const evaluated = metrics.meta.config?.holdout;
   if (evaluated === undefined) throw new Error(`bench/quality: ${dir}/eval/metrics.json does not say which split it was evaluated on (it predates meta.config); evaluate it with eval.holdout=${holdout}`);
@@ -191,11 +193,13 @@ async function runOnce(seed: number, n: number): Promise<Metrics> {
   };
 }
 
-const stat = (xs: (number | null | undefined)[]): { mean: number; sd: number; n: number } | null => {
+/** mean ± sd over the seeds, and each seed's value in seed_list's order (null where a run has none), for paired comparisons */
+const stat = (xs: (number | null | undefined)[]): { mean: number; sd: number; n: number; values: (number | null)[] } | null => {
   const v = xs.filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
   if (v.length === 0) return null;
   const m = v.reduce((a, b) => a + b, 0) / v.length;
-  return { mean: m, sd: v.length > 1 ? Math.sqrt(v.reduce((a, b) => a + (b - m) ** 2, 0) / (v.length - 1)) : 0, n: v.length };
+  const values = xs.map((x) => (typeof x === 'number' && Number.isFinite(x) ? x : null));
+  return { mean: m, sd: v.length > 1 ? Math.sqrt(v.reduce((a, b) => a + (b - m) ** 2, 0) / (v.length - 1)) : 0, n: v.length, values };
 };
 
 const n = trainSize();
@@ -204,7 +208,7 @@ const runs: Metrics[] = [];
 for (const s of seedNumbers) {
   const m = await runOnce(s, n);
   runs.push(m);
-  console.error(`bench/quality: seed ${s} done in ${(m.wallSeconds / 60).toFixed(1)} min`);
+  console.error(`bench/quality: seed ${s} ${m.wallSeconds === null ? 'read' : `done in ${(m.wallSeconds / 60).toFixed(1)} min`}`);
 }
 
 const table = FIGURES.map((f) => {

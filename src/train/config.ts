@@ -47,8 +47,9 @@ export const trainConfigSchema = z
     checkpoint_every: z.number().int().positive().default(100),
     // an exponential moving average of the weights after every update (src/train/ema.ts), e.g.
     // 0.99: the average spans ~1 / (1 − decay) updates. Validation, early stopping and
-    // model.safetensors then use the average; null = off, the raw weights
-    ema_decay: z.number().gt(0).lt(1).nullable().default(null),
+    // model.safetensors then use the average; null = off, the raw weights. 0.998 (~500 updates)
+    // lowered detection and raised KSComplement and PRDC on the validation split (docs/quality.md)
+    ema_decay: z.number().gt(0).lt(1).nullable().default(0.998),
     log_every: z.number().int().positive().default(10),
     // With model.value_memory: after training, the memory's logit bonuses (wmb, wma) are refitted on
     // the frozen trunk over this many training patients (src/train/memoryRefit.ts), keeping the

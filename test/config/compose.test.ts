@@ -33,14 +33,15 @@ describe('schema defaults', () => {
     expect(modelConfigSchema.parse({})).toEqual({ ...small, value_memory: false });
   });
 
-  it("train=quick (README: `npm start -- train=quick`) is the default recipe with 600 updates instead of the schema's, and no memory refit or calibration", () => {
+  it("train=quick (README: `npm start -- train=quick`) is the default recipe with 600 updates instead of the schema's, and no memory refit, calibration or weight average", () => {
     const recipe = compose({ searchPath: [BUILTIN], overrides: [] }).config.train;
     const quick = compose({ searchPath: [BUILTIN], overrides: ['train=quick'] }).config.train;
     expect(recipe).toEqual(trainConfigSchema.parse({}));
     expect(recipe.max_steps).toBeGreaterThan(600);
     expect(recipe.memory_refit_patients).toBeGreaterThan(0);
     expect(recipe.memory_calibration_patients).toBeGreaterThan(0);
-    expect(quick).toEqual({ ...recipe, max_steps: 600, memory_refit_patients: 0, memory_calibration_patients: 0 });
+    expect(recipe.ema_decay).toBe(0.998);
+    expect(quick).toEqual({ ...recipe, max_steps: 600, memory_refit_patients: 0, memory_calibration_patients: 0, ema_decay: null });
   });
 });
 
