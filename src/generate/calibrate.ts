@@ -81,11 +81,15 @@ export function offsetSteps(real: ArrayLike<number>, nReal: number, sampled: Arr
 
 /**
  * Per token [V], the field it is a value of: covariate i is field i, label i field K + i (K
- * covariates); −1 for every other token.
+ * covariates); −1 for every other token. With the labels after the series
+ * (tokenizer.label_position=last) the labels are no fields: a record's start does not hold them,
+ * and the labels the grammar closes a start with follow a record with no series, so their shares
+ * there say nothing of whole records'.
  */
 export function fieldOf(tok: Tokenizer): Int32Array {
   const K = tok.covariates.length;
-  return Int32Array.from(tok.tokenClass, (c, t) => (c === TokenClass.covariate ? tok.tokenOwner[t]! : c === TokenClass.label ? K + tok.tokenOwner[t]! : -1));
+  const label = (t: number) => (tok.labelsLast ? -1 : K + tok.tokenOwner[t]!);
+  return Int32Array.from(tok.tokenClass, (c, t) => (c === TokenClass.covariate ? tok.tokenOwner[t]! : c === TokenClass.label ? label(t) : -1));
 }
 
 /** Per token [V], the share of `rows` that have it (a field's value is in a record at most once); 0 at tokens of no field. */
@@ -229,7 +233,7 @@ export async function calibrateFields(model: ModelConfig, tok: Tokenizer, weight
     const err = Array.from(field).flatMap((f, t) => (f >= 0 ? [Math.abs(got.shares[t]! - real.shares[t]!)] : []));
     const round = { meanError: err.length > 0 ? err.reduce((a, b) => a + b, 0) / err.length : 0, maxError: err.length > 0 ? Math.max(...err) : 0 };
     out.push(round);
-    const said = `each covariate's and label's value off by ${round.meanError.toFixed(4)} on average (at most ${round.maxError.toFixed(4)})`;
+    const said = `${tok.labelsLast ? "each covariate's value (the labels follow the series: not calibrated)" : "each covariate's and label's value"} off by ${round.meanError.toFixed(4)} on average (at most ${round.maxError.toFixed(4)})`;
     if (r === nRounds) {
       log(`memory calibration: fields: ${n} records' starts sampled after ${nRounds} round${nRounds === 1 ? '' : 's'}: ${said}`);
       break;

@@ -38,6 +38,11 @@ export interface TrainingGraphOptions {
    * defaultAttentionBlocks(T).
    */
   attentionBlocks?: number;
+  /**
+   * The loss weight of each target token [V] (train.main_label_weight): the loss is
+   * Σ w[target] · nll / (targets not −1), so weights of 1 give the plain mean. Absent: all 1.
+   */
+  targetWeights?: Float32Array;
 }
 
 /**
@@ -389,17 +394,20 @@ function blockCausalAttention(g: Graph, q: Tensor, k: Tensor, v: Tensor, masks: 
 }
 
 /**
- * Mean cross-entropy over the targets that are not −1. logits [N, V], targets [B, T].
+ * Mean cross-entropy over the targets that are not −1, each weighted by targetWeights[target] where
+ * given. logits [N, V], targets [B, T].
  * GatherElements picks the target log-probabilities (a OneHot over N × V is far slower).
  */
-function maskedCrossEntropy(g: Graph, logits: Tensor, targets: Tensor, N: number): Tensor {
+function maskedCrossEntropy(g: Graph, logits: Tensor, targets: Tensor, N: number, targetWeights?: Float32Array): Tensor {
   const tgt = g.reshape(targets, [N, 1]);
   const valid = g.greaterOrEqual(tgt, g.scalar(0, 'int64')); // [N, 1]
   const safe = g.where(valid, tgt, g.scalar(0, 'int64'));
   const nll = g.crossEntropy(logits, safe); // [N, 1]
   const w = g.cast(valid, logits.dtype);
   const count = g.max(g.reduceSum(w, undefined, false), 1); // all-padding batches give loss 0, not NaN
-  return g.div(g.reduceSum(g.mul(nll, w), undefined, false), count); // []
+  // the weights divide by the count of targets, not by their sum, so a token of weight 1 counts as in the plain mean
+  const weighted = targetWeights ? g.mul(w, g.gather(g.constant(logits.dtype === 'float64' ? Float64Array.from(targetWeights) : targetWeights, logits.dtype, [targetWeights.length], 'target_weights'), safe)) : w; // [N, 1]
+  return g.div(g.reduceSum(g.mul(nll, weighted), undefined, false), count); // []
 }
 
 interface LossGraph {
@@ -437,7 +445,10 @@ function buildLoss(cfg: ModelConfig, opts: TrainingGraphOptions, name: string, w
   const xf = gptHidden(g, cfg, p, ids, positions, docs, { B, T, primitiveLayerNorm, attentionBlocks, dropMask: (n) => dropMasks.get(n), ...(memory ? { memoryEmbedding: memory.embedding } : {}) });
   const head = g.gemm(xf, p['transformer.wte.weight']!, null, { transB: true }); // tied head: [N, V]
   const logits = memory ? g.add(head, memory.bonus) : head;
-  const loss = maskedCrossEntropy(g, logits, targets, B * T);
+  if (opts.targetWeights && opts.targetWeights.length !== vocabSize) {
+    throw new RangeError(`buildTrainingGraph: targetWeights has ${opts.targetWeights.length} entries for a vocabulary of ${vocabSize}`);
+  }
+  const loss = maskedCrossEntropy(g, logits, targets, B * T, opts.targetWeights);
   return { g, loss, params, paramTensors };
 }
 

@@ -18,6 +18,7 @@ import { gptParamSpecs } from '../../src/model/params.ts';
 import { loadSafetensors, saveSafetensors, tensorToFloat32 } from '../../src/model/safetensors.ts';
 import { fitTokenizer } from '../../src/tokenizer/fit.ts';
 import type { Tokenizer } from '../../src/tokenizer/tokenizer.ts';
+import { TokenClass } from '../../src/tokenizer/vocabulary.ts';
 import type { TokenShard } from '../../src/train/batches.ts';
 import { Rng } from '../../src/util/rng.ts';
 import { cohortArb, tokCfg, toyData } from '../tokenizer/helpers.ts';
@@ -25,11 +26,12 @@ import { cohortArb, tokCfg, toyData } from '../tokenizer/helpers.ts';
 const cfg: ModelConfig = { name: 'calibrate-test', n_layer: 1, n_embd: 16, n_head: 2, n_ctx: 96, init_std: 0.3, embd_pdrop: 0, resid_pdrop: 0, value_memory: true, memory_labels: false };
 
 let tok: Tokenizer;
+let cohort: Parameters<typeof fitTokenizer>[0];
 let shard: TokenShard;
 let weights: Record<string, Float32Array>;
 
 beforeAll(() => {
-  const cohort = fc.sample(cohortArb, { numRuns: 1, seed: 11 })[0]!;
+  cohort = fc.sample(cohortArb, { numRuns: 1, seed: 11 })[0]!;
   tok = fitTokenizer(cohort, toyData, tokCfg());
   const encoded = cohort.map((r) => Array.from(tok.encodePatient(r)));
   const offsets = new Uint32Array(encoded.length + 1);
@@ -117,6 +119,22 @@ describe('fieldOf, fieldShares and fieldSteps', () => {
     expect(step[m]).toBeCloseTo(Math.log(0.56 / 0.005), 12);
     expect(step[tok.bos]).toBe(0);
     expect(() => fieldSteps(field, real, 10, got.subarray(1), 10)).toThrow(/shares for/);
+  });
+
+  it('with the labels after the series, maps the covariates as before and the labels to no field', () => {
+    const last = fitTokenizer(cohort, toyData, tokCfg({ label_position: 'last' }));
+    expect(last.labelsLast).toBe(true);
+    const field = fieldOf(last);
+    const K = last.covariates.length;
+    last.covariates.forEach((c, i) => expect(field[c.missing]).toBe(i));
+    let labelTokens = 0;
+    last.tokenClass.forEach((c, t) => {
+      if (c === TokenClass.label) (labelTokens++, expect(field[t]).toBe(-1));
+    });
+    expect(labelTokens).toBeGreaterThan(0);
+    expect(Array.from(field).every((f) => f < K)).toBe(true);
+    // the first-position tokenizer keeps its labels as fields K, K + 1, ...
+    expect(Array.from(fieldOf(tok)).some((f) => f >= K)).toBe(true);
   });
 });
 

@@ -106,6 +106,38 @@ describe('GPT training graph', () => {
     refPacked.forEach((v, i) => expect(v).toBeCloseTo(refAlone[i]!, 10));
   });
 
+  it('target weights: the loss is Σ w[target] · nll over the count of targets, with gradients that match finite differences, and the evaluation graph stays the plain mean', async () => {
+    const { specs, values } = randomParams(TINY, TINY_V, 16);
+    const batch = packedBatch(TINY_V, 17);
+    // the batch's first two target tokens weigh 7 and 0.25, the rest 1 (train.main_label_weight puts one weight on a label's tokens)
+    const [a, b] = [...new Set(batch.targets.filter((t) => t >= 0))];
+    const targetWeights = Float32Array.from({ length: TINY_V }, (_, v) => (v === a ? 7 : v === b ? 0.25 : 1));
+    const weighted = { ...opts, dtype: 'float64' as const, targetWeights };
+    const s = await session(buildTrainingGraph(TINY, weighted).model);
+    const out = await s.run(feedsFor(batch, specs, values, 'float64'), ['loss']);
+    const token = referenceTokenLosses(TINY, TINY_V, values, batch);
+    let sum = 0;
+    let count = 0;
+    let reweighted = 0;
+    batch.targets.forEach((t, i) => {
+      if (t < 0) return;
+      sum += targetWeights[t]! * token[i]!;
+      count++;
+      if (t === a || t === b) reweighted++;
+    });
+    expect(reweighted).toBeGreaterThan(0);
+    const ref = sum / count;
+    expect(Math.abs(ref - referenceLoss(TINY, TINY_V, values, batch))).toBeGreaterThan(0.05);
+    expect(scalarValue(out.loss!)).toBeCloseTo(ref, 10);
+    const r = await directionalGradCheck(s, specs, values, () => feedsFor(batch, specs, values, 'float64'), new Rng(18));
+    expect(r.worstCoordinate, r.where).toBeLessThan(1e-5);
+    expect(r.directionRelErr).toBeLessThan(1e-6);
+    // the evaluation graph ignores them (gptRunnerFactory gives them to the training graph only)
+    const e = await session(buildEvalGraph(TINY, { ...opts, dtype: 'float64' }).model);
+    expect(scalarValue((await e.run(feedsFor(batch, specs, values, 'float64'))).loss!)).toBeCloseTo(referenceLoss(TINY, TINY_V, values, batch), 10);
+    expect(() => buildTrainingGraph(TINY, { ...opts, targetWeights: new Float32Array(TINY_V - 1) })).toThrow(/targetWeights has 10 entries for a vocabulary of 11/);
+  });
+
   it('all-ignored targets give loss 0 and zero gradients, not NaN', async () => {
     const { specs, values } = randomParams(TINY, TINY_V, 12);
     const batch = { ...packedBatch(TINY_V, 13), targets: new Array(16).fill(-1) };

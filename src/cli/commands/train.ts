@@ -14,9 +14,9 @@ import { loadTokenizer } from '../../tokenizer/file.ts';
 import type { Tokenizer } from '../../tokenizer/tokenizer.ts';
 import { dataConfigHash } from '../../records/dataConfigHash.ts';
 import type { TokenizerConfig } from '../../tokenizer/config.ts';
-import type { DataConfig } from '../../records/dataConfig.ts';
+import { mainLabel, type DataConfig } from '../../records/dataConfig.ts';
 import { readTokenShard, type TokenShard } from '../../tokenizer/shards.ts';
-import { gptRunnerFactory } from '../../train/gptRunner.ts';
+import { gptRunnerFactory, labelTargetWeights } from '../../train/gptRunner.ts';
 import { modelMemoryTable } from '../../model/gpt.ts';
 import { trainModel, type TrainResult } from '../../train/trainer.ts';
 import { refitRunWeights } from '../../train/memoryRefit.ts';
@@ -64,6 +64,17 @@ export function checkTokenizerMatches(tok: Tokenizer, want: TokenizerConfig, dat
   }
 }
 
+/** train.main_label_weight's per-token loss weights, or undefined at 1 (the plain mean); a weight with no label to put it on is an error. */
+export function mainLabelWeights(tok: Tokenizer, data: DataConfig, weight: number, log: (m: string) => void): Float32Array | undefined {
+  if (weight === 1) return undefined;
+  const name = mainLabel(data);
+  if (name === null) throw new SynehrError('E_CONFIG_VALUE', `train.main_label_weight=${weight} weights the main label's tokens in the loss, and data=${data.name} has no labels: leave it at 1`);
+  const w = labelTargetWeights(tok, name, weight);
+  const n = w.reduce((a, x) => a + (x === weight ? 1 : 0), 0);
+  log(`train: the main label '${name}' weighs ${weight} in the training loss (its ${n} value tokens; val/loss stays unweighted)`);
+  return w;
+}
+
 export async function run(ctx: CommandContext): Promise<void> {
   const cfg = ctx.config;
   // checked before training, not after it
@@ -85,6 +96,8 @@ export async function run(ctx: CommandContext): Promise<void> {
   const trainShard = readShard(inputs.trainShardPath);
   const valShard = inputs.valShardPath ? readShard(inputs.valShardPath) : null;
   if (!valShard) ctx.log(`no validation shard for data=${cfg.data.name}: no early stopping; model.safetensors gets the final weights`);
+
+  const targetWeights = mainLabelWeights(tok, cfg.data, cfg.train.main_label_weight, (m) => ctx.log(m));
 
   const runDir = await ctx.runDir();
   const files = runFiles(runDir);
@@ -111,7 +124,7 @@ export async function run(ctx: CommandContext): Promise<void> {
       valShard,
       vocabSize,
       padId: tok.pad,
-      createRunner: gptRunnerFactory(cfg.model, { threads: cfg.train.threads || undefined, device: cfg.train.device }, modelMemoryTable(cfg.model, tok) ?? undefined),
+      createRunner: gptRunnerFactory(cfg.model, { threads: cfg.train.threads || undefined, device: cfg.train.device }, modelMemoryTable(cfg.model, tok) ?? undefined, targetWeights),
       resume: cfg.resume,
       tracking: cfg.tracking,
       config: cfg,
