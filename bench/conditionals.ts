@@ -24,17 +24,9 @@
  * memory").
  * The run must be exported (`synehr export`, or any pipeline run).
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import YAML from 'yaml';
-import { createSession, float32Tensor, int64Tensor, type HostTensor } from '../src/graph/runtime.ts';
-import { MEMORY_BEFORE_INPUT, MEMORY_INPUT } from '../src/model/gpt.ts';
-import { readTokenShard } from '../src/tokenizer/shards.ts';
-import { loadTokenizer } from '../src/tokenizer/file.ts';
 import { TokenClass } from '../src/tokenizer/vocabulary.ts';
-import { MemoryRows } from '../src/train/memory.ts';
+import { loadRunForward } from './runForward.ts';
 
-const ROOT = resolve(import.meta.dirname, '..');
 const argv = process.argv.slice(2);
 const take = (name: string, dflt: string): string => {
   const i = argv.indexOf(name);
@@ -48,22 +40,9 @@ const split = take('--split', 'val');
 const names = take('--variables', 'BUN,ALP,Bilirubin,Creatinine,PaCO2,HCT,HR,Temp').split(',');
 const run = argv[0];
 if (!run) throw new Error('bench/conditionals: give a run directory, e.g. saved_models/quality-default-s1');
-for (const f of ['synehr_tokenizer.json', 'config.json', 'config.yaml', join('onnx', 'model.onnx')]) {
-  if (!existsSync(join(run, f))) throw new Error(`bench/conditionals: ${join(run, f)} is missing: export the run first (synehr export)`);
-}
-const tok = loadTokenizer(join(run, 'synehr_tokenizer.json'));
-const hf = JSON.parse(readFileSync(join(run, 'config.json'), 'utf8')) as { n_layer: number; n_head: number; n_embd: number; n_ctx: number; synehr_value_memory?: boolean; synehr_memory_labels?: boolean };
-const processed = (YAML.parse(readFileSync(join(run, 'config.yaml'), 'utf8')) as { data?: { processed_dir?: string } }).data?.processed_dir;
-if (!processed) throw new Error(`bench/conditionals: ${join(run, 'config.yaml')} names no data.processed_dir`);
-const shardPath = resolve(ROOT, processed, 'tokens', `${split}.bin`);
-const shard = readTokenShard(shardPath);
-if (shard.vocabSize !== tok.vocabSize) throw new Error(`bench/conditionals: ${shardPath} has vocabulary size ${shard.vocabSize}, the run's tokenizer ${tok.vocabSize}: re-tokenize with the run's tokenizer`);
-const memory = hf.synehr_value_memory === true ? tok.memoryTable({ labels: hf.synehr_memory_labels === true }) : null;
-const session = await createSession(readFileSync(join(run, 'onnx', 'model.onnx')), {});
+const { tok, shard, memory, nCtx, logits: forward } = await loadRunForward(run, split, 'bench/conditionals');
 const V = tok.vocabSize;
 const J = tok.variables.length;
-const H = hf.n_head;
-const D = hf.n_embd / H;
 const wanted = names.map((n) => {
   const j = tok.variableIndex.get(n);
   if (j === undefined) throw new Error(`bench/conditionals: --variables names '${n}', which the tokenizer does not have (it has ${tok.variables.map((v) => v.name).join(', ')})`);
@@ -76,23 +55,9 @@ const mass = new Float64Array(J);
 const w = new Float64Array(V); // one position's exp(logit − max), over the whole vocabulary
 const P = Math.min(patients, shard.offsets.length - 1);
 for (let pt = 0; pt < P; pt++) {
-  const ids = Array.from(shard.ids.subarray(shard.offsets[pt]!, shard.offsets[pt + 1]!)).slice(0, hf.n_ctx);
+  const ids = Array.from(shard.ids.subarray(shard.offsets[pt]!, shard.offsets[pt + 1]!)).slice(0, nCtx);
   const S = ids.length;
-  const feeds: Record<string, HostTensor> = {
-    input_ids: int64Tensor(ids, [1, S]),
-    attention_mask: int64Tensor(new Array<number>(S).fill(1), [1, S]),
-    position_ids: int64Tensor(ids.map((_, i) => i), [1, S]),
-  };
-  if (memory) {
-    const rows = new MemoryRows(memory, 1, S, { before: true });
-    feeds[MEMORY_INPUT] = int64Tensor(rows.fill(ids, new Array<number>(S).fill(0), S), [1, S, J]);
-    feeds[MEMORY_BEFORE_INPUT] = int64Tensor(rows.before!, [1, S, J]);
-  }
-  for (let l = 0; l < hf.n_layer; l++) {
-    feeds[`past_key_values.${l}.key`] = float32Tensor(new Float32Array(0), [1, H, 0, D]);
-    feeds[`past_key_values.${l}.value`] = float32Tensor(new Float32Array(0), [1, H, 0, D]);
-  }
-  const logits = (await session.run(feeds)).logits!.data as Float32Array;
+  const logits = await forward(ids);
   const last = new Int32Array(J).fill(-1);
   const before = new Int32Array(J).fill(-1); // the value before the latest
   for (let t = 0; t + 1 < S; t++) {

@@ -52,7 +52,7 @@ export const trainConfigSchema = z
     ema_decay: z.number().gt(0).lt(1).nullable().default(0.998),
     // the training loss's weight on the main label's value tokens (data.labels' `main`, else the
     // first label), against 1 for every other token: with tokenizer.label_position=last the
-    // label is one token after ~560 of the record, so at 1 it is ~0.1% of what the model learns
+    // label is one token after ~520 of the record, so at 1 it is ~0.1% of what the model learns
     // from a patient. val/loss stays the plain mean
     main_label_weight: z.number().positive().default(1),
     log_every: z.number().int().positive().default(10),

@@ -110,7 +110,7 @@ describe('GPT training graph', () => {
     const { specs, values } = randomParams(TINY, TINY_V, 16);
     const batch = packedBatch(TINY_V, 17);
     // the batch's first two target tokens weigh 7 and 0.25, the rest 1 (train.main_label_weight puts one weight on a label's tokens)
-    const [a, b] = [...new Set(batch.targets.filter((t) => t >= 0))];
+    const [a, b] = [...new Set(Array.from(batch.targets).filter((t) => t >= 0))];
     const targetWeights = Float32Array.from({ length: TINY_V }, (_, v) => (v === a ? 7 : v === b ? 0.25 : 1));
     const weighted = { ...opts, dtype: 'float64' as const, targetWeights };
     const s = await session(buildTrainingGraph(TINY, weighted).model);
@@ -119,7 +119,7 @@ describe('GPT training graph', () => {
     let sum = 0;
     let count = 0;
     let reweighted = 0;
-    batch.targets.forEach((t, i) => {
+    Array.from(batch.targets).forEach((t, i) => {
       if (t < 0) return;
       sum += targetWeights[t]! * token[i]!;
       count++;
