@@ -26,15 +26,10 @@
  */
 import { TokenClass } from '../src/tokenizer/vocabulary.ts';
 import { loadRunForward } from './runForward.ts';
+import { taker } from './args.ts';
 
 const argv = process.argv.slice(2);
-const take = (name: string, dflt: string): string => {
-  const i = argv.indexOf(name);
-  if (i < 0) return dflt;
-  const v = argv[i + 1]!;
-  argv.splice(i, 2);
-  return v;
-};
+const take = taker(argv);
 const patients = Number(take('--patients', '150'));
 const split = take('--split', 'val');
 const names = take('--variables', 'BUN,ALP,Bilirubin,Creatinine,PaCO2,HCT,HR,Temp').split(',');

@@ -24,16 +24,11 @@ import { loadSafetensors, tensorToFloat32 } from '../src/model/safetensors.ts';
 import { loadTokenizer } from '../src/tokenizer/file.ts';
 import { readTokenShard, shardPatient } from '../src/tokenizer/shards.ts';
 import { seriesDrift, type VariableDrift } from './seriesDrift.ts';
+import { taker } from './args.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const argv = process.argv.slice(2);
-const take = (name: string, dflt: string): string => {
-  const i = argv.indexOf(name);
-  if (i < 0) return dflt;
-  const v = argv[i + 1]!;
-  argv.splice(i, 2);
-  return v;
-};
+const take = taker(argv);
 const patients = Number(take('--patients', '1000'));
 const seed = Number(take('--seed', '7'));
 const outFile = take('--out', '');

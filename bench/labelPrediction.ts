@@ -16,15 +16,10 @@
 import { auroc } from '../src/evaluate/stats.ts';
 import { TokenClass } from '../src/tokenizer/vocabulary.ts';
 import { loadRunForward } from './runForward.ts';
+import { taker } from './args.ts';
 
 const argv = process.argv.slice(2);
-const take = (name: string, dflt: string): string => {
-  const i = argv.indexOf(name);
-  if (i < 0) return dflt;
-  const v = argv[i + 1]!;
-  argv.splice(i, 2);
-  return v;
-};
+const take = taker(argv);
 const split = take('--split', 'val');
 const labelName = take('--label', '');
 if (argv.length === 0) throw new Error('bench/labelPrediction: give one or more run directories, e.g. saved_models/quality-default-s1');

@@ -26,16 +26,11 @@ import { dataConfigSchema } from '../src/records/dataConfig.ts';
 import { loadSafetensors } from '../src/model/safetensors.ts';
 import { MEMORY_REFIT_METADATA } from '../src/train/memoryRefit.ts';
 import { MEMORY_CALIBRATION_METADATA } from '../src/generate/calibrate.ts';
+import { taker } from './args.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const argv = process.argv.slice(2);
-const take = (name: string, dflt: string): string => {
-  const i = argv.indexOf(name);
-  if (i < 0) return dflt;
-  const v = argv[i + 1]!;
-  argv.splice(i, 2);
-  return v;
-};
+const take = taker(argv);
 // --seed-list runs (or collects) the seeds named, e.g. the one a series is missing
 const seedCount = Number(take('--seeds', '3'));
 const seedList = take('--seed-list', '');

@@ -22,17 +22,11 @@ import { readRecords } from '../src/records/tables.ts';
 import { readSplit } from '../src/records/split.ts';
 import { fitFeatureEncoder, type Matrix } from '../src/evaluate/features.ts';
 import type { PatientRecord } from '../src/records/types.ts';
+import { taker } from './args.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const argv = process.argv.slice(2);
-const take = (name: string, dflt: string): string => {
-  const i = argv.indexOf(name);
-  if (i < 0) return dflt;
-  const v = argv[i + 1];
-  if (v === undefined) throw new Error(`bench/signature: ${name} needs a value`);
-  argv.splice(i, 2);
-  return v;
-};
+const take = taker(argv);
 const dataName = take('--data', 'physionet2012');
 const splitName = take('--split', 'train');
 const outFile = take('--out', '');
