@@ -1,7 +1,7 @@
 /**
  * train.main_label_weight's per-token loss weights (src/train/gptRunner.ts labelTargetWeights,
  * src/cli/commands/train.ts mainLabelWeights): the weight at exactly the main label's value
- * tokens, none at 1, and a clear error where the data has no label to weight.
+ * tokens, none at 1 or where the data has no label to weight (the log says so).
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -35,9 +35,12 @@ describe('labelTargetWeights and mainLabelWeights', () => {
     expect(Array.from(los).every((x, t) => x === 1 || (tok.tokenClass[t] === TokenClass.label && tok.tokenOwner[t] === tok.labelIndex.get('los')))).toBe(true);
   });
 
-  it('give nothing at 1 (the training graph of before), and say why a weight cannot apply', () => {
+  it('give nothing at 1 (the training graph of before) or without labels, and say why a label cannot be weighted', () => {
     expect(mainLabelWeights(tok, toyData, 1, () => {})).toBeUndefined();
-    expect(() => mainLabelWeights(tok, { ...toyData, labels: [] }, 30, () => {})).toThrow(/train\.main_label_weight=30 weights the main label's tokens in the loss, and data=toy has no labels/);
+    // the default's 30 on data without labels: said, and the plain mean
+    const logs: string[] = [];
+    expect(mainLabelWeights(tok, { ...toyData, labels: [] }, 30, (m) => logs.push(m))).toBeUndefined();
+    expect(logs).toEqual(["train: train.main_label_weight=30 weights the main label's tokens, and data=toy has no labels: the loss is the plain mean"]);
     expect(() => labelTargetWeights(tok, 'nope', 2)).toThrow(/no label 'nope' \(it has death, phenotype, los\)/);
   });
 });

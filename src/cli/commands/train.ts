@@ -64,11 +64,14 @@ export function checkTokenizerMatches(tok: Tokenizer, want: TokenizerConfig, dat
   }
 }
 
-/** train.main_label_weight's per-token loss weights, or undefined at 1 (the plain mean); a weight with no label to put it on is an error. */
+/** train.main_label_weight's per-token loss weights, or undefined at 1 or without labels (the plain mean; the log says which). */
 export function mainLabelWeights(tok: Tokenizer, data: DataConfig, weight: number, log: (m: string) => void): Float32Array | undefined {
   if (weight === 1) return undefined;
   const name = mainLabel(data);
-  if (name === null) throw new SynehrError('E_CONFIG_VALUE', `train.main_label_weight=${weight} weights the main label's tokens in the loss, and data=${data.name} has no labels: leave it at 1`);
+  if (name === null) {
+    log(`train: train.main_label_weight=${weight} weights the main label's tokens, and data=${data.name} has no labels: the loss is the plain mean`);
+    return undefined;
+  }
   const w = labelTargetWeights(tok, name, weight);
   const n = w.reduce((a, x) => a + (x === weight ? 1 : 0), 0);
   log(`train: the main label '${name}' weighs ${weight} in the training loss (its ${n} value tokens; val/loss stays unweighted)`);
