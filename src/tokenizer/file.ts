@@ -64,7 +64,10 @@ export function tokenizerFromJSON(j: TokenizerJSON, source = 'tokenizer.json'): 
     );
   }
   try {
-    const config = tokenizerConfigSchema.parse(j.config);
+    // a file without label_position is from before the key existed, when the labels came first
+    // (its automaton says so); the schema's default is no longer that
+    const raw = j.config as Record<string, unknown> | undefined;
+    const config = tokenizerConfigSchema.parse(raw && typeof raw === 'object' && !('label_position' in raw) ? { ...raw, label_position: 'first' } : raw);
     const { format_version: _v, kind: _k, automaton, ...parts } = j;
     return new Tokenizer({ ...parts, config }, automaton);
   } catch (e) {

@@ -185,6 +185,19 @@ describe('tokenizer on PhysioNet 2012 fixtures', () => {
     expect(back.decode(ids, { rng: new Rng(3) })).toEqual(tok.decode(ids, { rng: new Rng(3) }));
   });
 
+  it('a file written before label_position existed loads with the labels first, as it was fitted; one that names it keeps it', () => {
+    const first = fitTokenizer(patients, physionetDataConfig, tokCfg({ label_position: 'first' }));
+    const j = JSON.parse(JSON.stringify(tokenizerToJSON(first)));
+    expect(j.config.label_position).toBe('first');
+    delete j.config.label_position;
+    const back = tokenizerFromJSON(j);
+    expect(back.labelsLast).toBe(false);
+    const ids = first.encodePatient(patients[0]!);
+    expect(Array.from(back.encodePatient(patients[0]!))).toEqual(Array.from(ids));
+    const last = fitTokenizer(patients, physionetDataConfig, tokCfg({ label_position: 'last' }));
+    expect(tokenizerFromJSON(JSON.parse(JSON.stringify(tokenizerToJSON(last)))).labelsLast).toBe(true);
+  });
+
   it('EXPECTED FAILURE - a version 1 tokenizer.json (written by the previous synehr) is refused, with what to do', () => {
     // test/fixtures/tokenizer/tokenizer-v1.json was written by the last synehr that read version 1
     const path = join(FIXTURE_DIR, '..', 'tokenizer-v1.json');
