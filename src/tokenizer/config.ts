@@ -27,9 +27,9 @@ export const tokenizerConfigSchema = z
     // </label> </s>`), so the model predicts each label from the whole record it has just
     // generated, and a condition can fix the covariates only; 'first', after the covariates (`<s>
     // cov… </covar> label… </label> adm… </s>`), so generation can be conditioned on them, label
-    // guidance can work, and the series are drawn given the outcome. 'last' with
-    // train.main_label_weight raised TSTR over three seeds on the validation split and did not move
-    // detection (docs/quality.md, "The label's weight in the loss")
+    // guidance can work, and the series are drawn given the outcome. 'last' raised TSTR over three
+    // seeds on the validation split against 'first' with label guidance, and did not move detection
+    // (docs/quality.md, "Where the labels sit, and the label's weight")
     label_position: z.enum(['first', 'last']).default('last'),
     // codes seen fewer times than this in the training split are dropped from the vocabulary
     code_min_count: z.number().int().min(1).default(1),
