@@ -1,6 +1,6 @@
 /**
  * Benchmark: how well a trained model predicts a patient's main label from the record before it,
- * under teacher forcing on real patients (docs/quality.md, "The label's weight in the loss").
+ * under teacher forcing on real patients (docs/quality.md, "Where the labels sit, and the label's weight").
  *
  *   npx tsx bench/labelPrediction.ts saved_models/<run> [saved_models/<run> ...] [--split val|train] [--label NAME]
  *
@@ -33,6 +33,7 @@ for (const run of argv) {
   const values = tok.labels[li]!.values;
   if (!values || values.length !== 2) throw new Error(`bench/labelPrediction: label '${name}' has values ${JSON.stringify(values ?? null)}: expected a binary label`);
   const first = tok.labels[li]!.offset; // the tokens of values[0] and values[1]
+  const V = tok.vocabSize;
   const scores: number[] = [];
   const truth: number[] = [];
   let logLoss = 0;
@@ -48,7 +49,6 @@ for (const run of argv) {
       continue;
     }
     const l = await logits(ids.slice(0, at));
-    const V = tok.vocabSize;
     const row = l.subarray((at - 1) * V, at * V);
     const [a, b] = [row[first]!, row[first + 1]!];
     const p1 = 1 / (1 + Math.exp(a - b));

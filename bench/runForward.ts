@@ -20,7 +20,6 @@ export interface RunForward {
   tok: Tokenizer;
   /** the split's token shard, from the run's data.processed_dir */
   shard: TokenShard;
-  shardPath: string;
   memory: MemoryTable | null;
   nCtx: number;
   /** logits [S, V] at every position of `ids` (at most nCtx of them) */
@@ -63,5 +62,5 @@ export async function loadRunForward(run: string, split: string, bench: string):
     }
     return (await session.run(feeds)).logits!.data as Float32Array;
   };
-  return { tok, shard, shardPath, memory, nCtx: hf.n_ctx, logits };
+  return { tok, shard, memory, nCtx: hf.n_ctx, logits };
 }

@@ -9,7 +9,7 @@ import { TokenClass, type MemoryTable, type Vocabulary } from '../tokenizer/voca
  * loss-only evaluation graph (no dropout) for [B, T] batches, and runs them in ONNX Runtime with
  * `session` options (threads, device). A model with the value memory needs the tokenizer's
  * memory table (Vocabulary.memoryTable()). `targetWeights` [V] weight the training loss's
- * targets (trainTargetWeights); the evaluation graph's loss, val/loss, stays the plain mean.
+ * targets (labelTargetWeights); the evaluation graph's loss, val/loss, stays the plain mean.
  */
 export function gptRunnerFactory(model: ModelConfig, session: SessionOptions = {}, memory?: MemoryTable, targetWeights?: Float32Array): RunnerFactory {
   if (model.value_memory && !memory) throw new Error('gptRunnerFactory: model.value_memory needs the tokenizer\'s memory table');
